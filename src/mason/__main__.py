@@ -1,0 +1,3 @@
+from mason.cli.main import main
+
+raise SystemExit(main())

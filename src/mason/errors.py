@@ -1,0 +1,119 @@
+"""The exception tree of mason.
+
+This module imports nothing from mason, so every other module can raise from it.
+
+    MasonError                      every error mason raises on purpose
+    ├── UsageError                  bad command line / option combination      (exit 2)
+    ├── DockerfileError             a Dockerfile that cannot be parsed/expanded (exit 1)
+    ├── InvalidReferenceError       an invalid image reference (exit 2)
+    ├── ImageError                  invalid manifest/config/index, digest mismatch
+    │   └── DigestMismatchError     bytes did not hash to the expected digest
+    ├── LayerError                  a layer tar that is unsafe or malformed
+    ├── RegistryError               the registry answered with an error        (exit 3)
+    │   ├── AuthError               401/403, bad credentials, denied
+    │   └── NotFoundError           404 / MANIFEST_UNKNOWN / BLOB_UNKNOWN
+    ├── BuildError                  a step failed (RUN exit code, COPY source missing) (exit 1)
+    └── NotSupportedError           syntax or flags mason refuses rather than ignores
+
+Every error may carry a ``hint``: one sentence telling the user what to do next.
+"""
+
+from __future__ import annotations
+
+
+class MasonError(Exception):
+    """Base class of every error mason raises deliberately."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(MasonError):
+    exit_code = 2
+
+
+class DockerfileError(MasonError):
+    """A Dockerfile problem; ``file``/``line``/``column`` locate it when known."""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
+                 column: int | None = None, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.file = file
+        self.line = line
+        self.column = column
+
+    def location(self) -> str:
+        parts = [self.file or "Dockerfile"]
+        if self.line is not None:
+            parts.append(str(self.line))
+            if self.column is not None:
+                parts.append(str(self.column))
+        return ":".join(parts)
+
+    def __str__(self) -> str:
+        if self.line is None and self.file is None:
+            return self.message
+        return f"{self.location()}: {self.message}"
+
+
+class InvalidReferenceError(MasonError):
+    """An image reference that does not parse."""
+
+    exit_code = 2
+
+
+class ImageError(MasonError):
+    """An image, manifest, index or config that is invalid or cannot be used."""
+
+
+class DigestMismatchError(ImageError):
+    """Content did not hash to (or have the size of) its descriptor."""
+
+
+class LayerError(MasonError):
+    """A layer archive that is malformed or tries to escape the root."""
+
+
+class RegistryError(MasonError):
+    """A registry answered with an error.
+
+    ``codes`` holds the registry's own diagnostic codes (e.g. ``MANIFEST_UNKNOWN``),
+    ``status`` the HTTP status, ``temporary`` whether a retry may help.
+    """
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, status: int | None = None, codes: tuple[str, ...] = (),
+                 method: str | None = None, url: str | None = None, temporary: bool = False,
+                 hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.codes = tuple(codes)
+        self.method = method
+        self.url = url
+        self.temporary = temporary
+
+
+class AuthError(RegistryError):
+    """Authentication or authorisation failed (401/403, DENIED, UNAUTHORIZED)."""
+
+
+class NotFoundError(RegistryError):
+    """The registry does not have the manifest, blob or repository."""
+
+
+class BuildError(MasonError):
+    """A build step failed."""
+
+
+class NotSupportedError(MasonError):
+    """Valid syntax or flag that mason does not implement: refused, never ignored."""
+
+    exit_code = 2
