@@ -1,0 +1,170 @@
+"""A build's private work directory: created fresh, locked while alive, always removed.
+
+Kaniko's original sin was per-build state in a shared, long-lived directory. Here every
+build owns ``<root>/mason-build-<random>``; it holds an exclusive ``flock`` on a lock file
+inside for as long as the build lives. A directory whose lock can be taken belongs to a dead
+process (SIGKILL, OOM, power loss): the next run unmounts whatever is still mounted below it
+and removes it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from mason.errors import BuildError
+
+PREFIX = "mason-build-"
+LOCK_NAME = ".lock"
+
+
+def mounts_below(path: Path, mountinfo: str = "/proc/self/mountinfo") -> list[str]:
+    """Mount points at or below ``path``, deepest first (the order to unmount them in)."""
+    prefix = str(path).rstrip("/")
+    found = []
+    try:
+        with open(mountinfo, encoding="utf-8", errors="surrogateescape") as f:
+            for line in f:
+                mount_point = _unescape(line.split()[4])
+                if mount_point == prefix or mount_point.startswith(prefix + "/"):
+                    found.append(mount_point)
+    except FileNotFoundError:
+        return []
+    return sorted(set(found), key=lambda p: p.count("/"), reverse=True)
+
+
+def _unescape(field: str) -> str:
+    # mountinfo escapes space, tab, newline and backslash as octal \ooo
+    out, i = [], 0
+    while i < len(field):
+        if field[i] == "\\" and i + 4 <= len(field) and field[i + 1:i + 4].isdigit():
+            out.append(chr(int(field[i + 1:i + 4], 8)))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return "".join(out)
+
+
+def unmount_all_below(path: Path, umount: Callable[[str], None] | None = None) -> None:
+    """Lazily unmount every mount at or below ``path`` (deepest first)."""
+    umount = umount or _lazy_umount
+    for mount_point in mounts_below(path):
+        umount(mount_point)
+
+
+def _lazy_umount(target: str) -> None:
+    import ctypes
+    import ctypes.util
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    MNT_DETACH = 2
+    if libc.umount2(target.encode(), MNT_DETACH) != 0:
+        err = ctypes.get_errno()
+        if err not in (22, 2):  # EINVAL: not a mount point any more; ENOENT: gone
+            raise OSError(err, f"umount {target}: {os.strerror(err)}")
+
+
+class WorkDir:
+    """The private directory of one build. Use as a context manager."""
+
+    def __init__(self, root: Path | str | None = None):
+        self.root = Path(root) if root is not None else Path(tempfile.gettempdir())
+        self.path: Path | None = None
+        self._lock_fd: int | None = None
+
+    def __enter__(self) -> "WorkDir":
+        self.open()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def open(self) -> Path:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            remove_stale(self.root)
+            self.path = Path(tempfile.mkdtemp(prefix=PREFIX, dir=self.root))
+        except OSError as exc:
+            raise BuildError(f"cannot create a work directory under {self.root}: {exc.strerror or exc}",
+                             hint="pass --work-dir pointing at a writable directory") from exc
+        fd = os.open(self.path / LOCK_NAME, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        self._lock_fd = fd
+        return self.path
+
+    def sub(self, *parts: str) -> Path:
+        """A subdirectory of the work dir, created on first use."""
+        assert self.path is not None, "work dir not open"
+        p = self.path.joinpath(*parts)
+        p.mkdir(parents=True, exist_ok=True)
+        return p
+
+    def close(self) -> None:
+        """Unmount everything below the work dir, then remove it. Safe to call twice."""
+        if self.path is None:
+            return
+        path, self.path = self.path, None
+        try:
+            unmount_all_below(path)
+            shutil.rmtree(path, ignore_errors=False, onerror=_force_remove)
+        finally:
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
+
+
+def _force_remove(func, path, exc_info) -> None:
+    # Read-only directories (e.g. from a RUN that chmod'ed) must not make cleanup fail.
+    try:
+        parent = os.path.dirname(path)
+        os.chmod(parent, 0o700)
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.chmod(path, 0o700)
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def remove_stale(root: Path) -> list[Path]:
+    """Remove work dirs under ``root`` whose owning process is gone. Returns what was removed."""
+    removed = []
+    try:
+        entries = list(root.iterdir())
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith(PREFIX) or not entry.is_dir() or entry.is_symlink():
+            continue
+        lock = entry / LOCK_NAME
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:
+            # Being created right now (lock not yet made) or half removed: only reap if old.
+            try:
+                import time
+
+                if time.time() - entry.stat().st_mtime < 60:
+                    continue
+            except FileNotFoundError:
+                continue
+            fd = None
+        try:
+            if fd is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # alive
+            unmount_all_below(entry)
+            shutil.rmtree(entry, onerror=_force_remove)
+            removed.append(entry)
+        finally:
+            if fd is not None:
+                os.close(fd)
+    return removed
