@@ -1,0 +1,166 @@
+"""The image configuration a stage accumulates, step by step, with Docker's semantics.
+
+Each instruction that only changes metadata (ENV, LABEL, EXPOSE, ...) maps to one method here;
+they take values that the Dockerfile front end has already expanded. The object is a plain
+mutable value owned by exactly one stage of one build; ``snapshot()`` hands out deep copies.
+"""
+
+from __future__ import annotations
+
+import copy
+import posixpath
+from typing import Any, Iterable
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+DEFAULT_SHELL = ("/bin/sh", "-c")
+HISTORY_COMMENT = "buildkit.dockerfile.v0"
+
+
+class ImageConfig:
+    """An OCI image configuration being built (``config``, ``rootfs``, ``history``)."""
+
+    def __init__(self, base: dict[str, Any] | None = None, *, os_name: str = "linux",
+                 architecture: str = "amd64", variant: str | None = None):
+        doc = copy.deepcopy(base) if base else {}
+        self.doc: dict[str, Any] = doc
+        doc.setdefault("architecture", architecture)
+        doc.setdefault("os", os_name)
+        if variant and "variant" not in doc:
+            doc["variant"] = variant
+        doc.setdefault("config", {})
+        doc["rootfs"] = {"type": "layers", "diff_ids": list(doc.get("rootfs", {}).get("diff_ids", []))}
+        doc["history"] = list(doc.get("history", []))
+        # CMD set in this stage survives a later ENTRYPOINT; an inherited one does not.
+        self.cmd_set_in_stage = False
+        # ONBUILD triggers are not inherited further than one generation.
+        self.config.pop("OnBuild", None)
+
+    # --- accessors -------------------------------------------------------------------------
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.doc["config"]
+
+    @property
+    def env(self) -> list[str]:
+        return list(self.config.get("Env") or [])
+
+    def env_map(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for item in self.env:
+            key, _, value = item.partition("=")
+            out[key] = value
+        return out
+
+    @property
+    def shell(self) -> list[str]:
+        return list(self.config.get("Shell") or DEFAULT_SHELL)
+
+    @property
+    def workdir(self) -> str:
+        return self.config.get("WorkingDir") or "/"
+
+    @property
+    def user(self) -> str:
+        return self.config.get("User") or ""
+
+    @property
+    def diff_ids(self) -> list[str]:
+        return list(self.doc["rootfs"]["diff_ids"])
+
+    def snapshot(self) -> dict[str, Any]:
+        return copy.deepcopy(self.doc)
+
+    # --- instructions ----------------------------------------------------------------------
+    def set_env(self, pairs: Iterable[tuple[str, str]]) -> None:
+        env = self.env
+        for key, value in pairs:
+            env = [e for e in env if e.partition("=")[0] != key]
+            env.append(f"{key}={value}")
+        self.config["Env"] = env
+
+    def ensure_default_path(self) -> None:
+        """Docker gives images without PATH the default one (BuildKit does this at FROM)."""
+        if "PATH" not in self.env_map():
+            self.set_env([("PATH", DEFAULT_PATH)])
+
+    def add_labels(self, pairs: Iterable[tuple[str, str]]) -> None:
+        labels = dict(self.config.get("Labels") or {})
+        for key, value in pairs:
+            labels[key] = value
+        self.config["Labels"] = labels
+
+    def expose(self, ports: Iterable[str]) -> None:
+        exposed = dict(self.config.get("ExposedPorts") or {})
+        for port in ports:
+            exposed[port] = {}
+        self.config["ExposedPorts"] = exposed
+
+    def add_volumes(self, paths: Iterable[str]) -> None:
+        volumes = dict(self.config.get("Volumes") or {})
+        for path in paths:
+            volumes[path] = {}
+        self.config["Volumes"] = volumes
+
+    def set_user(self, user: str) -> None:
+        self.config["User"] = user
+
+    def set_workdir(self, path: str) -> str:
+        """Set WORKDIR (relative paths join the previous one); returns the absolute path."""
+        new = posixpath.normpath(posixpath.join(self.workdir, path))
+        if not new.startswith("/"):
+            new = "/" + new
+        self.config["WorkingDir"] = new
+        return new
+
+    def set_cmd(self, argv: list[str]) -> None:
+        self.config["Cmd"] = list(argv)
+        self.cmd_set_in_stage = True
+
+    def set_entrypoint(self, argv: list[str]) -> None:
+        self.config["Entrypoint"] = list(argv)
+        if not self.cmd_set_in_stage:
+            self.config["Cmd"] = None
+
+    def set_shell(self, argv: list[str]) -> None:
+        self.config["Shell"] = list(argv)
+
+    def set_stopsignal(self, signal: str) -> None:
+        self.config["StopSignal"] = signal
+
+    def set_healthcheck(self, healthcheck: dict[str, Any] | None) -> None:
+        """``None`` or ``{"Test": ["NONE"]}`` disables; otherwise Docker's Healthcheck object."""
+        self.config["Healthcheck"] = healthcheck
+
+    def add_onbuild(self, trigger: str) -> None:
+        self.config["OnBuild"] = list(self.config.get("OnBuild") or []) + [trigger]
+
+    # --- layers and history ----------------------------------------------------------------
+    def add_layer(self, diff_id: str, created_by: str, created: str | None) -> None:
+        self.doc["rootfs"]["diff_ids"].append(diff_id)
+        self._history(created_by, created, empty_layer=False)
+
+    def add_empty_history(self, created_by: str, created: str | None) -> None:
+        self._history(created_by, created, empty_layer=True)
+
+    def _history(self, created_by: str, created: str | None, *, empty_layer: bool) -> None:
+        entry: dict[str, Any] = {}
+        if created:
+            entry["created"] = created
+        entry["created_by"] = created_by
+        entry["comment"] = HISTORY_COMMENT
+        if empty_layer:
+            entry["empty_layer"] = True
+        self.doc["history"].append(entry)
+
+    def finish(self, created: str | None) -> dict[str, Any]:
+        """The final config document (a copy), with ``created`` set and empty fields dropped."""
+        doc = self.snapshot()
+        if created:
+            doc["created"] = created
+        cfg = doc["config"]
+        for key in [k for k, v in cfg.items() if v is None or v == {} or v == []]:
+            # Docker omits empty optional fields; an explicit empty Cmd/Entrypoint stays absent too.
+            del cfg[key]
+        if "WorkingDir" not in cfg:
+            cfg["WorkingDir"] = "/"
+        return doc
