@@ -1,0 +1,57 @@
+"""Everything a build is asked to do, as one frozen value.
+
+The CLI (Kaniko-compatible flags) and ``mason bake`` both produce a ``BuildOptions``; the
+executor reads it and never mutates it. Collaborators with state (registry client, layer
+store, logger) are passed to the executor separately.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+
+@dataclass(frozen=True)
+class SecretSource:
+    """``--secret id=NAME,src=FILE`` or ``--secret id=NAME,env=VAR`` (value resolved by the CLI)."""
+
+    id: str
+    value: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    context_dir: Path
+    dockerfile: Path | None = None          # None: <context>/Dockerfile
+    dockerfile_text: str | None = None      # given directly (stdin, URL already fetched)
+    destinations: tuple[str, ...] = ()
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    target: str | None = None
+    platform: str | None = None             # "os/arch[/variant]"; None: the host's
+    labels: Mapping[str, str] = field(default_factory=dict)
+    no_push: bool = False
+    tar_path: Path | None = None
+    oci_layout_path: Path | None = None
+    digest_file: Path | None = None
+    image_name_with_digest_file: Path | None = None
+    image_name_tag_with_digest_file: Path | None = None
+    reproducible: bool = False
+    source_date_epoch: int | None = None
+    compression: str = "gzip"               # gzip | zstd
+    compression_level: int | None = None
+    work_root: Path | None = None           # parent of the build's private work dir
+    cache_dir: Path | None = None           # shared extracted-layer store (persistent)
+    snapshot_mode: str = "auto"             # auto | overlay | walk
+    single_snapshot: bool = False
+    ignore_paths: tuple[str, ...] = ()
+    ignore_var_run: bool = True
+    skip_unused_stages: bool = True
+    secrets: tuple[SecretSource, ...] = ()
+    # cache (issue 5)
+    cache: bool = False
+    cache_repo: str | None = None
+    cache_ttl_seconds: int = 336 * 3600
+    cache_copy_layers: bool = False
+    cache_run_layers: bool = True
+    no_push_cache: bool = False
