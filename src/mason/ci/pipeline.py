@@ -82,11 +82,14 @@ class Pipeline:
         return dict(value) if isinstance(value, dict) else {}
 
 
-def load_pipeline(path: Path | str, root: Path | str | None = None) -> Pipeline:
-    """Load ``path`` (and its ``include: local`` files, relative to ``root``, default: its directory)."""
+def load_pipeline(path: Path | str, root: Path | str | None = None, *, text: str | None = None) -> Pipeline:
+    """Load ``path`` (and its ``include: local`` files, relative to ``root``, default: its directory).
+
+    ``text``, when given, is used as the content of ``path`` (to check a rewrite before writing it).
+    """
     path = Path(path)
     pipeline = Pipeline(path=path, root=Path(root) if root is not None else path.parent)
-    pipeline.top = _load_with_includes(pipeline, path, ())
+    pipeline.top = _load_with_includes(pipeline, path, (), text)
     extended: dict[str, LocDict] = {}
     for name, value in pipeline.top.items():
         if name in GLOBAL_KEYWORDS or not isinstance(value, dict):
@@ -101,13 +104,13 @@ def load_pipeline(path: Path | str, root: Path | str | None = None) -> Pipeline:
     return pipeline
 
 
-def _load_with_includes(pipeline: Pipeline, path: Path, chain: tuple[Path, ...]) -> LocDict:
-    from mason.ci.yamlio import load_path
+def _load_with_includes(pipeline: Pipeline, path: Path, chain: tuple[Path, ...], text: str | None = None) -> LocDict:
+    from mason.ci.yamlio import load_path, load_text
 
     resolved = path.resolve()
     if resolved in chain:
         raise UsageError(f"{path}: include cycle: " + " -> ".join(str(p) for p in (*chain, resolved)))
-    doc, _ = load_path(path)
+    doc = load_text(text, str(path)) if text is not None else load_path(path)[0]
     pipeline.files.append(path)
     if doc is None:
         return LocDict(file=str(path), line=1)
@@ -257,11 +260,16 @@ def _flatten(items):
 
 
 def variable_values(variables: dict) -> dict[str, str]:
-    """``variables:`` as plain strings (``{value: ...}`` forms unwrapped); non-scalars dropped."""
+    """``variables:`` as the strings the job sees (``{value: ...}`` forms unwrapped).
+
+    Values that are not scalars are invalid in GitLab and are left out of expansion: a
+    reference to them stays unexpanded and is treated as unknown by the rules."""
     out: dict[str, str] = {}
     for key, value in variables.items():
         if isinstance(value, dict):
             value = value.get("value")
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        if isinstance(value, bool):
+            out[str(key)] = "true" if value else "false"
+        elif isinstance(value, (str, int, float)):
             out[str(key)] = str(value)
     return out
