@@ -110,10 +110,21 @@ def _refuse_tag(node, file: str, line: int) -> None:
 def _key_line(node, key) -> int:
     if key in node.lc.data:
         return node.lc.key(key)[0] + 1
-    for _, source in getattr(node, "merge", []) or []:
+    for source in _merge_sources(node):
         if key in source:
             return _key_line(source, key)
     return node.lc.line + 1 if node.lc.line is not None else 0
+
+
+def _merge_sources(node) -> list:
+    """The mappings a ``<<:`` merge key brought in (ruamel's representation varies by version)."""
+    merged = getattr(node, "merge", None) or []
+    out = []
+    for item in merged:
+        source = item[1] if isinstance(item, tuple) else item
+        if hasattr(source, "lc"):
+            out.append(source)
+    return out
 
 
 def _value_line(node, key, key_line: int) -> int:
