@@ -140,6 +140,9 @@ def _plan(name: str, doc, lines: list[str], pipeline: Pipeline, taken: set) -> _
     template = _free(".build-image", taken)
     first = lines[start]
     template_lines = [_rename_key(first, name, template), *lines[start + 1:script_start], *lines[script_end:end]]
+    if not "".join(template_lines[1:]).strip():
+        # The job had nothing but its script: the template is an empty mapping, not null.
+        template_lines = [template_lines[0].replace(f"{template}:", f"{template}: {{}}", 1)]
     indent = " " * node.lc.key("script")[1]
     dash_line = lines[item_starts[0]]
     dash = " " * (len(dash_line) - len(dash_line.lstrip(" ")))
