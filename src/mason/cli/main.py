@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "copy": ("mason.cli.copy_cmd", "copy an image between registries, OCI layouts and docker archives"),
     "inspect": ("mason.cli.inspect_cmd", "show an image's manifest, config and layers"),
     "dockerfile": ("mason.cli.dockerfile_cmd", "parse or check a Dockerfile"),
+    "ci": ("mason.cli.ci_cmd", "lint, fix and generate GitLab CI pipelines"),
     "version": ("mason.cli.version_cmd", "print mason's version"),
 }
 
