@@ -16,8 +16,8 @@ DEFAULT_SHELL = ("/bin/sh", "-c")
 HISTORY_COMMENT = "buildkit.dockerfile.v0"
 
 
-class ImageConfig:
-    """An OCI image configuration being built (``config``, ``rootfs``, ``history``)."""
+class StageConfig:
+    """The OCI image configuration a stage is building (``config``, ``rootfs``, ``history``)."""
 
     def __init__(self, base: dict[str, Any] | None = None, *, os_name: str = "linux",
                  architecture: str = "amd64", variant: str | None = None):
