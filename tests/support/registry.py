@@ -179,3 +179,22 @@ def start_registry(workdir: str, variant: str) -> RegistryServer:
                  "private": User("private-pass", {"private/*": {"pull", "push"}})}
     return RegistryServer(workdir=workdir, variant=variant, username=username, password=password,
                           users=users).start()
+
+
+def client_options(server: RegistryServer, **overrides):
+    """``RegistryOptions`` that reach ``server``: plain HTTP for plain/token, its CA for TLS."""
+    from mason.registry import RegistryHostOptions, RegistryOptions
+
+    if server.variant == "tls":
+        return RegistryOptions(hosts={server.host: RegistryHostOptions(ca_files=(server.ca_file,))}, **overrides)
+    return RegistryOptions(insecure_registries=frozenset({server.host}), **overrides)
+
+
+def client_for(server: RegistryServer, *, username: str | None = None, password: str | None = None, **overrides):
+    """A ``RegistryClient`` for ``server`` with its default user's (or the given) credentials."""
+    from mason.registry import Credential, RegistryClient, StaticKeychain
+
+    user = username if username is not None else server.username
+    secret = password if password is not None else server.password
+    keychain = StaticKeychain({server.host: Credential(user, secret)}) if user else None
+    return RegistryClient(keychain=keychain, options=client_options(server, **overrides))
