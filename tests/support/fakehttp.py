@@ -51,8 +51,8 @@ class FakeAdapter(BaseAdapter):
         if isinstance(reply, Exception):
             raise reply
         headers = {"Content-Length": str(len(reply.body)), **reply.headers}
-        raw = HTTPResponse(body=io.BytesIO(reply.body), headers=headers, status=reply.status,
-                           preload_content=False, decode_content=False)
+        raw = HTTPResponse(body=io.BytesIO(b"" if request.method == "HEAD" else reply.body), headers=headers, status=reply.status,
+                           preload_content=False, decode_content=False, request_method=request.method)
         response = requests.Response()
         response.status_code = reply.status
         response.headers = CaseInsensitiveDict(headers)
