@@ -225,6 +225,13 @@ class RegistryClient:
         with response:
             if response.status_code == 201:
                 return True
+            if response.status_code in (401, 403):
+                # Token registries refuse the whole request when the source repository's pull scope
+                # was not granted; the blob can still be uploaded if push to the target is allowed
+                # (and if not, the upload reports that clearly).
+                self.logger.debug("mount of %s from %s refused (HTTP %s); uploading instead", digest,
+                                  from_repo.name, response.status_code)
+                return False
             if response.status_code != 202:
                 raise self._error(response, repo.registry, f"mount of blob {digest} from {from_repo.name}")
             location = location_url(response.url, response.headers.get("Location"))
