@@ -122,7 +122,10 @@ class FaultProxy:
     def start(self) -> "FaultProxy":
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # clients closing early (e.g. after a digest mismatch) are expected: no tracebacks
+        self._server.handle_error = lambda request, address: None
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True).start()
         return self
 
     @property

@@ -144,7 +144,10 @@ class TokenIssuer:
     def start(self) -> "TokenIssuer":
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # clients closing early (e.g. after a digest mismatch) are expected: no tracebacks
+        self._server.handle_error = lambda request, address: None
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
         self._thread.start()
         return self
 

@@ -123,3 +123,23 @@ def test_fixture_images_are_readable_by_the_client(registry_plain, busybox_layou
     assert len(manifest["layers"]) == 4
     push_layout(busybox_layout, f"{repo.name}:busybox")
     assert client.head_manifest(repo.with_tag("busybox"), accept) is not None
+
+
+def test_one_client_shared_by_concurrent_transfers(registry_token):
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = client_for(registry_token)
+    repo = unique_repo(registry_token, "concurrent")
+    blobs = [blob(os.urandom(50_000 + i)) for i in range(12)]
+    before = len(registry_token.issuer.requests)
+
+    def round_trip(item):
+        data, digest = item
+        client.upload_blob(repo, digest, len(data), data, chunk_size=20_000)
+        with client.open_blob(repo, digest, len(data)) as f:
+            return f.read() == data
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        assert all(pool.map(round_trip, blobs))
+    # tokens are shared per scope, not fetched per request (a few racing first fetches are fine)
+    assert len(registry_token.issuer.requests) - before <= 14
