@@ -1,0 +1,70 @@
+"""How to reach registries: plain HTTP or TLS, which CAs, client certificates, retries.
+
+One frozen value per build (never module state). Global flags mirror Kaniko's
+(``--insecure``, ``--skip-tls-verify``) and per-registry settings override them for one host
+(``--insecure-registry``, ``--skip-tls-verify-registry``, ``--registry-certificate``,
+``--registry-client-cert``). Mirrors and registry maps are part of the shape so they can be
+added without changing callers; until implemented, setting them is refused by the client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from mason.registry.retry import RetryPolicy
+
+
+@dataclass(frozen=True)
+class RegistryHostOptions:
+    """Settings for one registry host (``host[:port]``)."""
+
+    insecure: bool = False              # plain HTTP
+    skip_tls_verify: bool = False
+    ca_files: tuple[str, ...] = ()      # extra CA certificates (PEM), added to the system ones
+    client_cert: str | None = None      # PEM certificate for mutual TLS
+    client_key: str | None = None       # its key (None: the key is in client_cert's file)
+
+
+def _frozen(mapping: Mapping | None) -> Mapping:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True, eq=False)
+class RegistryOptions:
+    insecure: bool = False                              # plain HTTP for every registry
+    insecure_registries: frozenset[str] = frozenset()   # plain HTTP for these hosts
+    skip_tls_verify: bool = False                       # no TLS verification anywhere
+    skip_tls_verify_registries: frozenset[str] = frozenset()
+    hosts: Mapping[str, RegistryHostOptions] = field(default_factory=dict)
+    # For later (Kaniko's --registry-mirror / --registry-map): registry -> replacement hosts.
+    mirrors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    registry_map: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # Connections kept per host: at least the number of concurrent blob transfers.
+    pool_size: int = 16
+    connect_timeout: float = 30.0
+    read_timeout: float = 300.0
+    user_agent: str = "mason"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "insecure_registries", frozenset(self.insecure_registries))
+        object.__setattr__(self, "skip_tls_verify_registries", frozenset(self.skip_tls_verify_registries))
+        object.__setattr__(self, "hosts", _frozen(self.hosts))
+        object.__setattr__(self, "mirrors", _frozen(self.mirrors))
+        object.__setattr__(self, "registry_map", _frozen(self.registry_map))
+
+    def for_host(self, host: str) -> RegistryHostOptions:
+        """The effective settings for ``host``: per-host values merged with the global flags."""
+        base = self.hosts.get(host, RegistryHostOptions())
+        return RegistryHostOptions(
+            insecure=base.insecure or self.insecure or host in self.insecure_registries,
+            skip_tls_verify=base.skip_tls_verify or self.skip_tls_verify or host in self.skip_tls_verify_registries,
+            ca_files=base.ca_files,
+            client_cert=base.client_cert,
+            client_key=base.client_key,
+        )
+
+    def scheme(self, host: str) -> str:
+        return "http" if self.for_host(host).insecure else "https"

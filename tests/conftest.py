@@ -1,0 +1,82 @@
+"""Shared fixtures: real registries and test base images (no mason code used to make them).
+
+Registry fixtures yield :class:`tests.support.registry.RegistryServer` objects with
+``.host`` ("127.0.0.1:PORT"), ``.url``, ``.username``/``.password`` (auth variants),
+``.ca_file`` (TLS) and ``.docker_config(directory)``. Session-scoped ones are shared; use
+``registry_factory(variant)`` when a test needs a registry of its own.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.faultproxy import FaultProxy
+from tests.support.images import build_busybox_layout, build_multiplatform_layout, build_whiteout_layout
+from tests.support.registry import RegistryServer, start_registry
+
+
+def _session_registry(tmp_path_factory, variant: str):
+    server = start_registry(str(tmp_path_factory.mktemp(f"registry-{variant}")), variant)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def registry_plain(tmp_path_factory) -> RegistryServer:
+    yield from _session_registry(tmp_path_factory, "plain")
+
+
+@pytest.fixture(scope="session")
+def registry_tls(tmp_path_factory) -> RegistryServer:
+    yield from _session_registry(tmp_path_factory, "tls")
+
+
+@pytest.fixture(scope="session")
+def registry_token(tmp_path_factory) -> RegistryServer:
+    yield from _session_registry(tmp_path_factory, "token")
+
+
+@pytest.fixture(params=["plain", "tls", "token"])
+def any_registry(request) -> RegistryServer:
+    """Each of the three session registries in turn."""
+    return request.getfixturevalue(f"registry_{request.param}")
+
+
+@pytest.fixture
+def registry_factory(tmp_path_factory):
+    """``registry_factory(variant)`` starts a fresh registry that is stopped after the test."""
+    started: list[RegistryServer] = []
+
+    def start(variant: str = "plain") -> RegistryServer:
+        server = start_registry(str(tmp_path_factory.mktemp(f"fresh-registry-{variant}")), variant)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def fault_proxy(registry_plain):
+    """A :class:`FaultProxy` in front of ``registry_plain``."""
+    proxy = FaultProxy(registry_plain.host).start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture(scope="session")
+def busybox_layout(tmp_path_factory) -> str:
+    return build_busybox_layout(str(tmp_path_factory.mktemp("busybox")))
+
+
+@pytest.fixture(scope="session")
+def multiplatform_layout(tmp_path_factory) -> str:
+    return build_multiplatform_layout(str(tmp_path_factory.mktemp("multiplatform")))
+
+
+@pytest.fixture(scope="session")
+def whiteout_layout(tmp_path_factory) -> str:
+    return build_whiteout_layout(str(tmp_path_factory.mktemp("whiteout")))

@@ -1,0 +1,79 @@
+import hashlib
+import io
+
+import pytest
+
+from mason.errors import DigestMismatchError
+from mason.registry.verify import VerifyingReader, check_bytes, compute_digest
+
+DATA = bytes(range(256)) * 100
+DIGEST = "sha256:" + hashlib.sha256(DATA).hexdigest()
+
+
+def reader(data=DATA, digest=DIGEST, size=len(DATA), closed=None):
+    source = io.BytesIO(data)
+    return VerifyingReader(source.read, digest, size, what="blob X",
+                           on_close=(lambda: closed.append(True)) if closed is not None else None)
+
+
+def test_good_stream_reads_through_and_releases():
+    closed = []
+    with reader(closed=closed) as r:
+        assert r.read() == DATA
+    assert closed == [True]
+
+
+def test_wrong_bytes_raise_at_eof():
+    bad = bytearray(DATA)
+    bad[-1] ^= 1
+    r = reader(bytes(bad))
+    with pytest.raises(DigestMismatchError, match="blob X: content has digest sha256:"):
+        r.read()
+
+
+def test_too_long_raises_before_reading_everything():
+    r = reader(DATA + b"extra" * 10000)
+    with pytest.raises(DigestMismatchError, match="more than the expected"):
+        while r.read(4096):
+            pass
+
+
+def test_too_short_is_a_mismatch():
+    r = reader(DATA[:-1])
+    with pytest.raises(DigestMismatchError, match=f"got {len(DATA) - 1} bytes, expected {len(DATA)}"):
+        r.read()
+
+
+def test_close_drains_and_verifies_a_partly_read_stream():
+    bad = bytearray(DATA)
+    bad[-1] ^= 1
+    r = reader(bytes(bad))
+    r.read(10)
+    with pytest.raises(DigestMismatchError):
+        r.close()
+    good = reader()
+    good.read(10)
+    good.close()
+    assert good.bytes_read == len(DATA)
+
+
+def test_abort_and_exception_exit_do_not_verify():
+    closed = []
+    with pytest.raises(RuntimeError):
+        with reader(b"garbage", closed=closed) as r:
+            r.read(3)
+            raise RuntimeError("consumer failed")
+    assert closed == [True]
+
+
+def test_unknown_size_still_verified():
+    assert reader(size=None).read() == DATA
+    with pytest.raises(DigestMismatchError):
+        reader(DATA + b"x", size=None).read()
+
+
+def test_check_bytes_and_compute_digest():
+    assert compute_digest(DATA) == DIGEST
+    check_bytes(DATA, DIGEST, what="manifest")
+    with pytest.raises(DigestMismatchError, match="manifest: content has digest"):
+        check_bytes(DATA + b"x", DIGEST, what="manifest")
