@@ -11,17 +11,20 @@ from typing import BinaryIO
 from mason.errors import ImageError
 
 
-def decompressing_reader(stream: BinaryIO, compression: str | None) -> BinaryIO:
+def decompressing_reader(stream: BinaryIO, compression: str | None, what: str = "layer") -> BinaryIO:
+    """Decompress ``stream``; corrupt data raises ImageError, or DigestMismatchError when the
+    underlying (verifying) stream shows the blob itself is not what was asked for."""
     if compression is None:
         return stream
     if compression == "gzip":
         from isal import igzip
 
-        return _Closing(igzip.IGzipFile(fileobj=stream, mode="rb"), stream)
+        return _Closing(igzip.IGzipFile(fileobj=stream, mode="rb"), stream, what)
     if compression == "zstd":
         import zstandard
 
-        return zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True, closefd=True)
+        reader = zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True, closefd=False)
+        return _Closing(reader, stream, what)
     raise ImageError(f"unsupported layer compression {compression!r}")
 
 
@@ -35,13 +38,21 @@ def sniff_compression(head: bytes) -> str | None:
 
 
 class _Closing:
-    """GzipFile leaves a passed-in file open; closing the layer must close the blob too."""
+    """Closes the blob with the decompressor (GzipFile leaves it open) and names decompression errors."""
 
-    def __init__(self, reader, underlying):
-        self._reader, self._underlying = reader, underlying
+    def __init__(self, reader, underlying, what: str):
+        self._reader, self._underlying, self._what = reader, underlying, what
 
     def read(self, n: int = -1) -> bytes:
-        return self._reader.read(n)
+        try:
+            return self._reader.read(n)
+        except ImageError:
+            raise
+        except Exception as exc:   # gzip/zlib/zstd each raise their own types for bad data
+            drain = getattr(self._underlying, "drain", None)
+            if drain is not None:
+                drain()            # a wrong blob is reported as such, not as bad compression
+            raise ImageError(f"{self._what}: cannot decompress: {exc}") from None
 
     def readable(self) -> bool:
         return True

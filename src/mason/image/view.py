@@ -78,7 +78,8 @@ class Layer:
         blob = self.open()
         # A decompressor may stop at the end of the compressed data without reading the blob's
         # EOF; draining it at the end makes sure the blob digest is checked too.
-        return VerifyingReader(decompressing_reader(blob, self.compression), self.diff_id, None,
+        return VerifyingReader(decompressing_reader(blob, self.compression, f"{self._store.name}: layer {self.digest}"),
+                               self.diff_id, None,
                                f"{self._store.name}: layer {self.digest} (diff_id)", on_eof=blob.drain)
 
     def __repr__(self) -> str:
