@@ -117,3 +117,74 @@ def test_corrupted_blob_in_registry_is_refused(registry_plain, busybox_layout, t
     proc = mason(server, tmp_path, "copy", ref, f"oci:{tmp_path / 'o'}:x", check=False)
     assert proc.returncode != 0 and layer in proc.stderr
     assert not (tmp_path / "o" / "blobs" / "sha256" / layer[7:]).exists()
+
+
+def _big_layout(root, size: int):
+    """A layout with one uncompressed layer holding a ``size``-byte file of zeros (made with
+    tarfile/hashlib, streamed to disk)."""
+    import hashlib
+    import json
+    import tarfile
+
+    blobs = root / "blobs" / "sha256"
+    blobs.mkdir(parents=True)
+    tar_path = root / "layer.tar"
+
+    class Zeros:
+        def __init__(self, n):
+            self.left = n
+
+        def read(self, n=-1):
+            n = self.left if n < 0 else min(n, self.left)
+            self.left -= n
+            return bytes(n)
+
+    with tarfile.open(tar_path, "w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("big.bin")
+        info.size = size
+        tar.addfile(info, Zeros(size))
+    h = hashlib.sha256()
+    with open(tar_path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    layer = {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": "sha256:" + h.hexdigest(),
+             "size": tar_path.stat().st_size}
+    tar_path.rename(blobs / h.hexdigest())
+
+    def blob(data: bytes) -> dict:
+        digest = hashlib.sha256(data).hexdigest()
+        (blobs / digest).write_bytes(data)
+        return {"digest": "sha256:" + digest, "size": len(data)}
+
+    config = json.dumps({"architecture": "amd64", "os": "linux",
+                         "rootfs": {"type": "layers", "diff_ids": [layer["digest"]]}}).encode()
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **blob(config)},
+                           "layers": [layer]}).encode()
+    (root / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    (root / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", **blob(manifest),
+         "annotations": {"org.opencontainers.image.ref.name": "big"}}]}))
+    return layer
+
+
+def _peak_rss_mb(server, tmp_path, *args) -> float:
+    """Run ``mason ARGS`` in a fresh interpreter and return its peak RSS in MiB."""
+    code = ("import resource, sys\nfrom mason.cli.main import main\nrc = main(sys.argv[1:])\n"
+            "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\nsys.exit(rc)")
+    env = dict(os.environ)
+    env["DOCKER_CONFIG"] = server.docker_config(str(tmp_path / "docker-config"))
+    proc = subprocess.run([sys.executable, "-c", code, *map(str, args), *registry_flags(server)],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return int(proc.stderr.rsplit("PEAK", 1)[1].split()[0]) / 1024
+
+
+def test_copying_a_500mb_layer_keeps_memory_bounded(registry_plain, tmp_path):
+    server = registry_plain
+    layer = _big_layout(tmp_path / "big", 500 << 20)
+    ref = f"{server.host}/big/image:v1"
+    push_peak = _peak_rss_mb(server, tmp_path, "copy", f"oci:{tmp_path / 'big'}:big", ref)
+    pull_peak = _peak_rss_mb(server, tmp_path, "copy", ref, f"oci:{tmp_path / 'pulled'}:big")
+    assert (tmp_path / "pulled" / "blobs" / "sha256" / layer["digest"][7:]).stat().st_size == layer["size"]
+    assert push_peak < 150 and pull_peak < 150, (push_peak, pull_peak)
