@@ -227,24 +227,41 @@ def copy_selected(tree: SourceTree, picked: list[tuple[str, str, Selected]], roo
     return result
 
 
+def place_file(root: str, dest: str, name: str, write, *, workdir: str = "/",
+               chown: tuple[int, int] | None = None, chmod: str | Chmod | None = None,
+               mode: int = 0o644, mtime_ns: int | None = None,
+               result: CopyResult | None = None) -> CopyResult:
+    """Write one generated file (heredoc, download) named ``name`` at ``dest``.
+
+    ``write(host, shown, meta)`` creates the file; ``dest`` is a directory when spelled
+    as one or when it already is one, else it is the file's own path.
+    """
+    result = result if result is not None else CopyResult()
+    owner = Ownership(chown)
+    chm = as_chmod(chmod)
+    dest_inroot, spelled_dir = destination(dest, workdir)
+    resolved = rootpath.resolve_inroot(root, dest_inroot)
+    if spelled_dir or os.path.isdir(rootpath.host_path(root, resolved)):
+        if not name:
+            raise BuildError(f"cannot name the file written to directory {dest!r}: "
+                             "the source has no file name; give a file destination")
+        target = posixpath.join(dest_inroot, name)
+    else:
+        target = dest_inroot
+    copier = _Copier(root, owner, chm, False, result)
+    parent = copier.mkparents(posixpath.dirname(target))
+    inroot = posixpath.join(parent, posixpath.basename(target))
+    uid, gid = owner.parents()
+    meta = writer.Meta(uid, gid, chm.apply(mode, False) if chm else mode, mtime_ns)
+    write(rootpath.host_path(root, inroot), inroot, meta)
+    result.add(inroot)
+    return result
+
+
 def write_content(root: str, dest: str, name: str, data: bytes, *, workdir: str = "/",
                   chown: tuple[int, int] | None = None, chmod: str | Chmod | None = None,
                   mtime_ns: int | None = None, mode: int = 0o644) -> CopyResult:
     """A heredoc source (``COPY <<EOF /dest``): write ``data`` as file ``name`` at ``dest``."""
-    result = CopyResult()
-    owner = Ownership(chown)
-    dest_inroot, spelled_dir = destination(dest, workdir)
-    resolved = rootpath.resolve_inroot(root, dest_inroot)
-    if spelled_dir or os.path.isdir(rootpath.host_path(root, resolved)):
-        target = posixpath.join(dest_inroot, name)
-    else:
-        target = dest_inroot
-    copier = _Copier(root, owner, as_chmod(chmod), False, result)
-    parent = copier.mkparents(posixpath.dirname(target))
-    inroot = posixpath.join(parent, posixpath.basename(target))
-    chm = as_chmod(chmod)
-    uid, gid = owner.parents()
-    meta = writer.Meta(uid, gid, chm.apply(mode, False) if chm else mode, mtime_ns)
-    writer.write_bytes(rootpath.host_path(root, inroot), inroot, data, meta)
-    result.add(inroot)
-    return result
+    return place_file(root, dest, name,
+                      lambda host, shown, meta: writer.write_bytes(host, shown, data, meta),
+                      workdir=workdir, chown=chown, chmod=chmod, mode=mode, mtime_ns=mtime_ns)

@@ -95,6 +95,20 @@ def write_bytes(host: str, shown: str, data: bytes, meta: Meta) -> None:
     apply_meta(host, meta)
 
 
+def write_fileobj(host: str, shown: str, src, meta: Meta) -> None:
+    """Create a regular file from a readable binary file object (1 MiB chunks)."""
+    clear_for_nondir(host, shown)
+    fd = os.open(host, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        while chunk := src.read(1 << 20):
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+    apply_meta(host, meta)
+
+
 def write_symlink(host: str, shown: str, target: str, meta: Meta) -> None:
     clear_for_nondir(host, shown)
     os.symlink(target, host)
