@@ -103,11 +103,9 @@ def make_dirs(root: str, path: str, *, uid: int = 0, gid: int = 0, mode: int = 0
         try:
             st = os.stat(host, follow_symlinks=False)
         except FileNotFoundError:
-            os.mkdir(host, mode)
-            os.chmod(host, mode)  # mkdir honours the umask; the layer must not
-            os.lchown(host, uid, gid)
-            if created is not None:
-                created.append(nxt)
+            # A symlink may have sent us to a deeper path whose parents are missing too;
+            # the missing tail of a resolved path contains no symlinks, so plain mkdirs.
+            _mkdir_chain(root, nxt, uid, gid, mode, created)
             current = nxt
             continue
         if not stat.S_ISDIR(st.st_mode):
@@ -115,3 +113,18 @@ def make_dirs(root: str, path: str, *, uid: int = 0, gid: int = 0, mode: int = 0
                              f"{nxt!r} exists and is not a directory")
         current = nxt
     return current
+
+
+def _mkdir_chain(root: str, resolved: str, uid: int, gid: int, mode: int,
+                 created: list[str] | None) -> None:
+    parts = [c for c in resolved.split("/") if c]
+    for k in range(1, len(parts) + 1):
+        inroot = "/" + "/".join(parts[:k])
+        host = host_path(root, inroot)
+        if os.path.lexists(host):
+            continue
+        os.mkdir(host, mode)
+        os.chmod(host, mode)  # mkdir honours the umask; the layer must not
+        os.lchown(host, uid, gid)
+        if created is not None:
+            created.append(inroot)
