@@ -83,10 +83,10 @@ def redact_url(url: str) -> str:
 
 
 def is_git_url(text: str) -> bool:
-    """True for the URLs BuildKit treats as git: git://, git@, ssh://, …/x.git[#…]."""
+    """True for the URLs BuildKit treats as git: git://, git@, ssh://, http(s)/file …/x.git[#…]."""
     if text.startswith(("git://", "git@", "ssh://", "git+ssh://", "git+https://")):
         return True
-    if text.startswith(("http://", "https://")):
+    if text.startswith(("http://", "https://", "file://")):
         return urlsplit(text.split("#", 1)[0]).path.endswith(".git")
     return False
 
