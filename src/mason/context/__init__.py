@@ -1,0 +1,19 @@
+"""Build contexts: directories, tar archives, git repositories and tarball URLs.
+
+Public API (pinned by tests/unit/context/test_ctx_api.py)::
+
+    open_context(spec, work_dir, *, sub_path=None, stdin=None, git_options=GitOptions(),
+                 git_pull_method="https", keep_git_dir=False, session=None, ignore=None)
+        -> BuildContext
+    BuildContext(root, description, ignore=None, commit=None)
+        .tree -> SourceTree, .with_ignore(matcher), .is_ignored(rel), .path(rel)
+    parse_context(text, *, git_pull_method="https") -> DirSpec | TarSpec | GitSpec | HttpTarSpec
+    GitOptions.parse(["branch=x,single-branch=true"]), GitSource, is_git_url(text)
+"""
+
+from mason.context.build_context import BuildContext, open_context
+from mason.context.git import GitOptions, GitSource, is_git_url, redact_url
+from mason.context.spec import DirSpec, GitSpec, HttpTarSpec, TarSpec, parse_context
+
+__all__ = ["BuildContext", "open_context", "GitOptions", "GitSource", "is_git_url", "redact_url",
+           "DirSpec", "GitSpec", "HttpTarSpec", "TarSpec", "parse_context"]

@@ -1,0 +1,173 @@
+"""Git sources: URL parsing (Kaniko's and BuildKit's forms) and cloning with the git CLI.
+
+Two spellings reach here:
+
+- Kaniko's context ``git://host/org/repo.git#refs/heads/branch#<commit>``: cloned over
+  ``https`` (or the ``pull_method`` the caller passes, Kaniko's GIT_PULL_METHOD);
+- BuildKit's ``https://host/org/repo.git#ref:subdir`` and ``git@host:org/repo.git#ref``
+  (contexts and ``ADD``), where ``ref`` is a branch, a tag or a commit.
+
+The clone goes into a directory the caller owns (inside the build's work dir); git
+runs with an explicit environment (no prompts), never through os.environ writes.
+Errors never show credentials embedded in a URL.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from mason.errors import BuildError, UsageError
+
+_SHA = re.compile(r"[0-9a-f]{7,64}")
+
+
+@dataclass(frozen=True)
+class GitOptions:
+    """Kaniko's ``--git branch=…,single-branch=…,recurse-submodules=…``."""
+
+    branch: str | None = None
+    single_branch: bool = False
+    recurse_submodules: bool = False
+
+    @classmethod
+    def parse(cls, values: list[str] | tuple[str, ...]) -> "GitOptions":
+        """Parse repeated ``--git`` values (each ``key=value[,key=value]``)."""
+        opts: dict[str, object] = {}
+        for value in values:
+            for item in filter(None, value.split(",")):
+                key, sep, val = item.partition("=")
+                key = key.strip()
+                if not sep:
+                    raise UsageError(f"--git {value!r}: expected key=value")
+                if key == "branch":
+                    opts["branch"] = val
+                elif key in ("single-branch", "recurse-submodules"):
+                    if val.lower() not in ("true", "false"):
+                        raise UsageError(f"--git {key}={val!r}: expected true or false")
+                    opts[key.replace("-", "_")] = val.lower() == "true"
+                else:
+                    raise UsageError(f"--git: unknown option {key!r} "
+                                     "(known: branch, single-branch, recurse-submodules)")
+        return cls(**opts)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class GitSource:
+    """What to clone: ``url``, then ``ref`` (branch/tag/ref/commit), then ``commit``, ``subdir``."""
+
+    url: str
+    ref: str | None = None
+    commit: str | None = None
+    subdir: str | None = None
+
+    def redacted(self) -> str:
+        return redact_url(self.url)
+
+
+def redact_url(url: str) -> str:
+    """The URL without any password/token in its user-info part."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    if parts.password is None and not (parts.username and parts.scheme in ("http", "https")):
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+
+
+def is_git_url(text: str) -> bool:
+    """True for the URLs BuildKit treats as git: git://, git@, ssh://, http(s)/file …/x.git[#…]."""
+    if text.startswith(("git://", "git@", "ssh://", "git+ssh://", "git+https://")):
+        return True
+    if text.startswith(("http://", "https://", "file://")):
+        return urlsplit(text.split("#", 1)[0]).path.endswith(".git")
+    return False
+
+
+def parse_buildkit(text: str) -> GitSource:
+    """Parse ``URL[#ref[:subdir]]`` (BuildKit's git URL form)."""
+    url, _, frag = text.partition("#")
+    ref, _, subdir = frag.partition(":")
+    if url.startswith("git+"):
+        url = url[4:]
+    return GitSource(url=url, ref=ref or None, subdir=subdir.strip("/") or None)
+
+
+def parse_kaniko(text: str, *, pull_method: str = "https") -> GitSource:
+    """Parse Kaniko's ``git://host/repo[#ref[#commit]]`` context."""
+    if not text.startswith("git://"):
+        raise UsageError(f"not a git context: {text!r}")
+    rest = text[len("git://"):]
+    parts = rest.split("#")
+    if len(parts) > 3 or not parts[0]:
+        raise UsageError(f"git context {redact_url(text)!r}: expected git://host/repo[#ref[#commit]]")
+    if pull_method not in ("https", "http", "file"):
+        raise UsageError(f"git pull method {pull_method!r}: expected https or http")
+    url = f"{pull_method}://{parts[0]}"
+    ref = parts[1] if len(parts) > 1 and parts[1] else None
+    commit = parts[2] if len(parts) > 2 and parts[2] else None
+    return GitSource(url=url, ref=ref, commit=commit)
+
+
+def _run(args: list[str], *, what: str, src: GitSource) -> str:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "GIT_TERMINAL_PROMPT": "0",
+           "HOME": os.environ.get("HOME", "/root"), "GIT_CONFIG_NOSYSTEM": "1", "LC_ALL": "C"}
+    try:
+        proc = subprocess.run(["git", "-c", "advice.detachedHead=false", *args], env=env,
+                              capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise BuildError("git is not installed: it is needed to clone "
+                         f"{src.redacted()!r}") from None
+    if proc.returncode != 0:
+        err = (proc.stderr or proc.stdout).strip().replace(src.url, src.redacted())
+        raise BuildError(f"git {what} of {src.redacted()!r} failed (exit {proc.returncode}): {err}")
+    return proc.stdout.strip()
+
+
+def clone(src: GitSource, into: str, *, options: GitOptions = GitOptions()) -> str:
+    """Clone ``src`` into the (new or empty) directory ``into``; return the checked-out commit.
+
+    ``ref`` may be a branch or tag (``refs/heads/x``, ``refs/tags/x`` or a bare name),
+    another ref (fetched explicitly) or a commit; ``commit`` is checked out last.
+    """
+    ref = src.ref
+    branch = options.branch
+    fetch_ref = None
+    checkout = src.commit
+    if ref and _SHA.fullmatch(ref):
+        checkout = checkout or ref
+    elif ref and ref.startswith(("refs/heads/", "refs/tags/")):
+        branch = ref.split("/", 2)[2]
+    elif ref and ref.startswith("refs/"):
+        fetch_ref = ref
+    elif ref:
+        branch = ref
+    args = ["clone", "--quiet"]
+    if branch:
+        args += ["--branch", branch]
+    if options.single_branch:
+        args.append("--single-branch")
+    if options.recurse_submodules:
+        args.append("--recurse-submodules")
+    _run([*args, "--", src.url, into], what="clone", src=src)
+    if fetch_ref:
+        _run(["-C", into, "fetch", "--quiet", "origin", fetch_ref], what=f"fetch {fetch_ref}", src=src)
+        checkout = checkout or "FETCH_HEAD"
+    if checkout:
+        _run(["-C", into, "checkout", "--quiet", checkout], what=f"checkout {checkout}", src=src)
+        if options.recurse_submodules:
+            _run(["-C", into, "submodule", "update", "--quiet", "--init", "--recursive"],
+                 what="submodule update", src=src)
+    return _run(["-C", into, "rev-parse", "HEAD"], what="rev-parse", src=src)
+
+
+def commit_time(into: str, src: GitSource) -> int:
+    """The committer time (seconds) of HEAD: a reproducible mtime for checked-out files."""
+    return int(_run(["-C", into, "log", "-1", "--format=%ct"], what="log", src=src))
