@@ -10,7 +10,6 @@ process (``nsinit``) can import it with ``python -I -S``.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 
 CLONE_NEWNS = 0x00020000
@@ -38,8 +37,9 @@ SYS_pivot_root = {"x86_64": 155, "aarch64": 41}
 
 
 def _libc() -> ctypes.CDLL:
-    # CDLL objects are cached by ctypes itself; loading twice returns the same handle.
-    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    # dlopen(NULL): the symbols libc already provides to the interpreter.  Cheap, unlike
+    # ctypes.util.find_library, which spawns ldconfig on every call.
+    return ctypes.CDLL(None, use_errno=True)
 
 
 def _check(result: int, what: str) -> None:
