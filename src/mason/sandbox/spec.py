@@ -15,17 +15,20 @@ class Mount:
     """An extra mount for one RUN (``RUN --mount``), target absolute inside the root.
 
     ``kind="bind"``: ``source`` is a host file or directory (a secret is a read-only bind of a
-    file); ``kind="tmpfs"``: an empty tmpfs with ``mode``.
+    file); ``kind="tmpfs"``: an empty tmpfs with ``mode``.  ``readonly`` defaults to True for
+    binds (``RUN --mount=type=bind`` is read-only unless ``rw``) and False for tmpfs.
     """
 
     target: str
     kind: Literal["bind", "tmpfs"] = "bind"
     source: Path | None = None
-    readonly: bool = True
+    readonly: bool | None = None
     mode: int = 0o755
     size_bytes: int | None = None
 
     def __post_init__(self) -> None:
+        if self.readonly is None:
+            object.__setattr__(self, "readonly", self.kind == "bind")
         if not self.target.startswith("/"):
             raise NotSupportedError(f"mount target {self.target!r} must be an absolute path")
         if self.kind == "bind" and self.source is None:
