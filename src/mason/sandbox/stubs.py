@@ -66,7 +66,16 @@ class Stubs:
             raise BuildError(f"cannot mount at {target}: the image has something other than {want} there")
         return host
 
-    def _create(self, host: str, is_dir: bool) -> None:
+    def ensure_device(self, target: str, host_device: str) -> str:
+        """Like :meth:`ensure` for a character device with the numbers of ``host_device``
+        (``mknod``, needs CAP_MKNOD): the chroot runner's ``/dev`` without a tmpfs."""
+        host = resolve(self.root, target)
+        if not os.path.lexists(host):
+            rdev = os.stat(host_device).st_rdev
+            self._create(host, False, device=rdev)
+        return host
+
+    def _create(self, host: str, is_dir: bool, device: int | None = None) -> None:
         parent = os.path.dirname(host)
         if not os.path.isdir(parent):
             if os.path.lexists(parent):
@@ -78,6 +87,9 @@ class Stubs:
             self._touched[parent] = _Touched(parent, pst.st_atime_ns, pst.st_mtime_ns, -1)
         if is_dir:
             os.mkdir(host, 0o755)
+        elif device is not None:
+            os.mknod(host, stat.S_IFCHR | 0o666, device)
+            os.chmod(host, 0o666)  # mknod applies the umask
         else:
             os.close(os.open(host, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o644))
         self._created.append(_Created(host, is_dir, os.lstat(host).st_ino))
@@ -97,7 +109,7 @@ class Stubs:
             try:
                 if c.is_dir:
                     os.rmdir(c.path)  # fails when the step put something inside: then it stays
-                elif stat.S_ISREG(st.st_mode) and st.st_size == 0:
+                elif stat.S_ISCHR(st.st_mode) or (stat.S_ISREG(st.st_mode) and st.st_size == 0):
                     os.unlink(c.path)
             except OSError:
                 continue
