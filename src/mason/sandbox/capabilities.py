@@ -1,0 +1,110 @@
+"""What isolation this process may use, decided once per build and stated in the build log.
+
+Three levels (issue 9):
+
+* ``namespaces``: mount/PID/UTS/IPC namespaces and overlayfs work (root with CAP_SYS_ADMIN,
+  no seccomp filter denying them).  RUN uses :class:`NamespaceRunner`, snapshots use overlay.
+* ``chroot``: no new namespaces or mounts (Docker's default seccomp profile and capability set,
+  the usual Kubernetes/GitLab CI pod), but CAP_SYS_CHROOT: RUN uses :class:`ChrootRunner`,
+  snapshots use the stat walker.
+* ``none``: not even chroot: RUN cannot be isolated and is refused.
+
+The probe runs in a throw-away child process (``python -I -S``) that tries the real operations
+inside its own new mount namespace, so nothing it mounts survives it, and the only file it
+creates is a temp dir under ``work_dir`` that is removed before returning.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from mason.errors import UsageError
+
+Level = Literal["namespaces", "chroot", "none"]
+_CAP_SYS_CHROOT = 18
+_CAP_MKNOD = 27
+
+_PROBE = r"""
+import json, os, sys, importlib.util
+spec = importlib.util.spec_from_file_location("_l", sys.argv[1]); L = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(L)
+base = sys.argv[2]
+out = {"namespaces": False, "overlay": False, "reason": ""}
+try:
+    L.unshare(L.CLONE_NEWNS | L.CLONE_NEWPID | L.CLONE_NEWUTS | L.CLONE_NEWIPC)
+    L.mount(None, "/", None, L.MS_REC | L.MS_PRIVATE)
+    out["namespaces"] = True
+    for d in ("l", "u", "w", "m"):
+        os.mkdir(os.path.join(base, d))
+    L.mount("overlay", os.path.join(base, "m"), "overlay", 0,
+            "lowerdir=%s/l,upperdir=%s/u,workdir=%s/w" % (base, base, base))
+    out["overlay"] = True
+    L.umount2(os.path.join(base, "m"), 0)
+except OSError as e:
+    out["reason"] = str(e)
+print(json.dumps(out))
+"""
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """The chosen isolation level and the one-line reason shown in the build log."""
+
+    level: Level
+    reason: str
+    overlay: bool = False  # overlayfs snapshots available (only with namespaces)
+
+
+def capability_set() -> int:
+    """The effective capability bitmask of this process (``CapEff`` in /proc/self/status)."""
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("CapEff:"):
+                return int(line.split()[1], 16)
+    return 0
+
+
+def detect(work_dir: str | os.PathLike) -> Isolation:
+    """Probe what this process may do; ``work_dir`` is where overlay upper dirs will live
+    (the probe checks overlayfs accepts that filesystem as an upper layer)."""
+    Path(work_dir).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=work_dir, prefix="probe-") as tmp:
+        linux_py = str(Path(__file__).with_name("linux.py"))
+        try:
+            res = subprocess.run([sys.executable, "-I", "-S", "-c", _PROBE, linux_py, tmp],
+                                 capture_output=True, text=True, timeout=30, env={})
+            probe = json.loads(res.stdout.strip().splitlines()[-1])
+        except (OSError, ValueError, IndexError, subprocess.TimeoutExpired) as e:
+            probe = {"namespaces": False, "overlay": False, "reason": f"probe failed: {e}"}
+    if probe["namespaces"] and probe["overlay"]:
+        return Isolation("namespaces", "mount/PID namespaces and overlayfs are available", overlay=True)
+    caps = capability_set()
+    why_not = probe["reason"] or "unknown"
+    if probe["namespaces"]:
+        # Namespaces but no overlay (e.g. a work dir on a filesystem overlayfs refuses as upper).
+        return Isolation("namespaces", f"namespaces available; overlayfs is not ({why_not}): using the stat walker")
+    if caps & (1 << _CAP_SYS_CHROOT):
+        extra = "" if caps & (1 << _CAP_MKNOD) else "; no CAP_MKNOD: /dev nodes cannot be created"
+        return Isolation("chroot", f"no new namespaces ({why_not}); chroot is allowed{extra}")
+    return Isolation("none", f"no new namespaces ({why_not}) and no CAP_SYS_CHROOT")
+
+
+def choose(detected: Isolation, forced: str | None = None) -> Isolation:
+    """Apply a ``--isolation`` flag: a level may be forced down, never up past what works."""
+    if forced is None or forced == "auto":
+        return detected
+    order = ["none", "chroot", "namespaces"]
+    if forced not in order:
+        raise UsageError(f"--isolation={forced}: expected auto, namespaces, chroot or none")
+    if order.index(forced) > order.index(detected.level):
+        raise UsageError(f"--isolation={forced} is not available here: {detected.reason}")
+    if forced == detected.level:
+        return detected
+    return Isolation(forced, f"forced by --isolation={forced} (detected: {detected.level})")  # type: ignore[arg-type]

@@ -1,0 +1,64 @@
+"""What a RUN step asks of a sandbox: a frozen value, independent of how it is isolated."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from mason.errors import NotSupportedError
+from mason.sandbox.users import ExecUser
+
+
+@dataclass(frozen=True)
+class Mount:
+    """An extra mount for one RUN (``RUN --mount``), target absolute inside the root.
+
+    ``kind="bind"``: ``source`` is a host file or directory (a secret is a read-only bind of a
+    file); ``kind="tmpfs"``: an empty tmpfs with ``mode``.  ``readonly`` defaults to True for
+    binds (``RUN --mount=type=bind`` is read-only unless ``rw``) and False for tmpfs.
+    """
+
+    target: str
+    kind: Literal["bind", "tmpfs"] = "bind"
+    source: Path | None = None
+    readonly: bool | None = None
+    mode: int = 0o755
+    size_bytes: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.readonly is None:
+            object.__setattr__(self, "readonly", self.kind == "bind")
+        if not self.target.startswith("/"):
+            raise NotSupportedError(f"mount target {self.target!r} must be an absolute path")
+        if self.kind == "bind" and self.source is None:
+            raise NotSupportedError(f"bind mount at {self.target} needs a source")
+        if self.kind not in ("bind", "tmpfs"):
+            raise NotSupportedError(f"mount type {self.kind!r} at {self.target} is not supported by the sandbox")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One command to run with ``root`` as ``/``.
+
+    ``env`` is passed exactly as given (``KEY=value`` strings); the caller merges image ENV,
+    ARGs, HOME and the default PATH.  ``cwd`` is created (owned by the user) when missing.
+    """
+
+    root: Path
+    argv: tuple[str, ...]
+    env: tuple[str, ...] = ()
+    user: ExecUser = field(default_factory=lambda: ExecUser(0, 0, (), "/root"))
+    cwd: str = "/"
+    mounts: tuple[Mount, ...] = ()
+    network: Literal["host", "none"] = "host"
+    hostname: str = "mason"
+    timeout: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.argv:
+            raise NotSupportedError("RUN needs a command")
+        if self.network not in ("host", "none"):
+            raise NotSupportedError(f"RUN --network={self.network} is not supported (use host or none)")
+        if not self.cwd.startswith("/"):
+            raise NotSupportedError(f"working directory {self.cwd!r} must be absolute")
