@@ -101,9 +101,13 @@ def test_second_push_skips_existing_blobs(registry_plain, busybox_layout, tmp_pa
     assert "0 already present" in first and "0 blobs copied" in second
 
 
-def test_corrupted_blob_in_registry_is_refused(registry_plain, busybox_layout, tmp_path):
-    """A blob whose stored bytes no longer match its digest (served as such) is refused."""
-    server = registry_plain
+def test_corrupted_blob_in_registry_is_refused(registry_factory, busybox_layout, tmp_path):
+    """A blob whose stored bytes no longer match its digest (served as such) is refused.
+
+    A registry of its own: the corrupted blob is content-addressed, so in a shared registry it
+    would poison every other test that pushes the same busybox layer.
+    """
+    server = registry_factory("plain")
     ref = f"{server.host}/corrupt/busybox:latest"
     push_layout(busybox_layout, ref)
     layer = skopeo_registry(server, ref, raw=True)["layers"][0]["digest"]
