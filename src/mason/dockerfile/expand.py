@@ -39,10 +39,12 @@ class _LexError(Exception):
 class _Lexer:
     """One pass over one word. Not reused: each call builds a fresh lexer (no shared state)."""
 
-    __slots__ = ("src", "pos", "env", "escape", "raw_quotes", "raw_escapes", "skip_unset", "matched")
+    __slots__ = ("src", "pos", "env", "escape", "raw_quotes", "raw_escapes", "skip_unset", "skip_quotes",
+                 "matched")
 
     def __init__(self, src: str, env: Mapping[str, str], escape: str, *, raw_quotes: bool = False,
-                 raw_escapes: bool = False, skip_unset: bool = False):
+                 raw_escapes: bool = False, skip_unset: bool = False, skip_quotes: bool = False):
+        self.skip_quotes = skip_quotes
         self.src = src
         self.pos = 0
         self.env = env
@@ -92,6 +94,10 @@ class _Lexer:
                 tmp = self.process_dollar()
                 result.append(tmp)
                 words.add_string(tmp)
+            elif self.skip_quotes and ch in ("'", '"'):
+                self.pos += 1
+                words.add_char(ch)
+                result.append(ch)
             elif ch == "'":
                 tmp = self.process_single_quote()
                 result.append(tmp)
@@ -407,3 +413,9 @@ def lex_words(word: str, escape: str = "\\", *, raw_quotes: bool = False, raw_es
               skip_unset: bool = True) -> list[str]:
     """Split with BuildKit's raw modes and an empty environment (used to find heredoc markers)."""
     return _run(word, {}, escape, raw_quotes=raw_quotes, raw_escapes=raw_escapes, skip_unset=skip_unset)[1]
+
+
+def expand_heredoc(content: str, env: Mapping[str, str]) -> str:
+    """Expand a heredoc body the way BuildKit does for COPY/ADD: variables and backslash
+    escapes are processed, quote characters are ordinary text."""
+    return _run(content, env, "\\", skip_quotes=True)[0]
