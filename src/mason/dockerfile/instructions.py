@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from mason.dockerfile.expand import expand_heredoc, expand_word, expand_words
 from mason.dockerfile.mounts import Mount, parse_mount
 from mason.dockerfile.syntax import Heredoc, Location, Node
+from mason.errors import DockerfileError
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,7 +27,19 @@ class Instruction:
     name = "?"
 
     def expand(self, env: Mapping[str, str]) -> Instruction:
-        """A copy with BuildKit's expansion applied (unchanged for non-expanding instructions)."""
+        """A copy with BuildKit's expansion applied (unchanged for non-expanding instructions).
+
+        Errors (bad substitution, ``${X:?}`` on an unset X, an invalid mount value after
+        expansion) are raised as ``DockerfileError`` located at this instruction.
+        """
+        try:
+            return self._expand(env)
+        except (DockerfileError, ValueError) as exc:
+            msg = exc.message if isinstance(exc, DockerfileError) else str(exc)
+            raise DockerfileError(f"{self.name}: {msg}", file=self.location.file, line=self.location.start_line,
+                                  hint=getattr(exc, "hint", None)) from None
+
+    def _expand(self, env: Mapping[str, str]) -> Instruction:
         return self
 
     def _w(self, word: str | None, env: Mapping[str, str]) -> str | None:
@@ -52,7 +65,7 @@ class From(Instruction):
     stage_name: str | None = None
     platform: str | None = None
 
-    def expand(self, env):
+    def _expand(self, env):
         return replace(self, base=self._w(self.base, env), platform=self._w(self.platform, env))
 
 
@@ -61,7 +74,7 @@ class Arg(Instruction):
     name = "ARG"
     args: tuple[ArgDecl, ...]
 
-    def expand(self, env):
+    def _expand(self, env):
         return replace(self, args=tuple(ArgDecl(self._w(a.name, env), self._w(a.default, env)) for a in self.args))
 
 
@@ -73,7 +86,7 @@ class Env(Instruction):
     pairs: tuple[Pair, ...]
     legacy: bool = False
 
-    def expand(self, env):
+    def _expand(self, env):
         return replace(self, pairs=tuple(Pair(self._w(p.key, env), self._w(p.value, env)) for p in self.pairs))
 
 
@@ -101,7 +114,7 @@ class Run(_CommandLine):
     network: str | None = None
     security: str | None = None
 
-    def expand(self, env):
+    def _expand(self, env):
         def ex(word: str) -> str:
             return expand_word(word, env, self.escape)
 
@@ -147,7 +160,7 @@ class Copy(Instruction):
     parents: bool = False
     excludes: tuple[str, ...] = ()
 
-    def expand(self, env):
+    def _expand(self, env):
         return replace(
             self, sources=tuple(self._w(s, env) for s in self.sources), dest=self._w(self.dest, env),
             inline=tuple(replace(s, data=expand_heredoc(s.data, env)) if s.expand else s for s in self.inline),
@@ -169,7 +182,7 @@ class Add(Instruction):
     unpack: bool | None = None
     excludes: tuple[str, ...] = ()
 
-    def expand(self, env):
+    def _expand(self, env):
         return replace(
             self, sources=tuple(self._w(s, env) for s in self.sources), dest=self._w(self.dest, env),
             inline=tuple(replace(s, data=expand_heredoc(s.data, env)) if s.expand else s for s in self.inline),
@@ -184,7 +197,7 @@ class Expose(Instruction):
     name = "EXPOSE"
     ports: tuple[str, ...]
 
-    def expand(self, env):
+    def _expand(self, env):
         out: list[str] = []
         for p in self.ports:
             out.extend(expand_words(p, env, self.escape))
@@ -196,7 +209,7 @@ class Volume(Instruction):
     name = "VOLUME"
     paths: tuple[str, ...]
 
-    def expand(self, env):
+    def _expand(self, env):
         return replace(self, paths=tuple(self._w(p, env) for p in self.paths))
 
 
@@ -207,7 +220,7 @@ class User(Instruction):
     name = "USER"
     user: str
 
-    def expand(self, env):
+    def _expand(self, env):
         return replace(self, user=self._w(self.user, env))
 
 
@@ -216,7 +229,7 @@ class Workdir(Instruction):
     name = "WORKDIR"
     path: str
 
-    def expand(self, env):
+    def _expand(self, env):
         return replace(self, path=self._w(self.path, env))
 
 
@@ -225,7 +238,7 @@ class StopSignal(Instruction):
     name = "STOPSIGNAL"
     signal: str
 
-    def expand(self, env):
+    def _expand(self, env):
         return replace(self, signal=self._w(self.signal, env))
 
 
