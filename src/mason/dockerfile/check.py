@@ -60,11 +60,14 @@ def _warn(out, msg, instruction, rule):
 
 def _lint(tree, built, file) -> list[Diagnostic]:
     out: list[Diagnostic] = []
-    upper = sum(1 for n in tree.nodes if n.original.split(None, 1)[0].isupper())
+    def first_word(node) -> str:
+        return (node.original.split(None, 1) or [""])[0]
+
+    upper = sum(1 for n in tree.nodes if first_word(n).isupper())
     majority_upper = upper * 2 >= len(tree.nodes)
     for node in tree.nodes:
-        word = node.original.split(None, 1)[0]
-        if (majority_upper and not word.isupper()) or (not majority_upper and not word.islower()):
+        word = first_word(node)
+        if word and (majority_upper and not word.isupper()) or (not majority_upper and not word.islower()):
             case = "uppercase" if majority_upper else "lowercase"
             out.append(Diagnostic(f"Command '{word}' should match the case of the command majority ({case})",
                                   file, node.location.start_line, rule="ConsistentInstructionCasing"))
