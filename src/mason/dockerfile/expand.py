@@ -27,9 +27,13 @@ from mason.errors import DockerfileError
 _SPECIAL_PARAMS = frozenset("@*#?-$!0")
 
 
+GO_SPACES = frozenset(" \t\n\v\f\r\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000"
+                      + "".join(chr(c) for c in range(0x2000, 0x200B)))
+
+
 def is_go_space(ch: str) -> bool:
-    """Go's ``unicode.IsSpace``: Python's ``isspace`` minus the ASCII separators 0x1c-0x1f."""
-    return ch.isspace() and ch not in "\x1c\x1d\x1e\x1f"
+    """Go's ``unicode.IsSpace`` (Python's ``isspace`` also accepts the separators 0x1c-0x1f)."""
+    return ch in GO_SPACES
 
 
 class _LexError(Exception):

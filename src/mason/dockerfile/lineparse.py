@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import re
 
-from mason.dockerfile.expand import is_go_space
+from mason.dockerfile.expand import GO_SPACES, is_go_space
 
+_SPACE_CHARS = "".join(GO_SPACES)
 _WHITESPACE = re.compile(r"[\t\v\f\r ]+")
 NOT_STRING_ARRAY = "when using JSON array syntax, arrays must be comprised of strings only"
 
@@ -32,6 +33,8 @@ def split_command(line: str) -> tuple[str, list[str], str]:
 
 def extract_flags(line: str) -> tuple[str, list[str]]:
     """Leading ``--name[=value]`` words; quotes inside a flag are removed, ``--`` ends flags."""
+    if not line.lstrip(_SPACE_CHARS).startswith("--"):
+        return line, []  # fast path: most instructions have no flags
     words: list[str] = []
     word = ""
     phase = "spaces"
@@ -99,6 +102,8 @@ def extract_flags(line: str) -> tuple[str, list[str]]:
 
 def parse_words(rest: str, escape: str) -> list[str]:
     """Split on unquoted whitespace, keeping quotes and escape characters in the words."""
+    if "'" not in rest and '"' not in rest and escape not in rest and not any(c in rest for c in "\x1c\x1d\x1e\x1f"):
+        return rest.split()  # fast path: without quotes or escapes this is plain whitespace splitting
     words: list[str] = []
     word: list[str] = []
     phase = "spaces"

@@ -178,7 +178,7 @@ def parse(text: str, *, file: str = "Dockerfile") -> ParseTree:
             warnings.append(Diagnostic(f"Empty continuation line found in: {logical}", file, current,
                                        rule="NoEmptyContinuation"))
         try:
-            node = node_from_line(logical, escape, Location(file, start, start))
+            node = node_from_line(logical, escape, Location(file, start, current))
         except lineparse.LineError as exc:
             raise DockerfileError(str(exc), file=file, line=start) from None
         heredocs: list[Heredoc] = []
@@ -205,11 +205,13 @@ def parse(text: str, *, file: str = "Dockerfile") -> ParseTree:
                     raise DockerfileError(f"unterminated heredoc {doc.name!r}", file=file, line=start,
                                           hint=f"end the here-document with a line containing only {doc.name}")
                 heredocs.append(Heredoc(doc.name, "".join(body_parts), doc.expand, doc.chomp, doc.fd))
-        location = Location(file, start, current)
-        child = node.child
-        if child is not None:
-            child = _relocate(child, location, heredocs=tuple(heredocs))
-        nodes.append(_relocate(node, location, heredocs=tuple(heredocs), child=child))
+        if heredocs:
+            location = Location(file, start, current)
+            child = node.child
+            if child is not None:
+                child = _relocate(child, location, heredocs=tuple(heredocs))
+            node = _relocate(node, location, heredocs=tuple(heredocs), child=child)
+        nodes.append(node)
     if not nodes:
         raise DockerfileError("file with no instructions", file=file, line=max(current, 1),
                               hint="a Dockerfile needs at least a FROM instruction")
