@@ -7,6 +7,7 @@ and always carry the file and line.
 from __future__ import annotations
 
 import re
+from types import MappingProxyType
 
 from mason.dockerfile import instructions as ins
 from mason.dockerfile.flags import did_you_mean, parse_flags
@@ -149,10 +150,12 @@ def _copy(node, flags, base, fail):
 def _add(node, flags, base, fail):
     sources, dest, inline = _sources(node, "ADD", fail)
     _check_chmod(flags, fail)
-    return ins.Add(sources=sources, dest=dest, inline=inline, chown=flags.get("chown"), chmod=flags.get("chmod"),
-                   link=bool(flags.get("link", False)), checksum=flags.get("checksum"),
-                   keep_git_dir=flags.get("keep-git-dir"), unpack=flags.get("unpack"),
-                   excludes=tuple(flags.get("exclude", ())), **base)
+    add = ins.Add(sources=sources, dest=dest, inline=inline, chown=flags.get("chown"), chmod=flags.get("chmod"),
+                  link=bool(flags.get("link", False)), checksum=flags.get("checksum"),
+                  keep_git_dir=flags.get("keep-git-dir"), unpack=flags.get("unpack"),
+                  excludes=tuple(flags.get("exclude", ())), **base)
+    add.check_checksum()
+    return add
 
 
 def _at_least_one(cls, what, attr):
@@ -234,7 +237,7 @@ def _onbuild(node, flags, base, fail):
     return ins.Onbuild(expression=expression, trigger=child, **base)
 
 
-_BUILDERS = {
+_BUILDERS = MappingProxyType({
     "from": _from,
     "arg": _arg,
     "env": _env(ins.Env, "ENV"),
@@ -253,4 +256,4 @@ _BUILDERS = {
     "maintainer": _exactly_one(ins.Maintainer, "MAINTAINER", "maintainer"),
     "healthcheck": _healthcheck,
     "onbuild": _onbuild,
-}
+})

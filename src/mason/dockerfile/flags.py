@@ -9,13 +9,14 @@ variables not yet expanded).
 from __future__ import annotations
 
 import difflib
+from types import MappingProxyType
 from collections.abc import Mapping
 
 from mason.errors import DockerfileError
 
 STRING, BOOL, STRINGS = "string", "bool", "strings"
 
-FLAG_SPECS: dict[str, dict[str, str]] = {
+FLAG_SPECS: Mapping[str, Mapping[str, str]] = MappingProxyType({
     "from": {"platform": STRING},
     "run": {"mount": STRINGS, "network": STRING, "security": STRING},
     "copy": {"from": STRING, "chown": STRING, "chmod": STRING, "link": BOOL, "parents": BOOL, "exclude": STRINGS},
@@ -23,7 +24,7 @@ FLAG_SPECS: dict[str, dict[str, str]] = {
             "unpack": BOOL, "exclude": STRINGS},
     "healthcheck": {"interval": STRING, "timeout": STRING, "start-period": STRING, "start-interval": STRING,
                     "retries": STRING},
-}
+})
 
 
 def did_you_mean(word: str, options) -> str | None:

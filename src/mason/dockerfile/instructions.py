@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from mason.dockerfile.expand import expand_heredoc, expand_word, expand_words
 from mason.dockerfile.mounts import Mount, parse_mount
 from mason.dockerfile.syntax import Heredoc, Location, Node
+from mason.dockerfile.values import is_digest
 from mason.errors import DockerfileError
 
 
@@ -183,11 +184,29 @@ class Add(Instruction):
     excludes: tuple[str, ...] = ()
 
     def _expand(self, env):
-        return replace(
+        out = replace(
             self, sources=tuple(self._w(s, env) for s in self.sources), dest=self._w(self.dest, env),
             inline=tuple(replace(s, data=expand_heredoc(s.data, env)) if s.expand else s for s in self.inline),
             chown=self._w(self.chown, env), chmod=self._w(self.chmod, env),
             checksum=self._w(self.checksum, env), excludes=tuple(self._w(e, env) for e in self.excludes))
+        out.check_checksum()
+        return out
+
+    def check_checksum(self) -> None:
+        """``--checksum`` must be a digest and is only meaningful for URL and git sources."""
+        if not self.checksum or "$" in self.checksum:
+            return
+        if not is_digest(self.checksum):
+            raise ValueError(f"--checksum {self.checksum!r} is not a digest (expected sha256:<64 hex digits>)")
+        for src in self.sources:
+            if "$" not in src and not is_remote_source(src):
+                raise ValueError(f"checksum can't be specified for non-HTTP(S) and non-git source {src!r}")
+
+
+def is_remote_source(src: str) -> bool:
+    """An ADD source that is fetched rather than read from the context: http(s) URL or git."""
+    low = src.lower()
+    return low.startswith(("http://", "https://", "git@", "git://", "ssh://"))
 
 
 @dataclass(frozen=True, kw_only=True)

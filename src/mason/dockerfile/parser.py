@@ -10,6 +10,7 @@ them (several heredocs on one line are read one after another).
 from __future__ import annotations
 
 import re
+from types import MappingProxyType
 
 from mason.dockerfile import lineparse
 from mason.dockerfile.directives import DirectiveScanner, continuation_regex
@@ -22,7 +23,7 @@ _MAX_LINE = 64 * 1024  # bufio.Scanner's default token limit in BuildKit
 _HEREDOC_CMDS = frozenset(("run", "copy", "add"))
 _WS_LEFT = " \t\n\v\f\r\x85\xa0"
 
-_SPLITTERS = {
+_SPLITTERS = MappingProxyType({
     "add": lineparse.maybe_json_to_list,
     "copy": lineparse.maybe_json_to_list,
     "volume": lineparse.maybe_json_to_list,
@@ -37,7 +38,7 @@ _SPLITTERS = {
     "stopsignal": lambda rest: ([rest] if rest else [], False),
     "user": lambda rest: ([rest] if rest else [], False),
     "workdir": lambda rest: ([rest] if rest else [], False),
-}
+})
 KNOWN_COMMANDS = frozenset((*_SPLITTERS, "arg", "env", "label", "onbuild"))
 
 
