@@ -1,0 +1,137 @@
+"""Variable scoping while a stage is built: ARG declarations, build-args, ENV, platform ARGs.
+
+``StageScope`` is a value: every change returns a new scope, so the executor can keep the
+scope of each step (for cache keys) and two builds never share anything.
+
+Rules (BuildKit's):
+* ARGs declared before the first FROM are usable in FROM lines only; inside a stage an
+  ``ARG NAME`` (no default) re-declares it and inherits the global value;
+* an ARG's value is the ``--build-arg`` if given, else its own default, else the global one;
+* ENV wins over an ARG of the same name in expansions and in the RUN environment;
+* TARGETPLATFORM/TARGETOS/TARGETARCH/TARGETVARIANT/BUILDPLATFORM/BUILDOS/BUILDARCH/BUILDVARIANT
+  are automatic in the global scope and need ``ARG NAME`` inside a stage;
+* the proxy ARGs (HTTP_PROXY, HTTPS_PROXY, FTP_PROXY, NO_PROXY, ALL_PROXY, either case) reach
+  RUN from ``--build-arg`` without a declaration, but are kept out of cache keys and history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+
+from mason.dockerfile.instructions import Arg, Env, Instruction
+from mason.dockerfile.values import split_platform
+
+PROXY_ARGS = frozenset(n for base in ("HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY")
+                       for n in (base, base.lower()))
+PLATFORM_ARG_NAMES = ("TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT",
+                      "BUILDPLATFORM", "BUILDOS", "BUILDARCH", "BUILDVARIANT")
+
+Pairs = tuple[tuple[str, str], ...]
+
+
+def platform_args(target_platform: str, build_platform: str) -> dict[str, str]:
+    """The automatic platform ARGs for ``os/arch[/variant]`` strings."""
+    out: dict[str, str] = {}
+    for prefix, value in (("TARGET", target_platform), ("BUILD", build_platform)):
+        os_, arch, variant = split_platform(value)
+        out[prefix + "PLATFORM"] = f"{os_}/{arch}" + (f"/{variant}" if variant else "")
+        out[prefix + "OS"] = os_
+        out[prefix + "ARCH"] = arch
+        out[prefix + "VARIANT"] = variant
+    return out
+
+
+def _set(pairs: Pairs, key: str, value: str) -> Pairs:
+    return tuple((k, v) for k, v in pairs if k != key) + ((key, value),)
+
+
+@dataclass(frozen=True)
+class StageScope:
+    """The variables visible at one point of a stage.
+
+    ``env`` is the image ENV in order (starting from the base image's), ``args`` the ARGs
+    declared so far in this stage that have a value; ``declared`` every ARG name declared
+    in this stage (with or without value) - the names a ``--build-arg`` may set.
+    """
+
+    build_args: Pairs = ()
+    global_args: Pairs = ()
+    platform: Pairs = ()
+    env: Pairs = ()
+    args: Pairs = ()
+    declared: tuple[str, ...] = ()
+
+    @classmethod
+    def start(cls, base_env: Mapping[str, str] | Iterable[str] = (), *, build_args: Mapping[str, str] = {},
+              global_args: Mapping[str, str] = {}, platform: Mapping[str, str] = {}) -> StageScope:
+        """A stage's scope right after FROM. ``base_env`` is the base image's ENV (a mapping
+        or the config's ``["K=V", ...]`` list)."""
+        if isinstance(base_env, Mapping):
+            env = tuple(base_env.items())
+        else:
+            env = tuple((e.partition("=")[0], e.partition("=")[2]) for e in base_env)
+        return cls(build_args=tuple(build_args.items()), global_args=tuple(global_args.items()),
+                   platform=tuple(platform.items()), env=env)
+
+    # -- reading ------------------------------------------------------------------------
+    def expansion_env(self) -> dict[str, str]:
+        """The mapping used to expand an instruction's words: ARGs overlaid by ENV."""
+        out = dict(self.args)
+        out.update(self.env)
+        return out
+
+    def run_env(self) -> dict[str, str]:
+        """The environment a RUN sees: ENV, in-scope ARGs not shadowed by ENV, and the
+        proxy build-args (which need no declaration)."""
+        out = dict(self.env)
+        for k, v in self.args:
+            out.setdefault(k, v)
+        for k, v in self.build_args:
+            if k in PROXY_ARGS:
+                out.setdefault(k, v)
+        return out
+
+    def run_args(self) -> dict[str, str]:
+        """The ARG values a RUN depends on (for its cache key): in-scope, not shadowed by
+        ENV, proxies excluded (BuildKit keeps them out of the cache key)."""
+        env = dict(self.env)
+        return {k: v for k, v in self.args if k not in env}
+
+    # -- changing -----------------------------------------------------------------------
+    def declare(self, name: str, default: str | None) -> StageScope:
+        """``ARG name[=default]`` (the default already expanded)."""
+        build = dict(self.build_args)
+        if name in build:
+            value: str | None = build[name]
+        elif default is not None:
+            value = default
+        else:
+            value = dict(self.platform).get(name, dict(self.global_args).get(name))
+        declared = self.declared if name in self.declared else (*self.declared, name)
+        if value is None:
+            return replace(self, declared=declared, args=tuple((k, v) for k, v in self.args if k != name))
+        return replace(self, declared=declared, args=_set(self.args, name, value))
+
+    def set_env(self, key: str, value: str) -> StageScope:
+        return replace(self, env=_set(self.env, key, value))
+
+    def expand(self, instruction: Instruction) -> Instruction:
+        """The instruction with its words expanded in this scope."""
+        return instruction.expand(self.expansion_env())
+
+    def apply(self, instruction: Instruction) -> tuple[Instruction, StageScope]:
+        """Expand ``instruction`` and return it with the scope that follows it.
+
+        All pairs of one ENV/ARG instruction are expanded against the scope *before* it
+        (``ENV a=1 b=$a`` gives b the old a), as in BuildKit.
+        """
+        expanded = self.expand(instruction)
+        scope = self
+        if isinstance(expanded, Arg):
+            for decl in expanded.args:
+                scope = scope.declare(decl.name, decl.default)
+        elif type(expanded) is Env:
+            for pair in expanded.pairs:
+                scope = scope.set_env(pair.key, pair.value)
+        return expanded, scope

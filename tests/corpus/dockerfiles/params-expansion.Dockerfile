@@ -1,0 +1,10 @@
+FROM alpine
+ARG FULL_VERSION=1.2.3-beta.4
+ARG ARCHIVE=/downloads/tool-v1.2.3.tar.gz
+ENV MAJOR=${FULL_VERSION%%.*} \
+    NO_SUFFIX=${FULL_VERSION%-*} \
+    FILE=${ARCHIVE##*/} \
+    DIR=${ARCHIVE%/*} \
+    DASHED=${FULL_VERSION//./-} \
+    FIRST=${FULL_VERSION/./_}
+RUN echo "$MAJOR $NO_SUFFIX $FILE $DIR $DASHED $FIRST"
