@@ -1,0 +1,1 @@
+"""Layer archives: compression, one-pass blob writing, layer writers, safe extraction."""

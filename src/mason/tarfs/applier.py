@@ -1,0 +1,305 @@
+"""Write tar members into a root directory, safely (used by extract.py).
+
+Every filesystem call is relative to a directory descriptor obtained from ``RootDir``
+(no symlink followed on the way); the final component is never followed either
+(``O_NOFOLLOW``, ``follow_symlinks=False``, or an ``O_PATH`` descriptor for devices and
+fifos). What a member replaces is removed first, so duplicate members: the later wins.
+
+Metadata order matters: content, then chown (it clears setuid/setgid and
+``security.capability``), then chmod, then xattrs, then mtime. Directories get their
+mode and mtime after the whole layer, deepest first, so writing their children does not
+change them and a read-only directory mode never blocks the extraction.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import stat
+from pathlib import Path
+
+from mason.errors import LayerError
+from mason.tarfs.entries import EntryType
+from mason.tarfs.paths import is_opaque, is_whiteout_name, split_member, whiteout_target
+from mason.tarfs.reader import Member, TarStream
+from mason.tarfs.rootdir import RootDir
+
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_PATH = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
+_DEV_TYPES = {EntryType.CHAR: stat.S_IFCHR, EntryType.BLOCK: stat.S_IFBLK}
+OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque"
+
+
+class Applier:
+    def __init__(self, root: Path, options, label: str):
+        self._options = options
+        self._overlay = options.mode == "overlay"
+        self._label = label
+        self._root = RootDir(root)
+        self._written: set[tuple[str, ...]] = set()
+        self._ancestors: set[tuple[str, ...]] = set()
+        self._dirs: dict[tuple[str, ...], tuple[int, int]] = {}
+        self._opaque: list[tuple[tuple[str, ...], str]] = []
+        self._declared = 0
+        self.entries = 0
+
+    def __enter__(self) -> "Applier":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._root.close()
+
+    # -- per member ---------------------------------------------------------------------
+    def add(self, m: Member, tar: TarStream) -> None:
+        self.entries += 1
+        limits = self._options.limits
+        if self.entries > limits.max_entries:
+            raise LayerError(f"layer {self._label}: more than {limits.max_entries} entries "
+                             f"(at {m.name!r})", hint="raise ExtractLimits.max_entries if the "
+                             "layer is genuine")
+        self._declared += m.size
+        if self._declared > limits.max_bytes:
+            raise LayerError(f"layer {self._label}: entry {m.name!r} declares {m.size} bytes, "
+                             f"beyond the limit of {limits.max_bytes} bytes in total")
+        parts = split_member(m.name)
+        if not parts:
+            if m.type is EntryType.DIR:
+                return  # the root's own metadata belongs to the caller, not to a layer
+            raise LayerError(f"entry {m.name!r}: a non-directory cannot replace the root")
+        if is_opaque(parts):
+            self._opaque_marker(parts[:-1], m.name)
+            return
+        target = whiteout_target(parts, entry=m.name)
+        if target is not None:
+            self._whiteout(target, m.name)
+            return
+        kind = m.type
+        if kind is None:
+            raise LayerError(f"entry {m.name!r}: sockets and unknown file types cannot be extracted")
+        if kind is EntryType.DIR:
+            self._directory(parts, m)
+        elif kind is EntryType.HARDLINK:
+            self._hardlink(parts, m)
+        else:
+            parent = self._prepare(parts, m.name)
+            name = parts[-1]
+            if kind is EntryType.FILE:
+                self._file(parent, name, m, tar)
+            elif kind is EntryType.SYMLINK:
+                self._symlink(parent, name, m)
+            else:
+                self._node(parent, name, m)
+        self._mark_written(parts)
+
+    def _mark_written(self, parts: tuple[str, ...]) -> None:
+        self._written.add(parts)
+        for i in range(len(parts) - 1, 0, -1):
+            if parts[:i] in self._ancestors:
+                break
+            self._ancestors.add(parts[:i])
+
+    def _prepare(self, parts: tuple[str, ...], entry: str, keep_dir: bool = False) -> int:
+        """Parent descriptor of ``parts`` with whatever was at ``parts`` removed (a
+        directory is kept when ``keep_dir``)."""
+        parent = self._root.dir_fd(parts[:-1], entry=entry, create=True)
+        if self._remove(parent, parts[-1], entry, keep_dir=keep_dir):
+            parent = self._root.dir_fd(parts[:-1], entry=entry, create=True)
+        return parent
+
+    def _remove(self, parent: int, name: str, entry: str, *, keep_dir: bool = False) -> bool:
+        """Remove ``name``; True when a directory went (cached descriptors were dropped)."""
+        try:
+            st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        try:
+            if not stat.S_ISDIR(st.st_mode):
+                os.unlink(name, dir_fd=parent)
+                return False
+            if keep_dir:
+                return False
+            shutil.rmtree(name, dir_fd=parent)
+        except OSError as err:
+            raise LayerError(f"entry {entry!r}: cannot remove existing {name!r}: "
+                             f"{err.strerror or err}") from err
+        self._root.forget()
+        return True
+
+    def _file(self, parent: int, name: str, m: Member, tar: TarStream) -> None:
+        fd = self._os(m, "create", os.open, name, _CREATE, 0o600, dir_fd=parent)
+        try:
+            written = 0
+            for block in tar.read_data():
+                written += os.write(fd, block)
+            if written != m.size:
+                raise LayerError(f"entry {m.name!r}: {written} bytes of content, header says {m.size}")
+            self._owner_mode(m, fd)
+            self._xattrs(m, fd)
+            self._os(m, "set mtime", os.utime, fd, ns=(m.mtime_ns, m.mtime_ns))
+        finally:
+            os.close(fd)
+
+    def _symlink(self, parent: int, name: str, m: Member) -> None:
+        self._os(m, "create symlink", os.symlink, m.linkname, name, dir_fd=parent)
+        if self._options.same_owner:
+            self._os(m, "chown", os.chown, name, m.uid, m.gid, dir_fd=parent, follow_symlinks=False)
+        self._xattrs(m, self._root.proc_path(parent, name), follow=False)
+        self._os(m, "set mtime", os.utime, name, ns=(m.mtime_ns, m.mtime_ns), dir_fd=parent,
+                 follow_symlinks=False)
+
+    def _node(self, parent: int, name: str, m: Member) -> None:
+        if m.type is EntryType.FIFO:
+            self._os(m, "create fifo", os.mkfifo, name, 0o600, dir_fd=parent)
+        else:
+            if not self._options.allow_devices:
+                raise LayerError(f"entry {m.name!r}: device nodes are not allowed in this extraction",
+                                 hint="extract with allow_devices=True (needs CAP_MKNOD)")
+            self._os(m, "create device", os.mknod, name, _DEV_TYPES[m.type] | 0o600,
+                     os.makedev(m.devmajor, m.devminor), dir_fd=parent)
+        fd = os.open(name, _PATH, dir_fd=parent)
+        try:
+            path = f"/proc/self/fd/{fd}"
+            if self._options.same_owner:
+                self._os(m, "chown", os.chown, path, m.uid, m.gid)
+            self._os(m, "chmod", os.chmod, path, m.mode)
+            self._xattrs(m, path)
+            self._os(m, "set mtime", os.utime, path, ns=(m.mtime_ns, m.mtime_ns))
+        finally:
+            os.close(fd)
+
+    def _directory(self, parts: tuple[str, ...], m: Member) -> None:
+        self._prepare(parts, m.name, keep_dir=True)
+        fd = self._root.dir_fd(parts, entry=m.name, create=True, mode=0o700)
+        if self._options.same_owner:
+            self._os(m, "chown", os.fchown, fd, m.uid, m.gid)
+        self._xattrs(m, fd)
+        self._dirs[parts] = (m.mode, m.mtime_ns)
+
+    def _hardlink(self, parts: tuple[str, ...], m: Member) -> None:
+        if m.linkname.startswith("/"):
+            raise LayerError(f"entry {m.name!r}: hardlink to absolute name {m.linkname!r} refused",
+                             hint="hardlink targets are member names relative to the layer root")
+        target = split_member(m.linkname, what=f"hardlink {m.name!r} target")
+        if not target or is_whiteout_name(target):
+            raise LayerError(f"entry {m.name!r}: hardlink to {m.linkname!r} is not a linkable file")
+        if target == parts:
+            raise LayerError(f"entry {m.name!r}: hardlink to itself")
+        tparent = self._root.dir_fd(target[:-1], entry=m.name)
+        try:
+            st = None if tparent is None else os.stat(target[-1], dir_fd=tparent,
+                                                      follow_symlinks=False)
+        except FileNotFoundError:
+            st = None
+        if st is None:
+            raise LayerError(f"entry {m.name!r}: hardlink target {m.linkname!r} does not exist "
+                             f"in the root")
+        if stat.S_ISDIR(st.st_mode):
+            raise LayerError(f"entry {m.name!r}: hardlink target {m.linkname!r} is a directory")
+        parent = self._prepare(parts, m.name)
+        tparent = self._root.dir_fd(target[:-1], entry=m.name)  # _prepare may have reset fds
+        if tparent is None:
+            raise LayerError(f"entry {m.name!r}: hardlink target {m.linkname!r} was removed "
+                             f"by this entry")
+        self._os(m, "create hardlink", os.link, target[-1], parts[-1], src_dir_fd=tparent,
+                 dst_dir_fd=parent, follow_symlinks=False)
+
+    # -- whiteouts ------------------------------------------------------------------------
+    def _whiteout(self, target: tuple[str, ...], entry: str) -> None:
+        if target in self._written:
+            return  # a layer's own content is never hidden by its own whiteout
+        if self._overlay:
+            parent = self._prepare(target, entry)
+            try:
+                os.mknod(target[-1], stat.S_IFCHR, os.makedev(0, 0), dir_fd=parent)
+            except OSError as err:
+                raise LayerError(f"entry {entry!r}: cannot create overlay whiteout: "
+                                 f"{err.strerror}", hint="overlay mode needs CAP_MKNOD") from err
+            return
+        parent = self._root.dir_fd(target[:-1], entry=entry)
+        if parent is not None:
+            self._remove(parent, target[-1], entry)
+
+    def _opaque_marker(self, directory: tuple[str, ...], entry: str) -> None:
+        if self._overlay:
+            fd = self._root.dir_fd(directory, entry=entry, create=True)
+            try:
+                os.setxattr(fd, OVERLAY_OPAQUE_XATTR, b"y")
+            except OSError as err:
+                raise LayerError(f"entry {entry!r}: cannot set {OVERLAY_OPAQUE_XATTR}: "
+                                 f"{err.strerror}", hint="needs CAP_SYS_ADMIN") from err
+            self._ancestors.add(directory)
+            return
+        self._opaque.append((directory, entry))
+
+    def _prune(self, fd: int, prefix: tuple[str, ...], entry: str) -> None:
+        """Remove everything under ``fd`` this layer did not write (opaque semantics)."""
+        for name in sorted(os.listdir(fd)):
+            parts = prefix + (name,)
+            is_dir = stat.S_ISDIR(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode)
+            if parts in self._ancestors or (parts in self._written and is_dir):
+                sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                try:
+                    self._prune(sub, parts, entry)
+                finally:
+                    os.close(sub)
+            elif parts not in self._written:
+                self._remove(fd, name, entry)
+
+    # -- end of layer --------------------------------------------------------------------
+    def finish(self) -> None:
+        for directory, entry in self._opaque:
+            fd = self._root.dir_fd(directory, entry=entry)
+            if fd is not None:
+                own = os.dup(fd)  # removals drop RootDir's cached descriptors
+                try:
+                    self._prune(own, directory, entry)
+                finally:
+                    os.close(own)
+        for parts in sorted(self._dirs, key=len, reverse=True):
+            mode, mtime_ns = self._dirs[parts]
+            name = "/".join(parts)
+            try:
+                fd = self._root.dir_fd(parts, entry=name)
+            except LayerError:
+                continue  # a later member replaced the directory with a symlink or file
+            if fd is None:
+                continue  # removed by a later member
+            try:
+                os.fchmod(fd, mode)
+                os.utime(fd, ns=(mtime_ns, mtime_ns))
+            except OSError as err:
+                raise LayerError(f"entry {name!r}: cannot set directory mode/mtime: "
+                                 f"{err.strerror}") from err
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _owner_mode(self, m: Member, fd: int) -> None:
+        if self._options.same_owner:
+            self._os(m, "chown", os.fchown, fd, m.uid, m.gid)
+        self._os(m, "chmod", os.fchmod, fd, m.mode)
+
+    def _xattrs(self, m: Member, where, follow: bool = True) -> None:
+        if not m.xattrs or not self._options.xattrs:
+            return
+        for key, value in m.xattrs:
+            if key.startswith("trusted.overlay."):
+                raise LayerError(f"entry {m.name!r}: xattr {key} is overlayfs-internal and "
+                                 f"refused in a layer")
+            try:
+                if isinstance(where, int):
+                    os.setxattr(where, key, value)
+                else:
+                    os.setxattr(where, key, value, follow_symlinks=follow)
+            except OSError as err:
+                raise LayerError(f"entry {m.name!r}: cannot set xattr {key}: {err.strerror}",
+                                 hint="extract as root, or with xattrs=False to drop them "
+                                 "knowingly") from err
+
+    def _os(self, m: Member, what: str, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except OSError as err:
+            hint = None
+            if err.errno == errno.EPERM and what == "chown":
+                hint = "extract as root (or in a user namespace), or with same_owner=False"
+            raise LayerError(f"entry {m.name!r}: cannot {what}: {err.strerror}", hint=hint) from err

@@ -1,0 +1,171 @@
+"""Safe, streaming layer extraction: ``extract_layer``.
+
+Two modes:
+
+* ``apply``: flatten the layer onto ``dest_root`` (which may hold lower layers), with
+  OCI whiteout semantics: ``.wh.<name>`` deletes lower ``<name>``; ``.wh..wh..opq``
+  hides every lower entry of its directory but keeps what the same layer adds (order
+  in the tar does not matter: markers are applied after the stream, against the set of
+  paths this layer wrote). A whiteout never deletes something the same layer wrote.
+* ``overlay``: extract into an empty directory to be an overlayfs lower dir: whiteouts
+  become 0/0 character devices, opaque markers the ``trusted.overlay.opaque=y`` xattr.
+
+Safety (the layer is untrusted input): names are normalised like Docker's (leading
+``/`` stripped) and ``..`` refused; every parent is resolved inside the root by
+``RootDir`` with ``O_NOFOLLOW`` (a symlink on the way is refused, never followed);
+files are created with ``O_EXCL|O_NOFOLLOW`` after removing what was there; hardlink
+targets are resolved the same way, must exist in the root, must not be whiteouts and
+must not be given as absolute names; ``trusted.overlay.*`` xattrs from a layer are
+refused (they would steer overlayfs); ``ExtractLimits`` bounds entry count and bytes.
+Memory stays bounded: the tar is streamed in 1 MiB blocks, only per-entry bookkeeping
+(paths written, directories to finish) is kept. If extraction fails, ``dest_root`` is
+left half-written (the caller discards it) but nothing outside it has been touched.
+
+Measured (2 cores, 20k files / 78 MB, ext4 via page cache, tar uncompressed): GNU tar
+0.71 s; this module 2.7 s with the libarchive reader vs 3.5 s with a stdlib ``tarfile``
+reader feeding the same writer; stdlib ``extractall`` alone 2.4 s (8.8 s with its
+``filter='tar'`` safety). See the tarfs report for the full table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+from mason.errors import DigestMismatchError, LayerError
+from mason.tarfs.applier import Applier
+from mason.tarfs.compress import Compression, compression_from_media_type, detect_compression, \
+    open_decompressor
+from mason.tarfs.reader import open_tar_stream
+
+
+@dataclass(frozen=True)
+class ExtractLimits:
+    """Refuse tar bombs: at most ``max_entries`` members, at most ``max_bytes`` of
+    uncompressed tar stream and of declared file sizes (sparse files count in full)."""
+
+    max_entries: int = 2_000_000
+    max_bytes: int = 128 * 1024 ** 3
+
+
+@dataclass(frozen=True)
+class ExtractOptions:
+    """``same_owner``: chown to the layer's uid/gid (needs root or a user namespace
+    mapping them; otherwise a LayerError says so). ``xattrs``: restore xattrs
+    (``security.capability`` needs CAP_SETFCAP; a failure is an error, not a skip).
+    ``allow_devices``: create char/block devices; when false a device entry raises
+    LayerError (fifos are always created: they need no privilege)."""
+
+    mode: Literal["apply", "overlay"] = "apply"
+    allow_devices: bool = True
+    same_owner: bool = True
+    xattrs: bool = True
+    limits: ExtractLimits = ExtractLimits()
+
+
+@dataclass(frozen=True)
+class ExtractResult:
+    compression: Compression
+    diff_id: str
+    tar_size: int
+    entries: int
+
+
+class _HashingReader:
+    """Hashes and counts the uncompressed tar (diff_id) and enforces the byte limit."""
+
+    def __init__(self, stream: BinaryIO, limit: int, label: str):
+        self._stream = stream
+        self._limit = limit
+        self._label = label
+        self.sha = hashlib.sha256()
+        self.size = 0
+
+    def readinto(self, buf) -> int:
+        n = self._stream.readinto(buf)
+        if n:
+            self.sha.update(memoryview(buf)[:n])
+            self.size += n
+            if self.size > self._limit:
+                raise LayerError(f"layer {self._label}: uncompressed size exceeds the limit of "
+                                 f"{self._limit} bytes", hint="raise ExtractLimits.max_bytes if "
+                                 "the layer is genuine")
+        return n or 0
+
+    def drain(self) -> None:
+        buf = bytearray(1024 * 1024)
+        while self.readinto(buf):
+            pass
+
+
+def extract_layer(source: Path | BinaryIO, dest_root: Path, *,
+                  media_type: str | None = None, options: ExtractOptions = ExtractOptions(),
+                  expected_diff_id: str | None = None) -> ExtractResult:
+    """Extract one layer blob (a path or a readable binary stream) into ``dest_root``.
+
+    The compression is detected from magic bytes (as containerd does); ``media_type``,
+    when given, must be a known layer type. ``expected_diff_id`` is checked against the
+    sha256 of the uncompressed tar (DigestMismatchError) after the whole stream is read.
+    """
+    if media_type is not None:
+        compression_from_media_type(media_type)
+    if options.mode not in ("apply", "overlay"):
+        raise LayerError(f"unknown extraction mode {options.mode!r}: use 'apply' or 'overlay'")
+    label = str(source) if isinstance(source, (str, Path)) else getattr(source, "name", "<stream>")
+    dest_root = Path(dest_root)
+    _prepare_dest(dest_root, options.mode)
+    owned = None
+    try:
+        if isinstance(source, (str, Path)):
+            try:
+                owned = open(source, "rb", buffering=1024 * 1024)
+            except OSError as err:
+                raise LayerError(f"cannot open layer {source}: {err.strerror}") from err
+            raw = owned
+        else:
+            raw = source
+        return _extract(raw, dest_root, label, options, expected_diff_id)
+    finally:
+        if owned is not None:
+            owned.close()
+
+
+def _prepare_dest(dest_root: Path, mode: str) -> None:
+    try:
+        dest_root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise LayerError(f"cannot create extraction root {dest_root}: {err.strerror}") from err
+    if mode == "overlay" and any(dest_root.iterdir()):
+        raise LayerError(f"overlay extraction needs an empty directory; {dest_root} is not empty")
+
+
+def _extract(raw: BinaryIO, dest_root: Path, label: str, options: ExtractOptions,
+             expected_diff_id: str | None) -> ExtractResult:
+    import io
+    buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)
+    compression = detect_compression(buffered.peek(4)[:4])
+    try:
+        decompressed = open_decompressor(buffered, compression)
+    except Exception as err:  # noqa: BLE001 - any failure to start decoding is the blob's
+        raise LayerError(f"layer {label}: cannot start {compression.value} decoding: {err}") from err
+    hashing = _HashingReader(decompressed, options.limits.max_bytes, label)
+    with Applier(dest_root, options, label) as applier, open_tar_stream(hashing, label) as tar:
+        for member in tar.members():
+            applier.add(member, tar)
+        applier.finish()
+        try:
+            hashing.drain()  # the rest (end blocks, padding) is part of the diff_id
+        except LayerError:
+            raise
+        except Exception as err:  # noqa: BLE001 - decoder errors (bad CRC, truncation)
+            raise LayerError(f"layer {label}: cannot read the stream after the last entry: "
+                             f"{err}") from err
+    diff_id = f"sha256:{hashing.sha.hexdigest()}"
+    if expected_diff_id is not None and diff_id != expected_diff_id:
+        raise DigestMismatchError(f"layer {label}: uncompressed content has diff_id {diff_id}, "
+                                  f"expected {expected_diff_id}")
+    return ExtractResult(compression=compression, diff_id=diff_id, tar_size=hashing.size,
+                         entries=applier.entries)
