@@ -93,5 +93,5 @@ def _copy_blob(image: Image, descriptor: Descriptor, sink: Sink, result: CopyRes
         result.blobs_skipped.append(descriptor.digest)
         return
     log.debug("%s: copying %s (%d bytes)", sink.name, descriptor.digest, descriptor.size)
-    sink.put_blob(descriptor, lambda: image.open_blob(descriptor), image.origin)
+    sink.put_blob(descriptor, lambda: image.open_blob(descriptor), image.origin_of(descriptor))
     result.blobs_copied.append(descriptor.digest)

@@ -120,6 +120,11 @@ class Image:
     def descriptor(self, platform: bool = False) -> Descriptor:
         return self.manifest.descriptor(platform=self.platform if platform else None)
 
+    def origin_of(self, descriptor: Descriptor) -> Origin | None:
+        """Where one blob lives; a built image mixes blobs from several places."""
+        per_blob = getattr(self.store, "origin_of", None)
+        return per_blob(descriptor) if per_blob is not None else self.store.origin
+
     def blobs(self) -> list[Descriptor]:
         """Config then layers, each once (an image may repeat a layer)."""
         seen, out = set(), []

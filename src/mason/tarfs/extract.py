@@ -142,10 +142,30 @@ def _prepare_dest(dest_root: Path, mode: str) -> None:
         raise LayerError(f"overlay extraction needs an empty directory; {dest_root} is not empty")
 
 
+class _RawAdapter:
+    """Gives ``io.BufferedReader`` the raw-stream face it wants (``closed``, ``readinto``)
+    for any object with ``read``, such as a verifying registry or layout stream."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.closed = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._stream.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self.closed = True
+
+
 def _extract(raw: BinaryIO, dest_root: Path, label: str, options: ExtractOptions,
              expected_diff_id: str | None) -> ExtractResult:
     import io
-    buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)
+    buffered = raw if hasattr(raw, "peek") else io.BufferedReader(_RawAdapter(raw), 1 << 20)
     compression = detect_compression(buffered.peek(4)[:4])
     try:
         decompressed = open_decompressor(buffered, compression)

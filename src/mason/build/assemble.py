@@ -1,0 +1,118 @@
+"""The final image of a build as an ``mason.image.Image`` view, and writing it out.
+
+The view is backed by a ``BuiltStore`` that knows, for every blob, how to open it (a base
+layer from its registry or layout, a new layer from the build's work dir, the config from
+memory) and where it lives, so a registry sink can mount base layers instead of uploading
+them. Nothing is recompressed: base layers go out exactly as they came in.
+"""
+
+from __future__ import annotations
+
+import io
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+from mason.build.layers import LayerRef
+from mason.errors import ImageError
+from mason.image.view import Image, Origin
+from mason.oci import mediatypes as mt
+from mason.oci.descriptor import Descriptor
+from mason.oci.digest import digest_bytes
+from mason.oci.manifest import Manifest, canonical_json
+
+
+@dataclass
+class BuiltStore:
+    name: str
+    origin: Origin | None = None
+    _openers: dict[str, Callable[[], BinaryIO]] = field(default_factory=dict)
+    _origins: dict[str, Origin | None] = field(default_factory=dict)
+
+    def add(self, digest: str, opener: Callable[[], BinaryIO], origin: Origin | None = None) -> None:
+        self._openers.setdefault(digest, opener)
+        self._origins.setdefault(digest, origin)
+
+    def add_bytes(self, data: bytes) -> str:
+        digest = digest_bytes(data)
+        self.add(digest, lambda: io.BytesIO(data))
+        return digest
+
+    def open_blob(self, descriptor: Descriptor) -> BinaryIO:
+        try:
+            return self._openers[descriptor.digest]()
+        except KeyError:
+            raise ImageError(f"{self.name}: no blob {descriptor.digest}") from None
+
+    def read_manifest(self, descriptor: Descriptor) -> bytes:
+        with self.open_blob(descriptor) as f:
+            return f.read()
+
+    def origin_of(self, descriptor: Descriptor) -> Origin | None:
+        return self._origins.get(descriptor.digest)
+
+
+def build_image(config_doc: dict, layers: list[LayerRef], *, docker_media: bool, name: str = "build") -> Image:
+    """Assemble manifest + config for ``layers`` into an Image view."""
+    store = BuiltStore(name)
+    config_bytes = canonical_json(config_doc)
+    config_desc = Descriptor(mt.DOCKER_CONFIG if docker_media else mt.OCI_CONFIG,
+                             store.add_bytes(config_bytes), len(config_bytes))
+    for ref in layers:
+        store.add(ref.descriptor.digest, ref.opener, ref.origin)
+    manifest = Manifest.build(config_desc, [ref.descriptor for ref in layers],
+                              mt.DOCKER_MANIFEST if docker_media else mt.OCI_MANIFEST)
+    store.add_bytes(manifest.raw)
+    return Image(manifest, store, config_bytes=config_bytes)
+
+
+@dataclass(frozen=True)
+class Output:
+    """One place the image goes: a registry reference, an OCI layout or a docker archive."""
+
+    kind: str            # "registry" | "oci" | "docker-archive"
+    target: str          # reference text or path
+    sink_factory: Callable[[], object] = field(repr=False, compare=False)
+
+
+def write_outputs(image: Image, outputs: list[Output], *, jobs: int = 4) -> list[tuple[str, str]]:
+    """Write ``image`` to every output, concurrently; returns (target, manifest digest) pairs.
+
+    A registry output gets its manifest only after all its blobs are in place (the sink's
+    rule), so a failure never leaves a tag pointing at a half-pushed image.
+    """
+    from mason.image.copy import copy
+
+    def one(out: Output) -> tuple[str, str]:
+        result = copy(image, out.sink_factory(), jobs=jobs)
+        return out.target, result.descriptor.digest
+
+    if len(outputs) <= 1:
+        return [one(o) for o in outputs]
+    with ThreadPoolExecutor(max_workers=min(4, len(outputs))) as pool:
+        futures = [pool.submit(one, o) for o in outputs]
+        results, errors = [], []
+        for f in futures:
+            try:
+                results.append(f.result())
+            except BaseException as exc:  # wait for every push before reporting
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+        return results
+
+
+def write_digest_files(image: Image, destinations: list[str], *, digest_file: Path | None,
+                       name_digest_file: Path | None, name_tag_digest_file: Path | None) -> None:
+    """Kaniko's digest files: the digest; ``repo@digest`` lines; ``repo:tag@digest`` lines."""
+    from mason.oci.reference import parse_reference
+
+    if digest_file:
+        Path(digest_file).write_text(image.digest)
+    refs = [parse_reference(d) for d in destinations]
+    if name_digest_file:
+        Path(name_digest_file).write_text("".join(f"{r.name}@{image.digest}\n" for r in refs))
+    if name_tag_digest_file:
+        Path(name_tag_digest_file).write_text(
+            "".join(f"{r.name}:{r.tag or 'latest'}@{image.digest}\n" for r in refs))

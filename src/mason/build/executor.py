@@ -1,0 +1,280 @@
+"""Run a build: Dockerfile + context in, image out. ``run_build`` is the entry point.
+
+One ``Build`` object per build holds every piece of mutable state (stage results, the work
+dir, the runner); nothing lives at module level, so any number of builds can run in one
+process, one after another or at once, and never see each other.
+
+Stages are values: a stage result is its list of ``LayerRef`` and its config. ``FROM
+<stage>`` and ``COPY --from=<stage>`` read the result of *this* build's stage; there is no
+shared directory a previous build could have left files in (Kaniko #1829).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from mason.build import events as ev
+from mason.build.layers import LayerRef, layer_refs_of
+from mason.build.layerstore import LayerStore
+from mason.build.options import BuildOptions
+from mason.build.stageconfig import StageConfig
+from mason.build.workdir import WorkDir
+from mason.errors import BuildError, MasonError, NotSupportedError, UsageError
+
+
+@dataclass
+class StepRecord:
+    step_id: str
+    instruction: str
+    location: str
+    cache: str = "none"
+    seconds: float = 0.0
+    layer_digest: str | None = None
+    layer_size: int | None = None
+
+
+@dataclass
+class BuildResult:
+    image_digest: str
+    config_digest: str
+    manifest: bytes
+    config: bytes
+    pushed: list[tuple[str, str]] = field(default_factory=list)
+    steps: list[StepRecord] = field(default_factory=list)
+    isolation: str = ""
+
+
+@dataclass
+class StageState:
+    """A stage while (and after) it is built."""
+
+    stage: object                      # mason.dockerfile.stages.Stage
+    layers: list[LayerRef]
+    config: StageConfig
+    docker_media: bool
+    scope: object = None               # mason.dockerfile.scope.StageScope
+
+
+def run_build(options: BuildOptions, *, reporter=None, env: Mapping[str, str] | None = None,
+              registry=None) -> BuildResult:
+    """Build the image ``options`` describes and write it to every requested output.
+
+    ``env`` is the process environment as a mapping (credentials, ``SOURCE_DATE_EPOCH``);
+    ``registry`` a ``mason.registry.RegistryClient`` (made from ``env`` when None).
+    """
+    reporter = reporter or ev.NullReporter()
+    env = dict(env or {})
+    with WorkDir(options.work_root) as work:
+        build = Build(options, work, reporter=reporter, env=env, registry=registry)
+        return build.run()
+
+
+class Build:
+    def __init__(self, options: BuildOptions, work: WorkDir, *, reporter, env: Mapping[str, str], registry=None):
+        self.options = options
+        self.work = work
+        self.reporter = reporter
+        self.env = env
+        self._registry = registry
+        self.results: dict[int, StageState] = {}
+        self.records: list[StepRecord] = []
+        self._runner = None
+        self._images: dict[str, object] = {}
+        store_root = Path(options.cache_dir) / "layers" if options.cache_dir else work.sub("layers")
+        self.store = LayerStore(store_root)
+        self.started = time.monotonic()
+        self.fs = None
+        self.isolation = None
+
+    # --- collaborators ---------------------------------------------------------------------
+    @property
+    def registry(self):
+        if self._registry is None:
+            from mason.registry import RegistryClient, default_keychain
+
+            self._registry = RegistryClient(keychain=default_keychain(self.env),
+                                            options=self.options.registry)
+        return self._registry
+
+    def runner(self):
+        if self._runner is None:
+            from mason.sandbox.runner import make_runner
+
+            self._runner = make_runner(self.isolation, self.work.sub("sandbox"))
+        return self._runner
+
+    def _choose_isolation(self) -> None:
+        from mason.build.rootfs import OverlayStrategy, WalkStrategy
+        from mason.sandbox.capabilities import detect
+
+        isolation = detect(self.work.path)
+        mode = self.options.snapshot_mode
+        if mode not in ("auto", "overlay", "walk"):
+            raise UsageError(f"unknown snapshot mode {mode!r}: use auto, overlay or walk")
+        if mode == "overlay" and not isolation.overlay:
+            raise NotSupportedError(f"--snapshot-mode=overlay needs overlayfs mounts: {isolation.reason}",
+                                    hint="use --snapshot-mode=walk (or auto)")
+        if mode == "overlay" or (mode == "auto" and isolation.overlay):
+            self.fs = OverlayStrategy(self.store, self.work.sub("steps"))
+        else:
+            self.fs = WalkStrategy(self.work.sub("roots"))
+        self.isolation = isolation
+        self.reporter.emit(ev.Info(f"isolation: {isolation.level} ({isolation.reason}); "
+                                   f"snapshots: {self.fs.name}"))
+
+    # --- the build -------------------------------------------------------------------------
+    def run(self) -> BuildResult:
+        from mason.build.assemble import build_image, write_digest_files, write_outputs
+        from mason.dockerfile import parse_dockerfile, plan_stages
+        from mason.oci.platform import host_platform, parse_platform
+
+        opts = self.options
+        self._check_refused_options()
+        text, name = self._dockerfile_text()
+        dockerfile = parse_dockerfile(text, file=name)
+        self.platform = parse_platform(opts.platform) if opts.platform else host_platform()
+        plat = _platform_text(self.platform)
+        host = _platform_text(host_platform())
+        plan = plan_stages(dockerfile, build_args=dict(opts.build_args), target=opts.target,
+                           target_platform=plat, build_platform=host)
+        for warning in plan.warnings:
+            self.reporter.emit(ev.Warn(str(warning)))
+        self.plan = plan
+        from mason.build.ignore import load_ignore
+        from mason.fsops import SourceTree
+
+        self.ignore = load_ignore(Path(opts.context_dir), opts.dockerfile)
+        self.context = SourceTree(str(opts.context_dir), self.ignore)
+        self._choose_isolation()
+        from mason.build.stagebuilder import StageBuilder
+
+        for stage in plan.needed():
+            self.results[stage.index] = StageBuilder(self, stage).run()
+        final = self.results[plan.target]
+        config = final.config
+        if opts.labels:
+            config.add_labels(opts.labels.items())
+        config_doc = config.finish(self.created())
+        image = build_image(config_doc, final.layers, docker_media=final.docker_media)
+        pushed = write_outputs(image, self._outputs())
+        for target, digest in pushed:
+            if target in opts.destinations:
+                self.reporter.emit(ev.Pushed(target, digest))
+        write_digest_files(image, list(opts.destinations), digest_file=opts.digest_file,
+                           name_digest_file=opts.image_name_with_digest_file,
+                           name_tag_digest_file=opts.image_name_tag_with_digest_file)
+        seconds = time.monotonic() - self.started
+        self.reporter.emit(ev.BuildFinished(image.digest, image.config_descriptor.digest, seconds))
+        return BuildResult(image.digest, image.config_descriptor.digest, image.manifest_bytes,
+                           image.config_bytes, [p for p in pushed if p[0] in opts.destinations],
+                           self.records, self.isolation.level if self.isolation else "")
+
+    def _check_refused_options(self) -> None:
+        opts = self.options
+        if opts.cache:
+            raise NotSupportedError("--cache=true is not implemented yet in this version of mason",
+                                    hint="build without --cache, or use a release with the layer cache")
+        if opts.single_snapshot:
+            raise NotSupportedError("--single-snapshot is not implemented yet")
+        if not opts.destinations and not opts.no_push and not opts.tar_path and not opts.oci_layout_path:
+            raise UsageError("nothing to write: give --destination, --tar-path or --oci-layout-path (or --no-push)")
+
+    def _dockerfile_text(self) -> tuple[str, str]:
+        opts = self.options
+        if opts.dockerfile_text is not None:
+            return opts.dockerfile_text, str(opts.dockerfile or "Dockerfile")
+        path = Path(opts.dockerfile) if opts.dockerfile else Path(opts.context_dir) / "Dockerfile"
+        try:
+            return path.read_text(encoding="utf-8"), str(path)
+        except FileNotFoundError:
+            raise UsageError(f"Dockerfile not found: {path}",
+                             hint="pass --dockerfile, relative to the context or absolute") from None
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+    def _outputs(self):
+        from mason.build.assemble import Output
+        from mason.image.docker_archive import DockerArchiveSink
+        from mason.image.layout import LayoutSink
+        from mason.image.remote import RemoteSink
+        from mason.oci.reference import parse_reference
+
+        opts = self.options
+        outs = []
+        if not opts.no_push:
+            for dest in opts.destinations:
+                ref = parse_reference(dest)
+                outs.append(Output("registry", dest, lambda ref=ref: RemoteSink(self.registry, ref)))
+        if opts.oci_layout_path:
+            path = str(opts.oci_layout_path)
+            tag = parse_reference(opts.destinations[0]).tag if opts.destinations else "latest"
+            outs.append(Output("oci", path, lambda: LayoutSink(path, tag)))
+        if opts.tar_path:
+            path = str(opts.tar_path)
+            name = opts.destinations[0] if opts.destinations else None
+            outs.append(Output("docker-archive", path, lambda: DockerArchiveSink(path, name)))
+        return outs
+
+    # --- shared services for stage builders -------------------------------------------------
+    def created(self) -> str | None:
+        """The timestamp for configs and history: fixed when reproducible."""
+        opts = self.options
+        epoch = opts.source_date_epoch
+        if epoch is None and "SOURCE_DATE_EPOCH" in self.env:
+            try:
+                epoch = int(self.env["SOURCE_DATE_EPOCH"])
+            except ValueError:
+                raise UsageError(f"SOURCE_DATE_EPOCH={self.env['SOURCE_DATE_EPOCH']!r} is not a number") from None
+        if opts.reproducible and epoch is None:
+            epoch = 0
+        ts = time.gmtime(epoch) if epoch is not None else time.gmtime()
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", ts)
+
+    def layer_options(self, docker_media: bool):
+        from mason.tarfs.compress import Compression
+        from mason.tarfs.entries import LayerOptions
+
+        opts = self.options
+        compression = {"gzip": Compression.GZIP, "zstd": Compression.ZSTD}.get(opts.compression)
+        if compression is None:
+            raise UsageError(f"unknown compression {opts.compression!r}: use gzip or zstd")
+        if compression is Compression.ZSTD and docker_media:
+            raise NotSupportedError("zstd layers need OCI media types, but the base image uses Docker's",
+                                    hint="use --compression=gzip, or an OCI base image")
+        epoch = opts.source_date_epoch
+        if epoch is None and "SOURCE_DATE_EPOCH" in self.env:
+            epoch = int(self.env["SOURCE_DATE_EPOCH"])
+        if opts.reproducible:
+            return LayerOptions(compression=compression, level=opts.compression_level,
+                                fixed_mtime=0 if epoch is None else epoch)
+        return LayerOptions(compression=compression, level=opts.compression_level, mtime_clamp=epoch)
+
+    def pull(self, text: str):
+        """The base image named ``text`` (registry reference, ``oci:DIR[:REF]``,
+        ``docker-archive:FILE``) for the build's platform, as an Image view."""
+        from mason.image.location import open_source, parse_location
+        from mason.image.view import ImageIndex
+
+        if text in self._images:
+            return self._images[text]
+        try:
+            location = parse_location(text)
+        except MasonError as exc:
+            raise BuildError(f"invalid base image {text!r}: {exc}", hint=exc.hint) from None
+        if location.kind in ("oci", "docker-archive") and not Path(location.path).is_absolute():
+            # Relative local bases are relative to the context, never to the process's cwd.
+            location = type(location)(location.kind, str(Path(self.options.context_dir) / location.path),
+                                      location.name)
+        self.reporter.emit(ev.Info(f"resolving base image {text}"))
+        view = open_source(location, lambda: self.registry, self.platform)
+        if isinstance(view, ImageIndex):
+            view = view.select(self.platform)
+        self._images[text] = view
+        return view
+
+
+def _platform_text(p) -> str:
+    return f"{p.os}/{p.architecture}" + (f"/{p.variant}" if p.variant else "")

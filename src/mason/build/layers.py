@@ -1,0 +1,65 @@
+"""The layers a stage is made of, and how they become directories on demand.
+
+A ``LayerRef`` is a layer as the build knows it: its blob (descriptor + how to open it +
+where it lives, so a push can mount it instead of uploading) and, once something needs the
+filesystem, its extracted directory in overlay lower-dir format. Base layers start without a
+directory (extracted lazily into the shared ``LayerStore``); a step's own layer starts with
+its overlay upper dir, which already is that format.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+from mason.build.layerstore import LayerStore
+from mason.oci.descriptor import Descriptor
+
+
+@dataclass
+class LayerRef:
+    diff_id: str
+    descriptor: Descriptor
+    opener: Callable[[], BinaryIO] = field(repr=False)   # the compressed blob as stored
+    origin: object | None = None                          # mason.image.view.Origin, for mounts
+    directory: Path | None = None
+    produced_in: Path | None = None                       # walk mode: root already holding it
+
+
+def layer_refs_of(image) -> list[LayerRef]:
+    """LayerRefs for every layer of an ``mason.image.Image`` view (nothing is read yet)."""
+    return [LayerRef(layer.diff_id, layer.descriptor, layer.open, image.origin) for layer in image.layers]
+
+
+def materialize(layers: list[LayerRef], store: LayerStore, *, jobs: int = 2) -> list[Path]:
+    """Make sure every layer has an extracted directory; return them bottom-most first.
+
+    Distinct layers extract in parallel (each into its own directory, so order does not
+    matter); a layer already in the store costs one ``stat``.
+    """
+    from mason.tarfs.extract import ExtractOptions, extract_layer
+
+    options = ExtractOptions(mode="overlay")
+
+    def one(ref: LayerRef) -> None:
+        if ref.directory is not None:
+            return
+
+        def extract(dest: Path) -> None:
+            with ref.opener() as blob:
+                extract_layer(blob, dest, media_type=ref.descriptor.media_type, options=options,
+                              expected_diff_id=ref.diff_id)
+
+        ref.directory, _ = store.ensure(ref.diff_id, extract)
+
+    missing = [ref for ref in layers if ref.directory is None]
+    if len(missing) <= 1 or jobs <= 1:
+        for ref in missing:
+            one(ref)
+    else:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            for future in [pool.submit(one, ref) for ref in missing]:
+                future.result()
+    return [ref.directory for ref in layers]  # type: ignore[misc]

@@ -1,0 +1,240 @@
+"""Building one stage: start from its base, then one instruction after another.
+
+Metadata instructions change the ``StageConfig``; filesystem instructions (RUN, COPY, ADD,
+WORKDIR) run on a step root from the build's snapshot strategy and become a layer when they
+changed something. Every field of an instruction is either acted on or refused here.
+"""
+
+from __future__ import annotations
+
+import time
+
+from mason.build import events as ev
+from mason.build.executor import StageState, StepRecord
+from mason.build.layers import LayerRef, layer_refs_of
+from mason.build.stageconfig import StageConfig
+from mason.dockerfile import instructions as di
+from mason.errors import BuildError, MasonError, NotSupportedError
+from mason.oci import mediatypes as mt
+from mason.oci.descriptor import Descriptor
+
+
+class StageBuilder:
+    def __init__(self, build, stage):
+        self.build = build
+        self.stage = stage
+        self.state: StageState | None = None
+        self._step = 0
+
+    # --- base ------------------------------------------------------------------------------
+    def _start(self) -> tuple[StageState, list[str]]:
+        stage, build = self.stage, self.build
+        plat = build.platform
+        if stage.base_stage is not None:
+            parent = build.results[stage.base_stage]
+            onbuild = list(parent.config.config.get("OnBuild") or [])
+            config = StageConfig(parent.config.snapshot())
+            layers = list(parent.layers)
+            state = StageState(stage, layers, config, parent.docker_media)
+            if hasattr(build.fs, "adopt"):
+                build.fs.adopt(layers, parent.layers)
+            base_text = f"stage {parent.stage.id}"
+        elif stage.base.lower() == "scratch":
+            config = StageConfig(None, os_name=plat.os, architecture=plat.architecture, variant=plat.variant)
+            state, onbuild, base_text = StageState(stage, [], config, False), [], "scratch"
+        else:
+            image = build.pull(stage.base)
+            data = dict(image.config.data)
+            onbuild = list((data.get("config") or {}).get("OnBuild") or [])
+            config = StageConfig(data)
+            docker = image.media_type == mt.DOCKER_MANIFEST
+            state = StageState(stage, layer_refs_of(image), config, docker)
+            base_text = f"{stage.base}@{image.digest}"
+        config.ensure_default_path()
+        build.reporter.emit(ev.StageStarted(stage.id, base_text))
+        return state, onbuild
+
+    def run(self) -> StageState:
+        from mason.dockerfile import onbuild_instructions
+
+        state, triggers = self._start()
+        self.state = state
+        state.scope = self.build.plan.scope(self.stage, base_env=state.config.env)
+        steps = onbuild_instructions(triggers, image=self.stage.base) if triggers else []
+        for instruction in [*steps, *self.stage.instructions]:
+            self._dispatch(instruction)
+        return state
+
+    # --- dispatch --------------------------------------------------------------------------
+    def _dispatch(self, instruction) -> None:
+        state = self.state
+        self._step += 1
+        loc = f"{instruction.location.file}:{instruction.location.start_line}"
+        step_id = f"{self.stage.index + 1}/{self._step}"
+        text = " ".join(instruction.original.split()) if instruction.original else instruction.name
+        record = StepRecord(step_id, text, loc)
+        self.build.records.append(record)
+        self.build.reporter.emit(ev.StepStarted(step_id, self.stage.id, text, loc))
+        started = time.monotonic()
+        try:
+            expanded, state.scope = state.scope.apply(instruction)
+            layer = self._execute(expanded, step_id, loc)
+        except MasonError as exc:
+            _locate(exc, instruction)
+            raise
+        record.seconds = time.monotonic() - started
+        if layer is not None:
+            record.layer_digest, record.layer_size = layer.descriptor.digest, layer.descriptor.size
+        self.build.reporter.emit(ev.StepFinished(step_id, record.seconds, "none",
+                                                 record.layer_digest, record.layer_size))
+
+    def _execute(self, ins, step_id: str, loc: str) -> LayerRef | None:
+        cfg = self.state.config
+        created = self.build.created()
+        history = _history_text(ins)
+        if isinstance(ins, di.Run):
+            from mason.build.runstep import run_step
+
+            return run_step(self, ins, step_id, loc)
+        if isinstance(ins, (di.Copy, di.Add)):
+            from mason.build.copystep import copy_step
+
+            return copy_step(self, ins, loc)
+        if isinstance(ins, di.Workdir):
+            path = cfg.set_workdir(ins.path)
+            return self._workdir_layer(path, history)
+        if isinstance(ins, di.Label):
+            cfg.add_labels((p.key, p.value) for p in ins.pairs)
+        elif isinstance(ins, di.Env):
+            cfg.set_env((p.key, p.value) for p in ins.pairs)
+        elif isinstance(ins, di.Arg):
+            pass
+        elif isinstance(ins, di.Expose):
+            cfg.expose(_ports(ins.ports))
+        elif isinstance(ins, di.Volume):
+            cfg.add_volumes(ins.paths)
+        elif isinstance(ins, di.User):
+            cfg.set_user(ins.user)
+        elif isinstance(ins, di.Cmd):
+            cfg.set_cmd(self.command_argv(ins))
+        elif isinstance(ins, di.Entrypoint):
+            cfg.set_entrypoint(self.command_argv(ins))
+        elif isinstance(ins, di.Shell):
+            cfg.set_shell(list(ins.shell))
+        elif isinstance(ins, di.StopSignal):
+            cfg.set_stopsignal(ins.signal)
+        elif isinstance(ins, di.Healthcheck):
+            cfg.set_healthcheck(_healthcheck(ins))
+        elif isinstance(ins, di.Maintainer):
+            cfg.doc["author"] = ins.maintainer
+        elif isinstance(ins, di.Onbuild):
+            cfg.add_onbuild(ins.expression)
+        else:
+            raise NotSupportedError(f"instruction {ins.name} is not supported")
+        cfg.add_empty_history(history, created)
+        return None
+
+    def command_argv(self, ins) -> list[str]:
+        if ins.prepend_shell:
+            return [*self.state.config.shell, *ins.command]
+        return list(ins.command)
+
+    # --- layers ----------------------------------------------------------------------------
+    def commit(self, fs, created_by: str) -> LayerRef | None:
+        """Turn a finished step's changes into a layer (none when nothing changed)."""
+        from mason.tarfs.writer import write_layer
+
+        state, build = self.state, self.build
+        changes = _without_ignored(fs.changes, build.options)
+        created = build.created()
+        if changes.empty:
+            state.config.add_empty_history(created_by, created)
+            return None
+        blob = write_layer(changes.source_root, changes.paths, whiteouts=changes.whiteouts,
+                           opaque_dirs=changes.opaque_dirs, out_dir=build.work.sub("blobs"),
+                           options=build.layer_options(state.docker_media))
+        desc = Descriptor(blob.media_type(docker=state.docker_media), blob.digest, blob.size)
+        path = blob.path
+        ref = LayerRef(blob.diff_id, desc, lambda: open(path, "rb"), None,
+                       directory=fs.layer_dir, produced_in=fs.produced_in)
+        state.layers.append(ref)
+        state.config.add_layer(blob.diff_id, created_by, created)
+        return ref
+
+    def _workdir_layer(self, path: str, history: str) -> LayerRef | None:
+        """BuildKit creates a missing WORKDIR (owned by the current USER) as its own layer."""
+        from mason.fsops import make_dirs, resolve_inroot
+        from mason.sandbox.users import resolve_user
+
+        with self.build.fs.step(self.state.layers) as fs:
+            try:
+                resolve_inroot(str(fs.root), path)
+                exists = (fs.root / path.lstrip("/")).is_dir()
+            except MasonError:
+                exists = False
+            if not exists:
+                user = resolve_user(fs.root, self.state.config.user) if self.state.config.user else None
+                owner = {"uid": user.uid, "gid": user.gid} if user else {}
+                make_dirs(str(fs.root), path, **owner)
+        return self.commit(fs, history)
+
+
+def _without_ignored(changes, options):
+    """Drop ``--ignore-path`` entries (Kaniko's flag) from a change set."""
+    from dataclasses import replace
+
+    ignored = [p.strip("/") for p in options.ignore_paths if p.strip("/")]
+    if not ignored:
+        return changes
+
+    def keep(p: str) -> bool:
+        return not any(p == i or p.startswith(i + "/") for i in ignored)
+
+    return replace(changes, paths=tuple(p for p in changes.paths if keep(p)),
+                   whiteouts=tuple(p for p in changes.whiteouts if keep(p)),
+                   opaque_dirs=tuple(p for p in changes.opaque_dirs if keep(p)))
+
+
+def _locate(exc: MasonError, instruction) -> None:
+    """Attach the Dockerfile location to an error that does not have one yet."""
+    loc = instruction.location
+    where = f"{loc.file}:{loc.start_line}"
+    if getattr(exc, "line", None) is None and where not in exc.message:
+        exc.message = f"{where}: {instruction.name}: {exc.message}"
+        exc.args = (exc.message,)
+
+
+def _history_text(ins) -> str:
+    text = " ".join(ins.original.split()) if ins.original else ins.name
+    return text
+
+
+def _ports(ports) -> list[str]:
+    """``80``, ``53/udp``, ``8000-8002/tcp`` -> ``80/tcp``, ``53/udp``, ``8000/tcp``…"""
+    out = []
+    for port in ports:
+        number, _, proto = port.partition("/")
+        proto = (proto or "tcp").lower()
+        if proto not in ("tcp", "udp", "sctp"):
+            raise BuildError(f"EXPOSE {port}: unknown protocol {proto!r}")
+        first, _, last = number.partition("-")
+        try:
+            lo, hi = int(first), int(last or first)
+        except ValueError:
+            raise BuildError(f"EXPOSE {port}: not a port number") from None
+        if not (0 < lo <= hi <= 65535):
+            raise BuildError(f"EXPOSE {port}: port out of range")
+        out.extend(f"{p}/{proto}" for p in range(lo, hi + 1))
+    return out
+
+
+def _healthcheck(ins) -> dict:
+    test = list(ins.test)
+    if test and test[0].upper() == "NONE":
+        return {"Test": ["NONE"]}
+    hc: dict = {"Test": test}
+    for key, value in (("Interval", ins.interval), ("Timeout", ins.timeout), ("StartPeriod", ins.start_period),
+                       ("StartInterval", ins.start_interval), ("Retries", ins.retries)):
+        if value:
+            hc[key] = value
+    return hc
