@@ -220,7 +220,7 @@ class ParsedFlags:
 
 def suggest(unknown: str) -> str | None:
     """The closest known flag, for 'did you mean'."""
-    names = [f"--{n}" for n in BY_NAME] + [f"--{a}" for a in _BY_ALIAS] + HELP_FLAGS[1:]
+    names = [f"--{n}" for n in BY_NAME] + [f"--{a}" for a in _BY_ALIAS] + ["--help"]
     close = difflib.get_close_matches(unknown, names, n=1, cutoff=0.6)
     if not close and not unknown.startswith("--"):
         close = difflib.get_close_matches("-" + unknown, names, n=1, cutoff=0.6)
