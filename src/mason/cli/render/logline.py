@@ -119,7 +119,7 @@ class LogReporter:
         if not enabled(level, self.verbosity):
             return
         if self.format == "json":
-            record = {"level": level, "msg": message, "time": self._now().isoformat(timespec="seconds")}
+            record = {"level": level, "msg": strip_controls(message), "time": self._now().isoformat(timespec="seconds")}
             for key, value in (fields or {}).items():
                 record.setdefault(key, value)
             self._write(self.stream, json.dumps(record, default=str, ensure_ascii=False))
