@@ -10,7 +10,7 @@ from __future__ import annotations
 EXIT_CODES = (
     (0, "success", "-"),
     (1, "build error: a step failed, a Dockerfile error, an invalid image or layer", "BuildError, DockerfileError, "
-        "ImageError, LayerError"),
+        "ImageError, DigestMismatchError, LayerError"),
     (2, "usage error: bad flag, bad flag combination, unsupported flag or syntax, invalid reference",
      "UsageError, NotSupportedError, InvalidReferenceError"),
     (3, "registry or authentication error (the registry's own error code is shown)", "RegistryError, AuthError, "
