@@ -91,7 +91,7 @@ def run(args, *, executor=None, env=None, cwd=None, stdin=None, stdout=None, std
     settings = settings_from_flags(parsed, cwd)
     reporter = make_reporter(settings, stream=stderr, output=stdout, env=env)
     try:
-        return _build(parsed, settings, reporter, executor or _default_executor(), env=env, cwd=cwd, stdin=stdin)
+        return _build(parsed, settings, reporter, executor, env=env, cwd=cwd, stdin=stdin)
     finally:
         reporter.close()
 
@@ -109,7 +109,8 @@ def _build(parsed, settings, reporter, executor, *, env, cwd, stdin) -> int:
             mapped = build_options(parsed, context_dir, env=env, cwd=cwd, stdin=stdin)
             for note in mapped.notes:
                 reporter.emit(note)
-            result = executor(mapped.options, reporter=reporter, env=env)
+            run_build = executor or _default_executor()
+            result = run_build(mapped.options, reporter=reporter, env=env)
         write_digest_files(mapped.options, result.image_digest)
         if settings.metadata_file is not None:
             write_metadata_file(settings.metadata_file, result)
