@@ -21,6 +21,30 @@ class SecretSource:
 
 
 @dataclass(frozen=True)
+class RegistryAccess:
+    """How the build reaches registries, in Kaniko's terms (its flags map one to one).
+
+    Push-side (``insecure``, ``skip_tls_verify``) and pull-side (``*_pull``) switches are kept
+    apart as Kaniko keeps them; per-registry lists apply to both directions.
+    """
+
+    insecure: bool = False                          # push over plain HTTP
+    insecure_pull: bool = False                     # pull over plain HTTP
+    insecure_registries: tuple[str, ...] = ()
+    skip_tls_verify: bool = False                   # push without TLS verification
+    skip_tls_verify_pull: bool = False
+    skip_tls_verify_registries: tuple[str, ...] = ()
+    ca_certificates: Mapping[str, str] = field(default_factory=dict)              # registry -> CA file
+    client_certificates: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # -> (cert, key)
+    mirrors: tuple[str, ...] = ()                   # Docker Hub mirrors, tried in order
+    registry_map: Mapping[str, tuple[str, ...]] = field(default_factory=dict)     # registry -> replacements
+    default_registry_fallback: bool = True          # try the original registry after the mirrors
+    push_retry: int = 0
+    image_download_retry: int = 0
+    push_ignore_immutable_tag_errors: bool = False
+
+
+@dataclass(frozen=True)
 class BuildOptions:
     context_dir: Path
     dockerfile: Path | None = None          # None: <context>/Dockerfile
@@ -56,3 +80,6 @@ class BuildOptions:
     cache_copy_layers: bool = False
     cache_run_layers: bool = True
     no_push_cache: bool = False
+    # registries (issue 6)
+    registry: RegistryAccess = field(default_factory=RegistryAccess)
+    check_push_permission: bool = True     # every destination and the cache repo, before building

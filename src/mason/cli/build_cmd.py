@@ -1,0 +1,140 @@
+"""``mason build`` (also registered as ``mason executor``): Kaniko's executor command line.
+
+The flags are Kaniko's (see ``kaniko_flags``), read exactly as Kaniko's flag library reads
+them, so argparse only collects the raw words here. ``run`` turns them into a frozen
+``BuildOptions``, picks a reporter, calls the executor and writes Kaniko's digest files,
+the metadata file and the summary.
+
+Exit codes: 0 ok, 1 build error, 2 usage error, 3 registry/auth error, 4 internal error,
+130 interrupted (see docs/cli.md).
+"""
+
+from __future__ import annotations
+
+import sys
+
+EXIT_INTERNAL = 4
+
+
+def configure(parser) -> None:
+    # Kaniko's flags do not follow argparse's rules (``--cache false`` is not a value, ``-dX``
+    # is), so argparse must not interpret any word: with no prefix characters every word is
+    # positional and lands in ``kaniko_argv`` untouched (including -h/--help, handled in run).
+    parser.prefix_chars = "\0"
+    parser.add_argument("kaniko_argv", nargs="*")
+
+
+def _default_text(spec) -> str:
+    if spec.kind == "duration":
+        return f" (default {int(spec.default // 3600)}h)"
+    if spec.kind == "bool":
+        return " (default true)" if spec.default else ""
+    return "" if spec.default in ("", ()) else f" (default {spec.default})"
+
+
+def help_text(prog: str = "mason build") -> str:
+    from mason.cli.kaniko_flags import FLAGS, REFUSED
+
+    lines = [f"usage: {prog} [flags]", "",
+             "Build an image from a Dockerfile; accepts every flag of Kaniko's executor.",
+             "Booleans: --flag, --flag=true, --flag=false. Repeatable flags may be given several times.",
+             "", "flags:"]
+    for spec in FLAGS:
+        names = (f"-{spec.short}, " if spec.short else "    ") + f"--{spec.name}"
+        if spec.metavar:
+            names += f" {spec.metavar}"
+        text = spec.help + _default_text(spec)
+        if spec.status == REFUSED:
+            text += " [not supported]"
+        elif spec.status == "accepted":
+            text += " [accepted for Kaniko compatibility: see docs/cli.md]"
+        if spec.aliases:
+            text += f" (deprecated: {', '.join('--' + a for a in spec.aliases)})"
+        lines.append(f"  {names:<42} {text}")
+    lines += ["", "environment: KANIKO_NO_PUSH, KANIKO_REGISTRY_MIRROR, KANIKO_REGISTRY_MAP, KANIKO_DIR,",
+              "  DOCKER_CONFIG (credentials), CI (plain output)",
+              "exit codes: 0 ok, 1 build error, 2 usage error, 3 registry/auth error, 4 internal error,"
+              " 130 interrupted"]
+    return "\n".join(lines) + "\n"
+
+
+def _default_executor():
+    from mason.build.executor import run_build  # written by the lead; imported only when building
+
+    return run_build
+
+
+def run(args, *, executor=None, env=None, cwd=None, stdin=None, stdout=None, stderr=None) -> int:
+    """Parse Kaniko's flags, build, report. Collaborators are parameters (tests pass fakes);
+    the process's environment, directory and streams are read here, at the CLI entry only."""
+    import os
+    from pathlib import Path
+
+    from mason.cli.kaniko_flags import parse_argv, refuse_unsupported
+
+    env = dict(os.environ) if env is None else env
+    cwd = Path.cwd() if cwd is None else Path(cwd)
+    stdout = sys.stdout if stdout is None else stdout
+    stderr = sys.stderr if stderr is None else stderr
+    stdin = sys.stdin.buffer if stdin is None else stdin
+
+    parsed = parse_argv(list(getattr(args, "kaniko_argv", ()) or ()))
+    if parsed.help:
+        stdout.write(help_text(f"mason {getattr(args, 'command', None) or 'build'}"))
+        return 0
+    refuse_unsupported(parsed)
+
+    from mason.cli.build_mapping import validate
+    from mason.cli.render import make_reporter, settings_from_flags
+
+    validate(parsed, env)   # usage errors before any output machinery starts
+    settings = settings_from_flags(parsed, cwd)
+    reporter = make_reporter(settings, stream=stderr, output=stdout, env=env)
+    try:
+        return _build(parsed, settings, reporter, executor, env=env, cwd=cwd, stdin=stdin)
+    finally:
+        reporter.close()
+
+
+def _build(parsed, settings, reporter, executor, *, env, cwd, stdin) -> int:
+    from mason.build.events import Info
+    from mason.cli.build_mapping import build_options, open_context
+    from mason.cli.digest_files import write_digest_files
+    from mason.cli.render.logline import enabled
+    from mason.cli.render.summary import summary_lines, write_metadata_file
+    from mason.errors import MasonError
+
+    try:
+        with open_context(parsed, cwd=cwd, env=env, stdin=stdin) as context_dir:
+            mapped = build_options(parsed, context_dir, env=env, cwd=cwd, stdin=stdin)
+            for note in mapped.notes:
+                reporter.emit(note)
+            run_build = executor or _default_executor()
+            result = run_build(mapped.options, reporter=reporter, env=env)
+        write_digest_files(mapped.options, result.image_digest)
+        if settings.metadata_file is not None:
+            write_metadata_file(settings.metadata_file, result)
+    except MasonError as exc:
+        reporter.log("error", str(exc), {"error": type(exc).__name__, "exit_code": exc.exit_code})
+        if exc.hint:
+            reporter.log("info", f"hint: {exc.hint}")
+        return exc.exit_code
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # a bug in mason: say so, with the traceback at debug level
+        import traceback
+
+        reporter.log("error", f"internal error: {type(exc).__name__}: {exc}",
+                     {"error": type(exc).__name__, "exit_code": EXIT_INTERNAL})
+        reporter.log("debug", "".join(traceback.format_exception(exc)).rstrip())
+        reporter.log("info", "hint: this is a bug in mason; please report it with the output of -v=debug")
+        return EXIT_INTERNAL
+    if enabled("info", settings.verbosity):
+        if settings.log_format == "json":
+            from mason.cli.render.summary import metadata
+
+            reporter.log("info", "build summary", {"summary": metadata(result)})
+        else:
+            for line in summary_lines(result):
+                reporter.emit(Info(line))
+    return 0

@@ -1,0 +1,358 @@
+"""From Kaniko's flags (parsed by ``kaniko_flags``) to a frozen ``BuildOptions``.
+
+Everything here is a function of its inputs: the parsed flags, the environment (a mapping
+read once at the CLI entry), the current directory and stdin. Nothing reads ``os.environ``
+or changes directory, so two builds in one process never see each other's settings.
+The rules follow Kaniko's ``cmd/executor/cmd/root.go`` where Kaniko has one, and name the
+flag in every error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import IO, Iterator, Mapping
+
+from mason.build.events import Info, Warn
+from mason.build.options import BuildOptions, RegistryAccess, SecretSource
+from mason.cli.kaniko_flags import ACCEPTED, BY_NAME, ParsedFlags, parse_go_bool
+from mason.errors import NotSupportedError, UsageError
+
+_KANIKO_SNAPSHOT_MODES = ("full", "redo", "time")
+_PLATFORM = re.compile(r"[a-z0-9][a-z0-9_.-]*")
+_GIT_KEYS = {"branch": str, "single-branch": bool, "recurse-submodules": bool, "insecure-skip-tls": bool}
+
+
+@dataclass(frozen=True)
+class Mapped:
+    options: BuildOptions
+    notes: tuple[object, ...]          # Info/Warn events to report once the reporter exists
+
+
+def _frozen(mapping: dict) -> Mapping:
+    return MappingProxyType(dict(mapping))
+
+
+def _path(value: str, cwd: Path) -> Path:
+    """Relative paths are relative to where mason was started (Kaniko's resolveRelativePaths)."""
+    return Path(os.path.normpath(cwd / value))
+
+
+def _key_value(raw: str, flag: str, example: str) -> tuple[str, str]:
+    key, eq, value = raw.partition("=")
+    if not eq or not key:
+        raise UsageError(f"{flag} {raw!r}: expected {example}")
+    return key, value
+
+
+# -- checks that need no context -------------------------------------------------------------------
+
+
+def effective_no_push(parsed: ParsedFlags, env: Mapping[str, str]) -> bool:
+    """``--no-push``, overridden by ``KANIKO_NO_PUSH`` as in Kaniko (the variable wins)."""
+    if "KANIKO_NO_PUSH" in env:
+        return parse_go_bool(env["KANIKO_NO_PUSH"], "the KANIKO_NO_PUSH environment variable")
+    return bool(parsed["no-push"])
+
+
+def validate(parsed: ParsedFlags, env: Mapping[str, str]) -> None:
+    """Kaniko's flag combination rules, checked before anything is fetched or built."""
+    no_push = effective_no_push(parsed, env)
+    destinations = parsed["destination"]
+    if not no_push and not destinations:
+        raise UsageError("you must provide --destination, or use --no-push")
+    if parsed["cache"] and no_push and not parsed["cache-repo"] and not parsed["no-push-cache"]:
+        raise UsageError("if using cache with --no-push, specify cache repo with --cache-repo",
+                         hint="e.g. --cache-repo=registry.example.com/app/cache, or --no-push-cache")
+    for flag in ("image-name-with-digest-file", "image-name-tag-with-digest-file"):
+        if parsed[flag] and not destinations:
+            raise UsageError(f"you must provide --destination if setting --{flag}")
+    for dest in destinations:
+        if not dest or "@" in dest or any(c.isspace() for c in dest):
+            raise UsageError(f"--destination {dest!r}: expected a tagged reference such as "
+                             "registry.example.com/app:1.0 (digests cannot be pushed to)")
+    if parsed["git"] and not str(parsed["context"]).startswith("git://"):
+        raise UsageError("--git applies only to git:// contexts",
+                         hint=f"the context is {parsed['context']!r}; remove --git or use a git:// context")
+    platform = parsed["custom-platform"]
+    if platform:
+        parts = platform.split("/")
+        if not 2 <= len(parts) <= 3 or not all(_PLATFORM.fullmatch(p) for p in parts):
+            raise UsageError(f"--custom-platform {platform!r}: expected os/arch[/variant], e.g. linux/arm64/v8")
+        if parts[0] != "linux":
+            raise NotSupportedError(f"--custom-platform {platform!r}: mason builds linux images only")
+
+
+def git_options(parsed: ParsedFlags) -> Mapping[str, object]:
+    """``--git branch=x --git single-branch=true`` or ``--git branch=x,single-branch=true``."""
+    result: dict[str, object] = {}
+    keys = "|".join(re.escape(k) for k in _GIT_KEYS)
+    for raw in parsed["git"]:
+        for piece in re.split(rf",(?=(?:{keys})=)", raw):
+            key, value = _key_value(piece, "--git", "KEY=VALUE with KEY one of " + ", ".join(_GIT_KEYS))
+            if key not in _GIT_KEYS:
+                raise UsageError(f"--git {piece!r}: unknown option {key!r} (known: {', '.join(_GIT_KEYS)})")
+            result[key] = parse_go_bool(value, f"--git {key}") if _GIT_KEYS[key] is bool else value
+    return _frozen(result)
+
+
+# -- the context: the one place other context kinds will be wired in -----------------------------------
+
+
+@contextlib.contextmanager
+def open_context(parsed: ParsedFlags, *, cwd: Path, env: Mapping[str, str],
+                 stdin: IO[bytes] | None = None) -> Iterator[Path]:
+    """Yield the build context as a local directory, removed afterwards if it was fetched.
+
+    WIRING POINT: plain directories and ``dir://`` are handled here; every other scheme is to
+    be delegated to ``mason.context`` (tar://, tar://stdin, git://, https://), which will
+    fetch/unpack into a private directory and remove it when this context manager exits.
+    """
+    spec = str(parsed["context"])
+    if "://" in spec and not spec.startswith("dir://"):
+        scheme = spec.split("://", 1)[0]
+        raise NotSupportedError(f"--context {spec!r}: {scheme}:// contexts are not supported yet",
+                                hint="use a local directory (or dir://DIR)")
+    base = _path(spec[len("dir://"):] if spec.startswith("dir://") else spec, cwd)
+    if not base.is_dir():
+        raise UsageError(f"--context {spec!r}: {base} is not a directory")
+    sub = parsed["context-sub-path"]
+    if sub:
+        target = Path(os.path.normpath(base / sub))
+        if target != base and base not in target.parents:
+            raise UsageError(f"--context-sub-path {sub!r} leaves the context {base}")
+        if not target.is_dir():
+            raise UsageError(f"--context-sub-path {sub!r}: {target} is not a directory")
+        base = target
+    yield base
+
+
+# -- the Dockerfile ------------------------------------------------------------------------------------
+
+
+def fetch_url(url: str) -> str:
+    """GET a Dockerfile over http(s); any failure is an error naming the URL."""
+    import requests
+
+    try:
+        response = requests.get(url, timeout=(30, 120))
+    except requests.RequestException as exc:
+        raise UsageError(f"--dockerfile {url}: cannot fetch: {exc.__class__.__name__}") from None
+    if response.status_code != 200:
+        raise UsageError(f"--dockerfile {url}: HTTP {response.status_code} {response.reason}")
+    return response.content.decode("utf-8")
+
+
+def resolve_dockerfile(value: str, context_dir: Path, *, cwd: Path, stdin: IO[bytes] | None,
+                       fetch=fetch_url) -> tuple[Path | None, str | None]:
+    """``(path, text)``: a path found as Kaniko looks (cwd first, then the context), or text
+    read from stdin (``-``) or fetched from an http(s) URL."""
+    if value == "-":
+        if stdin is None:
+            raise UsageError("--dockerfile -: no standard input to read the Dockerfile from")
+        data = stdin.read()
+        return None, data.decode("utf-8") if isinstance(data, bytes) else data
+    if re.match(r"https?://", value):
+        return None, fetch(value)
+    if "://" in value:
+        raise NotSupportedError(f"--dockerfile {value!r}: only paths, http(s) URLs and - are supported")
+    tried = [_path(value, cwd)]
+    if not Path(value).is_absolute():
+        tried.append(Path(os.path.normpath(context_dir / value)))
+    for candidate in tried:
+        if candidate.is_file():
+            return candidate, None
+    raise UsageError(f"--dockerfile {value!r}: no such file (looked for {' and '.join(map(str, tried))})",
+                     hint="please provide a valid path to a Dockerfile within the build context with --dockerfile")
+
+
+# -- repeatable values --------------------------------------------------------------------------------
+
+
+def build_args(parsed: ParsedFlags, env: Mapping[str, str]) -> tuple[Mapping[str, str], list]:
+    args: dict[str, str] = {}
+    notes: list = []
+    for raw in parsed["build-arg"]:
+        key, eq, value = raw.partition("=")
+        if not key:
+            raise UsageError(f"--build-arg {raw!r}: expected KEY=VALUE or KEY")
+        if eq:
+            args[key] = value
+        elif key in env:
+            args[key] = env[key]
+        else:
+            notes.append(Warn(f"--build-arg {key}: {key} is not set in the environment; the Dockerfile's "
+                              "default applies (Kaniko would pass an empty string)"))
+    return _frozen(args), notes
+
+
+def labels(parsed: ParsedFlags) -> Mapping[str, str]:
+    return _frozen(dict(_key_value(raw, "--label", "KEY=VALUE") for raw in parsed["label"]))
+
+
+def secrets(parsed: ParsedFlags, env: Mapping[str, str], cwd: Path) -> tuple[SecretSource, ...]:
+    """BuildKit's ``--secret id=NAME,src=FILE`` / ``id=NAME,env=VAR`` (``source=``, ``type=`` too)."""
+    result: dict[str, SecretSource] = {}
+    for raw in parsed["secret"]:
+        fields: dict[str, str] = {}
+        for piece in raw.split(","):
+            key, value = _key_value(piece, "--secret", "id=NAME,src=FILE or id=NAME,env=VAR")
+            key = "src" if key == "source" else key
+            if key not in ("id", "src", "env", "type"):
+                raise UsageError(f"--secret {raw!r}: unknown key {key!r} (known: id, src, env, type)")
+            fields[key] = value
+        if "src" in fields and "env" in fields:
+            raise UsageError(f"--secret {raw!r}: give src=FILE or env=VAR, not both")
+        kind = fields.get("type") or ("env" if "env" in fields else "file")
+        if kind not in ("file", "env"):
+            raise UsageError(f"--secret {raw!r}: type must be file or env")
+        if kind == "file" and "src" not in fields:
+            raise UsageError(f"--secret {raw!r}: missing src=FILE (or use env=VAR)")
+        name = fields.get("id") or fields.get("env") or ""
+        if not name:
+            raise UsageError(f"--secret {raw!r}: missing id=NAME")
+        if name in result:
+            raise UsageError(f"--secret: id {name!r} given twice")
+        if kind == "env":
+            var = fields.get("env") or fields.get("src") or name
+            if var not in env:
+                raise UsageError(f"--secret id={name}: environment variable {var} is not set")
+            value = env[var].encode()
+        else:
+            path = _path(fields["src"], cwd)
+            try:
+                value = path.read_bytes()
+            except OSError as exc:
+                raise UsageError(f"--secret id={name}: cannot read {path}: {exc.strerror}") from None
+        result[name] = SecretSource(name, value)
+    return tuple(result.values())
+
+
+def registry_access(parsed: ParsedFlags, env: Mapping[str, str], cwd: Path) -> RegistryAccess:
+    certs: dict[str, str] = {}
+    for raw in parsed["registry-certificate"]:
+        reg, path = _key_value(raw, "--registry-certificate", "REGISTRY=/path/to/ca.crt")
+        if not path:
+            raise UsageError(f"--registry-certificate {raw!r}: missing the certificate path")
+        file = _path(path, cwd)
+        if not file.is_file():
+            raise UsageError(f"--registry-certificate {raw!r}: {file} does not exist")
+        certs[reg] = str(file)
+    client: dict[str, tuple[str, str]] = {}
+    for raw in parsed["registry-client-cert"]:
+        reg, pair = _key_value(raw, "--registry-client-cert", "REGISTRY=/path/cert,/path/key")
+        parts = pair.split(",")
+        if len(parts) != 2 or not all(parts):
+            raise UsageError(f"--registry-client-cert {raw!r}: expected REGISTRY=/path/cert,/path/key")
+        files = tuple(str(_path(p, cwd)) for p in parts)
+        for file in files:
+            if not Path(file).is_file():
+                raise UsageError(f"--registry-client-cert {raw!r}: {file} does not exist")
+        client[reg] = files  # type: ignore[assignment]
+    mirrors = list(parsed["registry-mirror"])
+    if env.get("KANIKO_REGISTRY_MIRROR"):
+        mirrors.append(env["KANIKO_REGISTRY_MIRROR"])
+    remap: dict[str, list[str]] = {}
+    maps = list(parsed["registry-map"])
+    if env.get("KANIKO_REGISTRY_MAP"):
+        maps.append(env["KANIKO_REGISTRY_MAP"])
+    for raw in maps:
+        for piece in filter(None, (p.strip() for p in raw.split(";"))):
+            orig, new = _key_value(piece, "--registry-map", "ORIGINAL=REPLACEMENT[;ORIGINAL2=REPLACEMENT2]")
+            if not new:
+                raise UsageError(f"--registry-map {piece!r}: missing the replacement registry")
+            remap.setdefault(orig, []).append(new)
+    for flag in ("push-retry", "image-download-retry"):
+        if parsed[flag] < 0:
+            raise UsageError(f"--{flag} {parsed[flag]}: must be 0 or more")
+    return RegistryAccess(
+        insecure=parsed["insecure"], insecure_pull=parsed["insecure-pull"],
+        insecure_registries=tuple(parsed["insecure-registry"]),
+        skip_tls_verify=parsed["skip-tls-verify"], skip_tls_verify_pull=parsed["skip-tls-verify-pull"],
+        skip_tls_verify_registries=tuple(parsed["skip-tls-verify-registry"]),
+        ca_certificates=_frozen(certs), client_certificates=_frozen(client),
+        mirrors=tuple(mirrors), registry_map=_frozen({k: tuple(v) for k, v in remap.items()}),
+        default_registry_fallback=not parsed["skip-default-registry-fallback"],
+        push_retry=parsed["push-retry"], image_download_retry=parsed["image-download-retry"],
+        push_ignore_immutable_tag_errors=parsed["push-ignore-immutable-tag-errors"],
+    )
+
+
+# -- everything ------------------------------------------------------------------------------------------
+
+
+def _notes_for_flags(parsed: ParsedFlags) -> list:
+    notes: list = []
+    for alias, name in parsed.aliases_used:
+        notes.append(Warn(f"Flag --{alias} is deprecated. Use: --{name}"))
+    for name in sorted(parsed.given):
+        spec = BY_NAME[name]
+        if spec.status == ACCEPTED:
+            notes.append(Info(f"--{name} accepted for Kaniko compatibility: {spec.effect}"))
+    if parsed["snapshot-mode"] in _KANIKO_SNAPSHOT_MODES and "snapshot-mode" in parsed.given:
+        notes.append(Info(f"--snapshot-mode={parsed['snapshot-mode']} means auto in mason: "
+                          + BY_NAME["snapshot-mode"].effect))
+    return notes
+
+
+def build_options(parsed: ParsedFlags, context_dir: Path, *, env: Mapping[str, str], cwd: Path,
+                  stdin: IO[bytes] | None = None, fetch=fetch_url) -> Mapped:
+    """The ``BuildOptions`` the flags ask for, plus notes for the log."""
+    validate(parsed, env)
+    notes = _notes_for_flags(parsed)
+    dockerfile, dockerfile_text = resolve_dockerfile(parsed["dockerfile"], context_dir, cwd=cwd,
+                                                     stdin=stdin, fetch=fetch)
+    args, arg_notes = build_args(parsed, env)
+    notes.extend(arg_notes)
+
+    def optional_path(flag: str) -> Path | None:
+        return _path(parsed[flag], cwd) if parsed[flag] else None
+
+    work_root = optional_path("work-dir")
+    if work_root is None and ("kaniko-dir" in parsed.given or env.get("KANIKO_DIR")):
+        work_root = _path(parsed["kaniko-dir"] if "kaniko-dir" in parsed.given else env["KANIKO_DIR"], cwd)
+    cache_dir = optional_path("cache-dir")
+    if "cache-dir" not in parsed.given and (cache_dir is None or not cache_dir.is_dir()):
+        cache_dir = None   # Kaniko's default /cache is only read when present
+    mode = parsed["snapshot-mode"]
+    level = parsed["compression-level"]
+    options = BuildOptions(
+        context_dir=context_dir,
+        dockerfile=dockerfile,
+        dockerfile_text=dockerfile_text,
+        destinations=tuple(parsed["destination"]),
+        build_args=args,
+        target=parsed["target"] or None,
+        platform=parsed["custom-platform"] or None,
+        labels=labels(parsed),
+        no_push=effective_no_push(parsed, env),
+        tar_path=optional_path("tar-path"),
+        oci_layout_path=optional_path("oci-layout-path"),
+        digest_file=optional_path("digest-file"),
+        image_name_with_digest_file=optional_path("image-name-with-digest-file"),
+        image_name_tag_with_digest_file=optional_path("image-name-tag-with-digest-file"),
+        reproducible=parsed["reproducible"],
+        compression=parsed["compression"],
+        compression_level=None if level < 0 else level,
+        work_root=work_root,
+        cache_dir=cache_dir,
+        snapshot_mode="auto" if mode in _KANIKO_SNAPSHOT_MODES else mode,
+        single_snapshot=parsed["single-snapshot"],
+        ignore_paths=tuple(parsed["ignore-path"]),
+        ignore_var_run=parsed["ignore-var-run"],
+        skip_unused_stages=parsed["skip-unused-stages"],
+        secrets=secrets(parsed, env, cwd),
+        cache=parsed["cache"],
+        cache_repo=parsed["cache-repo"] or None,
+        cache_ttl_seconds=int(parsed["cache-ttl"]),
+        cache_copy_layers=parsed["cache-copy-layers"],
+        cache_run_layers=parsed["cache-run-layers"],
+        no_push_cache=parsed["no-push-cache"],
+        registry=registry_access(parsed, env, cwd),
+        check_push_permission=not parsed["skip-push-permission-check"],
+    )
+    return Mapped(options, tuple(notes))
