@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import BinaryIO, Callable
 
 from mason.build.layers import LayerRef
@@ -101,18 +100,3 @@ def write_outputs(image: Image, outputs: list[Output], *, jobs: int = 4) -> list
         if errors:
             raise errors[0]
         return results
-
-
-def write_digest_files(image: Image, destinations: list[str], *, digest_file: Path | None,
-                       name_digest_file: Path | None, name_tag_digest_file: Path | None) -> None:
-    """Kaniko's digest files: the digest; ``repo@digest`` lines; ``repo:tag@digest`` lines."""
-    from mason.oci.reference import parse_reference
-
-    if digest_file:
-        Path(digest_file).write_text(image.digest)
-    refs = [parse_reference(d) for d in destinations]
-    if name_digest_file:
-        Path(name_digest_file).write_text("".join(f"{r.name}@{image.digest}\n" for r in refs))
-    if name_tag_digest_file:
-        Path(name_tag_digest_file).write_text(
-            "".join(f"{r.name}:{r.tag or 'latest'}@{image.digest}\n" for r in refs))

@@ -64,6 +64,8 @@ def run_build(options: BuildOptions, *, reporter=None, env: Mapping[str, str] | 
 
     ``env`` is the process environment as a mapping (credentials, ``SOURCE_DATE_EPOCH``);
     ``registry`` a ``mason.registry.RegistryClient`` (made from ``env`` when None).
+    Digest files (``--digest-file`` …) are the caller's to write from the result, after a
+    successful push (``mason.cli.digest_files``).
     """
     reporter = reporter or ev.NullReporter()
     env = dict(env or {})
@@ -79,6 +81,8 @@ class Build:
         self.reporter = reporter
         self.env = env
         self._registry = registry
+        self._injected = registry
+        self._push_registry = None
         self.results: dict[int, StageState] = {}
         self.records: list[StepRecord] = []
         self._runner = None
@@ -92,12 +96,24 @@ class Build:
     # --- collaborators ---------------------------------------------------------------------
     @property
     def registry(self):
+        """The client for pulls (base images, COPY --from images)."""
         if self._registry is None:
-            from mason.registry import RegistryClient, default_keychain
-
-            self._registry = RegistryClient(keychain=default_keychain(self.env),
-                                            options=self.options.registry)
+            self._registry = self._client(push=False)
         return self._registry
+
+    @property
+    def push_registry(self):
+        """The client for destinations (Kaniko's push-side TLS/HTTP switches)."""
+        if self._push_registry is None:
+            self._push_registry = self._injected or self._client(push=True)
+        return self._push_registry
+
+    def _client(self, *, push: bool):
+        from mason.build.registryaccess import registry_options
+        from mason.registry import RegistryClient, default_keychain
+
+        return RegistryClient(keychain=default_keychain(self.env),
+                              options=registry_options(self.options.registry, push=push))
 
     def runner(self):
         if self._runner is None:
@@ -127,7 +143,7 @@ class Build:
 
     # --- the build -------------------------------------------------------------------------
     def run(self) -> BuildResult:
-        from mason.build.assemble import build_image, write_digest_files, write_outputs
+        from mason.build.assemble import build_image, write_outputs
         from mason.dockerfile import parse_dockerfile, plan_stages
         from mason.oci.platform import host_platform, parse_platform
 
@@ -163,9 +179,6 @@ class Build:
         for target, digest in pushed:
             if target in opts.destinations:
                 self.reporter.emit(ev.Pushed(target, digest))
-        write_digest_files(image, list(opts.destinations), digest_file=opts.digest_file,
-                           name_digest_file=opts.image_name_with_digest_file,
-                           name_tag_digest_file=opts.image_name_tag_with_digest_file)
         seconds = time.monotonic() - self.started
         self.reporter.emit(ev.BuildFinished(image.digest, image.config_descriptor.digest, seconds))
         return BuildResult(image.digest, image.config_descriptor.digest, image.manifest_bytes,
@@ -207,7 +220,7 @@ class Build:
         if not opts.no_push:
             for dest in opts.destinations:
                 ref = parse_reference(dest)
-                outs.append(Output("registry", dest, lambda ref=ref: RemoteSink(self.registry, ref)))
+                outs.append(Output("registry", dest, lambda ref=ref: RemoteSink(self.push_registry, ref)))
         if opts.oci_layout_path:
             path = str(opts.oci_layout_path)
             tag = parse_reference(opts.destinations[0]).tag if opts.destinations else "latest"

@@ -72,7 +72,6 @@ class BuildOptions:
     ignore_var_run: bool = True
     skip_unused_stages: bool = True
     secrets: tuple[SecretSource, ...] = ()
-    registry: object | None = None          # mason.registry.RegistryOptions (TLS, insecure hosts)
     # cache (issue 5)
     cache: bool = False
     cache_repo: str | None = None

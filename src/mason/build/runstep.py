@@ -7,6 +7,7 @@ sandbox inside its private mount namespace, so they never reach the step root or
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import fcntl
 import hashlib
@@ -181,7 +182,14 @@ def run_step(builder, ins, step_id: str, loc: str):
             env.setdefault("HOME", user.home)
             spec = RunSpec(root=fs.root, argv=tuple(argv), env=tuple(f"{k}={v}" for k, v in env.items()),
                            user=user, cwd=state.config.workdir, mounts=tuple(mounts), network=network)
-            code = runner.run(spec, lambda stream, line: build.reporter.emit(ev.StepOutput(step_id, line)))
+            tail: collections.deque[str] = collections.deque(maxlen=10)
+
+            def output(stream: str, line: str) -> None:
+                tail.append(line)
+                build.reporter.emit(ev.StepOutput(step_id, line))
+
+            code = runner.run(spec, output)
             if code != 0:
-                raise BuildError(f"{loc}: RUN {' '.join(ins.command)[:200]} exited with code {code}")
+                shown = "".join(f"\n  | {line}" for line in tail)
+                raise BuildError(f"{loc}: RUN {' '.join(ins.command)[:200]} exited with code {code}{shown}")
     return builder.commit(fs, created_by)
