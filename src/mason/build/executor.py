@@ -164,10 +164,16 @@ class Build:
 
         self.ignore = load_ignore(Path(opts.context_dir), opts.dockerfile)
         self.context = SourceTree(str(opts.context_dir), self.ignore)
+        self._check_push_permission()
         self._choose_isolation()
         from mason.build.stagebuilder import StageBuilder
 
-        for stage in plan.needed():
+        if opts.skip_unused_stages:
+            stages = plan.needed()
+        else:
+            # Kaniko's default: every stage up to the target, in file order (deps come first).
+            stages = [s for s in plan.stages if s.index <= plan.target]
+        for stage in stages:
             self.results[stage.index] = StageBuilder(self, stage).run()
         final = self.results[plan.target]
         config = final.config
@@ -184,6 +190,21 @@ class Build:
         return BuildResult(image.digest, image.config_descriptor.digest, image.manifest_bytes,
                            image.config_bytes, [p for p in pushed if p[0] in opts.destinations],
                            self.records, self.isolation.level if self.isolation else "")
+
+    def _check_push_permission(self) -> None:
+        """Kaniko checks push access before building, so a 20-minute build does not end in
+        DENIED; done here for every destination (concurrently)."""
+        opts = self.options
+        if opts.no_push or not opts.destinations or not opts.check_push_permission:
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        from mason.oci.reference import parse_reference
+
+        refs = {parse_reference(d).name: parse_reference(d) for d in opts.destinations}
+        with ThreadPoolExecutor(max_workers=min(4, len(refs))) as pool:
+            for future in [pool.submit(self.push_registry.check_push_permission, r) for r in refs.values()]:
+                future.result()
 
     def _check_refused_options(self) -> None:
         opts = self.options
