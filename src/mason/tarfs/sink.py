@@ -48,6 +48,47 @@ class _HashingFile:
         self.size = 0
 
     def write(self, data) -> int:
+        self.sha.update(data)
+        self.size += len(data)
+        return self._file.write(data)
+
+    def flush(self) -> None:
+        self._file.flush()
+
+
+class BlobSink:
+    """A writable, tell()-able stream that becomes a content-addressed layer blob.
+
+    Use as a context manager; ``result`` is set after a clean exit. On an exception
+    the temporary file is removed and nothing appears in ``directory``.
+    ``threads`` only changes speed, never the bytes written (see compress.py).
+    """
+
+    def __init__(self, directory: Path, compression: Compression = Compression.GZIP, *,
+                 level: int | None = None, threads: int = 2):
+        self.directory = Path(directory)
+        self.compression = compression
+        self._level = level
+        self._threads = threads
+        self._tar_sha = hashlib.sha256()
+        self._tar_size = 0
+        self._batch = bytearray()
+        self._fd: int | None = None
+        self._tmp: str | None = None
+        self.result: LayerBlob | None = None
+
+    def __enter__(self) -> "BlobSink":
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd, self._tmp = tempfile.mkstemp(prefix=".tmp-layer-", dir=self.directory)
+        os.fchmod(fd, 0o644)  # blobs are public content, as in any OCI layout
+        self._file = os.fdopen(fd, "wb", buffering=1024 * 1024)
+        self._hashed = _HashingFile(self._file)
+        self._compressor = open_compressor(self._hashed, self.compression, level=self._level,
+                                           threads=self._threads)
+        return self
+
+    # -- the file-like interface tarfile needs ------------------------------------------
+    def write(self, data) -> int:
         # The compressor is fed exactly _CHUNK bytes at a time, so the compressed bytes
         # depend only on the tar bytes, never on how tarfile happened to split its
         # writes (igzip_threaded compresses each write as its own block). It also
