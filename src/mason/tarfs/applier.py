@@ -21,7 +21,7 @@ from pathlib import Path
 
 from mason.errors import LayerError
 from mason.tarfs.entries import EntryType
-from mason.tarfs.paths import is_opaque, is_whiteout_name, split_member, whiteout_target
+from mason.tarfs.paths import WHITEOUT_PREFIX, is_opaque, is_whiteout_name, split_member, whiteout_target
 from mason.tarfs.reader import Member, TarStream
 from mason.tarfs.rootdir import RootDir
 
@@ -67,6 +67,9 @@ class Applier:
             if m.type is EntryType.DIR:
                 return  # the root's own metadata belongs to the caller, not to a layer
             raise LayerError(f"entry {m.name!r}: a non-directory cannot replace the root")
+        if any(p.startswith(WHITEOUT_PREFIX) for p in parts[:-1]):
+            raise LayerError(f"entry {m.name!r}: a whiteout name used as a directory (AUFS "
+                             f"whiteout metadata is not part of the OCI layer format)")
         if is_opaque(parts):
             self._opaque_marker(parts[:-1], m.name)
             return
