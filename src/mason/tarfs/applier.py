@@ -21,7 +21,7 @@ from pathlib import Path
 
 from mason.errors import LayerError
 from mason.tarfs.entries import EntryType
-from mason.tarfs.paths import is_opaque, is_whiteout_name, split_member, whiteout_target
+from mason.tarfs.paths import WHITEOUT_PREFIX, is_opaque, is_whiteout_name, split_member, whiteout_target
 from mason.tarfs.reader import Member, TarStream
 from mason.tarfs.rootdir import RootDir
 
@@ -67,6 +67,9 @@ class Applier:
             if m.type is EntryType.DIR:
                 return  # the root's own metadata belongs to the caller, not to a layer
             raise LayerError(f"entry {m.name!r}: a non-directory cannot replace the root")
+        if any(p.startswith(WHITEOUT_PREFIX) for p in parts[:-1]):
+            raise LayerError(f"entry {m.name!r}: a whiteout name used as a directory (AUFS "
+                             f"whiteout metadata is not part of the OCI layer format)")
         if is_opaque(parts):
             self._opaque_marker(parts[:-1], m.name)
             return
@@ -81,15 +84,12 @@ class Applier:
             self._directory(parts, m)
         elif kind is EntryType.HARDLINK:
             self._hardlink(parts, m)
+        elif kind is EntryType.FILE:
+            self._create(parts, m, lambda parent, name: self._file(parent, name, m, tar))
+        elif kind is EntryType.SYMLINK:
+            self._create(parts, m, lambda parent, name: self._symlink(parent, name, m))
         else:
-            parent = self._prepare(parts, m.name)
-            name = parts[-1]
-            if kind is EntryType.FILE:
-                self._file(parent, name, m, tar)
-            elif kind is EntryType.SYMLINK:
-                self._symlink(parent, name, m)
-            else:
-                self._node(parent, name, m)
+            self._create(parts, m, lambda parent, name: self._node(parent, name, m))
         self._mark_written(parts)
 
     def _mark_written(self, parts: tuple[str, ...]) -> None:
@@ -106,6 +106,18 @@ class Applier:
         if self._remove(parent, parts[-1], entry, keep_dir=keep_dir):
             parent = self._root.dir_fd(parts[:-1], entry=entry, create=True)
         return parent
+
+    def _create(self, parts: tuple[str, ...], m: Member, make) -> None:
+        """Run ``make(parent_fd, name)``; if the name is taken, remove it and retry once
+        (trying first saves a stat per member in the common case: nothing there)."""
+        parent = self._root.dir_fd(parts[:-1], entry=m.name, create=True)
+        try:
+            make(parent, parts[-1])
+            return
+        except LayerError as err:
+            if not isinstance(err.__cause__, FileExistsError):
+                raise
+        make(self._prepare(parts, m.name), parts[-1])
 
     def _remove(self, parent: int, name: str, entry: str, *, keep_dir: bool = False) -> bool:
         """Remove ``name``; True when a directory went (cached descriptors were dropped)."""

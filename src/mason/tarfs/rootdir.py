@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from pathlib import Path
 
 from mason.errors import LayerError
@@ -91,11 +92,13 @@ class RootDir:
                 try:
                     nxt = os.open(name, _DIR_FLAGS, dir_fd=cur)
                 except OSError as err:
+                    problem = self._explain(err, cur, parts[:i + 1], entry)
                     self._release(cur, i)
-                    raise self._explain(err, parts[:i + 1], entry) from err
+                    raise problem from err
             except OSError as err:
+                problem = self._explain(err, cur, parts[:i + 1], entry)
                 self._release(cur, i)
-                raise self._explain(err, parts[:i + 1], entry) from err
+                raise problem from err
             self._release(cur, i)
             # Shallow directories are shared by many entries: keep them. Deep chains
             # are not cached, so a hostile depth cannot exhaust descriptors.
@@ -110,9 +113,16 @@ class RootDir:
             os.close(fd)
 
     @staticmethod
-    def _explain(err: OSError, prefix: tuple[str, ...], entry: str) -> LayerError:
+    def _explain(err: OSError, parent: int, prefix: tuple[str, ...], entry: str) -> LayerError:
         where = "/".join(prefix)
-        if err.errno == errno.ELOOP:
+        is_link = err.errno == errno.ELOOP
+        if err.errno == errno.ENOTDIR:  # O_DIRECTORY|O_NOFOLLOW on a symlink says ENOTDIR
+            try:
+                is_link = stat.S_ISLNK(os.stat(prefix[-1], dir_fd=parent,
+                                               follow_symlinks=False).st_mode)
+            except OSError:
+                pass
+        if is_link:
             return LayerError(f"{entry!r}: path component {where!r} is a symbolic link; "
                               f"mason never writes through links inside the root")
         if err.errno == errno.ENOTDIR:

@@ -17,6 +17,8 @@ from pathlib import Path
 from mason.errors import LayerError
 from mason.tarfs.compress import Compression, media_type_for, open_compressor
 
+_CHUNK = 1024 * 1024  # equal to compress._GZIP_BLOCK: one compressor block per chunk
+
 
 @dataclass(frozen=True)
 class LayerBlob:
@@ -70,6 +72,7 @@ class BlobSink:
         self._threads = threads
         self._tar_sha = hashlib.sha256()
         self._tar_size = 0
+        self._batch = bytearray()
         self._fd: int | None = None
         self._tmp: str | None = None
         self.result: LayerBlob | None = None
@@ -86,10 +89,31 @@ class BlobSink:
 
     # -- the file-like interface tarfile needs ------------------------------------------
     def write(self, data) -> int:
-        self._tar_sha.update(data)
-        self._tar_size += len(data)
-        self._compressor.write(data)
-        return len(data)
+        # The compressor is fed exactly _CHUNK bytes at a time, so the compressed bytes
+        # depend only on the tar bytes, never on how tarfile happened to split its
+        # writes (igzip_threaded compresses each write as its own block). It also
+        # batches tarfile's 512-byte header writes into one hash/compress call.
+        n = len(data)
+        self._tar_size += n
+        self._batch += data
+        if len(self._batch) >= _CHUNK:
+            view = memoryview(self._batch)
+            end = len(self._batch) - len(self._batch) % _CHUNK
+            for start in range(0, end, _CHUNK):
+                self._emit(view[start:start + _CHUNK])
+            rest = bytes(view[end:])
+            view.release()
+            self._batch = bytearray(rest)
+        return n
+
+    def _emit(self, chunk) -> None:
+        self._tar_sha.update(chunk)
+        self._compressor.write(chunk)
+
+    def _flush_batch(self) -> None:
+        if self._batch:
+            self._emit(self._batch)
+            self._batch = bytearray()
 
     def tell(self) -> int:
         return self._tar_size
@@ -100,6 +124,8 @@ class BlobSink:
     # -----------------------------------------------------------------------------------
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
+            if exc_type is None:
+                self._flush_batch()
             self._compressor.close()
             self._file.flush()
             if exc_type is None:
