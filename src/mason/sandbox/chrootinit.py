@@ -46,12 +46,13 @@ def main() -> int:
         finally:
             os._exit(127)
     os.close(status_fd)
+    code = 128 + signal.SIGTERM
     try:
         _, status = os.waitpid(pid, 0)
         code = os.waitstatus_to_exitcode(status)
-    except _Stop:
-        code = 128 + signal.SIGTERM
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # finish the cleanup below whatever happens
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # finish the cleanup below whatever happens
+    except _Stop:  # mason's timeout/cancel, possibly racing the command's own exit
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _kill_descendants(pid)
     return code if code >= 0 else 128 - code
 
