@@ -13,9 +13,10 @@ allowed.  What the command gets, and what it does not:
 * **Missing**: ``/proc`` and ``/sys`` (cannot be mounted; tools reading ``/proc/self`` fail),
   PID/UTS/IPC isolation, ``--network=none`` and every ``RUN --mount`` (refused with
   :class:`NotSupportedError`, never silently ignored).
-* Processes: the command starts in its own session; when it exits (or on timeout/cancel) its
-  process group, and then every process whose root directory is this root (daemons that left
-  the group with ``setsid``), are SIGKILLed.  Without a PID namespace a process that chroots
+* Processes: the helper (``chrootinit``) is a child subreaper that forks the command; when the
+  command exits (or mason SIGTERMs the helper on timeout/cancel) the helper SIGKILLs every
+  process left (daemons that left the group with ``setsid`` are reparented to it), then exits.
+  As a fallback every process whose root directory is this root is SIGKILLed too.  Without a PID namespace a process that chroots
   elsewhere can still escape; the build's container is the outer boundary in this mode.
 """
 
@@ -121,12 +122,14 @@ def _execute(root: str, spec: RunSpec, output: OutputCallback, cancel: threading
         streams = {out_r: "stdout", err_r: "stderr"}
         outcome, status = pump(streams, output, status_fd=st_r, deadline=deadline, cancel=cancel)
         if outcome != "eof":
+            stop_helper(proc)
             kill_processes_in(root, proc.pid)
             pump(streams, output)
         code = proc.wait()
         reaper.join()
     finally:
         if proc.poll() is None:
+            stop_helper(proc)
             kill_processes_in(root, proc.pid)
             proc.wait()
         for fd in (out_r, err_r, st_r):
@@ -142,8 +145,21 @@ def _execute(root: str, spec: RunSpec, output: OutputCallback, cancel: threading
     return code if code >= 0 else 128 - code
 
 
+def stop_helper(proc: subprocess.Popen, grace: float = 5.0) -> None:
+    """Ask the helper (a subreaper, see chrootinit) to kill the command's whole tree and exit.
+
+    Killing the helper itself first would orphan the tree to init, where only the ``/proc/*/root``
+    scan could find it, and that scan cannot see other uids' processes without CAP_SYS_PTRACE."""
+    try:
+        proc.terminate()
+        proc.wait(grace)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        pass
+
+
 def kill_processes_in(root: str, pgid: int) -> None:
-    """SIGKILL the process group ``pgid`` and every process whose root dir is ``root``."""
+    """SIGKILL the process group ``pgid`` and every process whose root dir is ``root`` (a fallback
+    for when the helper is gone; it misses other uids' processes without CAP_SYS_PTRACE)."""
     for _ in range(20):
         try:
             os.killpg(pgid, signal.SIGKILL)

@@ -1,21 +1,70 @@
-"""The chroot runner's helper: chroot, become the user, exec.  No namespaces, no mounts.
+"""The chroot runner's helper: a subreaper that forks the command into the chroot.  No namespaces.
 
-Started as ``python -I -S chrootinit.py`` with the JSON plan on stdin (see ``chroot.py``);
-reports setup failures on the status fd, then execs the command (which keeps the helper's pid).
+Started as ``python -I -S chrootinit.py`` with the JSON plan on stdin (see ``chroot.py``).
+
+Why a supervisor instead of exec'ing the command (issue 9): without a PID namespace the only
+other way to find what a RUN left behind is reading ``/proc/PID/root``, which needs
+CAP_SYS_PTRACE for processes of another uid; an unprivileged container (Docker's default caps)
+has none, so a ``setsid`` daemon started by ``USER app`` was invisible to mason, kept the output
+pipe open and hung the build.  As ``PR_SET_CHILD_SUBREAPER``, this helper inherits every orphan
+of the command, so when the command exits (or on SIGTERM from mason: timeout, cancel) it kills
+its children until ``waitpid`` reports none are left.  Only reading ``/proc/PID/stat`` (allowed
+for any process) is needed.  The helper stays outside the chroot, as root, in its own process
+group, so the command cannot signal it.
 """
 
+import ctypes
 import json
 import os
 import signal
 import sys
+import time
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+class _Stop(Exception):
+    pass
+
+
+def _stop(signum, frame):
+    raise _Stop()
 
 
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stop)
     plan = json.loads(sys.stdin.buffer.read())
     status_fd = plan["status_fd"]
     os.set_inheritable(status_fd, False)
+    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        _report(status_fd, f"prctl(PR_SET_CHILD_SUBREAPER): {os.strerror(ctypes.get_errno())}")
+        return 125
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _child(plan, status_fd)
+        finally:
+            os._exit(127)
+    os.close(status_fd)
+    code = 128 + signal.SIGTERM
+    try:
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # finish the cleanup below whatever happens
+    except _Stop:  # mason's timeout/cancel, possibly racing the command's own exit
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _kill_descendants(pid)
+    return code if code >= 0 else 128 - code
+
+
+def _report(status_fd: int, error: str) -> None:
+    os.write(status_fd, (json.dumps({"error": f"sandbox setup failed: {error}"}) + "\n").encode())
+
+
+def _child(plan: dict, status_fd: int) -> None:
     user = plan["user"]
     try:
+        os.setpgid(0, 0)  # own group: mason and this helper kill it, it cannot kill the helper's
         os.chroot(plan["root"])
         os.chdir("/")
         path = "/"
@@ -31,18 +80,54 @@ def main() -> int:
         os.setuid(user["uid"])
         os.chdir(plan["cwd"])
     except OSError as e:
-        os.write(status_fd, (json.dumps({"error": f"sandbox setup failed: {e}"}) + "\n").encode())
-        return 125
+        _report(status_fd, str(e))
+        os._exit(125)
     os.write(status_fd, b'{"started": true}\n')
-    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)
     env = dict(e.split("=", 1) if "=" in e else (e, "") for e in plan["env"])
     try:
         os.execvpe(plan["argv"][0], plan["argv"], env)
     except OSError as e:
         os.write(2, f"mason: cannot run {plan['argv'][0]}: {e.strerror}\n".encode())
-        return 127 if isinstance(e, FileNotFoundError) else 126
-    return 127
+        os._exit(127 if isinstance(e, FileNotFoundError) else 126)
+
+
+def _kill_descendants(command_pid: int) -> None:
+    """SIGKILL the command's group and every child of this subreaper until none is left."""
+    me = os.getpid()
+    while True:
+        try:
+            os.killpg(command_pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        for pid in _children(me):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+        except ChildProcessError:
+            return  # no child left: every orphan came to us and is gone
+        time.sleep(0.005)
+
+
+def _children(parent: int) -> list[int]:
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if int(fields[1]) == parent:
+            found.append(int(name))
+    return found
 
 
 if __name__ == "__main__":
