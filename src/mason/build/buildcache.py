@@ -152,16 +152,19 @@ class BuildCache:
             self.pushes.entry(NewEntry(planned.key, layer, planned.created_by, planned.inputs))
 
     # --- end -------------------------------------------------------------------------------
+    def store_record(self) -> None:
+        """Push this build's record (what the next build's report compares with)."""
+        if self.push_enabled:
+            self.pushes.document(self.record_tag, record_document(self.steps))
+
     def finish(self) -> None:
-        """Store this build's record, wait for every cache push, write --cache-report."""
+        """Wait for every cache push, write --cache-report."""
         previous = None
         if self._previous is not None:
             try:
                 previous = self._previous.result()
             except (MasonError, OSError) as exc:
                 self.build.reporter.emit(ev.Warn(f"could not read the previous build's cache record: {exc}"))
-        if self.push_enabled:
-            self.pushes.document(self.record_tag, record_document(self.steps))
         self.pushes.join()
         report = self.build.options.cache_report
         if report:

@@ -93,7 +93,7 @@ class Build:
         store_root = Path(options.cache_dir) / "layers" if options.cache_dir else work.sub("layers")
         self.store = LayerStore(store_root)
         self.started = time.monotonic()
-        self.fs = None
+        self._fs = None
         self.isolation = None
         self.cache = None                  # mason.build.buildcache.BuildCache with --cache=true
 
@@ -123,6 +123,9 @@ class Build:
         if self._runner is None:
             from mason.sandbox.runner import make_runner
 
+            if self.isolation is None:
+                self._choose_isolation()
+
             self._runner = make_runner(self.isolation, self.work.sub("sandbox"))
         return self._runner
 
@@ -138,12 +141,24 @@ class Build:
             raise NotSupportedError(f"--snapshot-mode=overlay needs overlayfs mounts: {isolation.reason}",
                                     hint="use --snapshot-mode=walk (or auto)")
         if mode == "overlay" or (mode == "auto" and isolation.overlay):
-            self.fs = OverlayStrategy(self.store, self.work.sub("steps"))
+            self._fs = OverlayStrategy(self.store, self.work.sub("steps"))
         else:
-            self.fs = WalkStrategy(self.work.sub("roots"))
+            self._fs = WalkStrategy(self.work.sub("roots"))
         self.isolation = isolation
         self.reporter.emit(ev.Info(f"isolation: {isolation.level} ({isolation.reason}); "
-                                   f"snapshots: {self.fs.name}"))
+                                   f"snapshots: {self._fs.name}"))
+
+    @property
+    def fs(self):
+        """The snapshot strategy, chosen on first use: a build whose every step is a cache
+        hit never needs a filesystem, so it skips the isolation probe too."""
+        if self._fs is None:
+            self._choose_isolation()
+        return self._fs
+
+    @property
+    def fs_chosen(self) -> bool:
+        return self._fs is not None
 
     # --- the build -------------------------------------------------------------------------
     def run(self) -> BuildResult:
@@ -168,7 +183,10 @@ class Build:
         self.ignore = load_ignore(Path(opts.context_dir), opts.dockerfile)
         self.context = SourceTree(str(opts.context_dir), self.ignore)
         self._check_push_permission()
-        self._choose_isolation()
+        if opts.snapshot_mode not in ("auto", "overlay", "walk"):
+            raise UsageError(f"unknown snapshot mode {opts.snapshot_mode!r}: use auto, overlay or walk")
+        if not opts.cache:
+            self._choose_isolation()
         if opts.cache:
             from mason.build.buildcache import BuildCache
 
@@ -197,6 +215,8 @@ class Build:
             config.add_labels(opts.labels.items())
         config_doc = config.finish(self.created())
         image = build_image(config_doc, final.layers, docker_media=final.docker_media)
+        if self.cache is not None:
+            self.cache.store_record()  # in the background, alongside the image push
         pushed = write_outputs(image, self._outputs())
         for target, digest in pushed:
             if target in opts.destinations:
@@ -207,7 +227,8 @@ class Build:
         self.reporter.emit(ev.BuildFinished(image.digest, image.config_descriptor.digest, seconds))
         return BuildResult(image.digest, image.config_descriptor.digest, image.manifest_bytes,
                            image.config_bytes, [p for p in pushed if p[0] in opts.destinations],
-                           self.records, self.isolation.level if self.isolation else "")
+                           self.records,
+                           self.isolation.level if self.isolation else "none needed (every step was a cache hit)")
 
     def _check_push_permission(self) -> None:
         """Kaniko checks push access before building, so a 20-minute build does not end in

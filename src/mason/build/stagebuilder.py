@@ -38,7 +38,7 @@ class StageBuilder:
             config = StageConfig(parent.config.snapshot())
             layers = list(parent.layers)
             state = StageState(stage, layers, config, parent.docker_media, built_locally=parent.built_locally)
-            if hasattr(build.fs, "adopt"):
+            if build.fs_chosen and hasattr(build.fs, "adopt"):
                 build.fs.adopt(layers, parent.layers)
             base_text = f"stage {parent.stage.id}"
             if build.cache is not None:
