@@ -76,7 +76,7 @@ class BuildOptions:
     cache: bool = False
     cache_repo: str | None = None
     cache_ttl_seconds: int = 336 * 3600
-    cache_copy_layers: bool = False
+    cache_copy_layers: bool = True          # Kaniko defaults to false; our COPY keys are exact
     cache_run_layers: bool = True
     no_push_cache: bool = False
     cache_report: Path | None = None        # --cache-report FILE: per-step keys, hits, why a miss

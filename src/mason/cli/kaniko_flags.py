@@ -118,9 +118,10 @@ FLAGS: tuple[FlagSpec, ...] = (
        effect="mason's extracted-layer store and the base images `mason warm` stores (a FROM pinned by "
               "digest is read from it without a registry); the default /cache is used only if it exists"),
     _f("cache-ttl", DURATION, 336 * 3600, "Cache timeout as a Go duration, e.g. 336h, 90m, 1h30m"),
-    _f("cache-copy-layers", BOOL, False, "Cache COPY layers",
-       effect="COPY/ADD keys are computed either way (they chain later steps' keys); with false their "
-              "layers are rebuilt and not stored, as in Kaniko"),
+    _f("cache-copy-layers", BOOL, True, "Cache COPY layers",
+       effect="default true in mason (Kaniko: false): COPY/ADD keys hash exactly the copied files' paths, "
+              "modes, owners and contents, so a cached COPY layer is never wrong; false rebuilds COPY/ADD "
+              "layers and does not store them, as Kaniko does"),
     _f("cache-run-layers", BOOL, True, "Cache RUN layers"),
     _f("compressed-caching", BOOL, True, "Compress cached layers", status=ACCEPTED,
        effect="mason always stores in the cache the compressed blob it built (the same bytes the image "
