@@ -20,7 +20,7 @@ from typing import IO, Iterator, Mapping
 from mason.build.events import Info, Warn
 from mason.build.options import BuildOptions, RegistryAccess, SecretSource
 from mason.cli.kaniko_flags import ACCEPTED, BY_NAME, ParsedFlags, parse_go_bool
-from mason.errors import NotSupportedError, UsageError
+from mason.errors import BuildError, NotSupportedError, UsageError
 
 _KANIKO_SNAPSHOT_MODES = ("full", "redo", "time")
 _PLATFORM = re.compile(r"[a-z0-9][a-z0-9_.-]*")
@@ -75,7 +75,7 @@ def validate(parsed: ParsedFlags, env: Mapping[str, str]) -> None:
         if not dest or "@" in dest or any(c.isspace() for c in dest):
             raise UsageError(f"--destination {dest!r}: expected a tagged reference such as "
                              "registry.example.com/app:1.0 (digests cannot be pushed to)")
-    if parsed["git"] and not str(parsed["context"]).startswith("git://"):
+    if parsed["git"] and not _is_git_context(str(parsed["context"])):
         raise UsageError("--git applies only to git:// contexts",
                          hint=f"the context is {parsed['context']!r}; remove --git or use a git:// context")
     platform = parsed["custom-platform"]
@@ -85,6 +85,12 @@ def validate(parsed: ParsedFlags, env: Mapping[str, str]) -> None:
             raise UsageError(f"--custom-platform {platform!r}: expected os/arch[/variant], e.g. linux/arm64/v8")
         if parts[0] != "linux":
             raise NotSupportedError(f"--custom-platform {platform!r}: mason builds linux images only")
+
+
+def _is_git_context(spec: str) -> bool:
+    from mason.context import is_git_url
+
+    return is_git_url(spec)
 
 
 def git_options(parsed: ParsedFlags) -> Mapping[str, object]:
@@ -100,27 +106,14 @@ def git_options(parsed: ParsedFlags) -> Mapping[str, object]:
     return _frozen(result)
 
 
-# -- the context: the one place other context kinds will be wired in -----------------------------------
+# -- the context -------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def open_context(parsed: ParsedFlags, *, cwd: Path, env: Mapping[str, str],
-                 stdin: IO[bytes] | None = None) -> Iterator[Path]:
-    """Yield the build context as a local directory, removed afterwards if it was fetched.
-
-    WIRING POINT: plain directories and ``dir://`` are handled here; every other scheme is to
-    be delegated to ``mason.context`` (tar://, tar://stdin, git://, https://), which will
-    fetch/unpack into a private directory and remove it when this context manager exits.
-    """
-    spec = str(parsed["context"])
-    if "://" in spec and not spec.startswith("dir://"):
-        scheme = spec.split("://", 1)[0]
-        raise NotSupportedError(f"--context {spec!r}: {scheme}:// contexts are not supported yet",
-                                hint="use a local directory (or dir://DIR)")
-    base = _path(spec[len("dir://"):] if spec.startswith("dir://") else spec, cwd)
+def _local_dir(spec_path: str, raw: str, sub: str, cwd: Path) -> Path:
+    """A plain path or ``dir://``: used in place, relative to where mason was started."""
+    base = _path(spec_path, cwd)
     if not base.is_dir():
-        raise UsageError(f"--context {spec!r}: {base} is not a directory")
-    sub = parsed["context-sub-path"]
+        raise UsageError(f"--context {raw!r}: {base} is not a directory")
     if sub:
         target = Path(os.path.normpath(base / sub))
         if target != base and base not in target.parents:
@@ -128,7 +121,74 @@ def open_context(parsed: ParsedFlags, *, cwd: Path, env: Mapping[str, str],
         if not target.is_dir():
             raise UsageError(f"--context-sub-path {sub!r}: {target} is not a directory")
         base = target
-    yield base
+    return base
+
+
+def _scratch_parent(parsed: ParsedFlags, env: Mapping[str, str], cwd: Path) -> Path:
+    """Where a fetched context is unpacked: ``--work-dir`` if given, else ``$TMPDIR`` (from the
+    environment mapping, not ``os.environ``), else /tmp."""
+    if parsed["work-dir"]:
+        parent = _path(parsed["work-dir"], cwd)
+    else:
+        parent = Path(env.get("TMPDIR") or "/tmp")
+    parent.mkdir(parents=True, exist_ok=True)
+    return parent
+
+
+def _context_git_options(parsed: ParsedFlags):
+    from mason.context import GitOptions
+
+    opts = git_options(parsed)
+    return GitOptions(branch=opts.get("branch") or None,  # type: ignore[arg-type]
+                      single_branch=bool(opts.get("single-branch", False)),
+                      recurse_submodules=bool(opts.get("recurse-submodules", False)),
+                      insecure_skip_tls=bool(opts.get("insecure-skip-tls", False)))
+
+
+@contextlib.contextmanager
+def open_context(parsed: ParsedFlags, *, cwd: Path, env: Mapping[str, str],
+                 stdin: IO[bytes] | None = None) -> Iterator[Path]:
+    """Yield the build context as a local directory.
+
+    Plain paths and ``dir://`` are used in place. ``tar://FILE``, ``tar://stdin``,
+    ``git://host/repo[#ref[#commit]]`` (cloned over ``$GIT_PULL_METHOD``, https by default),
+    BuildKit's ``https://host/repo.git#ref:subdir`` and ``https://…/ctx.tar.gz`` are
+    materialised by ``mason.context`` in a private temporary directory that is removed when
+    this context manager exits, whether the build succeeded or not: a CI job that builds
+    several images must not find the previous image's context on disk.
+    """
+    import shutil
+    import tempfile
+
+    from mason.context import DirSpec, TarSpec, open_context as materialise, parse_context
+
+    raw = str(parsed["context"])
+    sub = parsed["context-sub-path"]
+    spec = parse_context(raw, git_pull_method=env.get("GIT_PULL_METHOD") or "https")
+    if isinstance(spec, DirSpec):
+        yield _local_dir(spec.path, raw, sub, cwd)
+        return
+    if isinstance(spec, TarSpec) and spec.path is not None:
+        spec = TarSpec(str(_path(spec.path, cwd)))   # relative to where mason was started
+    if isinstance(spec, TarSpec) and spec.path is None:
+        if stdin is None:
+            raise UsageError("--context tar://stdin: no standard input to read the context from")
+        if parsed["dockerfile"] == "-":
+            raise UsageError("--context tar://stdin and --dockerfile - both read standard input",
+                             hint="put the Dockerfile inside the tar archive, or pass it as a file or URL")
+    scratch = Path(tempfile.mkdtemp(prefix="mason-context-", dir=_scratch_parent(parsed, env, cwd)))
+    failed = True
+    try:
+        context = materialise(spec, str(scratch), sub_path=sub or None, stdin=stdin,
+                              git_options=_context_git_options(parsed))
+        yield Path(context.root)
+        failed = False
+    finally:
+        try:
+            shutil.rmtree(scratch)
+        except OSError as exc:
+            if not failed:   # never hide the build's own error behind a cleanup error
+                raise BuildError(f"cannot remove the unpacked context {scratch}: {exc.strerror}") from None
 
 
 # -- the Dockerfile ------------------------------------------------------------------------------------
