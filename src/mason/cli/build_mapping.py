@@ -20,7 +20,7 @@ from typing import IO, Iterator, Mapping
 from mason.build.events import Info, Warn
 from mason.build.options import BuildOptions, RegistryAccess, SecretSource
 from mason.cli.kaniko_flags import ACCEPTED, BY_NAME, ParsedFlags, parse_go_bool
-from mason.errors import BuildError, NotSupportedError, UsageError
+from mason.errors import NotSupportedError, UsageError
 
 _KANIKO_SNAPSHOT_MODES = ("full", "redo", "time")
 _PLATFORM = re.compile(r"[a-z0-9][a-z0-9_.-]*")
@@ -109,32 +109,6 @@ def git_options(parsed: ParsedFlags) -> Mapping[str, object]:
 # -- the context -------------------------------------------------------------------------------------
 
 
-def _local_dir(spec_path: str, raw: str, sub: str, cwd: Path) -> Path:
-    """A plain path or ``dir://``: used in place, relative to where mason was started."""
-    base = _path(spec_path, cwd)
-    if not base.is_dir():
-        raise UsageError(f"--context {raw!r}: {base} is not a directory")
-    if sub:
-        target = Path(os.path.normpath(base / sub))
-        if target != base and base not in target.parents:
-            raise UsageError(f"--context-sub-path {sub!r} leaves the context {base}")
-        if not target.is_dir():
-            raise UsageError(f"--context-sub-path {sub!r}: {target} is not a directory")
-        base = target
-    return base
-
-
-def _scratch_parent(parsed: ParsedFlags, env: Mapping[str, str], cwd: Path) -> Path:
-    """Where a fetched context is unpacked: ``--work-dir`` if given, else ``$TMPDIR`` (from the
-    environment mapping, not ``os.environ``), else /tmp."""
-    if parsed["work-dir"]:
-        parent = _path(parsed["work-dir"], cwd)
-    else:
-        parent = Path(env.get("TMPDIR") or "/tmp")
-    parent.mkdir(parents=True, exist_ok=True)
-    return parent
-
-
 def _context_git_options(parsed: ParsedFlags):
     from mason.context import GitOptions
 
@@ -148,47 +122,24 @@ def _context_git_options(parsed: ParsedFlags):
 @contextlib.contextmanager
 def open_context(parsed: ParsedFlags, *, cwd: Path, env: Mapping[str, str],
                  stdin: IO[bytes] | None = None) -> Iterator[Path]:
-    """Yield the build context as a local directory.
+    """Yield the build context as a local directory (``mason.context.scoped``).
 
     Plain paths and ``dir://`` are used in place. ``tar://FILE``, ``tar://stdin``,
-    ``git://host/repo[#ref[#commit]]`` (cloned over ``$GIT_PULL_METHOD``, https by default),
-    BuildKit's ``https://host/repo.git#ref:subdir`` and ``https://…/ctx.tar.gz`` are
-    materialised by ``mason.context`` in a private temporary directory that is removed when
-    this context manager exits, whether the build succeeded or not: a CI job that builds
-    several images must not find the previous image's context on disk.
+    ``git://host/repo[#ref[#commit]]`` (cloned over ``$GIT_PULL_METHOD``, https by default,
+    with ``--git`` options), BuildKit's ``https://host/repo.git#ref:subdir`` and
+    ``https://…/ctx.tar.gz`` are unpacked in a private temporary directory under
+    ``--work-dir`` (else ``$TMPDIR``, else /tmp) that is removed when this exits, also on failure.
     """
-    import shutil
-    import tempfile
+    from mason.context.scoped import context_directory
 
-    from mason.context import DirSpec, TarSpec, open_context as materialise, parse_context
-
-    raw = str(parsed["context"])
-    sub = parsed["context-sub-path"]
-    spec = parse_context(raw, git_pull_method=env.get("GIT_PULL_METHOD") or "https")
-    if isinstance(spec, DirSpec):
-        yield _local_dir(spec.path, raw, sub, cwd)
-        return
-    if isinstance(spec, TarSpec) and spec.path is not None:
-        spec = TarSpec(str(_path(spec.path, cwd)))   # relative to where mason was started
-    if isinstance(spec, TarSpec) and spec.path is None:
-        if stdin is None:
-            raise UsageError("--context tar://stdin: no standard input to read the context from")
-        if parsed["dockerfile"] == "-":
-            raise UsageError("--context tar://stdin and --dockerfile - both read standard input",
-                             hint="put the Dockerfile inside the tar archive, or pass it as a file or URL")
-    scratch = Path(tempfile.mkdtemp(prefix="mason-context-", dir=_scratch_parent(parsed, env, cwd)))
-    failed = True
-    try:
-        context = materialise(spec, str(scratch), sub_path=sub or None, stdin=stdin,
-                              git_options=_context_git_options(parsed))
-        yield Path(context.root)
-        failed = False
-    finally:
-        try:
-            shutil.rmtree(scratch)
-        except OSError as exc:
-            if not failed:   # never hide the build's own error behind a cleanup error
-                raise BuildError(f"cannot remove the unpacked context {scratch}: {exc.strerror}") from None
+    if str(parsed["context"]) == "tar://stdin" and parsed["dockerfile"] == "-":
+        raise UsageError("--context tar://stdin and --dockerfile - both read standard input",
+                         hint="put the Dockerfile inside the tar archive, or pass it as a file or URL")
+    scratch = _path(parsed["work-dir"], cwd) if parsed["work-dir"] else None
+    with context_directory(str(parsed["context"]), cwd=cwd, env=env, scratch_parent=scratch,
+                           sub_path=parsed["context-sub-path"] or None, stdin=stdin,
+                           git_options=_context_git_options(parsed)) as directory:
+        yield directory
 
 
 # -- the Dockerfile ------------------------------------------------------------------------------------
