@@ -243,6 +243,28 @@ def secrets(parsed: ParsedFlags, env: Mapping[str, str], cwd: Path) -> tuple[Sec
     return tuple(result.values())
 
 
+def env_ca_files(env: Mapping[str, str]) -> tuple[str, ...]:
+    """CA certificates named by ``SSL_CERT_FILE`` and ``SSL_CERT_DIR`` (colon-separated), the
+    variables Kaniko's Go TLS stack reads: pipelines add a private registry's CA this way
+    (Kaniko's image sets ``SSL_CERT_DIR=/kaniko/ssl/certs``). mason trusts them in addition
+    to its default roots. A variable naming a missing file or directory is an error."""
+    files: list[str] = []
+    if env.get("SSL_CERT_FILE"):
+        if not Path(env["SSL_CERT_FILE"]).is_file():
+            raise UsageError(f"SSL_CERT_FILE={env['SSL_CERT_FILE']}: no such file")
+        files.append(env["SSL_CERT_FILE"])
+    for directory in filter(None, env.get("SSL_CERT_DIR", "").split(":")):
+        if not Path(directory).is_dir():
+            raise UsageError(f"SSL_CERT_DIR: {directory} is not a directory")
+        for entry in sorted(Path(directory).iterdir()):
+            try:
+                if entry.is_file() and b"-----BEGIN CERTIFICATE-----" in entry.read_bytes()[:1 << 20]:
+                    files.append(str(entry))
+            except OSError as exc:
+                raise UsageError(f"SSL_CERT_DIR: cannot read {entry}: {exc.strerror}") from None
+    return tuple(files)
+
+
 def registry_access(parsed: ParsedFlags, env: Mapping[str, str], cwd: Path) -> RegistryAccess:
     certs: dict[str, str] = {}
     for raw in parsed["registry-certificate"]:
@@ -285,7 +307,7 @@ def registry_access(parsed: ParsedFlags, env: Mapping[str, str], cwd: Path) -> R
         insecure_registries=tuple(parsed["insecure-registry"]),
         skip_tls_verify=parsed["skip-tls-verify"], skip_tls_verify_pull=parsed["skip-tls-verify-pull"],
         skip_tls_verify_registries=tuple(parsed["skip-tls-verify-registry"]),
-        ca_certificates=_frozen(certs), client_certificates=_frozen(client),
+        ca_certificates=_frozen(certs), client_certificates=_frozen(client), ca_files=env_ca_files(env),
         mirrors=tuple(mirrors), registry_map=_frozen({k: tuple(v) for k, v in remap.items()}),
         default_registry_fallback=not parsed["skip-default-registry-fallback"],
         push_retry=parsed["push-retry"], image_download_retry=parsed["image-download-retry"],
