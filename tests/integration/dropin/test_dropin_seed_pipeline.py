@@ -100,7 +100,8 @@ def run_pipeline(tmp_path: Path, registry, script: list[str], before: list[str],
                  f"cp {WRAPPER} {kaniko}/executor && chmod 0755 {kaniko}/executor && "
                  'sh -e "$1"; rc=$?; cp /kaniko/.docker/config.json "$2" 2>/dev/null; exit $rc')
     proc = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", namespace, "sh",
-                           str(job), str(saved)], env=env, capture_output=True, text=True, timeout=300)
+                           str(job), str(saved)], env=env, cwd=context,   # a job starts in CI_PROJECT_DIR
+                          capture_output=True, text=True, timeout=300)
     return proc.returncode, proc.stdout + proc.stderr, saved
 
 
