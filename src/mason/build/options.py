@@ -80,6 +80,7 @@ class BuildOptions:
     cache_copy_layers: bool = False
     cache_run_layers: bool = True
     no_push_cache: bool = False
+    cache_report: Path | None = None        # --cache-report FILE: per-step keys, hits, why a miss
     # registries (issue 6)
     registry: RegistryAccess = field(default_factory=RegistryAccess)
     check_push_permission: bool = True     # every destination and the cache repo, before building

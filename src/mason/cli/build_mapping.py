@@ -65,6 +65,8 @@ def validate(parsed: ParsedFlags, env: Mapping[str, str]) -> None:
     destinations = parsed["destination"]
     if not no_push and not destinations:
         raise UsageError("you must provide --destination, or use --no-push")
+    if parsed["cache-report"] and not parsed["cache"]:
+        raise UsageError("--cache-report needs --cache=true")
     if parsed["cache"] and no_push and not parsed["cache-repo"] and not parsed["no-push-cache"]:
         raise UsageError("if using cache with --no-push, specify cache repo with --cache-repo",
                          hint="e.g. --cache-repo=registry.example.com/app/cache, or --no-push-cache")
@@ -385,6 +387,7 @@ def build_options(parsed: ParsedFlags, context_dir: Path, *, env: Mapping[str, s
         cache_copy_layers=parsed["cache-copy-layers"],
         cache_run_layers=parsed["cache-run-layers"],
         no_push_cache=parsed["no-push-cache"],
+        cache_report=optional_path("cache-report"),
         registry=registry_access(parsed, env, cwd),
         check_push_permission=not parsed["skip-push-permission-check"],
     )

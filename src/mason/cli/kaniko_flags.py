@@ -119,13 +119,19 @@ FLAGS: tuple[FlagSpec, ...] = (
     _f("cache-repo", STRING, "", "Cache repository (default: <first destination's repository>/cache; "
        "oci:/path for a local layout)"),
     _f("cache-dir", STRING, "/cache", "Local cache directory",
-       effect="used as mason's shared layer store; the default /cache is used only if it exists"),
+       effect="mason's extracted-layer store and the base images `mason warm` stores (a FROM pinned by "
+              "digest is read from it without a registry); the default /cache is used only if it exists"),
     _f("cache-ttl", DURATION, 336 * 3600, "Cache timeout as a Go duration, e.g. 336h, 90m, 1h30m"),
-    _f("cache-copy-layers", BOOL, False, "Cache COPY layers"),
+    _f("cache-copy-layers", BOOL, False, "Cache COPY layers",
+       effect="COPY/ADD keys are computed either way (they chain later steps' keys); with false their "
+              "layers are rebuilt and not stored, as in Kaniko"),
     _f("cache-run-layers", BOOL, True, "Cache RUN layers"),
     _f("compressed-caching", BOOL, True, "Compress cached layers", status=ACCEPTED,
-       effect="mason streams compression without holding layers in memory; no effect"),
+       effect="mason always stores in the cache the compressed blob it built (the same bytes the image "
+              "uses), streamed without holding layers in memory; no effect"),
     _f("no-push-cache", BOOL, False, "Do not push cache layers"),
+    _f("cache-report", STRING, "", "Write each step's cache key, input digests, hit or miss and why it "
+       "missed (compared with the previous build) as JSON", origin="mason"),
     # -- destinations and outputs ------------------------------------------------------------------
     _f("destination", LIST, (), "Image reference to push to (repeatable)", short="d"),
     _f("no-push", BOOL, False, "Do not push the image (env KANIKO_NO_PUSH)"),

@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "inspect": ("mason.cli.inspect_cmd", "show an image's manifest, config and layers"),
     "dockerfile": ("mason.cli.dockerfile_cmd", "parse or check a Dockerfile"),
     "ci": ("mason.cli.ci_cmd", "lint, fix and generate GitLab CI pipelines"),
+    "warm": ("mason.cli.warm_cmd", "fill --cache-dir with base images (Kaniko's warmer)"),
     "version": ("mason.cli.version_cmd", "print mason's version"),
 }
 
