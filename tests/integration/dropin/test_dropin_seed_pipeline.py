@@ -35,7 +35,6 @@ from tests.support.images import push_layout
 REPO = Path(__file__).resolve().parents[3]
 SEED = REPO / ".." / "shared" / "seed" / "before.gitlab-ci.yml"
 WRAPPER = REPO / "ci" / "image" / "executor"
-CACHE_NOT_LANDED = "--cache=true is not implemented yet"
 
 BUILD = """\
 FROM {base} AS build
@@ -143,10 +142,7 @@ class Registry:
         return out
 
 
-def _run_or_xfail(cache: str, code: int, output: str) -> None:
-    if cache == "seed" and code != 0 and CACHE_NOT_LANDED in output:
-        pytest.xfail("the seed uses --cache=true and the layer cache (issue 5) has not landed in this "
-                     "branch: mason refuses the flag. This test passes once it lands.")
+def _assert_ok(code: int, output: str) -> None:
     assert code == 0, output
 
 
@@ -176,7 +172,7 @@ def test_seed_pipeline_verbatim(tmp_path, registry_tls, base_image, kaniko_mount
     project = f"verbatim-{cache}"
     code, output, config = run_pipeline(tmp_path, registry_tls, _script(script, cache), before, project, ctx,
                                         kaniko_mount_point)
-    _run_or_xfail(cache, code, output)
+    _assert_ok(code, output)
     reg = Registry(registry_tls, tmp_path)
     image = f"{registry_tls.host}/group/{project}"
     # the config.json written by the seed's echo line holds the job's credentials
@@ -211,7 +207,7 @@ def test_seed_pipeline_two_dockerfiles_image_b_holds_nothing_of_image_a(
     project = f"twofiles-{cache}"
     code, output, _ = run_pipeline(tmp_path, registry_tls, _script(variant, cache), before, project, ctx,
                                    kaniko_mount_point)
-    _run_or_xfail(cache, code, output)
+    _assert_ok(code, output)
     reg = Registry(registry_tls, tmp_path)
     image = f"{registry_tls.host}/group/{project}"
     base_files = set(reg.files(base_image))
