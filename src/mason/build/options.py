@@ -35,6 +35,7 @@ class RegistryAccess:
     skip_tls_verify_pull: bool = False
     skip_tls_verify_registries: tuple[str, ...] = ()
     ca_certificates: Mapping[str, str] = field(default_factory=dict)              # registry -> CA file
+    ca_files: tuple[str, ...] = ()                  # extra CAs for every registry (SSL_CERT_FILE/_DIR)
     client_certificates: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # -> (cert, key)
     mirrors: tuple[str, ...] = ()                   # Docker Hub mirrors, tried in order
     registry_map: Mapping[str, tuple[str, ...]] = field(default_factory=dict)     # registry -> replacements

@@ -67,15 +67,19 @@ FLAGS: tuple[FlagSpec, ...] = (
     # -- context and Dockerfile ---------------------------------------------------------------
     _f("dockerfile", STRING, "Dockerfile", "Path to the Dockerfile: absolute, relative to the current "
        "directory, relative to the context, an http(s) URL, or - for stdin", short="f"),
-    _f("context", STRING, "/workspace/", "Build context: a directory or dir://DIR", short="c",
-       effect="tar://, git://, https:// and s3:// contexts are refused until mason.context is wired in"),
+    _f("context", STRING, "/workspace/", "Build context: a directory, dir://DIR, tar://FILE (any compression), "
+       "tar://stdin, git://HOST/REPO[#REF[#COMMIT]], https://HOST/REPO.git[#REF[:DIR]], https://…/CTX.tar.gz",
+       short="c",
+       effect="fetched contexts are unpacked in a private temp dir (under --work-dir, else $TMPDIR) removed "
+              "after the build, also on failure; git:// is cloned over $GIT_PULL_METHOD (https by default) "
+              "without its .git directory; s3://, gs://, az:// are refused"),
     _f("context-sub-path", STRING, "", "Sub path within the given context",
        effect="Kaniko ignores it for plain directory contexts; mason applies it to every context"),
     _f("bucket", STRING, "", "GCS bucket holding the build context as a tarball", short="b", hidden=True,
        status=REFUSED, effect="GCS contexts are not implemented"),
     _f("git", LIST, (), "Git context options: branch=NAME, single-branch=BOOL, recurse-submodules=BOOL, "
        "insecure-skip-tls=BOOL (repeatable, or comma separated)",
-       effect="only valid with a git:// context"),
+       effect="only valid with a git context (git:// or a URL ending in .git)"),
     _f("build-arg", LIST, (), "ARG value K=V; a bare K takes the value from the environment (repeatable)",
        effect="a bare K whose variable is unset is not passed (the Dockerfile default applies, as in "
               "BuildKit; Kaniko passes an empty string); mason warns"),

@@ -133,11 +133,15 @@ def test_context_forms(ctx):
     parsed = parse_argv(["--no-push", f"--context=dir://{context}", "--context-sub-path=sub"])
     with open_context(parsed, cwd=cwd, env={}) as d:
         assert d == context / "sub"
-    for spec, scheme in (("tar://ctx.tar.gz", "tar"), ("git://github.com/x/y", "git"),
-                         ("s3://bucket/ctx.tar.gz", "s3"), ("https://example.com/c.tgz", "https")):
-        with pytest.raises(NotSupportedError, match=f"{scheme}://"):
-            with open_context(parse_argv(["-c", spec]), cwd=cwd, env={}):
+    # tar/git/URL contexts are covered by tests/integration/dropin/test_dropin_contexts.py;
+    # cloud buckets are refused, unknown schemes named, missing archives reported.
+    for spec, error, text in (("s3://bucket/ctx.tar.gz", NotSupportedError, "cloud bucket"),
+                              ("ftp://example.com/c.tgz", UsageError, "unknown scheme 'ftp'"),
+                              ("tar://missing.tar.gz", UsageError, "does not exist")):
+        with pytest.raises(error, match=text):
+            with open_context(parse_argv(["-c", spec]), cwd=cwd, env={"TMPDIR": str(cwd)}):
                 pass
+    assert not [p for p in cwd.iterdir() if p.name.startswith("mason-context-")]
     with pytest.raises(UsageError, match="leaves the context"):
         with open_context(parse_argv(["-c", str(context), "--context-sub-path=../.."]), cwd=cwd, env={}):
             pass
