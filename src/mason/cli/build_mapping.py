@@ -161,9 +161,20 @@ def fetch_url(url: str) -> str:
 
 
 def resolve_dockerfile(value: str, context_dir: Path, *, cwd: Path, stdin: IO[bytes] | None,
-                       fetch=fetch_url) -> tuple[Path | None, str | None]:
+                       fetch=fetch_url, given: bool = True) -> tuple[Path | None, str | None]:
     """``(path, text)``: a path found as Kaniko looks (cwd first, then the context), or text
-    read from stdin (``-``) or fetched from an http(s) URL."""
+    read from stdin (``-``) or fetched from an http(s) URL.
+
+    Without ``--dockerfile`` the file is ``<context>/Dockerfile`` (BuildKit's default, and what
+    Kaniko finds in CI, where the job's directory is the context): a ``Dockerfile`` that
+    happens to lie in the current directory must not replace the context's own.
+    """
+    if not given:
+        default = Path(os.path.normpath(context_dir / value))
+        if default.is_file():
+            return default, None
+        raise UsageError(f"no Dockerfile in the build context: {default} does not exist",
+                         hint="pass --dockerfile PATH (relative to the context, or absolute)")
     if value == "-":
         if stdin is None:
             raise UsageError("--dockerfile -: no standard input to read the Dockerfile from")
@@ -340,6 +351,7 @@ def build_options(parsed: ParsedFlags, context_dir: Path, *, env: Mapping[str, s
     validate(parsed, env)
     notes = _notes_for_flags(parsed)
     dockerfile, dockerfile_text = resolve_dockerfile(parsed["dockerfile"], context_dir, cwd=cwd,
+                                                     given="dockerfile" in parsed.given,
                                                      stdin=stdin, fetch=fetch)
     args, arg_notes = build_args(parsed, env)
     notes.extend(arg_notes)

@@ -97,6 +97,17 @@ def test_dockerfile_resolution_cwd_first_then_context(ctx):
     assert str(cwd / "nope") in str(err.value) and str(context / "nope") in str(err.value)
 
 
+def test_default_dockerfile_is_the_contexts_even_with_one_in_cwd(ctx):
+    context, cwd = ctx
+    (cwd / "Dockerfile").write_text("FROM scratch\nLABEL from=cwd\n")
+    assert mapped(["--no-push"], ctx).options.dockerfile == context / "Dockerfile"
+    # Named explicitly, Kaniko's rule applies: the current directory first.
+    assert mapped(["--no-push", "-f", "Dockerfile"], ctx).options.dockerfile == cwd / "Dockerfile"
+    (context / "Dockerfile").unlink()
+    with pytest.raises(UsageError, match="no Dockerfile in the build context"):
+        mapped(["--no-push"], ctx)
+
+
 def test_dockerfile_from_stdin(ctx):
     m = mapped(["--no-push", "-f", "-"], ctx, stdin=io.BytesIO(b"FROM scratch\nENV A=1\n"))
     assert m.options.dockerfile is None and m.options.dockerfile_text == "FROM scratch\nENV A=1\n"
