@@ -10,7 +10,6 @@ import json
 
 import pytest
 
-from mason.build.options import SecretSource  # noqa: F401  (the driver builds the same value)
 from tests.integration.build.buildhelpers import unpack, write_context
 from tests.support.unpriv import python_in_harness
 
