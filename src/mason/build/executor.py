@@ -131,9 +131,9 @@ class Build:
 
     def _choose_isolation(self) -> None:
         from mason.build.rootfs import OverlayStrategy, WalkStrategy
-        from mason.sandbox.capabilities import detect
+        from mason.sandbox.capabilities import choose, detect
 
-        isolation = detect(self.work.path)
+        isolation = choose(detect(self.work.path), self.options.isolation)
         mode = self.options.snapshot_mode
         if mode not in ("auto", "overlay", "walk"):
             raise UsageError(f"unknown snapshot mode {mode!r}: use auto, overlay or walk")

@@ -68,6 +68,7 @@ class BuildOptions:
     work_root: Path | None = None           # parent of the build's private work dir
     cache_dir: Path | None = None           # shared extracted-layer store (persistent)
     snapshot_mode: str = "auto"             # auto | overlay | walk
+    isolation: str = "auto"                 # auto | namespaces | chroot (forced down, never up)
     single_snapshot: bool = False
     ignore_paths: tuple[str, ...] = ()
     ignore_var_run: bool = True

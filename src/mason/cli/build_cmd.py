@@ -11,7 +11,10 @@ Exit codes: 0 ok, 1 build error, 2 usage error, 3 registry/auth error, 4 interna
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 
 EXIT_INTERNAL = 4
 
@@ -92,9 +95,31 @@ def run(args, *, executor=None, env=None, cwd=None, stdin=None, stdout=None, std
     settings = settings_from_flags(parsed, cwd)
     reporter = make_reporter(settings, stream=stderr, output=stdout, env=env)
     try:
-        return _build(parsed, settings, reporter, executor, env=env, cwd=cwd, stdin=stdin)
+        with _sigterm_as_interrupt():
+            return _build(parsed, settings, reporter, executor, env=env, cwd=cwd, stdin=stdin)
     finally:
         reporter.close()
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """CI systems cancel a job with SIGTERM (SIGKILL only after a grace period). Python's default
+    ends the process at once, skipping every cleanup: the RUN's processes (in chroot isolation
+    nothing else kills them) and the work dir would be left. As KeyboardInterrupt it takes
+    Ctrl-C's path instead: processes killed, work dir removed, exit 130. Only while building,
+    and only from the main thread (where signal handlers live)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _build(parsed, settings, reporter, executor, *, env, cwd, stdin) -> int:

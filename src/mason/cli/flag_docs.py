@@ -16,7 +16,7 @@ EXIT_CODES = (
     (3, "registry or authentication error (the registry's own error code is shown)", "RegistryError, AuthError, "
         "NotFoundError"),
     (4, "internal error: a bug in mason", "any other exception"),
-    (130, "interrupted (Ctrl-C, SIGINT)", "KeyboardInterrupt"),
+    (130, "interrupted (Ctrl-C, SIGINT; SIGTERM while building): RUN processes killed, work dir removed", "KeyboardInterrupt"),
 )
 
 

@@ -172,6 +172,12 @@ FLAGS: tuple[FlagSpec, ...] = (
     _f("progress", STRING, "auto", "Progress output: auto (live view on a terminal outside CI), tty, plain",
        choices=("auto", "tty", "plain"), origin="buildkit"),
     _f("work-dir", STRING, "", "Parent directory of the build's private work directory", origin="mason"),
+    _f("isolation", STRING, "auto", "How RUN is isolated: auto (the strongest this process may use, "
+       "detected and stated in the log), namespaces (mount/PID namespaces, overlay snapshots) or chroot "
+       "(no mounts, no new namespaces: an unprivileged CI container; stat-walk snapshots)",
+       choices=("auto", "namespaces", "chroot"), origin="mason",
+       effect="a mode can be forced down, never up past what the process may do; chroot's limits are "
+              "in docs/unprivileged.md"),
 )
 
 BY_NAME: Mapping[str, FlagSpec] = MappingProxyType({f.name: f for f in FLAGS})
