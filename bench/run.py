@@ -40,6 +40,8 @@ def parse(argv):
     p.add_argument("--mason-template", default=None,
                    help="the whole mason command line with {mason} {context} {dockerfile} {destination} "
                         "{cache_repo} {registry} {work_dir} {cache_dir} (default: %s)" % tools.MASON_TEMPLATE.replace("%", "%%"))
+    p.add_argument("--mason-src", type=Path, default=None,
+                   help="mason source tree put on PYTHONPATH (default: this checkout's src/)")
     p.add_argument("--cache-dir", type=Path, default=BENCH / ".cache",
                    help="where the debootstrap root and base image layouts are kept between runs")
     p.add_argument("--results-dir", type=Path, default=BENCH / "results")
@@ -56,7 +58,7 @@ def main(argv=None) -> int:
     runs = args.runs or (1 if args.quick else 3)
     sizes = scenarios.Sizes.quick() if args.quick else scenarios.Sizes()
     chosen = scenarios.select([s for s in args.scenarios.split(",") if s])
-    the_tools = tools.make_tools([t for t in args.tools.split(",") if t], args.mason_cmd, args.mason_template)
+    the_tools = tools.make_tools([t for t in args.tools.split(",") if t], args.mason_cmd, args.mason_template, args.mason_src)
     signal.signal(signal.SIGTERM, _sigterm)
     deps.ensure_packages()
     layouts = bases.make_bases(args.cache_dir.resolve(), sizes.bigroot_files)
@@ -133,4 +135,8 @@ def _one(sc, tool, i, context, dockerfile, host, work) -> dict:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except deps.BenchError as e:
+        print(f"bench: {e}", file=sys.stderr)
+        sys.exit(1)

@@ -73,9 +73,9 @@ def debian_mirror() -> str:
     raise BenchError("no Debian bookworm mirror found in /etc/apt/sources.list or /etc/apt/sources.list.d")
 
 
-def tool_version(argv: list[str]) -> str:
+def tool_version(argv: list[str], env: dict | None = None) -> str:
     try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=30, env=env)
     except (OSError, subprocess.TimeoutExpired) as e:
         return f"unavailable ({e})"
     text = (out.stdout or out.stderr).strip().splitlines()

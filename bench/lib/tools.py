@@ -56,13 +56,14 @@ def _cleanup(state: Path) -> None:
 class Mason:
     name = "mason"
 
-    def __init__(self, template: str = MASON_TEMPLATE, mason: str | None = None):
+    def __init__(self, template: str = MASON_TEMPLATE, mason: str | None = None, src: Path | None = None):
         self.template = template
         self.mason = mason or default_mason()
-        self.env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+        # the mason under test is this checkout's source unless told otherwise
+        self.env = dict(os.environ, PYTHONPATH=str(src or REPO / "src"))
 
     def version(self) -> str:
-        return tool_version([*shlex.split(self.mason), "version"])
+        return tool_version([*shlex.split(self.mason), "version"], env=self.env)
 
     def build(self, req: BuildRequest) -> Measurement:
         req.state.mkdir(parents=True)
@@ -102,11 +103,11 @@ class Buildah:
             _cleanup(req.state)
 
 
-def make_tools(names: list[str], mason_cmd: str | None, mason_template: str | None):
+def make_tools(names: list[str], mason_cmd: str | None, mason_template: str | None, mason_src: Path | None = None):
     tools = []
     for n in names:
         if n == "mason":
-            tools.append(Mason(mason_template or MASON_TEMPLATE, mason_cmd))
+            tools.append(Mason(mason_template or MASON_TEMPLATE, mason_cmd, mason_src))
         elif n == "buildah":
             tools.append(Buildah())
         else:
