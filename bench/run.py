@@ -65,6 +65,7 @@ def main(argv=None) -> int:
 
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     work = BENCH / ".work" / f"{started.replace(':', '')}-{uuid.uuid4().hex[:6]}"
+    logs = args.results_dir / "logs" / work.name  # kept (git-ignored): the tools' own output
     results = {"started": started, "runs": runs, "quick": args.quick, "sizes": dataclasses.asdict(sizes),
                "mason_template": args.mason_template or tools.MASON_TEMPLATE, "measurements": {}}
     try:
@@ -81,7 +82,7 @@ def main(argv=None) -> int:
                     # alternate which tool goes first, so neither always gets the warmer page cache
                     order = the_tools if i % 2 == 0 else list(reversed(the_tools))
                     for tool in order:
-                        m = _one(sc, tool, i, context, dockerfile, reg.host, work)
+                        m = _one(sc, tool, i, context, dockerfile, reg.host, work, logs)
                         per_tool[tool.name].append(m)
                         print(f"bench: {sc.name:16} run {i + 1}/{runs} {tool.name:8} "
                               + (f"{m['seconds']:7.1f} s  peak RSS {m['peak_rss_mb']:6.0f} MB"
@@ -93,10 +94,6 @@ def main(argv=None) -> int:
         return 130
     finally:
         unmount_under(work)
-        logs = args.results_dir / "logs" / work.name
-        if (work / "logs").exists():
-            logs.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copytree(work / "logs", logs, dirs_exist_ok=True)
         shutil.rmtree(work, ignore_errors=True)
 
     results["summary"] = report.summarize(chosen, results["measurements"])
@@ -106,11 +103,10 @@ def main(argv=None) -> int:
     return 0
 
 
-def _one(sc, tool, i, context, dockerfile, host, work) -> dict:
+def _one(sc, tool, i, context, dockerfile, host, work, logdir) -> dict:
     """Prime (if the scenario wants), mutate, then the measured build; all on fresh local state."""
     tag = f"{tool.name}-{sc.name}-{i}-{uuid.uuid4().hex[:6]}"
     cache_repo = f"{host}/cache/{tag}"
-    logdir = work / "logs"
     logdir.mkdir(parents=True, exist_ok=True)
     log = logdir / f"{tag}.log"
 
