@@ -15,7 +15,6 @@ from pathlib import Path
 PACKAGES = {
     "buildah": "buildah",
     "debootstrap": "debootstrap",
-    "time": "/usr/bin/time",
     "skopeo": "skopeo",
     "umoci": "umoci",
     "docker-registry": "docker-registry",

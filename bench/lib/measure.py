@@ -36,6 +36,12 @@ class Measurement:
 
 def _tree_rss_bytes(root: int) -> int:
     """Sum of RSS of root and its descendants, from one pass over /proc/*/stat."""
+    rss, members = _tree(root)
+    return sum(rss.get(p, 0) for p in members)
+
+
+def _tree(root: int) -> tuple[dict[int, int], set[int]]:
+    """(pid -> RSS bytes for every process, root and its descendants)."""
     parent: dict[int, int] = {}
     rss: dict[int, int] = {}
     for name in os.listdir("/proc"):
@@ -59,7 +65,24 @@ def _tree_rss_bytes(root: int) -> int:
             if ppid in members and pid not in members:
                 members.add(pid)
                 changed = True
-    return sum(rss.get(p, 0) for p in members)
+    return rss, members
+
+
+def kill_tree(root: int) -> None:
+    """SIGKILL root's process group and every descendant (some leave the group, e.g. setsid)."""
+    try:
+        _, members = _tree(root)
+    except OSError:
+        members = {root}
+    try:
+        os.killpg(root, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    for pid in members:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 class _Sampler(threading.Thread):
@@ -89,10 +112,7 @@ def run_measured(argv: list[str], log: Path, env: dict | None = None, cwd: Path 
     try:
         _, status, usage = os.wait4(proc.pid, 0)
     except BaseException:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        kill_tree(proc.pid)
         proc.wait()
         raise
     finally:
