@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
+import os
 import shutil
 import signal
 import sys
@@ -125,8 +125,10 @@ def _one(sc, tool, i, context, dockerfile, host, work, logdir) -> dict:
                     "peak_rss_mb": primed.peak_rss_mb, "log": str(log)}
     if sc.mutate:
         sc.mutate(context, tag)
+    # the machine may be shared (other sessions' tests): record how busy it was
+    load = os.getloadavg()[0]
     m = tool.build(req("measured"))
-    return {"seconds": m.seconds, "tree_rss_mb": m.tree_rss_mb, "max_proc_rss_mb": m.max_proc_rss_mb,
+    return {"seconds": m.seconds, "load1_before": load, "tree_rss_mb": m.tree_rss_mb, "max_proc_rss_mb": m.max_proc_rss_mb,
             "peak_rss_mb": m.peak_rss_mb, "returncode": m.returncode, "log": str(log)}
 
 

@@ -17,7 +17,8 @@ def machine(tools) -> dict:
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     return {"nproc": os.cpu_count(), "cpu": cpu, "memory_gb": round(mem_kb / 2**20, 1),
             "kernel": platform.release(), "os": _os_name(), "python": platform.python_version(),
-            "tools": {t.name: t.version() for t in tools}}
+            "tools": {t.name: t.version() for t in tools},
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
 
 
 def _os_name() -> str:
@@ -71,7 +72,8 @@ def markdown(result: dict) -> str:
     lines = [
         f"# mason vs Buildah benchmark, {result['started']}",
         "",
-        f"Machine: {m['nproc']} cores ({m['cpu']}), {m['memory_gb']} GB RAM, kernel {m['kernel']}, {m['os']}.",
+        f"Machine: {m['nproc']} cores ({m['cpu']}), {m['memory_gb']} GB RAM, kernel {m['kernel']}, {m['os']}"
+        f" (load average at start: {m.get('load_average_at_start', 'n/a')}).",
         "Tools: " + "; ".join(f"{k}: {v}" for k, v in m["tools"].items()) + ".",
         f"Runs per scenario: {result['runs']}{' (quick sizes)' if result['quick'] else ''}. Sizes: "
         + ", ".join(f"{k}={v}" for k, v in result["sizes"].items()) + ".",
