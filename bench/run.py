@@ -60,6 +60,8 @@ def main(argv=None) -> int:
     chosen = scenarios.select([s for s in args.scenarios.split(",") if s])
     the_tools = tools.make_tools([t for t in args.tools.split(",") if t], args.mason_cmd, args.mason_template, args.mason_src)
     signal.signal(signal.SIGTERM, _sigterm)
+    # even when started with SIGINT ignored (a background job of a script), Ctrl-C/kill -INT cleans up
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     deps.ensure_packages()
     layouts = bases.make_bases(args.cache_dir.resolve(), sizes.bigroot_files)
 
