@@ -6,7 +6,7 @@ them, so argparse only collects the raw words here. ``run`` turns them into a fr
 the metadata file and the summary.
 
 Exit codes: 0 ok, 1 build error, 2 usage error, 3 registry/auth error, 4 internal error,
-130 interrupted (see docs/cli.md).
+130 interrupted (SIGINT), 143 terminated (SIGTERM) (see docs/cli.md).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def help_text(prog: str = "mason build") -> str:
     lines += ["", "environment: KANIKO_NO_PUSH, KANIKO_REGISTRY_MIRROR, KANIKO_REGISTRY_MAP, KANIKO_DIR,",
               "  DOCKER_CONFIG (credentials), CI (plain output)",
               "exit codes: 0 ok, 1 build error, 2 usage error, 3 registry/auth error, 4 internal error,"
-              " 130 interrupted"]
+              " 130 interrupted (SIGINT), 143 terminated (SIGTERM)"]
     return "\n".join(lines) + "\n"
 
 
