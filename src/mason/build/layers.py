@@ -41,10 +41,10 @@ def materialize(layers: list[LayerRef], store: LayerStore, *, jobs: int = 2) -> 
     Distinct layers extract in parallel (each into its own directory, so order does not
     matter); a layer already in the store costs one ``stat``.
     """
-    from mason.tarfs.extract import ExtractOptions, extract_layer
+    from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, extract_layer
 
     cancel = threading.Event()
-    options = ExtractOptions(mode="overlay", cancel=cancel)
+    options = ExtractOptions(mode="overlay", cancel=cancel, allowed_devices=SAFE_DEVICES)
 
     def one(ref: LayerRef) -> None:
         if ref.directory is not None:

@@ -60,7 +60,8 @@ class ExtractOptions:
     mapping them; otherwise a LayerError says so). ``xattrs``: restore xattrs
     (``security.capability`` needs CAP_SETFCAP; a failure is an error, not a skip).
     ``allow_devices``: create char/block devices; when false a device entry raises
-    LayerError (fifos are always created: they need no privilege). ``cancel``: an object with
+    LayerError (fifos are always created: they need no privilege); ``allowed_devices`` narrows
+    that to character devices with these (major, minor) numbers (see SAFE_DEVICES). ``cancel``: an object with
     ``is_set()`` (a ``threading.Event``) checked before every entry, so an extraction in a worker
     thread stops promptly when the build is interrupted (LayerError "cancelled")."""
 
@@ -70,6 +71,13 @@ class ExtractOptions:
     xattrs: bool = True
     limits: ExtractLimits = ExtractLimits()
     cancel: object | None = field(default=None, compare=False)
+    allowed_devices: frozenset[tuple[int, int]] | None = None
+
+
+# Character devices a base image may carry (Docker's default device cgroup allows these to every
+# container). Anything else, and every block device, would hand a RUN the host's hardware: mason's
+# sandbox has no device cgroup, so ``allowed_devices=SAFE_DEVICES`` refuses them.
+SAFE_DEVICES = frozenset({(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2)})
 
 
 @dataclass(frozen=True)
