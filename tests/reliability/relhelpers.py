@@ -63,7 +63,8 @@ def write_layout(layout: Path, layers: list[tuple[bytes, bytes, str]], *, config
     descriptors, diff_ids = [], []
     for blob, tar, media_type in layers:
         descriptors.append({"mediaType": media_type, **_blob(layout, blob)})
-        diff_ids.append("sha256:" + hashlib.sha256(tar).hexdigest())
+        # ``tar`` is the uncompressed tar, or its diff_id already computed (big layers)
+        diff_ids.append(tar if isinstance(tar, str) else "sha256:" + hashlib.sha256(tar).hexdigest())
     if config is None:
         config = json.dumps({"architecture": "amd64", "os": "linux",
                              "config": {"Env": ["PATH=/bin"], "Cmd": ["/bin/sh"]},
