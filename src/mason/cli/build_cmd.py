@@ -90,10 +90,40 @@ def run(args, *, executor=None, env=None, cwd=None, stdin=None, stdout=None, std
     validate(parsed, env)   # usage errors before any output machinery starts
     settings = settings_from_flags(parsed, cwd)
     reporter = make_reporter(settings, stream=stderr, output=stdout, env=env)
+    detach = _attach_registry_log(reporter, settings.verbosity)
     try:
         return _build(parsed, settings, reporter, executor, env=env, cwd=cwd, stdin=stdin)
     finally:
+        detach()
         reporter.close()
+
+
+def _attach_registry_log(reporter, verbosity: str):
+    """At debug/trace, the registry client's own log (requests, retries, token fetches) goes to the
+    build's output. That logger redacts credentials itself (``mason.registry.redact``); the
+    reliability suite greps this output for them. Returns the function that detaches it."""
+    import logging
+
+    if verbosity not in ("debug", "trace"):
+        return lambda: None
+
+    class ToReporter(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            level = "debug" if record.levelno < logging.INFO else "info" if record.levelno < logging.WARNING \
+                else "warn"
+            reporter.log(level, f"registry: {record.getMessage()}")
+
+    logger = logging.getLogger("mason.registry")
+    handler = ToReporter(logging.DEBUG)
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+
+    def detach() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+
+    return detach
 
 
 def _build(parsed, settings, reporter, executor, *, env, cwd, stdin) -> int:
