@@ -115,9 +115,10 @@ def assert_no_traceback(proc: subprocess.CompletedProcess) -> None:
 
 # --- leftovers -------------------------------------------------------------------------------
 def mounts_under(path: Path) -> list[str]:
+    """Mount points strictly below ``path`` (a tmpfs mounted *at* the work root is the test's own)."""
     prefix = str(path).rstrip("/") + "/"
     with open("/proc/self/mountinfo") as f:
-        return [line.split()[4] for line in f if (line.split()[4] + "/").startswith(prefix)]
+        return [line.split()[4] for line in f if line.split()[4].startswith(prefix)]
 
 
 def work_dirs(root: Path) -> list[Path]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 
 EXIT_INTERNAL = 4
+_FULL = (28, 122)   # ENOSPC, EDQUOT
 
 
 def configure(parser) -> None:
@@ -98,6 +99,24 @@ def run(args, *, executor=None, env=None, cwd=None, stdin=None, stdout=None, std
         reporter.close()
 
 
+def _internal(reporter, exc: BaseException) -> int:
+    import traceback
+
+    reporter.log("error", f"internal error: {type(exc).__name__}: {exc}",
+                 {"error": type(exc).__name__, "exit_code": EXIT_INTERNAL})
+    reporter.log("debug", "".join(traceback.format_exception(exc)).rstrip())
+    reporter.log("info", "hint: this is a bug in mason; please report it with the output of -v=debug")
+    return EXIT_INTERNAL
+
+
+def settings_work_dir(parsed, cwd) -> str | None:
+    """The --work-dir (or --kaniko-dir) as given, for messages."""
+    for name in ("work-dir", "kaniko-dir"):
+        if name in parsed.given and parsed[name]:
+            return str(parsed[name])
+    return None
+
+
 def _attach_registry_log(reporter, verbosity: str):
     """At debug/trace, the registry client's own log (requests, retries, token fetches) goes to the
     build's output. That logger redacts credentials itself (``mason.registry.redact``); the
@@ -151,14 +170,18 @@ def _build(parsed, settings, reporter, executor, *, env, cwd, stdin) -> int:
         return exc.exit_code
     except (KeyboardInterrupt, SystemExit):
         raise
+    except OSError as exc:
+        if exc.errno not in _FULL:
+            return _internal(reporter, exc)
+        # The filesystem, not mason: say where and what to do (exit 1, a build error).
+        where = settings_work_dir(parsed, cwd) or "the temporary directory"
+        reporter.log("error", f"no space left on device while building ({exc.strerror}"
+                              f"{': ' + exc.filename if exc.filename else ''}); the work dir is under {where}",
+                     {"error": "OSError", "exit_code": 1})
+        reporter.log("info", "hint: free space there, or point --work-dir (and --cache-dir) at a larger filesystem")
+        return 1
     except Exception as exc:  # a bug in mason: say so, with the traceback at debug level
-        import traceback
-
-        reporter.log("error", f"internal error: {type(exc).__name__}: {exc}",
-                     {"error": type(exc).__name__, "exit_code": EXIT_INTERNAL})
-        reporter.log("debug", "".join(traceback.format_exception(exc)).rstrip())
-        reporter.log("info", "hint: this is a bug in mason; please report it with the output of -v=debug")
-        return EXIT_INTERNAL
+        return _internal(reporter, exc)
     if enabled("info", settings.verbosity):
         if settings.log_format == "json":
             from mason.cli.render.summary import metadata
