@@ -57,45 +57,41 @@ class ResumingBody:
             return data
 
     def _resume(self, reason: str) -> None:
-        self.close()
-        if not self._retrier.wait_before_retry():
-            raise RegistryError(f"registry {self._registry}: {self._what} broke after {self.offset} bytes "
-                                f"and could not be resumed ({self.resumed} resumptions): {reason}",
-                                temporary=True, hint="check the network path to the registry; "
-                                "--image-download-retry raises the number of attempts")
-        self.resumed += 1
-        headers = {"Range": f"bytes={self.offset}-"} if self.offset else {}
-        try:
-            response = self._reopen(headers)
-        except RegistryError:
-            raise
-        if response.status_code == 206:
-            match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
-            if not match or int(match.group(1)) != self.offset:
-                response.close()
-                raise RegistryError(f"registry {self._registry}: {self._what}: asked to resume at byte "
-                                    f"{self.offset}, got Content-Range {response.headers.get('Content-Range')!r}")
-        elif response.status_code == 200:
-            self._skip(response, self.offset)
-        else:
-            self._response = response
-            raise RegistryError(f"registry {self._registry}: {self._what}: resuming at byte {self.offset} "
-                                f"was answered HTTP {response.status_code}", status=response.status_code,
-                                temporary=response.status_code >= 500)
-        self._response = response
+        """Reopen at ``self.offset``; a reopened stream that breaks again (even while skipping)
+        costs another attempt of the same budget."""
+        while True:
+            self.close()
+            if not self._retrier.wait_before_retry():
+                raise RegistryError(f"registry {self._registry}: {self._what} broke after {self.offset} bytes "
+                                    f"and could not be resumed ({self.resumed} resumptions): {reason}",
+                                    temporary=True, hint="check the network path to the registry; "
+                                    "--image-download-retry raises the number of attempts")
+            self.resumed += 1
+            headers = {"Range": f"bytes={self.offset}-"} if self.offset else {}
+            self._response = response = self._reopen(headers)
+            if response.status_code == 206:
+                match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
+                if not match or int(match.group(1)) != self.offset:
+                    raise RegistryError(f"registry {self._registry}: {self._what}: asked to resume at byte "
+                                        f"{self.offset}, got Content-Range {response.headers.get('Content-Range')!r}")
+                return
+            if response.status_code != 200:
+                raise RegistryError(f"registry {self._registry}: {self._what}: resuming at byte {self.offset} "
+                                    f"was answered HTTP {response.status_code}", status=response.status_code,
+                                    temporary=response.status_code >= 500)
+            try:
+                self._skip(response, self.offset)   # the registry ignored Range
+                return
+            except BROKEN_STREAM as exc:
+                reason = f"while skipping to byte {self.offset}: {type(exc).__name__}: {exc}"
 
     def _skip(self, response: requests.Response, count: int) -> None:
-        """The registry ignored Range: drop the ``count`` bytes already delivered."""
+        """Drop the ``count`` bytes already delivered (a registry that answers a Range with 200)."""
         left = count
         while left:
-            try:
-                chunk = response.raw.read(min(left, 1 << 20), decode_content=False)
-            except BROKEN_STREAM as exc:
-                raise RegistryError(f"registry {self._registry}: {self._what}: the body broke while skipping "
-                                    f"to byte {count}: {type(exc).__name__}", temporary=True) from None
+            chunk = response.raw.read(min(left, 1 << 20), decode_content=False)
             if not chunk:
-                raise RegistryError(f"registry {self._registry}: {self._what}: the body ended while "
-                                    f"skipping to byte {count}", temporary=True)
+                raise OSError(f"the body ended {left} bytes short of byte {count}")
             left -= len(chunk)
 
     def close(self) -> None:
