@@ -30,10 +30,11 @@ class StepRecord:
     step_id: str
     instruction: str
     location: str
-    cache: str = "none"
+    cache: str = "none"                # "hit" | "miss" | "none" (cache off or step not cached)
     seconds: float = 0.0
     layer_digest: str | None = None
     layer_size: int | None = None
+    cache_key: str | None = None
 
 
 @dataclass
@@ -56,6 +57,8 @@ class StageState:
     config: StageConfig
     docker_media: bool
     scope: object = None               # mason.dockerfile.scope.StageScope
+    cache_key: str | None = None       # the running cache key; after the stage, its final key
+    built_locally: bool = False        # some step of it (or of its FROM-stage) ran on this machine
 
 
 def run_build(options: BuildOptions, *, reporter=None, env: Mapping[str, str] | None = None,
@@ -90,8 +93,9 @@ class Build:
         store_root = Path(options.cache_dir) / "layers" if options.cache_dir else work.sub("layers")
         self.store = LayerStore(store_root)
         self.started = time.monotonic()
-        self.fs = None
+        self._fs = None
         self.isolation = None
+        self.cache = None                  # mason.build.buildcache.BuildCache with --cache=true
 
     # --- collaborators ---------------------------------------------------------------------
     @property
@@ -119,14 +123,17 @@ class Build:
         if self._runner is None:
             from mason.sandbox.runner import make_runner
 
+            if self.isolation is None:
+                self._choose_isolation()
+
             self._runner = make_runner(self.isolation, self.work.sub("sandbox"))
         return self._runner
 
     def _choose_isolation(self) -> None:
         from mason.build.rootfs import OverlayStrategy, WalkStrategy
-        from mason.sandbox.capabilities import detect
+        from mason.sandbox.capabilities import choose, detect
 
-        isolation = detect(self.work.path)
+        isolation = choose(detect(self.work.path), self.options.isolation)
         mode = self.options.snapshot_mode
         if mode not in ("auto", "overlay", "walk"):
             raise UsageError(f"unknown snapshot mode {mode!r}: use auto, overlay or walk")
@@ -134,16 +141,27 @@ class Build:
             raise NotSupportedError(f"--snapshot-mode=overlay needs overlayfs mounts: {isolation.reason}",
                                     hint="use --snapshot-mode=walk (or auto)")
         if mode == "overlay" or (mode == "auto" and isolation.overlay):
-            self.fs = OverlayStrategy(self.store, self.work.sub("steps"))
+            self._fs = OverlayStrategy(self.store, self.work.sub("steps"))
         else:
-            self.fs = WalkStrategy(self.work.sub("roots"))
+            self._fs = WalkStrategy(self.work.sub("roots"))
         self.isolation = isolation
         self.reporter.emit(ev.Info(f"isolation: {isolation.level} ({isolation.reason}); "
-                                   f"snapshots: {self.fs.name}"))
+                                   f"snapshots: {self._fs.name}"))
+
+    @property
+    def fs(self):
+        """The snapshot strategy, chosen on first use: a build whose every step is a cache
+        hit never needs a filesystem, so it skips the isolation probe too."""
+        if self._fs is None:
+            self._choose_isolation()
+        return self._fs
+
+    @property
+    def fs_chosen(self) -> bool:
+        return self._fs is not None
 
     # --- the build -------------------------------------------------------------------------
     def run(self) -> BuildResult:
-        from mason.build.assemble import build_image, write_outputs
         from mason.dockerfile import parse_dockerfile, plan_stages
         from mason.oci.platform import host_platform, parse_platform
 
@@ -152,7 +170,7 @@ class Build:
         text, name = self._dockerfile_text()
         dockerfile = parse_dockerfile(text, file=name)
         self.platform = parse_platform(opts.platform) if opts.platform else host_platform()
-        plat = _platform_text(self.platform)
+        plat = self.platform_text = _platform_text(self.platform)
         host = _platform_text(host_platform())
         plan = plan_stages(dockerfile, build_args=dict(opts.build_args), target=opts.target,
                            target_platform=plat, build_platform=host)
@@ -165,9 +183,25 @@ class Build:
         self.ignore = load_ignore(Path(opts.context_dir), opts.dockerfile)
         self.context = SourceTree(str(opts.context_dir), self.ignore)
         self._check_push_permission()
-        self._choose_isolation()
+        if opts.snapshot_mode not in ("auto", "overlay", "walk"):
+            raise UsageError(f"unknown snapshot mode {opts.snapshot_mode!r}: use auto, overlay or walk")
+        if not opts.cache:
+            self._choose_isolation()
+        if opts.cache:
+            from mason.build.buildcache import BuildCache
+
+            self.cache = BuildCache(self)
+        try:
+            return self._build_and_write(plan)
+        finally:
+            if self.cache is not None:
+                self.cache.close()     # no lookup or cache push outlives the build
+
+    def _build_and_write(self, plan) -> BuildResult:
+        from mason.build.assemble import build_image, write_outputs
         from mason.build.stagebuilder import StageBuilder
 
+        opts = self.options
         if opts.skip_unused_stages:
             stages = plan.needed()
         else:
@@ -181,15 +215,20 @@ class Build:
             config.add_labels(opts.labels.items())
         config_doc = config.finish(self.created())
         image = build_image(config_doc, final.layers, docker_media=final.docker_media)
+        if self.cache is not None:
+            self.cache.store_record()  # in the background, alongside the image push
         pushed = write_outputs(image, self._outputs())
         for target, digest in pushed:
             if target in opts.destinations:
                 self.reporter.emit(ev.Pushed(target, digest))
+        if self.cache is not None:
+            self.cache.finish()        # cache pushes ran alongside; the image never waited for them
         seconds = time.monotonic() - self.started
         self.reporter.emit(ev.BuildFinished(image.digest, image.config_descriptor.digest, seconds))
         return BuildResult(image.digest, image.config_descriptor.digest, image.manifest_bytes,
                            image.config_bytes, [p for p in pushed if p[0] in opts.destinations],
-                           self.records, self.isolation.level if self.isolation else "")
+                           self.records,
+                           self.isolation.level if self.isolation else "none needed (every step was a cache hit)")
 
     def _check_push_permission(self) -> None:
         """Kaniko checks push access before building, so a 20-minute build does not end in
@@ -208,9 +247,8 @@ class Build:
 
     def _check_refused_options(self) -> None:
         opts = self.options
-        if opts.cache:
-            raise NotSupportedError("--cache=true is not implemented yet in this version of mason",
-                                    hint="build without --cache, or use a release with the layer cache")
+        if opts.cache_report and not opts.cache:
+            raise UsageError("--cache-report needs --cache=true")
         if opts.single_snapshot:
             raise NotSupportedError("--single-snapshot is not implemented yet")
         if not opts.destinations and not opts.no_push and not opts.tar_path and not opts.oci_layout_path:
@@ -302,11 +340,29 @@ class Build:
             # Relative local bases are relative to the context, never to the process's cwd.
             location = type(location)(location.kind, str(Path(self.options.context_dir) / location.path),
                                       location.name)
+        view = self._from_base_cache(location)
+        if view is not None:
+            self._images[text] = view
+            return view
         self.reporter.emit(ev.Info(f"resolving base image {text}"))
         view = open_source(location, lambda: self.registry, self.platform)
         if isinstance(view, ImageIndex):
             view = view.select(self.platform)
         self._images[text] = view
+        return view
+
+
+    def _from_base_cache(self, location):
+        """A ``FROM …@sha256:`` base that ``mason warm`` put in --cache-dir: no registry needed."""
+        opts = self.options
+        if location.kind != "registry" or not location.reference.digest or not opts.cache_dir:
+            return None
+        from mason.cache.basecache import BaseImageCache
+
+        view = BaseImageCache(Path(opts.cache_dir)).find(location.reference.digest, self.platform,
+                                                         ttl_seconds=opts.cache_ttl_seconds)
+        if view is not None:
+            self.reporter.emit(ev.Info(f"base image {location.reference} found in --cache-dir {opts.cache_dir}"))
         return view
 
 

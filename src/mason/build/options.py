@@ -35,6 +35,7 @@ class RegistryAccess:
     skip_tls_verify_pull: bool = False
     skip_tls_verify_registries: tuple[str, ...] = ()
     ca_certificates: Mapping[str, str] = field(default_factory=dict)              # registry -> CA file
+    ca_files: tuple[str, ...] = ()                  # extra CAs for every registry (SSL_CERT_FILE/_DIR)
     client_certificates: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # -> (cert, key)
     mirrors: tuple[str, ...] = ()                   # Docker Hub mirrors, tried in order
     registry_map: Mapping[str, tuple[str, ...]] = field(default_factory=dict)     # registry -> replacements
@@ -67,6 +68,7 @@ class BuildOptions:
     work_root: Path | None = None           # parent of the build's private work dir
     cache_dir: Path | None = None           # shared extracted-layer store (persistent)
     snapshot_mode: str = "auto"             # auto | overlay | walk
+    isolation: str = "auto"                 # auto | namespaces | chroot (forced down, never up)
     single_snapshot: bool = False
     ignore_paths: tuple[str, ...] = ()
     ignore_var_run: bool = True
@@ -76,9 +78,10 @@ class BuildOptions:
     cache: bool = False
     cache_repo: str | None = None
     cache_ttl_seconds: int = 336 * 3600
-    cache_copy_layers: bool = False
+    cache_copy_layers: bool = True          # Kaniko defaults to false; our COPY keys are exact
     cache_run_layers: bool = True
     no_push_cache: bool = False
+    cache_report: Path | None = None        # --cache-report FILE: per-step keys, hits, why a miss
     # registries (issue 6)
     registry: RegistryAccess = field(default_factory=RegistryAccess)
     check_push_permission: bool = True     # every destination and the cache repo, before building

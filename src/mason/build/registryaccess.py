@@ -34,4 +34,4 @@ def registry_options(access: RegistryAccess | None, *, push: bool):
         insecure_registries=frozenset(access.insecure_registries),
         skip_tls_verify=access.skip_tls_verify if push else access.skip_tls_verify_pull,
         skip_tls_verify_registries=frozenset(access.skip_tls_verify_registries),
-        hosts=hosts, retry=retry)
+        hosts=hosts, ca_files=tuple(access.ca_files), retry=retry)

@@ -21,14 +21,14 @@ from mason.build.stageconfig import DEFAULT_PATH
 from mason.errors import BuildError, NotSupportedError
 
 
-def _argv(builder, ins) -> list[str]:
+def command_argv(shell: list[str], ins) -> list[str]:
     """BuildKit's rules: a lone heredoc is the script; otherwise the shell gets the command
-    line followed by the heredoc bodies, exactly as a shell script would contain them."""
+    line followed by the heredoc bodies, exactly as a shell script would contain them.
+    (Also the cache key's ``argv``: computed before the step runs, from the SHELL it sees.)"""
     if not ins.prepend_shell:
         if ins.heredocs:
             raise NotSupportedError("heredocs with the exec (JSON) form of RUN")
         return list(ins.command)
-    shell = builder.state.config.shell
     text = ins.command[0] if ins.command else ""
     if not ins.heredocs:
         return [*shell, text]
@@ -152,6 +152,13 @@ def _bind(builder, m, target: str, stack: contextlib.ExitStack):
     return Mount(target, "bind", host, readonly=m.readonly)
 
 
+def network_mode(ins) -> str:
+    network = {None: "host", "default": "host", "host": "host", "none": "none"}.get(ins.network)
+    if network is None:
+        raise NotSupportedError(f"RUN --network={ins.network} is not supported")
+    return network
+
+
 def run_step(builder, ins, step_id: str, loc: str):
     from mason.sandbox.spec import RunSpec
     from mason.sandbox.users import resolve_user
@@ -159,10 +166,8 @@ def run_step(builder, ins, step_id: str, loc: str):
     build, state = builder.build, builder.state
     if ins.security not in (None, "sandbox"):
         raise NotSupportedError(f"RUN --security={ins.security} is not supported")
-    network = {None: "host", "default": "host", "host": "host", "none": "none"}.get(ins.network)
-    if network is None:
-        raise NotSupportedError(f"RUN --network={ins.network} is not supported")
-    argv = _argv(builder, ins)
+    network = network_mode(ins)
+    argv = command_argv(state.config.shell, ins)
     env = dict(state.scope.run_env())
     created_by = "RUN " + " ".join(argv) + " # buildkit"
     runner = build.runner()

@@ -13,6 +13,7 @@ from mason.build import events as ev
 from mason.build.executor import StageState, StepRecord
 from mason.build.layers import LayerRef, layer_refs_of
 from mason.build.stageconfig import StageConfig
+from mason.cache.keys import chain_start
 from mason.dockerfile import instructions as di
 from mason.errors import BuildError, MasonError, NotSupportedError
 from mason.oci import mediatypes as mt
@@ -30,18 +31,24 @@ class StageBuilder:
     def _start(self) -> tuple[StageState, list[str]]:
         stage, build = self.stage, self.build
         plat = build.platform
+        key = None
         if stage.base_stage is not None:
             parent = build.results[stage.base_stage]
             onbuild = list(parent.config.config.get("OnBuild") or [])
             config = StageConfig(parent.config.snapshot())
             layers = list(parent.layers)
-            state = StageState(stage, layers, config, parent.docker_media)
-            if hasattr(build.fs, "adopt"):
+            state = StageState(stage, layers, config, parent.docker_media, built_locally=parent.built_locally)
+            if build.fs_chosen and hasattr(build.fs, "adopt"):
                 build.fs.adopt(layers, parent.layers)
             base_text = f"stage {parent.stage.id}"
+            if build.cache is not None:
+                # A FROM-only stage still has a key: its base's (Kaniko #1833).
+                key = chain_start(platform=build.platform_text, stage_key=parent.cache_key)
         elif stage.base.lower() == "scratch":
             config = StageConfig(None, os_name=plat.os, architecture=plat.architecture, variant=plat.variant)
             state, onbuild, base_text = StageState(stage, [], config, False), [], "scratch"
+            if build.cache is not None:
+                key = chain_start(platform=build.platform_text, scratch=True)
         else:
             image = build.pull(stage.base)
             data = dict(image.config.data)
@@ -50,6 +57,9 @@ class StageBuilder:
             docker = image.media_type == mt.DOCKER_MANIFEST
             state = StageState(stage, layer_refs_of(image), config, docker)
             base_text = f"{stage.base}@{image.digest}"
+            if build.cache is not None:
+                key = chain_start(platform=build.platform_text, base_digest=image.digest)
+        state.cache_key = key
         config.ensure_default_path()
         build.reporter.emit(ev.StageStarted(stage.id, base_text))
         return state, onbuild
@@ -61,37 +71,102 @@ class StageBuilder:
         self.state = state
         state.scope = self.build.plan.scope(self.stage, base_env=state.config.env)
         steps = onbuild_instructions(triggers, image=self.stage.base) if triggers else []
+        expanded = []
+        scope = state.scope
         for instruction in [*steps, *self.stage.instructions]:
-            self._dispatch(instruction)
+            try:
+                done, after = scope.apply(instruction)
+            except MasonError as exc:
+                locate(exc, instruction)
+                raise
+            expanded.append((instruction, done, scope, after))
+            scope = after
+        cache = self.build.cache
+        plans = (cache.plan_stage(self, [(i, e, s) for i, e, s, _ in expanded], state.cache_key)
+                 if cache is not None else [None] * len(expanded))
+        for (instruction, done, _, after), planned in zip(expanded, plans):
+            self._dispatch(instruction, done, after, planned)
         return state
 
     # --- dispatch --------------------------------------------------------------------------
-    def _dispatch(self, instruction) -> None:
-        state = self.state
+    def _dispatch(self, instruction, expanded, scope_after, planned) -> None:
+        state, build = self.state, self.build
         self._step += 1
         loc = f"{instruction.location.file}:{instruction.location.start_line}"
         step_id = f"{self.stage.index + 1}/{self._step}"
         text = " ".join(instruction.original.split()) if instruction.original else instruction.name
         record = StepRecord(step_id, text, loc)
-        self.build.records.append(record)
-        self.build.reporter.emit(ev.StepStarted(step_id, self.stage.id, text, loc))
+        build.records.append(record)
+        build.reporter.emit(ev.StepStarted(step_id, self.stage.id, text, loc))
         started = time.monotonic()
+        state.scope = scope_after
         try:
-            expanded, state.scope = state.scope.apply(instruction)
-            layer = self._execute(expanded, step_id, loc)
+            if planned is None:
+                layer = self._execute(expanded, step_id, loc)
+            else:
+                layer = self._cached_step(expanded, step_id, loc, planned, record)
         except MasonError as exc:
-            _locate(exc, instruction)
+            locate(exc, instruction)
             raise
         record.seconds = time.monotonic() - started
         if layer is not None:
             record.layer_digest, record.layer_size = layer.descriptor.digest, layer.descriptor.size
-        self.build.reporter.emit(ev.StepFinished(step_id, record.seconds, "none",
-                                                 record.layer_digest, record.layer_size))
+        if build.cache is not None:
+            self._report(expanded, record, planned)
+        build.reporter.emit(ev.StepFinished(step_id, record.seconds, record.cache,
+                                            record.layer_digest, record.layer_size, record.cache_key))
+
+    def _cached_step(self, ins, step_id: str, loc: str, planned, record: StepRecord) -> LayerRef | None:
+        """A layer step with the cache on: reuse the entry for its key, or run it and store it."""
+        state, cache = self.state, self.build.cache
+        key = cache.key_after(planned, state.cache_key)
+        entry = cache.lookups.result(key) if key is not None and planned.cacheable else None
+        record.cache_key = key
+        if entry is not None:
+            record.cache = "hit"
+            layer = self._replay(ins, entry, planned.created_by)
+        else:
+            record.cache = "miss" if key is not None and planned.cacheable else "none"
+            layer = self._execute(ins, step_id, loc)
+            state.built_locally = True
+            cache.store_entry(planned, layer)
+        state.cache_key = cache.chain_after(state.cache_key, planned, ins.name, layer)
+        return layer
+
+    def _replay(self, ins, entry, created_by: str) -> LayerRef | None:
+        """A hit: the step's config effects and history as if it ran, its layer from the cache
+        (no directory: downloaded and extracted only if a later step needs the filesystem)."""
+        cfg, created = self.state.config, self.build.created()
+        if isinstance(ins, di.Workdir):
+            cfg.set_workdir(ins.path)
+        if entry.layer is None:
+            cfg.add_empty_history(created_by, created)
+            return None
+        ref = LayerRef(entry.diff_id, entry.layer, entry.opener, entry.origin)
+        self.state.layers.append(ref)
+        cfg.add_layer(entry.diff_id, created_by, created)
+        return ref
+
+    def _report(self, ins, record: StepRecord, planned) -> None:
+        from mason.cache.report import StepCacheInfo
+
+        info = StepCacheInfo(record.step_id, self.stage.id, record.instruction, record.location, record.cache,
+                             record.cache_key)
+        if planned is not None:
+            info.parent, info.inputs = planned.parent, dict(planned.inputs)
+            if planned.record is None:
+                info.reason = "not cacheable: its output is known only after it runs (ADD of a URL " \
+                              "without --checksum, or of a git repository)"
+            elif not planned.cacheable:
+                info.reason = ("COPY/ADD layers are cached only with --cache-copy-layers"
+                               if isinstance(ins, (di.Copy, di.Add))
+                               else "RUN and WORKDIR layers are not cached (--cache-run-layers=false)")
+        else:
+            info.reason = "changes only the image config"
+        self.build.cache.steps.append(info)
 
     def _execute(self, ins, step_id: str, loc: str) -> LayerRef | None:
         cfg = self.state.config
-        created = self.build.created()
-        history = _history_text(ins)
         if isinstance(ins, di.Run):
             from mason.build.runstep import run_step
 
@@ -102,42 +177,10 @@ class StageBuilder:
             return copy_step(self, ins, loc)
         if isinstance(ins, di.Workdir):
             path = cfg.set_workdir(ins.path)
-            return self._workdir_layer(path, history)
-        if isinstance(ins, di.Label):
-            cfg.add_labels((p.key, p.value) for p in ins.pairs)
-        elif isinstance(ins, di.Env):
-            cfg.set_env((p.key, p.value) for p in ins.pairs)
-        elif isinstance(ins, di.Arg):
-            pass
-        elif isinstance(ins, di.Expose):
-            cfg.expose(_ports(ins.ports))
-        elif isinstance(ins, di.Volume):
-            cfg.add_volumes(ins.paths)
-        elif isinstance(ins, di.User):
-            cfg.set_user(ins.user)
-        elif isinstance(ins, di.Cmd):
-            cfg.set_cmd(self.command_argv(ins))
-        elif isinstance(ins, di.Entrypoint):
-            cfg.set_entrypoint(self.command_argv(ins))
-        elif isinstance(ins, di.Shell):
-            cfg.set_shell(list(ins.shell))
-        elif isinstance(ins, di.StopSignal):
-            cfg.set_stopsignal(ins.signal)
-        elif isinstance(ins, di.Healthcheck):
-            cfg.set_healthcheck(_healthcheck(ins))
-        elif isinstance(ins, di.Maintainer):
-            cfg.doc["author"] = ins.maintainer
-        elif isinstance(ins, di.Onbuild):
-            cfg.add_onbuild(ins.expression)
-        else:
-            raise NotSupportedError(f"instruction {ins.name} is not supported")
-        cfg.add_empty_history(history, created)
+            return self._workdir_layer(path, _history_text(ins))
+        apply_config(cfg, ins)
+        cfg.add_empty_history(_history_text(ins), self.build.created())
         return None
-
-    def command_argv(self, ins) -> list[str]:
-        if ins.prepend_shell:
-            return [*self.state.config.shell, *ins.command]
-        return list(ins.command)
 
     # --- layers ----------------------------------------------------------------------------
     def commit(self, fs, created_by: str) -> LayerRef | None:
@@ -179,6 +222,45 @@ class StageBuilder:
         return self.commit(fs, history)
 
 
+def apply_config(cfg: StageConfig, ins) -> None:
+    """The config effect of a metadata-only instruction (also replayed by the cache planner
+    on a scratch copy of the config, to know what later steps will see)."""
+    if isinstance(ins, di.Label):
+        cfg.add_labels((p.key, p.value) for p in ins.pairs)
+    elif isinstance(ins, di.Env):
+        cfg.set_env((p.key, p.value) for p in ins.pairs)
+    elif isinstance(ins, di.Arg):
+        pass
+    elif isinstance(ins, di.Expose):
+        cfg.expose(_ports(ins.ports))
+    elif isinstance(ins, di.Volume):
+        cfg.add_volumes(ins.paths)
+    elif isinstance(ins, di.User):
+        cfg.set_user(ins.user)
+    elif isinstance(ins, di.Cmd):
+        cfg.set_cmd(_command(cfg, ins))
+    elif isinstance(ins, di.Entrypoint):
+        cfg.set_entrypoint(_command(cfg, ins))
+    elif isinstance(ins, di.Shell):
+        cfg.set_shell(list(ins.shell))
+    elif isinstance(ins, di.StopSignal):
+        cfg.set_stopsignal(ins.signal)
+    elif isinstance(ins, di.Healthcheck):
+        cfg.set_healthcheck(_healthcheck(ins))
+    elif isinstance(ins, di.Maintainer):
+        cfg.doc["author"] = ins.maintainer
+    elif isinstance(ins, di.Onbuild):
+        cfg.add_onbuild(ins.expression)
+    else:
+        raise NotSupportedError(f"instruction {ins.name} is not supported")
+
+
+def _command(cfg: StageConfig, ins) -> list[str]:
+    if ins.prepend_shell:
+        return [*cfg.shell, *ins.command]
+    return list(ins.command)
+
+
 def _without_ignored(changes, options):
     """Drop ``--ignore-path`` entries (Kaniko's flag) from a change set."""
     from dataclasses import replace
@@ -195,7 +277,7 @@ def _without_ignored(changes, options):
                    opaque_dirs=tuple(p for p in changes.opaque_dirs if keep(p)))
 
 
-def _locate(exc: MasonError, instruction) -> None:
+def locate(exc: MasonError, instruction) -> None:
     """Attach the Dockerfile location to an error that does not have one yet."""
     loc = instruction.location
     where = f"{loc.file}:{loc.start_line}"

@@ -24,30 +24,15 @@ LOCK_NAME = ".lock"
 
 def mounts_below(path: Path, mountinfo: str = "/proc/self/mountinfo") -> list[str]:
     """Mount points at or below ``path``, deepest first (the order to unmount them in)."""
+    from mason.sandbox.linux import mount_points
+
     prefix = str(path).rstrip("/")
-    found = []
     try:
-        with open(mountinfo, encoding="utf-8", errors="surrogateescape") as f:
-            for line in f:
-                mount_point = _unescape(line.split()[4])
-                if mount_point == prefix or mount_point.startswith(prefix + "/"):
-                    found.append(mount_point)
+        points = mount_points(mountinfo)
     except FileNotFoundError:
         return []
-    return sorted(set(found), key=lambda p: p.count("/"), reverse=True)
-
-
-def _unescape(field: str) -> str:
-    # mountinfo escapes space, tab, newline and backslash as octal \ooo
-    out, i = [], 0
-    while i < len(field):
-        if field[i] == "\\" and i + 4 <= len(field) and field[i + 1:i + 4].isdigit():
-            out.append(chr(int(field[i + 1:i + 4], 8)))
-            i += 4
-        else:
-            out.append(field[i])
-            i += 1
-    return "".join(out)
+    found = {p for p in points if p == prefix or p.startswith(prefix + "/")}
+    return sorted(found, key=lambda p: p.count("/"), reverse=True)
 
 
 def unmount_all_below(path: Path, umount: Callable[[str], None] | None = None) -> None:
@@ -58,15 +43,14 @@ def unmount_all_below(path: Path, umount: Callable[[str], None] | None = None) -
 
 
 def _lazy_umount(target: str) -> None:
-    import ctypes
-    import ctypes.util
+    from mason.sandbox.linux import umount2
 
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
     MNT_DETACH = 2
-    if libc.umount2(target.encode(), MNT_DETACH) != 0:
-        err = ctypes.get_errno()
-        if err not in (22, 2):  # EINVAL: not a mount point any more; ENOENT: gone
-            raise OSError(err, f"umount {target}: {os.strerror(err)}")
+    try:
+        umount2(target, MNT_DETACH)
+    except OSError as exc:
+        if exc.errno not in (22, 2):  # EINVAL: not a mount point any more; ENOENT: gone
+            raise
 
 
 class WorkDir:

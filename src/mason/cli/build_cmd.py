@@ -53,7 +53,8 @@ def help_text(prog: str = "mason build") -> str:
             text += f" (deprecated: {', '.join('--' + a for a in spec.aliases)})"
         lines.append(f"  {names:<42} {text}")
     lines += ["", "environment: KANIKO_NO_PUSH, KANIKO_REGISTRY_MIRROR, KANIKO_REGISTRY_MAP, KANIKO_DIR,",
-              "  DOCKER_CONFIG (credentials), CI (plain output)",
+              "  DOCKER_CONFIG (credentials), GIT_PULL_METHOD, SSL_CERT_FILE/SSL_CERT_DIR (extra CAs),",
+              "  CI (plain output)",
               "exit codes: 0 ok, 1 build error, 2 usage error, 3 registry/auth error, 4 internal error,"
               " 130 interrupted (SIGINT), 143 terminated (SIGTERM)"]
     return "\n".join(lines) + "\n"
@@ -93,6 +94,7 @@ def run(args, *, executor=None, env=None, cwd=None, stdin=None, stdout=None, std
     reporter = make_reporter(settings, stream=stderr, output=stdout, env=env)
     detach = _attach_registry_log(reporter, settings.verbosity)
     try:
+        # SIGTERM/SIGINT are handled by mason.cli.main (exit 143/130 after this unwinds)
         return _build(parsed, settings, reporter, executor, env=env, cwd=cwd, stdin=stdin)
     finally:
         detach()

@@ -65,6 +65,8 @@ def validate(parsed: ParsedFlags, env: Mapping[str, str]) -> None:
     destinations = parsed["destination"]
     if not no_push and not destinations:
         raise UsageError("you must provide --destination, or use --no-push")
+    if parsed["cache-report"] and not parsed["cache"]:
+        raise UsageError("--cache-report needs --cache=true")
     if parsed["cache"] and no_push and not parsed["cache-repo"] and not parsed["no-push-cache"]:
         raise UsageError("if using cache with --no-push, specify cache repo with --cache-repo",
                          hint="e.g. --cache-repo=registry.example.com/app/cache, or --no-push-cache")
@@ -75,7 +77,7 @@ def validate(parsed: ParsedFlags, env: Mapping[str, str]) -> None:
         if not dest or "@" in dest or any(c.isspace() for c in dest):
             raise UsageError(f"--destination {dest!r}: expected a tagged reference such as "
                              "registry.example.com/app:1.0 (digests cannot be pushed to)")
-    if parsed["git"] and not str(parsed["context"]).startswith("git://"):
+    if parsed["git"] and not _is_git_context(str(parsed["context"])):
         raise UsageError("--git applies only to git:// contexts",
                          hint=f"the context is {parsed['context']!r}; remove --git or use a git:// context")
     platform = parsed["custom-platform"]
@@ -85,6 +87,12 @@ def validate(parsed: ParsedFlags, env: Mapping[str, str]) -> None:
             raise UsageError(f"--custom-platform {platform!r}: expected os/arch[/variant], e.g. linux/arm64/v8")
         if parts[0] != "linux":
             raise NotSupportedError(f"--custom-platform {platform!r}: mason builds linux images only")
+
+
+def _is_git_context(spec: str) -> bool:
+    from mason.context import is_git_url
+
+    return is_git_url(spec)
 
 
 def git_options(parsed: ParsedFlags) -> Mapping[str, object]:
@@ -100,35 +108,40 @@ def git_options(parsed: ParsedFlags) -> Mapping[str, object]:
     return _frozen(result)
 
 
-# -- the context: the one place other context kinds will be wired in -----------------------------------
+# -- the context -------------------------------------------------------------------------------------
+
+
+def _context_git_options(parsed: ParsedFlags):
+    from mason.context import GitOptions
+
+    opts = git_options(parsed)
+    return GitOptions(branch=opts.get("branch") or None,  # type: ignore[arg-type]
+                      single_branch=bool(opts.get("single-branch", False)),
+                      recurse_submodules=bool(opts.get("recurse-submodules", False)),
+                      insecure_skip_tls=bool(opts.get("insecure-skip-tls", False)))
 
 
 @contextlib.contextmanager
 def open_context(parsed: ParsedFlags, *, cwd: Path, env: Mapping[str, str],
                  stdin: IO[bytes] | None = None) -> Iterator[Path]:
-    """Yield the build context as a local directory, removed afterwards if it was fetched.
+    """Yield the build context as a local directory (``mason.context.scoped``).
 
-    WIRING POINT: plain directories and ``dir://`` are handled here; every other scheme is to
-    be delegated to ``mason.context`` (tar://, tar://stdin, git://, https://), which will
-    fetch/unpack into a private directory and remove it when this context manager exits.
+    Plain paths and ``dir://`` are used in place. ``tar://FILE``, ``tar://stdin``,
+    ``git://host/repo[#ref[#commit]]`` (cloned over ``$GIT_PULL_METHOD``, https by default,
+    with ``--git`` options), BuildKit's ``https://host/repo.git#ref:subdir`` and
+    ``https://…/ctx.tar.gz`` are unpacked in a private temporary directory under
+    ``--work-dir`` (else ``$TMPDIR``, else /tmp) that is removed when this exits, also on failure.
     """
-    spec = str(parsed["context"])
-    if "://" in spec and not spec.startswith("dir://"):
-        scheme = spec.split("://", 1)[0]
-        raise NotSupportedError(f"--context {spec!r}: {scheme}:// contexts are not supported yet",
-                                hint="use a local directory (or dir://DIR)")
-    base = _path(spec[len("dir://"):] if spec.startswith("dir://") else spec, cwd)
-    if not base.is_dir():
-        raise UsageError(f"--context {spec!r}: {base} is not a directory")
-    sub = parsed["context-sub-path"]
-    if sub:
-        target = Path(os.path.normpath(base / sub))
-        if target != base and base not in target.parents:
-            raise UsageError(f"--context-sub-path {sub!r} leaves the context {base}")
-        if not target.is_dir():
-            raise UsageError(f"--context-sub-path {sub!r}: {target} is not a directory")
-        base = target
-    yield base
+    from mason.context.scoped import context_directory
+
+    if str(parsed["context"]) == "tar://stdin" and parsed["dockerfile"] == "-":
+        raise UsageError("--context tar://stdin and --dockerfile - both read standard input",
+                         hint="put the Dockerfile inside the tar archive, or pass it as a file or URL")
+    scratch = _path(parsed["work-dir"], cwd) if parsed["work-dir"] else None
+    with context_directory(str(parsed["context"]), cwd=cwd, env=env, scratch_parent=scratch,
+                           sub_path=parsed["context-sub-path"] or None, stdin=stdin,
+                           git_options=_context_git_options(parsed)) as directory:
+        yield directory
 
 
 # -- the Dockerfile ------------------------------------------------------------------------------------
@@ -148,9 +161,20 @@ def fetch_url(url: str) -> str:
 
 
 def resolve_dockerfile(value: str, context_dir: Path, *, cwd: Path, stdin: IO[bytes] | None,
-                       fetch=fetch_url) -> tuple[Path | None, str | None]:
+                       fetch=fetch_url, given: bool = True) -> tuple[Path | None, str | None]:
     """``(path, text)``: a path found as Kaniko looks (cwd first, then the context), or text
-    read from stdin (``-``) or fetched from an http(s) URL."""
+    read from stdin (``-``) or fetched from an http(s) URL.
+
+    Without ``--dockerfile`` the file is ``<context>/Dockerfile`` (BuildKit's default, and what
+    Kaniko finds in CI, where the job's directory is the context): a ``Dockerfile`` that
+    happens to lie in the current directory must not replace the context's own.
+    """
+    if not given:
+        default = Path(os.path.normpath(context_dir / value))
+        if default.is_file():
+            return default, None
+        raise UsageError(f"no Dockerfile in the build context: {default} does not exist",
+                         hint="pass --dockerfile PATH (relative to the context, or absolute)")
     if value == "-":
         if stdin is None:
             raise UsageError("--dockerfile -: no standard input to read the Dockerfile from")
@@ -232,6 +256,28 @@ def secrets(parsed: ParsedFlags, env: Mapping[str, str], cwd: Path) -> tuple[Sec
     return tuple(result.values())
 
 
+def env_ca_files(env: Mapping[str, str]) -> tuple[str, ...]:
+    """CA certificates named by ``SSL_CERT_FILE`` and ``SSL_CERT_DIR`` (colon-separated), the
+    variables Kaniko's Go TLS stack reads: pipelines add a private registry's CA this way
+    (Kaniko's image sets ``SSL_CERT_DIR=/kaniko/ssl/certs``). mason trusts them in addition
+    to its default roots. A variable naming a missing file or directory is an error."""
+    files: list[str] = []
+    if env.get("SSL_CERT_FILE"):
+        if not Path(env["SSL_CERT_FILE"]).is_file():
+            raise UsageError(f"SSL_CERT_FILE={env['SSL_CERT_FILE']}: no such file")
+        files.append(env["SSL_CERT_FILE"])
+    for directory in filter(None, env.get("SSL_CERT_DIR", "").split(":")):
+        if not Path(directory).is_dir():
+            raise UsageError(f"SSL_CERT_DIR: {directory} is not a directory")
+        for entry in sorted(Path(directory).iterdir()):
+            try:
+                if entry.is_file() and b"-----BEGIN CERTIFICATE-----" in entry.read_bytes()[:1 << 20]:
+                    files.append(str(entry))
+            except OSError as exc:
+                raise UsageError(f"SSL_CERT_DIR: cannot read {entry}: {exc.strerror}") from None
+    return tuple(files)
+
+
 def registry_access(parsed: ParsedFlags, env: Mapping[str, str], cwd: Path) -> RegistryAccess:
     certs: dict[str, str] = {}
     for raw in parsed["registry-certificate"]:
@@ -274,7 +320,7 @@ def registry_access(parsed: ParsedFlags, env: Mapping[str, str], cwd: Path) -> R
         insecure_registries=tuple(parsed["insecure-registry"]),
         skip_tls_verify=parsed["skip-tls-verify"], skip_tls_verify_pull=parsed["skip-tls-verify-pull"],
         skip_tls_verify_registries=tuple(parsed["skip-tls-verify-registry"]),
-        ca_certificates=_frozen(certs), client_certificates=_frozen(client),
+        ca_certificates=_frozen(certs), client_certificates=_frozen(client), ca_files=env_ca_files(env),
         mirrors=tuple(mirrors), registry_map=_frozen({k: tuple(v) for k, v in remap.items()}),
         default_registry_fallback=not parsed["skip-default-registry-fallback"],
         push_retry=parsed["push-retry"], image_download_retry=parsed["image-download-retry"],
@@ -305,6 +351,7 @@ def build_options(parsed: ParsedFlags, context_dir: Path, *, env: Mapping[str, s
     validate(parsed, env)
     notes = _notes_for_flags(parsed)
     dockerfile, dockerfile_text = resolve_dockerfile(parsed["dockerfile"], context_dir, cwd=cwd,
+                                                     given="dockerfile" in parsed.given,
                                                      stdin=stdin, fetch=fetch)
     args, arg_notes = build_args(parsed, env)
     notes.extend(arg_notes)
@@ -341,6 +388,7 @@ def build_options(parsed: ParsedFlags, context_dir: Path, *, env: Mapping[str, s
         work_root=work_root,
         cache_dir=cache_dir,
         snapshot_mode="auto" if mode in _KANIKO_SNAPSHOT_MODES else mode,
+        isolation=parsed["isolation"],
         single_snapshot=parsed["single-snapshot"],
         ignore_paths=tuple(parsed["ignore-path"]),
         ignore_var_run=parsed["ignore-var-run"],
@@ -352,6 +400,7 @@ def build_options(parsed: ParsedFlags, context_dir: Path, *, env: Mapping[str, s
         cache_copy_layers=parsed["cache-copy-layers"],
         cache_run_layers=parsed["cache-run-layers"],
         no_push_cache=parsed["no-push-cache"],
+        cache_report=optional_path("cache-report"),
         registry=registry_access(parsed, env, cwd),
         check_push_permission=not parsed["skip-push-permission-check"],
     )

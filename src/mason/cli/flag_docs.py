@@ -37,8 +37,14 @@ def render() -> str:
            "forms `-d value`, `-dvalue`. Unknown flags are errors with a suggestion.", "",
            "Environment variables read as Kaniko reads them: `KANIKO_NO_PUSH` (overrides `--no-push`),",
            "`KANIKO_REGISTRY_MIRROR`, `KANIKO_REGISTRY_MAP` (added to the flags), `KANIKO_DIR`,",
-           "`DOCKER_CONFIG` (credentials). With `CI` set or output not a terminal, output is plain",
-           "lines without terminal control codes.", "",
+           "`DOCKER_CONFIG` (credentials), `GIT_PULL_METHOD` (git:// contexts: https, http or file),",
+           "`SSL_CERT_FILE` / `SSL_CERT_DIR` (extra CA certificates trusted for every registry, as Kaniko's",
+           "Go TLS reads them: the way a pipeline adds a private registry's CA). With `CI` set or output",
+           "not a terminal, output is plain lines without terminal control codes.", "",
+           "Errors end with a hint saying what to do, e.g. a refused push permission check:",
+           "`push permission denied for registry.example.com/app: check CI_REGISTRY_USER / the auths entry",
+           "for registry.example.com in $DOCKER_CONFIG/config.json`. Several images in one job: see",
+           "docs/bake.md (`mason bake`); mason's own CI image: docs/image.md.", "",
            "## Exit codes", "", "| code | meaning | errors |", "|---|---|---|"]
     out += [f"| {code} | {_cell(meaning)} | {_cell(errors)} |" for code, meaning, errors in EXIT_CODES]
     out += ["", "On SIGINT, SIGTERM or SIGHUP mason unwinds: the RUN's processes are killed, mounts released",

@@ -67,15 +67,19 @@ FLAGS: tuple[FlagSpec, ...] = (
     # -- context and Dockerfile ---------------------------------------------------------------
     _f("dockerfile", STRING, "Dockerfile", "Path to the Dockerfile: absolute, relative to the current "
        "directory, relative to the context, an http(s) URL, or - for stdin", short="f"),
-    _f("context", STRING, "/workspace/", "Build context: a directory or dir://DIR", short="c",
-       effect="tar://, git://, https:// and s3:// contexts are refused until mason.context is wired in"),
+    _f("context", STRING, "/workspace/", "Build context: a directory, dir://DIR, tar://FILE (any compression), "
+       "tar://stdin, git://HOST/REPO[#REF[#COMMIT]], https://HOST/REPO.git[#REF[:DIR]], https://…/CTX.tar.gz",
+       short="c",
+       effect="fetched contexts are unpacked in a private temp dir (under --work-dir, else $TMPDIR) removed "
+              "after the build, also on failure; git:// is cloned over $GIT_PULL_METHOD (https by default) "
+              "without its .git directory; s3://, gs://, az:// are refused"),
     _f("context-sub-path", STRING, "", "Sub path within the given context",
        effect="Kaniko ignores it for plain directory contexts; mason applies it to every context"),
     _f("bucket", STRING, "", "GCS bucket holding the build context as a tarball", short="b", hidden=True,
        status=REFUSED, effect="GCS contexts are not implemented"),
     _f("git", LIST, (), "Git context options: branch=NAME, single-branch=BOOL, recurse-submodules=BOOL, "
        "insecure-skip-tls=BOOL (repeatable, or comma separated)",
-       effect="only valid with a git:// context"),
+       effect="only valid with a git context (git:// or a URL ending in .git)"),
     _f("build-arg", LIST, (), "ARG value K=V; a bare K takes the value from the environment (repeatable)",
        effect="a bare K whose variable is unset is not passed (the Dockerfile default applies, as in "
               "BuildKit; Kaniko passes an empty string); mason warns"),
@@ -115,13 +119,20 @@ FLAGS: tuple[FlagSpec, ...] = (
     _f("cache-repo", STRING, "", "Cache repository (default: <first destination's repository>/cache; "
        "oci:/path for a local layout)"),
     _f("cache-dir", STRING, "/cache", "Local cache directory",
-       effect="used as mason's shared layer store; the default /cache is used only if it exists"),
+       effect="mason's extracted-layer store and the base images `mason warm` stores (a FROM pinned by "
+              "digest is read from it without a registry); the default /cache is used only if it exists"),
     _f("cache-ttl", DURATION, 336 * 3600, "Cache timeout as a Go duration, e.g. 336h, 90m, 1h30m"),
-    _f("cache-copy-layers", BOOL, False, "Cache COPY layers"),
+    _f("cache-copy-layers", BOOL, True, "Cache COPY layers",
+       effect="default true in mason (Kaniko: false): COPY/ADD keys hash exactly the copied files' paths, "
+              "modes, owners and contents, so a cached COPY layer is never wrong; false rebuilds COPY/ADD "
+              "layers and does not store them, as Kaniko does"),
     _f("cache-run-layers", BOOL, True, "Cache RUN layers"),
     _f("compressed-caching", BOOL, True, "Compress cached layers", status=ACCEPTED,
-       effect="mason streams compression without holding layers in memory; no effect"),
+       effect="mason always stores in the cache the compressed blob it built (the same bytes the image "
+              "uses), streamed without holding layers in memory; no effect"),
     _f("no-push-cache", BOOL, False, "Do not push cache layers"),
+    _f("cache-report", STRING, "", "Write each step's cache key, input digests, hit or miss and why it "
+       "missed (compared with the previous build) as JSON", origin="mason"),
     # -- destinations and outputs ------------------------------------------------------------------
     _f("destination", LIST, (), "Image reference to push to (repeatable)", short="d"),
     _f("no-push", BOOL, False, "Do not push the image (env KANIKO_NO_PUSH)"),
@@ -161,6 +172,12 @@ FLAGS: tuple[FlagSpec, ...] = (
     _f("progress", STRING, "auto", "Progress output: auto (live view on a terminal outside CI), tty, plain",
        choices=("auto", "tty", "plain"), origin="buildkit"),
     _f("work-dir", STRING, "", "Parent directory of the build's private work directory", origin="mason"),
+    _f("isolation", STRING, "auto", "How RUN is isolated: auto (the strongest this process may use, "
+       "detected and stated in the log), namespaces (mount/PID namespaces, overlay snapshots) or chroot "
+       "(no mounts, no new namespaces: an unprivileged CI container; stat-walk snapshots)",
+       choices=("auto", "namespaces", "chroot"), origin="mason",
+       effect="a mode can be forced down, never up past what the process may do; chroot's limits are "
+              "in docs/unprivileged.md"),
 )
 
 BY_NAME: Mapping[str, FlagSpec] = MappingProxyType({f.name: f for f in FLAGS})

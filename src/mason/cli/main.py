@@ -14,10 +14,12 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("mason.cli.build_cmd", "build an image from a Dockerfile (accepts every Kaniko executor flag)"),
     "executor": ("mason.cli.build_cmd", "same as build (Kaniko's executor name)"),
+    "bake": ("mason.cli.bake_cmd", "build several images from a bake file, in parallel"),
     "copy": ("mason.cli.copy_cmd", "copy an image between registries, OCI layouts and docker archives"),
     "inspect": ("mason.cli.inspect_cmd", "show an image's manifest, config and layers"),
     "dockerfile": ("mason.cli.dockerfile_cmd", "parse or check a Dockerfile"),
     "ci": ("mason.cli.ci_cmd", "lint, fix and generate GitLab CI pipelines"),
+    "warm": ("mason.cli.warm_cmd", "fill --cache-dir with base images (Kaniko's warmer)"),
     "version": ("mason.cli.version_cmd", "print mason's version"),
 }
 

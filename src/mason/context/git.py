@@ -27,11 +27,12 @@ _SHA = re.compile(r"[0-9a-f]{7,64}")
 
 @dataclass(frozen=True)
 class GitOptions:
-    """Kaniko's ``--git branch=…,single-branch=…,recurse-submodules=…``."""
+    """Kaniko's ``--git branch=…,single-branch=…,recurse-submodules=…,insecure-skip-tls=…``."""
 
     branch: str | None = None
     single_branch: bool = False
     recurse_submodules: bool = False
+    insecure_skip_tls: bool = False   # clone without verifying the server's TLS certificate
 
     @classmethod
     def parse(cls, values: list[str] | tuple[str, ...]) -> "GitOptions":
@@ -45,13 +46,13 @@ class GitOptions:
                     raise UsageError(f"--git {value!r}: expected key=value")
                 if key == "branch":
                     opts["branch"] = val
-                elif key in ("single-branch", "recurse-submodules"):
+                elif key in ("single-branch", "recurse-submodules", "insecure-skip-tls"):
                     if val.lower() not in ("true", "false"):
                         raise UsageError(f"--git {key}={val!r}: expected true or false")
                     opts[key.replace("-", "_")] = val.lower() == "true"
                 else:
                     raise UsageError(f"--git: unknown option {key!r} "
-                                     "(known: branch, single-branch, recurse-submodules)")
+                                     "(known: branch, single-branch, recurse-submodules, insecure-skip-tls)")
         return cls(**opts)  # type: ignore[arg-type]
 
 
@@ -116,11 +117,12 @@ def parse_kaniko(text: str, *, pull_method: str = "https") -> GitSource:
     return GitSource(url=url, ref=ref, commit=commit)
 
 
-def _run(args: list[str], *, what: str, src: GitSource) -> str:
+def _run(args: list[str], *, what: str, src: GitSource, insecure: bool = False) -> str:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "GIT_TERMINAL_PROMPT": "0",
            "HOME": os.environ.get("HOME", "/root"), "GIT_CONFIG_NOSYSTEM": "1", "LC_ALL": "C"}
     try:
-        proc = subprocess.run(["git", "-c", "advice.detachedHead=false", *args], env=env,
+        tls = ["-c", "http.sslVerify=false"] if insecure else []
+        proc = subprocess.run(["git", "-c", "advice.detachedHead=false", *tls, *args], env=env,
                               capture_output=True, text=True, check=False)
     except FileNotFoundError:
         raise BuildError("git is not installed: it is needed to clone "
@@ -156,15 +158,17 @@ def clone(src: GitSource, into: str, *, options: GitOptions = GitOptions()) -> s
         args.append("--single-branch")
     if options.recurse_submodules:
         args.append("--recurse-submodules")
-    _run([*args, "--", src.url, into], what="clone", src=src)
+    insecure = options.insecure_skip_tls
+    _run([*args, "--", src.url, into], what="clone", src=src, insecure=insecure)
     if fetch_ref:
-        _run(["-C", into, "fetch", "--quiet", "origin", fetch_ref], what=f"fetch {fetch_ref}", src=src)
+        _run(["-C", into, "fetch", "--quiet", "origin", fetch_ref], what=f"fetch {fetch_ref}", src=src,
+             insecure=insecure)
         checkout = checkout or "FETCH_HEAD"
     if checkout:
         _run(["-C", into, "checkout", "--quiet", checkout], what=f"checkout {checkout}", src=src)
         if options.recurse_submodules:
             _run(["-C", into, "submodule", "update", "--quiet", "--init", "--recursive"],
-                 what="submodule update", src=src)
+                 what="submodule update", src=src, insecure=insecure)
     return _run(["-C", into, "rev-parse", "HEAD"], what="rev-parse", src=src)
 
 

@@ -267,9 +267,13 @@ class RegistryClient:
             if response.status_code in (401, 403):
                 error = error_from_response(response, registry=repo.registry, what="push permission check",
                                             secrets=self._auth.secrets(repo.registry))
-                raise AuthError(f"no push access to {repo.name} on registry {repo.registry}: {error.message}",
+                credential = self._auth.credential(repo.registry)
+                who = (f" as {credential.username!r}" if credential.username
+                       else " without credentials" if not any(credential.secrets()) else "")
+                raise AuthError(f"no push access to {repo.name} on registry {repo.registry}{who}: {error.message}",
                                 status=error.status, codes=error.codes, method=error.method, url=error.url,
-                                hint=error.hint)
+                                hint=f"push permission denied for {repo.name}: check CI_REGISTRY_USER / the auths "
+                                     f"entry for {repo.registry} in $DOCKER_CONFIG/config.json")
             if response.status_code != 202:
                 raise self._error(response, repo.registry, f"push permission check for {repo.name}")
             location = location_url(response.url, response.headers.get("Location"))

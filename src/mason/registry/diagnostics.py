@@ -103,7 +103,8 @@ def connection_error(exc: BaseException, *, registry: str, method: str, url: str
     text = redact(f"registry {registry}: {method} {shown} failed: {type(exc).__name__}: {exc}", secrets)
     hint = None
     if isinstance(exc, requests.exceptions.SSLError):
-        hint = (f"if {registry} uses a private CA, pass its certificate (--registry-certificate); "
+        hint = (f"if {registry} uses a private CA, pass its certificate (--registry-certificate, "
+                f"or SSL_CERT_FILE in the job's variables); "
                 f"if it serves plain HTTP, mark it insecure (--insecure-registry {registry})")
         return RegistryError(text, method=method, url=shown, temporary=False, hint=hint)
     return RegistryError(text, method=method, url=shown, temporary=True, hint=hint)

@@ -38,6 +38,7 @@ class RegistryOptions:
     skip_tls_verify: bool = False                       # no TLS verification anywhere
     skip_tls_verify_registries: frozenset[str] = frozenset()
     hosts: Mapping[str, RegistryHostOptions] = field(default_factory=dict)
+    ca_files: tuple[str, ...] = ()                      # extra CAs trusted for every host (SSL_CERT_FILE)
     # For later (Kaniko's --registry-mirror / --registry-map): registry -> replacement hosts.
     mirrors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     registry_map: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -61,7 +62,7 @@ class RegistryOptions:
         return RegistryHostOptions(
             insecure=base.insecure or self.insecure or host in self.insecure_registries,
             skip_tls_verify=base.skip_tls_verify or self.skip_tls_verify or host in self.skip_tls_verify_registries,
-            ca_files=base.ca_files,
+            ca_files=tuple(dict.fromkeys(base.ca_files + tuple(self.ca_files))),
             client_cert=base.client_cert,
             client_key=base.client_key,
         )

@@ -28,6 +28,10 @@ from typing import Literal
 from mason.errors import UsageError
 
 Level = Literal["namespaces", "chroot", "none"]
+FORCEABLE = ("auto", "namespaces", "chroot")   # the --isolation flag's values
+# Stated in the build log with the level, so a RUN failing for these reasons is understood.
+CHROOT_LIMITS = ("RUN gets no /proc, /sys, /dev/pts; RUN --mount and --network=none are refused "
+                 "(docs/unprivileged.md)")
 _CAP_SYS_CHROOT = 18
 _CAP_MKNOD = 27
 
@@ -92,7 +96,7 @@ def detect(work_dir: str | os.PathLike) -> Isolation:
         return Isolation("namespaces", f"namespaces available; overlayfs is not ({why_not}): using the stat walker")
     if caps & (1 << _CAP_SYS_CHROOT):
         extra = "" if caps & (1 << _CAP_MKNOD) else "; no CAP_MKNOD: /dev nodes cannot be created"
-        return Isolation("chroot", f"no new namespaces ({why_not}); chroot is allowed{extra}")
+        return Isolation("chroot", f"no new namespaces ({why_not}); chroot is allowed{extra}; {CHROOT_LIMITS}")
     return Isolation("none", f"no new namespaces ({why_not}) and no CAP_SYS_CHROOT")
 
 
@@ -107,4 +111,5 @@ def choose(detected: Isolation, forced: str | None = None) -> Isolation:
         raise UsageError(f"--isolation={forced} is not available here: {detected.reason}")
     if forced == detected.level:
         return detected
-    return Isolation(forced, f"forced by --isolation={forced} (detected: {detected.level})")  # type: ignore[arg-type]
+    limits = f"; {CHROOT_LIMITS}" if forced == "chroot" else ""
+    return Isolation(forced, f"forced by --isolation={forced} (detected: {detected.level}){limits}")  # type: ignore[arg-type]

@@ -5,14 +5,19 @@ For CI containers that run as uid 0 with Docker's default capabilities and secco
 allowed.  What the command gets, and what it does not:
 
 * ``/`` is the stage root via ``chroot``; the process runs as the resolved uid/gid/groups.
-* ``/dev/{null,zero,full,random,urandom,tty}`` are created with ``mknod`` when missing and
-  removed afterwards (stubs).  No ``/dev/pts``, ``/dev/shm`` or ``/dev/fd``.
+* ``/dev`` behaves as the privileged mode's private tmpfs (:class:`PrivateDir`): nodes
+  ``null zero full random urandom tty`` created with ``mknod`` (CAP_MKNOD), an empty ``shm``,
+  and whatever the RUN creates there, are removed afterwards; changing an entry the image ships
+  there is refused.  No ``/dev/pts`` and no ``/dev/fd`` (it would point into the missing ``/proc``).
 * ``/etc/resolv.conf`` and ``/etc/hosts`` are *written* into the root (no bind mounts) and the
   original bytes, mode, owner and times restored afterwards, so the layer does not change.  A
-  RUN that edits them loses its edit, as under Docker.
-* **Missing**: ``/proc`` and ``/sys`` (cannot be mounted; tools reading ``/proc/self`` fail),
-  PID/UTS/IPC isolation, ``--network=none`` and every ``RUN --mount`` (refused with
-  :class:`NotSupportedError`, never silently ignored).
+  RUN that edits them loses its edit, as under Docker; one that removes or replaces them is
+  refused (with a bind mount that fails with EBUSY).
+* **Missing**: ``/proc`` and ``/sys`` (cannot be mounted; tools reading ``/proc/self`` fail with
+  their own error, and mason adds a line saying why to the failed RUN's output; creating files
+  there is refused), PID/UTS/IPC isolation (``hostname`` is the container's), ``--network=none``
+  and every ``RUN --mount`` (refused with :class:`NotSupportedError`, never silently ignored;
+  only mason's own heredoc script dir below ``/dev`` is provided, as a copy).
 * Processes: the helper (``chrootinit``) is a child subreaper that forks the command; when the
   command exits (or mason SIGTERMs the helper on timeout/cancel) the helper SIGKILLs every
   process left (daemons that left the group with ``setsid`` are reparented to it), then exits.
@@ -24,7 +29,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -32,7 +39,8 @@ import time
 from pathlib import Path
 
 from mason.errors import BuildError, NotSupportedError
-from mason.sandbox.spec import RunSpec
+from mason.sandbox.privatedir import PrivateDir
+from mason.sandbox.spec import Mount, RunSpec
 from mason.sandbox.stream import OutputCallback, pump
 from mason.sandbox.stubs import Stubs
 
@@ -48,20 +56,60 @@ class ChrootRunner:
 
     def run(self, spec: RunSpec, output: OutputCallback, *, cancel: threading.Event | None = None) -> int:
         if spec.network != "host":
-            raise NotSupportedError(f"RUN --network={spec.network} needs network namespaces, which this "
-                                    "environment does not allow (isolation: chroot)")
-        if spec.mounts:
-            raise NotSupportedError(f"RUN --mount (at {spec.mounts[0].target}) needs mount rights, which this "
-                                    "environment does not allow (isolation: chroot)")
+            raise NotSupportedError(f"RUN --network={spec.network} needs a network namespace, which this "
+                                    "environment does not allow (isolation: chroot)", hint=_HINT)
+        for m in spec.mounts:
+            if not _is_dev_copy(m):
+                what = "tmpfs" if m.kind == "tmpfs" else "bind/cache/secret"
+                raise NotSupportedError(f"RUN --mount ({what} at {m.target}) needs mount rights, which this "
+                                        "environment does not allow (isolation: chroot)", hint=_HINT)
         root = os.path.realpath(spec.root)
-        with Stubs(root) as stubs:
-            stubs.ensure("/dev", is_dir=True)
-            for node in _DEV_NODES:
-                stubs.ensure_device(f"/dev/{node}", f"/dev/{node}")
+        with PrivateDir(root, "/proc", on_new="refuse"), PrivateDir(root, "/sys", on_new="refuse"), \
+             PrivateDir(root, "/dev", on_new="discard") as dev, Stubs(root) as stubs:
+            _populate_dev(dev.ensure(), spec.mounts)
             with _Substituted(stubs, "/etc/resolv.conf", _host_resolv()), \
                  _Substituted(stubs, "/etc/hosts", f"127.0.0.1\tlocalhost {spec.hostname}\n"
                                                   "::1\tlocalhost ip6-localhost ip6-loopback\n"):
-                return _execute(root, spec, output, cancel)
+                code = _execute(root, spec, output, cancel)
+        if code != 0:
+            # Shown in the build error's output tail: the likeliest reason a RUN that works
+            # elsewhere fails here (ps, /proc/self/..., bash's <(...), hostname).
+            output("stderr", "mason: this RUN ran with chroot isolation: no /proc, /sys, /dev/pts or "
+                             "/dev/fd (see docs/unprivileged.md)")
+        return code
+
+
+_HINT = "run mason where mounts and namespaces are allowed (privileged), or drop the option; see docs/unprivileged.md"
+
+
+def _is_dev_copy(m: Mount) -> bool:
+    """A read-only bind below ``/dev`` (mason's own heredoc script dir ``/dev/pipes``) can be a
+    copy: ``/dev`` is private to the RUN in both modes (a tmpfs there, discarded here), so the
+    copy never reaches the layer and the image is the same."""
+    return m.kind == "bind" and bool(m.readonly) and m.target.startswith("/dev/") and ".." not in m.target
+
+
+def _populate_dev(dev: str, mounts) -> None:
+    """The privileged mode's ``/dev`` without a tmpfs: device nodes (mknod, CAP_MKNOD), an empty
+    world-writable ``shm``, and copies of ``/dev`` binds.  :class:`PrivateDir` removes them all."""
+    for node in _DEV_NODES:
+        path = os.path.join(dev, node)
+        if not os.path.lexists(path):
+            os.mknod(path, stat.S_IFCHR | 0o666, os.stat(f"/dev/{node}").st_rdev)
+            os.chmod(path, 0o666)  # mknod applies the umask
+    shm = os.path.join(dev, "shm")
+    if not os.path.lexists(shm):
+        os.mkdir(shm)
+        os.chmod(shm, 0o1777)
+    for m in mounts:
+        dest = os.path.join(dev, m.target[len("/dev/"):].strip("/"))
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        if os.path.lexists(dest):
+            raise BuildError(f"cannot provide {m.target}: the image already has it")
+        if m.source.is_dir():
+            shutil.copytree(m.source, dest, symlinks=True)
+        else:
+            shutil.copy2(m.source, dest)
 
 
 def _host_resolv() -> str:
@@ -88,9 +136,34 @@ class _Substituted:
             f.write(self.content)
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            now = os.lstat(self.path)
+        except FileNotFoundError:
+            now = None
+        if now is None or now.st_ino != self.stat.st_ino:
+            # Removed or replaced (``rm``, ``sed -i``, ``mv``): in the privileged mode the file is
+            # a bind mount and this fails with EBUSY.  Restoring a new inode would put the file
+            # into the layer, so refuse (after putting the original back).
+            if now is not None:
+                os.unlink(self.path)
+            self._restore_into_new_file()
+            if exc is None:
+                raise BuildError(f"the RUN removed or replaced {self.target}, which the sandbox provides "
+                                 "(in the privileged mode a bind mount: the same RUN fails with EBUSY)",
+                                 hint=f"write {self.target} in the image with COPY, or at container start")
+            return
         with open(self.path, "wb") as f:
             f.write(self.original)
+        self._restore_metadata()
+
+    def _restore_into_new_file(self) -> None:
+        fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600)
+        with open(fd, "wb") as f:
+            f.write(self.original)
+        self._restore_metadata()
+
+    def _restore_metadata(self) -> None:
         os.chown(self.path, self.stat.st_uid, self.stat.st_gid)
         os.chmod(self.path, self.stat.st_mode & 0o7777)
         os.utime(self.path, ns=(self.stat.st_atime_ns, self.stat.st_mtime_ns))

@@ -155,7 +155,17 @@ def mount_plan(spec: RunSpec, stubs: Stubs, tmp: Path) -> list[dict]:
         if m.kind == "bind":
             if not m.source.exists():
                 raise BuildError(f"mount source {m.source} for {m.target} does not exist")
-            target = stubs.ensure(m.target, is_dir=m.source.is_dir())
+            if m.target.startswith("/dev/") and ".." not in m.target:
+                # Below the /dev tmpfs (the heredoc script dir /dev/pipes): a stub in the root's
+                # /dev would be hidden by that tmpfs, so the mount point is made inside it.
+                target = f"{dev}/{m.target[len('/dev/'):].strip('/')}"
+                if m.source.is_dir():
+                    ops.append({"op": "mkdir", "path": target})
+                else:
+                    ops.append({"op": "mkdir", "path": os.path.dirname(target)})
+                    ops.append({"op": "touch", "path": target})
+            else:
+                target = stubs.ensure(m.target, is_dir=m.source.is_dir())
             mount(target, source=str(m.source), flags=linux.MS_BIND | linux.MS_REC, readonly=m.readonly)
         else:
             data = f"mode={m.mode:o}" + (f",size={m.size_bytes}" if m.size_bytes else "")

@@ -1,33 +1,10 @@
 import os
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 
+from tests.support.busyroot import GROUP, PASSWD, make_busybox_root  # noqa: F401 (re-exported)
+
 pytestmark = pytest.mark.integration
-
-PASSWD = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:App:/home/app:/bin/sh\n"
-GROUP = "root:x:0:\napp:x:1000:\nstaff:x:50:app\n"
-
-
-def make_busybox_root(root: Path) -> Path:
-    """A tiny image root: static busybox + applet links + passwd/group written here."""
-    (root / "bin").mkdir(parents=True)
-    shutil.copy("/bin/busybox", root / "bin/busybox")
-    applets = subprocess.run(["/bin/busybox", "--list"], capture_output=True, text=True, check=True).stdout
-    for name in applets.split():
-        if name != "busybox":
-            os.symlink("busybox", root / "bin" / name)
-    (root / "etc").mkdir()
-    (root / "etc/passwd").write_text(PASSWD)
-    (root / "etc/group").write_text(GROUP)
-    (root / "tmp").mkdir(mode=0o1777)
-    os.chmod(root / "tmp", 0o1777)
-    old = 1_600_000_000_000_000_000
-    for p in [root, *root.rglob("*")]:
-        os.utime(p, ns=(old, old), follow_symlinks=False)
-    return root
 
 
 @pytest.fixture
@@ -38,4 +15,4 @@ def busybox_root(tmp_path):
 @pytest.fixture(autouse=True)
 def _needs_root():
     if os.geteuid() != 0:
-        pytest.fail("integration sandbox tests need root (run them in CI as root)")
+        pytest.fail("integration tests of this area need root (run them in CI as root)")

@@ -67,7 +67,8 @@ def test_chroot_user_workdir_and_exit_code(tmp_path, busybox_root):
     code, lines = _run(tmp_path, busybox_root, "id -u; id -G; pwd; exit 7",
                        user=resolve_user(busybox_root, "app"), cwd="/home/app")
     assert code == 7
-    assert [line for _, line in lines] == ["1000", "1000 50", "/home/app"]
+    assert [line for _, line in lines] == ["1000", "1000 50", "/home/app", "mason: this RUN ran with chroot "
+                                           "isolation: no /proc, /sys, /dev/pts or /dev/fd (see docs/unprivileged.md)"]
     assert os.stat(busybox_root / "home/app").st_uid == 1000
 
 

@@ -52,7 +52,7 @@ def test_run_on_overlay_produces_exactly_the_written_files(tmp_path, busybox_roo
             echo '1.2.3.4 evil' >> /etc/hosts
             test -c /dev/null && test -e /proc/self/status && test -d /sys/kernel
             ! touch /sys/kernel/x 2>/dev/null
-            sleep 300 &
+            sleep 3017 &
             echo started-background""")
         assert code == 0, out.lines
         assert out.out() == ["started-background"]
@@ -62,7 +62,7 @@ def test_run_on_overlay_produces_exactly_the_written_files(tmp_path, busybox_roo
     with open("/etc/hosts", "rb") as f:
         assert f.read() == host_hosts
     assert _mounts_under(tmp_path) == []
-    assert not [p for p in os.listdir("/proc") if p.isdigit() and _cmdline(p) == b"sleep\x00300\x00"]
+    assert not [p for p in os.listdir("/proc") if p.isdigit() and _cmdline(p) == b"sleep\x003017\x00"]
     assert os.listdir(tmp_path / "work") == []  # the run's scratch dir is gone
 
 
@@ -147,10 +147,10 @@ def test_network_none_has_only_loopback(tmp_path, busybox_root):
 def test_timeout_kills_everything(tmp_path, busybox_root):
     start = time.monotonic()
     with pytest.raises(BuildError, match="timed out after 1s"):
-        run(tmp_path, busybox_root, "sleep 301 & sleep 302", timeout=1)
+        run(tmp_path, busybox_root, "sleep 30171 & sleep 30172", timeout=1)
     assert time.monotonic() - start < 10
     time.sleep(0.2)
-    assert not [p for p in os.listdir("/proc") if p.isdigit() and _cmdline(p).startswith(b"sleep\x0030")]
+    assert not [p for p in os.listdir("/proc") if p.isdigit() and _cmdline(p).startswith(b"sleep\x003017")]
     assert _mounts_under(tmp_path) == []
     assert sorted(os.listdir(busybox_root)) == ["bin", "etc", "tmp"]
 
@@ -166,7 +166,7 @@ def test_cancel_from_another_thread(tmp_path, busybox_root):
 
 
 def test_two_runs_in_parallel_threads_do_not_interfere(tmp_path, busybox_root):
-    from .conftest import make_busybox_root
+    from tests.support.busyroot import make_busybox_root
     other = make_busybox_root(tmp_path / "other")
     results = {}
 

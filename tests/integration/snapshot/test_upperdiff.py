@@ -9,7 +9,7 @@ from mason.snapshot import walker
 from mason.snapshot.overlay import OverlayRoot
 from mason.snapshot.upperdiff import diff_upper
 
-from .conftest import make_busybox_root
+from tests.support.busyroot import make_busybox_root
 
 
 def _base(tmp_path):

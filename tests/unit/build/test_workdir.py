@@ -2,7 +2,8 @@ import os
 import subprocess
 import sys
 
-from mason.build.workdir import PREFIX, WorkDir, _unescape, mounts_below, remove_stale
+from mason.build.workdir import PREFIX, WorkDir, mounts_below, remove_stale
+from mason.sandbox.linux import _unescape
 
 
 def test_workdir_created_and_removed(tmp_path):

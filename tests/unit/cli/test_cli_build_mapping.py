@@ -97,6 +97,17 @@ def test_dockerfile_resolution_cwd_first_then_context(ctx):
     assert str(cwd / "nope") in str(err.value) and str(context / "nope") in str(err.value)
 
 
+def test_default_dockerfile_is_the_contexts_even_with_one_in_cwd(ctx):
+    context, cwd = ctx
+    (cwd / "Dockerfile").write_text("FROM scratch\nLABEL from=cwd\n")
+    assert mapped(["--no-push"], ctx).options.dockerfile == context / "Dockerfile"
+    # Named explicitly, Kaniko's rule applies: the current directory first.
+    assert mapped(["--no-push", "-f", "Dockerfile"], ctx).options.dockerfile == cwd / "Dockerfile"
+    (context / "Dockerfile").unlink()
+    with pytest.raises(UsageError, match="no Dockerfile in the build context"):
+        mapped(["--no-push"], ctx)
+
+
 def test_dockerfile_from_stdin(ctx):
     m = mapped(["--no-push", "-f", "-"], ctx, stdin=io.BytesIO(b"FROM scratch\nENV A=1\n"))
     assert m.options.dockerfile is None and m.options.dockerfile_text == "FROM scratch\nENV A=1\n"
@@ -133,11 +144,15 @@ def test_context_forms(ctx):
     parsed = parse_argv(["--no-push", f"--context=dir://{context}", "--context-sub-path=sub"])
     with open_context(parsed, cwd=cwd, env={}) as d:
         assert d == context / "sub"
-    for spec, scheme in (("tar://ctx.tar.gz", "tar"), ("git://github.com/x/y", "git"),
-                         ("s3://bucket/ctx.tar.gz", "s3"), ("https://example.com/c.tgz", "https")):
-        with pytest.raises(NotSupportedError, match=f"{scheme}://"):
-            with open_context(parse_argv(["-c", spec]), cwd=cwd, env={}):
+    # tar/git/URL contexts are covered by tests/integration/dropin/test_dropin_contexts.py;
+    # cloud buckets are refused, unknown schemes named, missing archives reported.
+    for spec, error, text in (("s3://bucket/ctx.tar.gz", NotSupportedError, "cloud bucket"),
+                              ("ftp://example.com/c.tgz", UsageError, "unknown scheme 'ftp'"),
+                              ("tar://missing.tar.gz", UsageError, "does not exist")):
+        with pytest.raises(error, match=text):
+            with open_context(parse_argv(["-c", spec]), cwd=cwd, env={"TMPDIR": str(cwd)}):
                 pass
+    assert not [p for p in cwd.iterdir() if p.name.startswith("mason-context-")]
     with pytest.raises(UsageError, match="leaves the context"):
         with open_context(parse_argv(["-c", str(context), "--context-sub-path=../.."]), cwd=cwd, env={}):
             pass
