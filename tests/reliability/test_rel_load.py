@@ -100,3 +100,35 @@ def test_four_processes_at_once_sharing_the_cache_dir(tmp_path, whiteout_layout,
     assert _store_tree(cache) == sequential[1]
     _no_temporaries(cache)
     assert work_dirs(work) == [] and mounts_under(work) == []
+
+
+def test_four_processes_sharing_one_registry_cache_repo(tmp_path, whiteout_layout, sequential, registry_plain):
+    """--cache=true with one cache repo: 4 cold builds race to fill it, then 4 warm builds read it;
+    every digest equals the lone reproducible build's (the cache never changes the result)."""
+    ctx = _context(tmp_path, whiteout_layout)
+    cache, work = tmp_path / "cache", tmp_path / "work"
+    cache.mkdir()
+    repo = f"{registry_plain.host}/relload/cache"
+
+    def wave(label: str) -> list[str]:
+        procs = []
+        for i in range(N):
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "mason", "build", "--context", str(ctx), "--no-push", "--reproducible",
+                 "--cache=true", "--cache-repo", repo, "--insecure-registry", registry_plain.host,
+                 "--oci-layout-path", str(tmp_path / f"{label}{i}"), "--digest-file", str(tmp_path / f"{label}d{i}"),
+                 "--cache-dir", str(cache), "--work-dir", str(work)],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=cli_env()))
+        outputs = [p.communicate(timeout=240)[0].decode(errors="replace") for p in procs]
+        for p, out in zip(procs, outputs):
+            assert p.returncode == 0, out[-3000:]
+        return [(tmp_path / f"{label}d{i}").read_text().strip() for i in range(N)]
+
+    assert wave("cold") == [sequential[0]] * N
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://{registry_plain.host}/v2/relload/cache/tags/list", timeout=10) as r:
+        assert json.loads(r.read())["tags"], "the cold builds pushed nothing to the cache repo"
+    assert wave("warm") == [sequential[0]] * N
+    _no_temporaries(cache)
+    assert work_dirs(work) == [] and mounts_under(work) == []
