@@ -11,6 +11,7 @@ shared directory a previous build could have left files in (Kaniko #1829).
 
 from __future__ import annotations
 
+import errno
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,7 +75,13 @@ def run_build(options: BuildOptions, *, reporter=None, env: Mapping[str, str] | 
     env = dict(env or {})
     with WorkDir(options.work_root) as work:
         build = Build(options, work, reporter=reporter, env=env, registry=registry)
-        return build.run()
+        try:
+            return build.run()
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise BuildError(f"no space left in the work directory {work.root}: {exc.strerror}",
+                                 hint="free space there or point --work-dir at a larger disk") from exc
+            raise
 
 
 class Build:
