@@ -57,15 +57,12 @@ def _media_type(data: dict, declared: str | None, where: str) -> str:
     return mt.check_manifest_type(media_type, where)
 
 
-@dataclass(frozen=True)
-class Manifest:
-    """A single-platform image manifest."""
+class _Document:
+    """What manifests and indexes share: they are their raw bytes, so digest and size are
+    those of ``raw`` (never of a re-serialisation)."""
 
     raw: bytes
     media_type: str
-    config: Descriptor
-    layers: tuple[Descriptor, ...]
-    annotations: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def digest(self) -> str:
@@ -77,6 +74,17 @@ class Manifest:
 
     def descriptor(self, **kw) -> Descriptor:
         return Descriptor(self.media_type, self.digest, self.size, **kw)
+
+
+@dataclass(frozen=True)
+class Manifest(_Document):
+    """A single-platform image manifest."""
+
+    raw: bytes
+    media_type: str
+    config: Descriptor
+    layers: tuple[Descriptor, ...]
+    annotations: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def build(cls, config: Descriptor, layers: list[Descriptor], media_type: str = mt.OCI_MANIFEST,
@@ -89,24 +97,13 @@ class Manifest:
 
 
 @dataclass(frozen=True)
-class Index:
+class Index(_Document):
     """A multi-platform index (OCI image index or Docker manifest list)."""
 
     raw: bytes
     media_type: str
     manifests: tuple[Descriptor, ...]
     annotations: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def digest(self) -> str:
-        return digest_bytes(self.raw)
-
-    @property
-    def size(self) -> int:
-        return len(self.raw)
-
-    def descriptor(self, **kw) -> Descriptor:
-        return Descriptor(self.media_type, self.digest, self.size, **kw)
 
     @classmethod
     def build(cls, manifests: list[Descriptor], media_type: str = mt.OCI_INDEX,

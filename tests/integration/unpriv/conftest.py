@@ -1,19 +1,11 @@
-import os
-
 import pytest
 
-from tests.integration.sandbox.conftest import make_busybox_root
+from tests.support.busyroot import GROUP, PASSWD, make_busybox_root  # noqa: F401 (used by tests)
+from tests.support.rootfixtures import busybox_root, require_root  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def busybox_root(tmp_path):
-    return make_busybox_root(tmp_path / "root")
-
-
 @pytest.fixture(autouse=True)
 def _needs_root():
-    if os.geteuid() != 0:
-        pytest.fail("the unprivileged-container harness must be started as root (it prepares the "
-                    "mount namespace and drops capabilities itself)")
+    require_root('the unprivileged-container harness must be started as root (it prepares the mount namespace and drops capabilities itself)')
