@@ -23,6 +23,7 @@ class FailRule:
     method: str | None
     path_contains: str
     retry_after: str | None
+    body: bytes | None = None          # the error document answered (default: UNAVAILABLE)
 
 
 class FaultProxy:
@@ -35,9 +36,9 @@ class FaultProxy:
         self._server: ThreadingHTTPServer | None = None
 
     def fail_next(self, count: int, status: int = 503, *, method: str | None = None, path_contains: str = "",
-                  retry_after: str | None = None) -> None:
+                  retry_after: str | None = None, body: bytes | None = None) -> None:
         with self._lock:
-            self._rules.append(FailRule(count, status, method, path_contains, retry_after))
+            self._rules.append(FailRule(count, status, method, path_contains, retry_after, body))
 
     def _take_rule(self, method: str, path: str) -> FailRule | None:
         with self._lock:
@@ -69,7 +70,7 @@ class FaultProxy:
                     while left:
                         left -= len(self.rfile.read(min(left, _CHUNK)))
                     proxy._record(self.command, self.path, rule.status)
-                    body = b'{"errors":[{"code":"UNAVAILABLE","message":"injected fault"}]}'
+                    body = rule.body or b'{"errors":[{"code":"UNAVAILABLE","message":"injected fault"}]}'
                     self.send_response(rule.status)
                     if rule.retry_after is not None:
                         self.send_header("Retry-After", rule.retry_after)
