@@ -57,7 +57,7 @@ def _all_failed(ref, routes: PullRoutes, failures) -> RegistryError:
     tried = "; ".join(f"{c.describe()} ({c.ref}): {exc}" for c, exc in failures)
     last = failures[-1][1]
     fell_back = failures[-1][0].via == ORIGIN
-    message = f"could not pull {ref} from any of {len(failures)} registries tried: {tried}"
+    message = f"could not pull {ref} from anywhere it may come from; tried {tried}"
     hint = None if fell_back else ("every configured mirror / mapped registry failed and "
                                    "--skip-default-registry-fallback forbids trying "
                                    f"{ref.registry} itself")

@@ -3,6 +3,8 @@
 Both only ever redirect *pulls* (base images, ``COPY --from=<image>``, ``RUN --mount from=<image>``,
 ``mason warm``): a push always goes to the registry its destination names, so the rules
 live here, above the registry client, and not in the client (one client serves both).
+The layer cache repository (``--cache-repo``) is read and written where it is named, never
+through a mirror: reads and writes of one cache must see the same registry.
 
 Order, as Kaniko builds it (``cmd/executor/cmd/root.go`` then ``RetrieveRemoteImage``):
 
