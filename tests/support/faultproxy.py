@@ -3,12 +3,25 @@
 It forwards every request (streaming bodies both ways) unless a rule says otherwise:
 answer the next N matching requests with an error status (e.g. 503 with Retry-After),
 or flip a byte in blob downloads so digest verification must catch it.
+
+Rules of other kinds (``fault_next``), each for the next N matching requests:
+
+* ``reset_response``: forward, send the headers and ``after_bytes`` of the body, then reset
+  the connection (a download cut mid-blob);
+* ``truncate``: the same, but close cleanly (a body shorter than its Content-Length);
+* ``reset_request``: read ``after_bytes`` of the request body, then reset (an upload cut
+  mid-blob; the upstream never sees the request);
+* ``corrupt``: forward with the first body byte flipped (the wrong bytes for a digest);
+* ``delay``: wait ``seconds`` before forwarding (a slow registry).
 """
 
 from __future__ import annotations
 
 import http.client
+import socket
+import struct
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -23,7 +36,13 @@ class FailRule:
     method: str | None
     path_contains: str
     retry_after: str | None
-    body: bytes | None = None          # the error document answered (default: UNAVAILABLE)
+    kind: str = "status"         # status | reset_response | truncate | reset_request | corrupt | delay
+    after_bytes: int = 0
+    seconds: float = 0.0
+    body: bytes | None = None    # the error document a status fault answers (default: UNAVAILABLE)
+
+
+KINDS = ("status", "reset_response", "truncate", "reset_request", "corrupt", "delay")
 
 
 class FaultProxy:
@@ -31,6 +50,7 @@ class FaultProxy:
         self.upstream_host = upstream_host
         self.corrupt_blobs = False
         self.log: list[tuple[str, str, int]] = []   # (method, path, status answered)
+        self.fired: list[tuple[str, str, str]] = []  # (fault kind, method, path) of each fault injected
         self._rules: list[FailRule] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -38,14 +58,43 @@ class FaultProxy:
     def fail_next(self, count: int, status: int = 503, *, method: str | None = None, path_contains: str = "",
                   retry_after: str | None = None, body: bytes | None = None) -> None:
         with self._lock:
-            self._rules.append(FailRule(count, status, method, path_contains, retry_after, body))
+            self._rules.append(FailRule(count, status, method, path_contains, retry_after, body=body))
 
-    def _take_rule(self, method: str, path: str) -> FailRule | None:
+    def fault_next(self, count: int, kind: str, *, method: str | None = None, path_contains: str = "",
+                   after_bytes: int = 0, seconds: float = 0.0) -> None:
+        """Inject a fault of ``kind`` (see the module docstring) into the next ``count`` matches."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}")
+        with self._lock:
+            self._rules.append(FailRule(count, 0, method, path_contains, None, kind, after_bytes, seconds))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    def requests(self, method: str | None = None, path_contains: str = "") -> list[tuple[str, str, int]]:
+        with self._lock:
+            return [e for e in self.log if method in (None, e[0]) and path_contains in e[1]]
+
+    def _take_rule(self, method: str, path: str, response_length: int | None = None,
+                   request_length: int = 0) -> FailRule | None:
+        """The first live rule matching the request. Response faults (cut, corrupt) only match once
+        the upstream answered 200 with a body long enough to be cut, so a rule is never used up on
+        a request it could not fault; every other kind matches before forwarding."""
+        late = ("reset_response", "truncate", "corrupt")
         with self._lock:
             for rule in self._rules:
-                if rule.remaining > 0 and (rule.method in (None, method)) and rule.path_contains in path:
-                    rule.remaining -= 1
-                    return rule
+                if rule.remaining <= 0 or rule.method not in (None, method) or rule.path_contains not in path:
+                    continue
+                if (rule.kind in late) != (response_length is not None):
+                    continue
+                if response_length is not None and response_length <= rule.after_bytes:
+                    continue
+                if rule.kind == "reset_request" and request_length <= rule.after_bytes:
+                    continue
+                rule.remaining -= 1
+                self.fired.append((rule.kind, method, path))
+                return rule
         return None
 
     def _record(self, method: str, path: str, status: int) -> None:
@@ -63,8 +112,21 @@ class FaultProxy:
 
             def _handle(self):
                 length = int(self.headers.get("Content-Length") or 0)
-                rule = proxy._take_rule(self.command, self.path)
-                if rule is not None:
+                rule = proxy._take_rule(self.command, self.path, request_length=length)
+                if rule is not None and rule.kind == "delay":
+                    time.sleep(rule.seconds)
+                    rule = None
+                if rule is not None and rule.kind == "reset_request":
+                    left = min(length, rule.after_bytes)
+                    while left:
+                        chunk = self.rfile.read(min(left, _CHUNK))
+                        if not chunk:
+                            break
+                        left -= len(chunk)
+                    proxy._record(self.command, self.path, -1)
+                    self._reset()
+                    return
+                if rule is not None and rule.kind == "status":
                     # consume the body so the connection stays usable, then answer the fault
                     left = length
                     while left:
@@ -95,16 +157,21 @@ class FaultProxy:
                         left -= len(chunk)
                     response = upstream.getresponse()
                     proxy._record(self.command, self.path, response.status)
+                    if response.status == 200 and self.command == "GET":
+                        rule = proxy._take_rule(self.command, self.path, int(response.getheader("Content-Length") or 0))
                     self.send_response(response.status, response.reason)
                     for key, value in response.getheaders():
                         if key.lower() not in _HOP_BY_HOP:
                             self.send_header(key, value)
                     self.end_headers()
-                    corrupt = (proxy.corrupt_blobs and self.command == "GET" and "/blobs/sha256:" in self.path
+                    corrupt = ((proxy.corrupt_blobs or (rule is not None and rule.kind == "corrupt"))
+                               and self.command == "GET" and "/blobs/sha256:" in self.path
                                and response.status == 200)
                     if self.command == "HEAD":
                         return
+                    cut = rule is not None and rule.kind in ("reset_response", "truncate")
                     first = True
+                    sent = 0
                     while True:
                         chunk = response.read(_CHUNK)
                         if not chunk:
@@ -112,9 +179,27 @@ class FaultProxy:
                         if corrupt and first:
                             chunk = bytes([chunk[0] ^ 0xFF]) + chunk[1:]
                         first = False
+                        if cut and sent + len(chunk) >= rule.after_bytes:
+                            self.wfile.write(chunk[:rule.after_bytes - sent])
+                            self.wfile.flush()
+                            if rule.kind == "reset_response":
+                                self._reset()
+                            else:
+                                self.close_connection = True
+                            return
                         self.wfile.write(chunk)
+                        sent += len(chunk)
                 finally:
                     upstream.close()
+
+            def _reset(self):
+                # SO_LINGER 0: close() sends RST, so the client sees "connection reset by peer"
+                self.close_connection = True
+                try:
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.connection.close()
+                except OSError:
+                    pass
 
             do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _handle
 

@@ -44,6 +44,8 @@ class TokenIssuer:
         self.lifetime = lifetime
         self.refresh_tokens: dict[str, str] = {}   # refresh token -> user
         self.requests: list[dict] = []             # what was asked, for assertions
+        self.failures_left = 0                     # answer the next N requests with failure_status
+        self.failure_status = 503
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -73,6 +75,18 @@ class TokenIssuer:
         signature = self.key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
         return f"{signing_input}.{_b64url(signature)}"
 
+    def fail_next(self, count: int, status: int = 503) -> None:
+        """Be "briefly down": answer the next ``count`` token requests with ``status``."""
+        with self._lock:
+            self.failures_left, self.failure_status = count, status
+
+    def _take_failure(self) -> int | None:
+        with self._lock:
+            if self.failures_left > 0:
+                self.failures_left -= 1
+                return self.failure_status
+        return None
+
     # -- HTTP ---------------------------------------------------------------------------------
     def _handler(self):
         issuer = self
@@ -101,6 +115,10 @@ class TokenIssuer:
                 return (known is not None and known.password == password), user
 
             def do_GET(self):
+                failure = issuer._take_failure()
+                if failure is not None:
+                    self._answer(failure, {"details": "token service injected failure"})
+                    return
                 query = parse_qs(urlsplit(self.path).query)
                 ok, user = self._basic_user()
                 scopes = [s for value in query.get("scope", []) for s in value.split(" ")]
@@ -123,6 +141,10 @@ class TokenIssuer:
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 form = parse_qs(self.rfile.read(length).decode())
+                failure = issuer._take_failure()
+                if failure is not None:
+                    self._answer(failure, {"details": "token service injected failure"})
+                    return
                 grant = form.get("grant_type", [""])[0]
                 scopes = [s for value in form.get("scope", []) for s in value.split(" ")]
                 user = None

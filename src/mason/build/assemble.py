@@ -94,14 +94,20 @@ def write_outputs(image: Image, outputs: list[Output], *, jobs: int = 4,
 
     if len(outputs) <= 1:
         return [one(o) for o in outputs]
-    with ThreadPoolExecutor(max_workers=min(4, len(outputs))) as pool:
+    pool = ThreadPoolExecutor(max_workers=min(4, len(outputs)))
+    try:
         futures = [pool.submit(one, o) for o in outputs]
         results, errors = [], []
         for f in futures:
             try:
                 results.append(f.result())
-            except BaseException as exc:  # wait for every push before reporting
+            except Exception as exc:  # wait for every push before reporting
                 errors.append(exc)
-        if errors:
-            raise errors[0]
-        return results
+    except BaseException:
+        # an interrupt: do not wait for pushes stuck on a registry (their manifests never follow)
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    if errors:
+        raise errors[0]
+    return results

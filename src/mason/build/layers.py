@@ -9,12 +9,14 @@ its overlay upper dir, which already is that format.
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable
 
 from mason.build.layerstore import LayerStore
+from mason.errors import BuildError
 from mason.oci.descriptor import Descriptor
 
 
@@ -39,9 +41,10 @@ def materialize(layers: list[LayerRef], store: LayerStore, *, jobs: int = 2) -> 
     Distinct layers extract in parallel (each into its own directory, so order does not
     matter); a layer already in the store costs one ``stat``.
     """
-    from mason.tarfs.extract import ExtractOptions, extract_layer
+    from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, extract_layer
 
-    options = ExtractOptions(mode="overlay")
+    cancel = threading.Event()
+    options = ExtractOptions(mode="overlay", cancel=cancel, allowed_devices=SAFE_DEVICES)
 
     def one(ref: LayerRef) -> None:
         if ref.directory is not None:
@@ -49,7 +52,7 @@ def materialize(layers: list[LayerRef], store: LayerStore, *, jobs: int = 2) -> 
 
         def extract(dest: Path) -> None:
             with ref.opener() as blob:
-                extract_layer(blob, dest, media_type=ref.descriptor.media_type, options=options,
+                extract_layer(_Cancellable(blob, cancel), dest, media_type=ref.descriptor.media_type, options=options,
                               expected_diff_id=ref.diff_id)
 
         ref.directory, _ = store.ensure(ref.diff_id, extract)
@@ -60,6 +63,42 @@ def materialize(layers: list[LayerRef], store: LayerStore, *, jobs: int = 2) -> 
             one(ref)
     else:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            for future in [pool.submit(one, ref) for ref in missing]:
-                future.result()
+            futures = [pool.submit(one, ref) for ref in missing]
+            try:
+                for future in futures:
+                    future.result()
+            except BaseException:
+                # SIGINT/SIGTERM (or a failed sibling) unwinds the main thread; without this the
+                # pool's exit would wait for every other extraction to run to its end.
+                cancel.set()
+                for future in futures:
+                    future.cancel()
+                raise
     return [ref.directory for ref in layers]  # type: ignore[misc]
+
+
+class _Cancellable:
+    """A blob stream whose next read fails once ``cancel`` is set, so an extraction in a worker
+    thread stops within one read; the store then discards its temporary directory."""
+
+    def __init__(self, stream: BinaryIO, cancel: threading.Event):
+        self._stream = stream
+        self._cancel = cancel
+
+    def _check(self) -> None:
+        if self._cancel.is_set():
+            raise BuildError("layer extraction cancelled: the build is stopping")
+
+    def read(self, n: int = -1) -> bytes:
+        self._check()
+        return self._stream.read(n)
+
+    def readinto(self, buffer) -> int:
+        self._check()
+        return self._stream.readinto(buffer)
+
+    def readable(self) -> bool:
+        return True
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)

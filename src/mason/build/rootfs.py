@@ -95,7 +95,7 @@ class WalkStrategy:
         return root
 
     def _root_for(self, layers: list[LayerRef]) -> Path:
-        from mason.tarfs.extract import ExtractOptions, extract_layer
+        from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, extract_layer
 
         root, applied = self._roots.get(id(layers), (None, 0))
         if root is None:
@@ -105,7 +105,8 @@ class WalkStrategy:
                 continue
             with ref.opener() as blob:
                 extract_layer(blob, root, media_type=ref.descriptor.media_type,
-                              options=ExtractOptions(mode="apply"), expected_diff_id=ref.diff_id)
+                              options=ExtractOptions(mode="apply", allowed_devices=SAFE_DEVICES),
+                              expected_diff_id=ref.diff_id)
         self._roots[id(layers)] = (root, len(layers))
         return root
 

@@ -71,6 +71,7 @@ class WorkDir:
     def open(self) -> Path:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
+            _remove_stale_overlays(self.root)
             remove_stale(self.root)
             self.path = Path(tempfile.mkdtemp(prefix=PREFIX, dir=self.root))
         except OSError as exc:
@@ -100,6 +101,14 @@ class WorkDir:
             if self._lock_fd is not None:
                 os.close(self._lock_fd)
                 self._lock_fd = None
+
+
+def _remove_stale_overlays(root: Path) -> None:
+    """Overlays a dead build left mounted under ``root`` (outside any work dir, e.g. from an older
+    layout) are unmounted first; those inside a stale work dir go with it in ``remove_stale``."""
+    from mason.snapshot.overlay import cleanup_stale
+
+    cleanup_stale(root)
 
 
 def _force_remove(func, path, exc_info) -> None:

@@ -6,17 +6,15 @@ them, so argparse only collects the raw words here. ``run`` turns them into a fr
 the metadata file and the summary.
 
 Exit codes: 0 ok, 1 build error, 2 usage error, 3 registry/auth error, 4 internal error,
-130 interrupted (see docs/cli.md).
+130 interrupted (SIGINT), 143 terminated (SIGTERM) (see docs/cli.md).
 """
 
 from __future__ import annotations
 
-import contextlib
-import signal
 import sys
-import threading
 
 EXIT_INTERNAL = 4
+_FULL = (28, 122)   # ENOSPC, EDQUOT
 
 
 def configure(parser) -> None:
@@ -58,7 +56,7 @@ def help_text(prog: str = "mason build") -> str:
               "  DOCKER_CONFIG (credentials), GIT_PULL_METHOD, SSL_CERT_FILE/SSL_CERT_DIR (extra CAs),",
               "  CI (plain output)",
               "exit codes: 0 ok, 1 build error, 2 usage error, 3 registry/auth error, 4 internal error,"
-              " 130 interrupted"]
+              " 130 interrupted (SIGINT), 143 terminated (SIGTERM)"]
     return "\n".join(lines) + "\n"
 
 
@@ -94,32 +92,59 @@ def run(args, *, executor=None, env=None, cwd=None, stdin=None, stdout=None, std
     validate(parsed, env)   # usage errors before any output machinery starts
     settings = settings_from_flags(parsed, cwd)
     reporter = make_reporter(settings, stream=stderr, output=stdout, env=env)
+    detach = _attach_registry_log(reporter, settings.verbosity)
     try:
-        with _sigterm_as_interrupt():
-            return _build(parsed, settings, reporter, executor, env=env, cwd=cwd, stdin=stdin)
+        # SIGTERM/SIGINT are handled by mason.cli.main (exit 143/130 after this unwinds)
+        return _build(parsed, settings, reporter, executor, env=env, cwd=cwd, stdin=stdin)
     finally:
+        detach()
         reporter.close()
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt():
-    """CI systems cancel a job with SIGTERM (SIGKILL only after a grace period). Python's default
-    ends the process at once, skipping every cleanup: the RUN's processes (in chroot isolation
-    nothing else kills them) and the work dir would be left. As KeyboardInterrupt it takes
-    Ctrl-C's path instead: processes killed, work dir removed, exit 130. Only while building,
-    and only from the main thread (where signal handlers live)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+def _internal(reporter, exc: BaseException) -> int:
+    import traceback
 
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt("SIGTERM")
+    reporter.log("error", f"internal error: {type(exc).__name__}: {exc}",
+                 {"error": type(exc).__name__, "exit_code": EXIT_INTERNAL})
+    reporter.log("debug", "".join(traceback.format_exception(exc)).rstrip())
+    reporter.log("info", "hint: this is a bug in mason; please report it with the output of -v=debug")
+    return EXIT_INTERNAL
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+
+def settings_work_dir(parsed, cwd) -> str | None:
+    """The --work-dir (or --kaniko-dir) as given, for messages."""
+    for name in ("work-dir", "kaniko-dir"):
+        if name in parsed.given and parsed[name]:
+            return str(parsed[name])
+    return None
+
+
+def _attach_registry_log(reporter, verbosity: str):
+    """At debug/trace, the registry client's own log (requests, retries, token fetches) goes to the
+    build's output. That logger redacts credentials itself (``mason.registry.redact``); the
+    reliability suite greps this output for them. Returns the function that detaches it."""
+    import logging
+
+    if verbosity not in ("debug", "trace"):
+        return lambda: None
+
+    class ToReporter(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            level = "debug" if record.levelno < logging.INFO else "info" if record.levelno < logging.WARNING \
+                else "warn"
+            reporter.log(level, f"registry: {record.getMessage()}")
+
+    logger = logging.getLogger("mason.registry")
+    handler = ToReporter(logging.DEBUG)
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+
+    def detach() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+
+    return detach
 
 
 def _build(parsed, settings, reporter, executor, *, env, cwd, stdin) -> int:
@@ -147,14 +172,18 @@ def _build(parsed, settings, reporter, executor, *, env, cwd, stdin) -> int:
         return exc.exit_code
     except (KeyboardInterrupt, SystemExit):
         raise
+    except OSError as exc:
+        if exc.errno not in _FULL:
+            return _internal(reporter, exc)
+        # The filesystem, not mason: say where and what to do (exit 1, a build error).
+        where = settings_work_dir(parsed, cwd) or "the temporary directory"
+        reporter.log("error", f"no space left on device while building ({exc.strerror}"
+                              f"{': ' + exc.filename if exc.filename else ''}); the work dir is under {where}",
+                     {"error": "OSError", "exit_code": 1})
+        reporter.log("info", "hint: free space there, or point --work-dir (and --cache-dir) at a larger filesystem")
+        return 1
     except Exception as exc:  # a bug in mason: say so, with the traceback at debug level
-        import traceback
-
-        reporter.log("error", f"internal error: {type(exc).__name__}: {exc}",
-                     {"error": type(exc).__name__, "exit_code": EXIT_INTERNAL})
-        reporter.log("debug", "".join(traceback.format_exception(exc)).rstrip())
-        reporter.log("info", "hint: this is a bug in mason; please report it with the output of -v=debug")
-        return EXIT_INTERNAL
+        return _internal(reporter, exc)
     if enabled("info", settings.verbosity):
         if settings.log_format == "json":
             from mason.cli.render.summary import metadata

@@ -16,7 +16,9 @@ EXIT_CODES = (
     (3, "registry or authentication error (the registry's own error code is shown)", "RegistryError, AuthError, "
         "NotFoundError"),
     (4, "internal error: a bug in mason", "any other exception"),
-    (130, "interrupted (Ctrl-C, SIGINT; SIGTERM while building): RUN processes killed, work dir removed", "KeyboardInterrupt"),
+    (129, "hung up (SIGHUP): the build stopped and cleaned up", "-"),
+    (130, "interrupted (Ctrl-C, SIGINT): the build stopped and cleaned up", "KeyboardInterrupt"),
+    (143, "terminated (SIGTERM: a cancelled CI job, a stopped pod): the build stopped and cleaned up", "-"),
 )
 
 
@@ -45,6 +47,10 @@ def render() -> str:
            "docs/bake.md (`mason bake`); mason's own CI image: docs/image.md.", "",
            "## Exit codes", "", "| code | meaning | errors |", "|---|---|---|"]
     out += [f"| {code} | {_cell(meaning)} | {_cell(errors)} |" for code, meaning, errors in EXIT_CODES]
+    out += ["", "On SIGINT, SIGTERM or SIGHUP mason unwinds: the RUN's processes are killed, mounts released",
+            "and the work directory removed before it exits (a second signal during that cleanup is",
+            "ignored). SIGKILL cannot be handled: the next build under the same `--work-dir` removes what",
+            "the killed one left (docs/security.md)."]
     out += ["", "## Flags", "",
             "Status: **implemented**; **accepted**: a Kaniko implementation detail, accepted and logged, "
             "effect as described; **refused**: an error naming the flag.", "",

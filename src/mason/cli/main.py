@@ -48,6 +48,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from mason.errors import MasonError
 
+    as_program = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(only=command if command in COMMANDS else None)
@@ -56,14 +57,80 @@ def main(argv: list[str] | None = None) -> int:
     if module is None:
         parser.print_help()
         return 2 if command else 0
+    restore = _install_signal_handlers()
     try:
         return int(module.run(args) or 0)
     except MasonError as exc:
         _render_error(exc, debug=getattr(args, "verbosity", "") in ("debug", "trace"))
         return exc.exit_code
     except KeyboardInterrupt:
-        print("mason: interrupted", file=sys.stderr)
-        return 130
+        print("mason: interrupted (SIGINT); the build's work directory was removed", file=sys.stderr)
+        return _stopped(128 + 2, as_program=as_program)
+    except Terminated as exc:
+        print(f"mason: terminated ({exc.name}); the build's work directory was removed", file=sys.stderr)
+        return _stopped(128 + exc.signum, as_program=as_program)
+    finally:
+        restore()
+
+
+def _stopped(code: int, *, as_program: bool) -> int:
+    """After a signal the main thread has unwound (every context manager cleaned up). Worker
+    threads may still be blocked on a registry that does not answer; as a program, mason must
+    not wait for them (the interpreter would join them at exit), so it exits right away.
+    Called as a function (tests), the code is returned as usual."""
+    import os
+    import threading
+
+    busy = [t for t in threading.enumerate() if t is not threading.current_thread() and not t.daemon
+            and t.is_alive()]
+    if as_program and busy:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+class Terminated(BaseException):
+    """SIGTERM (or SIGHUP) arrived: unwinds the main thread like KeyboardInterrupt does, so every
+    ``with``/``finally`` on the way (RUN process trees, overlay mounts, the work dir) cleans up.
+    A BaseException so ``except Exception`` blocks in the build do not swallow it."""
+
+    def __init__(self, signum: int):
+        import signal
+
+        super().__init__(signum)
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+
+
+def _install_signal_handlers():
+    """SIGINT raises KeyboardInterrupt and SIGTERM/SIGHUP raise :class:`Terminated` in the main thread,
+    once: a second signal while the build unwinds is ignored, so the cleanup itself is never cut
+    short (Ctrl-C twice must not leave mounts behind). Returns a function restoring the old handlers."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    names = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {signum: signal.getsignal(signum) for signum in names}
+
+    def handler(signum, frame):
+        for other in names:
+            signal.signal(other, signal.SIG_IGN)
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Terminated(signum)
+
+    for signum in names:
+        if previous[signum] is not signal.SIG_IGN:   # nohup'ed: keep ignoring
+            signal.signal(signum, handler)
+
+    def restore():
+        for signum, old in previous.items():
+            signal.signal(signum, old if old is not None else signal.SIG_DFL)
+
+    return restore
 
 
 def _render_error(exc, debug: bool = False) -> None:

@@ -151,6 +151,9 @@ def plan_stages(dockerfile: Dockerfile, *, build_args: Mapping[str, str] = {}, t
     if unused:
         warnings = (Diagnostic(f"one or more build-args [{' '.join(unused)}] were not consumed",
                                dockerfile.file, 1, rule="UnusedBuildArg"),)
+    from mason.dockerfile.secretargs import secret_warnings
+
+    warnings += secret_warnings(dockerfile.instructions, build_args, dockerfile.file)
     return StagePlan(dockerfile=dockerfile, stages=tuple(stages), order=order, target=target_index,
                      build_args=tuple(build_args.items()),
                      global_args=tuple((k, v) for k, v in meta.items() if k in global_declared),

@@ -60,9 +60,16 @@ def copy(view: Image | ImageIndex, sink: Sink, *, platform: Platform | None = No
     view = narrow(view, sink, platform=platform, all_platforms=all_platforms)
     result = CopyResult(view.descriptor())
     workers = max(1, min(jobs, sink.max_workers))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mason-copy")
     try:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mason-copy") as pool:
+        try:
             _copy_view(view, sink, pool, result, log, root=True)
+        except BaseException as exc:
+            # An interrupt (SIGINT/SIGTERM) must not wait for uploads stuck on a slow registry:
+            # queued blobs are cancelled and running ones abandoned (no manifest follows them).
+            pool.shutdown(wait=isinstance(exc, Exception), cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
         sink.commit()
     except BaseException:
         sink.abort()
@@ -80,7 +87,7 @@ def _copy_view(view, sink: Sink, pool: ThreadPoolExecutor, result: CopyResult, l
         for f in futures:       # wait for all, so no upload is left running behind an error
             try:
                 f.result()
-            except BaseException as exc:
+            except Exception as exc:  # an interrupt is not waited out: it propagates at once
                 errors.append(exc)
         if errors:
             raise errors[0]

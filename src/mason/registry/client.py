@@ -21,6 +21,7 @@ from mason.errors import AuthError, DigestMismatchError, ImageError, RegistryErr
 from mason.oci.reference import Reference, registry_api_host, validate_digest
 from mason.registry.auth import Authenticator, pull_scope, push_scope
 from mason.registry.diagnostics import display_url, error_from_response
+from mason.registry.download import ResumingBody
 from mason.registry.keychain import Keychain
 from mason.registry.options import RegistryOptions
 from mason.registry.redact import RedactingFilter
@@ -154,19 +155,20 @@ class RegistryClient:
         return int(size)
 
     def open_blob(self, repo: Reference, digest: str, size: int | None = None) -> BinaryIO:
-        response = self._request("GET", repo.registry, self._blob_url(repo, digest), [pull_scope(repo.repository)],
-                                 stream=True)
+        """The blob as a verifying stream; a connection cut mid-body is resumed (``ResumingBody``)."""
+        url = self._blob_url(repo, digest)
+        scopes = [pull_scope(repo.repository)]
+        response = self._request("GET", repo.registry, url, scopes, stream=True)
         if response.status_code != 200:
             raise self._error(response, repo.registry, f"blob {digest} in {repo.name}")
         if size is None and response.headers.get("Content-Length", "").isdigit():
             size = int(response.headers["Content-Length"])
-        raw = response.raw
-
-        def read(n: int) -> bytes:
-            return raw.read(n, decode_content=False)
-
-        reader = VerifyingReader(read, digest, size, what=f"blob {digest} from {repo.name}",
-                                 on_close=response.close)
+        body = ResumingBody(response, lambda headers: self._request("GET", repo.registry, url, scopes,
+                                                                    headers=headers, stream=True),
+                            self._transport.retrier(), expected_size=size,
+                            what=f"download of blob {digest} from {repo.name}", registry=repo.registry)
+        reader = VerifyingReader(body.read, digest, size, what=f"blob {digest} from {repo.name}",
+                                 on_close=body.close)
         return reader  # type: ignore[return-value]
 
     def _start_upload(self, repo: Reference, scopes: Sequence[str], query: str = "") -> requests.Response:

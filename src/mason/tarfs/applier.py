@@ -167,6 +167,12 @@ class Applier:
             if not self._options.allow_devices:
                 raise LayerError(f"entry {m.name!r}: device nodes are not allowed in this extraction",
                                  hint="extract with allow_devices=True (needs CAP_MKNOD)")
+            allowed = self._options.allowed_devices
+            if allowed is not None and (m.type is not EntryType.CHAR or (m.devmajor, m.devminor) not in allowed):
+                kind = "character" if m.type is EntryType.CHAR else "block"
+                raise LayerError(f"entry {m.name!r}: {kind} device {m.devmajor}:{m.devminor} is not allowed in "
+                                 "a base layer (a RUN could reach the host's devices through it)",
+                                 hint="only null, zero, full, random, urandom, tty, console and ptmx are accepted")
             self._os(m, "create device", os.mknod, name, _DEV_TYPES[m.type] | 0o600,
                      os.makedev(m.devmajor, m.devminor), dir_fd=parent)
         fd = os.open(name, _PATH, dir_fd=parent)

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal
 
@@ -60,13 +60,24 @@ class ExtractOptions:
     mapping them; otherwise a LayerError says so). ``xattrs``: restore xattrs
     (``security.capability`` needs CAP_SETFCAP; a failure is an error, not a skip).
     ``allow_devices``: create char/block devices; when false a device entry raises
-    LayerError (fifos are always created: they need no privilege)."""
+    LayerError (fifos are always created: they need no privilege); ``allowed_devices`` narrows
+    that to character devices with these (major, minor) numbers (see SAFE_DEVICES). ``cancel``: an object with
+    ``is_set()`` (a ``threading.Event``) checked before every entry, so an extraction in a worker
+    thread stops promptly when the build is interrupted (LayerError "cancelled")."""
 
     mode: Literal["apply", "overlay"] = "apply"
     allow_devices: bool = True
     same_owner: bool = True
     xattrs: bool = True
     limits: ExtractLimits = ExtractLimits()
+    cancel: object | None = field(default=None, compare=False)
+    allowed_devices: frozenset[tuple[int, int]] | None = None
+
+
+# Character devices a base image may carry (Docker's default device cgroup allows these to every
+# container). Anything else, and every block device, would hand a RUN the host's hardware: mason's
+# sandbox has no device cgroup, so ``allowed_devices=SAFE_DEVICES`` refuses them.
+SAFE_DEVICES = frozenset({(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2)})
 
 
 @dataclass(frozen=True)
@@ -176,7 +187,10 @@ def _extract(raw: BinaryIO, dest_root: Path, label: str, options: ExtractOptions
         raise LayerError(f"layer {label}: cannot start {compression.value} decoding: {err}") from err
     hashing = _HashingReader(decompressed, options.limits.max_bytes, label)
     with Applier(dest_root, options, label) as applier, open_tar_stream(hashing, label) as tar:
+        cancel = options.cancel
         for member in tar.members():
+            if cancel is not None and cancel.is_set():
+                raise LayerError(f"layer {label}: extraction cancelled (the build is stopping)")
             applier.add(member, tar)
         applier.finish()
         try:
