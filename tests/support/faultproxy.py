@@ -39,6 +39,7 @@ class FailRule:
     kind: str = "status"         # status | reset_response | truncate | reset_request | corrupt | delay
     after_bytes: int = 0
     seconds: float = 0.0
+    body: bytes | None = None    # the error document a status fault answers (default: UNAVAILABLE)
 
 
 KINDS = ("status", "reset_response", "truncate", "reset_request", "corrupt", "delay")
@@ -55,9 +56,9 @@ class FaultProxy:
         self._server: ThreadingHTTPServer | None = None
 
     def fail_next(self, count: int, status: int = 503, *, method: str | None = None, path_contains: str = "",
-                  retry_after: str | None = None) -> None:
+                  retry_after: str | None = None, body: bytes | None = None) -> None:
         with self._lock:
-            self._rules.append(FailRule(count, status, method, path_contains, retry_after))
+            self._rules.append(FailRule(count, status, method, path_contains, retry_after, body=body))
 
     def fault_next(self, count: int, kind: str, *, method: str | None = None, path_contains: str = "",
                    after_bytes: int = 0, seconds: float = 0.0) -> None:
@@ -131,7 +132,7 @@ class FaultProxy:
                     while left:
                         left -= len(self.rfile.read(min(left, _CHUNK)))
                     proxy._record(self.command, self.path, rule.status)
-                    body = b'{"errors":[{"code":"UNAVAILABLE","message":"injected fault"}]}'
+                    body = rule.body or b'{"errors":[{"code":"UNAVAILABLE","message":"injected fault"}]}'
                     self.send_response(rule.status)
                     if rule.retry_after is not None:
                         self.send_header("Retry-After", rule.retry_after)

@@ -73,18 +73,23 @@ class Output:
     kind: str            # "registry" | "oci" | "docker-archive"
     target: str          # reference text or path
     sink_factory: Callable[[], object] = field(repr=False, compare=False)
+    retries: int = 0     # --push-retry: times the whole write starts over after a registry failure
 
 
-def write_outputs(image: Image, outputs: list[Output], *, jobs: int = 4) -> list[tuple[str, str]]:
+def write_outputs(image: Image, outputs: list[Output], *, jobs: int = 4,
+                  warn: Callable[[str], None] = lambda message: None) -> list[tuple[str, str]]:
     """Write ``image`` to every output, concurrently; returns (target, manifest digest) pairs.
 
     A registry output gets its manifest only after all its blobs are in place (the sink's
     rule), so a failure never leaves a tag pointing at a half-pushed image.
     """
     from mason.image.copy import copy
+    from mason.registry.operation_retry import retry_operation
 
     def one(out: Output) -> tuple[str, str]:
-        result = copy(image, out.sink_factory(), jobs=jobs)
+        # A retry starts the copy over on a fresh sink: blobs already pushed are found by HEAD.
+        result = retry_operation(lambda: copy(image, out.sink_factory(), jobs=jobs), out.retries,
+                                 what=f"push to {out.target}", warn=warn)
         return out.target, result.descriptor.digest
 
     if len(outputs) <= 1:

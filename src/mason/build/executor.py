@@ -103,6 +103,7 @@ class Build:
         self._fs = None
         self.isolation = None
         self.cache = None                  # mason.build.buildcache.BuildCache with --cache=true
+        self._routes = None                # mason.registry.mirrors.PullRoutes, from --registry-mirror/-map
 
     # --- collaborators ---------------------------------------------------------------------
     @property
@@ -174,6 +175,7 @@ class Build:
 
         opts = self.options
         self._check_refused_options()
+        self.pull_routes()                 # a malformed --registry-mirror/-map fails before anything runs
         text, name = self._dockerfile_text()
         dockerfile = parse_dockerfile(text, file=name)
         self.platform = parse_platform(opts.platform) if opts.platform else host_platform()
@@ -224,7 +226,7 @@ class Build:
         image = build_image(config_doc, final.layers, docker_media=final.docker_media)
         if self.cache is not None:
             self.cache.store_record()  # in the background, alongside the image push
-        pushed = write_outputs(image, self._outputs())
+        pushed = write_outputs(image, self._outputs(), warn=self._warn)
         for target, digest in pushed:
             if target in opts.destinations:
                 self.reporter.emit(ev.Pushed(target, digest))
@@ -239,17 +241,24 @@ class Build:
 
     def _check_push_permission(self) -> None:
         """Kaniko checks push access before building, so a 20-minute build does not end in
-        DENIED; done here for every destination (concurrently)."""
+        DENIED; done here for every destination and, unlike Kaniko, for the cache repository
+        the build will push layers to (concurrently)."""
         opts = self.options
-        if opts.no_push or not opts.destinations or not opts.check_push_permission:
+        if not opts.check_push_permission:
             return
         from concurrent.futures import ThreadPoolExecutor
 
+        from mason.build.pushcheck import check_cache_repo
         from mason.oci.reference import parse_reference
 
-        refs = {parse_reference(d).name: parse_reference(d) for d in opts.destinations}
-        with ThreadPoolExecutor(max_workers=min(4, len(refs))) as pool:
-            for future in [pool.submit(self.push_registry.check_push_permission, r) for r in refs.values()]:
+        refs = {} if opts.no_push else {parse_reference(d).name: parse_reference(d) for d in opts.destinations}
+        checks = [lambda r=r: self.push_registry.check_push_permission(r) for r in refs.values()]
+        if opts.cache and not opts.no_push_cache:
+            checks.append(lambda: check_cache_repo(self.options, lambda: self.push_registry))
+        if not checks:
+            return
+        with ThreadPoolExecutor(max_workers=min(4, len(checks))) as pool:
+            for future in [pool.submit(check) for check in checks]:
                 future.result()
 
     def _check_refused_options(self) -> None:
@@ -284,9 +293,16 @@ class Build:
         opts = self.options
         outs = []
         if not opts.no_push:
+            access = opts.registry
+            ignore_immutable = bool(access and access.push_ignore_immutable_tag_errors)
+            retries = access.push_retry if access else 0
             for dest in opts.destinations:
                 ref = parse_reference(dest)
-                outs.append(Output("registry", dest, lambda ref=ref: RemoteSink(self.push_registry, ref)))
+                outs.append(Output("registry", dest,
+                                   lambda ref=ref: RemoteSink(self.push_registry, ref,
+                                                              ignore_immutable_tag=ignore_immutable,
+                                                              warn=self._warn),
+                                   retries=retries))
         if opts.oci_layout_path:
             path = str(opts.oci_layout_path)
             tag = parse_reference(opts.destinations[0]).tag if opts.destinations else "latest"
@@ -352,12 +368,26 @@ class Build:
             self._images[text] = view
             return view
         self.reporter.emit(ev.Info(f"resolving base image {text}"))
-        view = open_source(location, lambda: self.registry, self.platform)
+        access = self.options.registry
+        view = open_source(location, lambda: self.registry, self.platform, routes=self.pull_routes(),
+                           retries=access.image_download_retry if access else 0,
+                           info=lambda m: self.reporter.emit(ev.Info(m)), warn=self._warn)
         if isinstance(view, ImageIndex):
             view = view.select(self.platform)
         self._images[text] = view
         return view
 
+
+    def pull_routes(self):
+        """Where pulls go (--registry-mirror, --registry-map): never used for pushes."""
+        if self._routes is None:
+            from mason.build.registryaccess import pull_routes
+
+            self._routes = pull_routes(self.options.registry)
+        return self._routes
+
+    def _warn(self, message: str) -> None:
+        self.reporter.emit(ev.Warn(message))
 
     def _from_base_cache(self, location):
         """A ``FROM …@sha256:`` base that ``mason warm`` put in --cache-dir: no registry needed."""

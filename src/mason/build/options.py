@@ -40,6 +40,9 @@ class RegistryAccess:
     mirrors: tuple[str, ...] = ()                   # Docker Hub mirrors, tried in order
     registry_map: Mapping[str, tuple[str, ...]] = field(default_factory=dict)     # registry -> replacements
     default_registry_fallback: bool = True          # try the original registry after the mirrors
+    # Where the fallback to Docker Hub goes; None: Docker Hub itself. No flag sets it: it lets
+    # tests stand a local registry in for Docker Hub, which they cannot reach.
+    docker_hub: str | None = None
     push_retry: int = 0
     image_download_retry: int = 0
     push_ignore_immutable_tag_errors: bool = False

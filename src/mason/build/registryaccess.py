@@ -4,34 +4,42 @@ Kaniko keeps pull-side and push-side switches apart (``--insecure`` vs ``--insec
 ``--skip-tls-verify`` vs ``--skip-tls-verify-pull``), so a build has two clients: one for
 base images and one for destinations. Per-registry lists, CA files and client certificates
 apply to both.
+
+Mirrors and registry maps are not client options: they redirect pulls only, so they become
+a ``PullRoutes`` value (``pull_routes``) that the image source layer applies. ``--push-retry``
+and ``--image-download-retry`` are not client options either: as in Kaniko they count
+retries of a whole push / image retrieval, on top of the client's own per-request retries
+(``mason.registry.operation_retry``), so the client keeps its default ``RetryPolicy``.
 """
 
 from __future__ import annotations
 
 from mason.build.options import RegistryAccess
-from mason.errors import NotSupportedError
 
 
 def registry_options(access: RegistryAccess | None, *, push: bool):
-    from mason.registry import RegistryHostOptions, RegistryOptions, RetryPolicy
+    from mason.registry import RegistryHostOptions, RegistryOptions
 
     if access is None:
         return RegistryOptions()
-    if access.mirrors or access.registry_map:
-        raise NotSupportedError("--registry-mirror and --registry-map are not implemented yet",
-                                hint="name the mirror in the FROM line (or a build-arg) instead")
-    if access.push_ignore_immutable_tag_errors:
-        raise NotSupportedError("--push-ignore-immutable-tag-errors is not implemented yet")
     hosts = {}
     for host in set(access.ca_certificates) | set(access.client_certificates):
         cert, key = access.client_certificates.get(host, (None, None))
         ca = access.ca_certificates.get(host)
         hosts[host] = RegistryHostOptions(ca_files=(ca,) if ca else (), client_cert=cert, client_key=key)
-    retries = access.push_retry if push else access.image_download_retry
-    retry = RetryPolicy(max_attempts=max(5, retries + 1))
     return RegistryOptions(
         insecure=access.insecure if push else access.insecure_pull,
         insecure_registries=frozenset(access.insecure_registries),
         skip_tls_verify=access.skip_tls_verify if push else access.skip_tls_verify_pull,
         skip_tls_verify_registries=frozenset(access.skip_tls_verify_registries),
-        hosts=hosts, ca_files=tuple(access.ca_files), retry=retry)
+        hosts=hosts, ca_files=tuple(access.ca_files))
+
+
+def pull_routes(access: RegistryAccess | None):
+    """The build's ``PullRoutes`` (a UsageError names a malformed mirror or map entry)."""
+    from mason.registry.mirrors import NO_ROUTES, PullRoutes
+
+    if access is None:
+        return NO_ROUTES
+    return PullRoutes.from_flags(access.mirrors, access.registry_map, fallback=access.default_registry_fallback,
+                                 hub=access.docker_hub)

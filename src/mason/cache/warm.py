@@ -38,8 +38,12 @@ def dockerfile_bases(text: str, name: str, *, build_args: Mapping[str, str], pla
 
 
 def warm(images: Sequence[str], cache_dir: Path, *, client_factory: Callable, platform, force: bool = False,
-         ttl_seconds: float = 0, log: Callable[[str], None] = lambda m: None) -> list[Warmed]:
-    from mason.image.remote import open_remote
+         ttl_seconds: float = 0, log: Callable[[str], None] = lambda m: None, routes=None, retries: int = 0,
+         warn: Callable[[str], None] | None = None) -> list[Warmed]:
+    """``routes`` (``mason.registry.mirrors.PullRoutes``) and ``retries`` apply as in a build's pulls;
+    an image is cached under its digest, wherever it was pulled from."""
+    from mason.image.routed import open_routed
+    from mason.registry.mirrors import NO_ROUTES
     from mason.image.view import ImageIndex
     from mason.oci.reference import parse_reference
 
@@ -55,7 +59,8 @@ def warm(images: Sequence[str], cache_dir: Path, *, client_factory: Callable, pl
                 log(f"{text}: already in {cache.path} ({found.digest})")
                 done.append(Warmed(text, found.digest, "kept"))
                 continue
-        view = open_remote(client_factory(), ref)
+        view, _ = open_routed(client_factory(), ref, routes or NO_ROUTES, retries=retries, info=log,
+                              warn=warn or log)
         names = []
         if isinstance(view, ImageIndex):
             names.append(cache.names_for(view.digest, platform)[1])

@@ -141,8 +141,13 @@ FLAGS: tuple[FlagSpec, ...] = (
     _f("digest-file", STRING, "", "Write the image digest to this file"),
     _f("image-name-with-digest-file", STRING, "", "Write repo@digest, one per destination"),
     _f("image-name-tag-with-digest-file", STRING, "", "Write repo:tag@digest, one per destination"),
-    _f("push-retry", INT, 0, "Retries of a failed push"),
-    _f("push-ignore-immutable-tag-errors", BOOL, False, "Treat a refused push to an immutable tag as success"),
+    _f("push-retry", INT, 0, "Retries of a failed push",
+       effect="as in Kaniko: N times the whole push of a destination starts over after a registry failure "
+              "(1 s, 2 s, 4 s … apart), on top of the client's own retries of each request"),
+    _f("push-ignore-immutable-tag-errors", BOOL, False, "Treat a refused push to an immutable tag as success",
+       effect="only when the registry refuses the final manifest PUT of a tag with an error saying the tag is "
+              "immutable (ECR TAG_INVALID, Harbor PRECONDITION, Artifact Registry, Docker Hub) and the tag "
+              "exists; logged as a warning with the digest the tag keeps"),
     _f("skip-push-permission-check", BOOL, False, "Do not check push permission before building"),
     # -- registries and TLS ------------------------------------------------------------------------
     _f("insecure", BOOL, False, "Push over plain HTTP"),
@@ -153,11 +158,18 @@ FLAGS: tuple[FlagSpec, ...] = (
     _f("skip-tls-verify-registry", LIST, (), "Registry whose TLS certificate is not verified (repeatable)"),
     _f("registry-certificate", LIST, (), "CA certificate for a registry: REGISTRY=/path/ca.crt (repeatable)"),
     _f("registry-client-cert", LIST, (), "mTLS client certificate: REGISTRY=/path/cert,/path/key (repeatable)"),
-    _f("registry-mirror", LIST, (), "Docker Hub mirror (repeatable; env KANIKO_REGISTRY_MIRROR)"),
-    _f("registry-map", LIST, (), "Registry remap ORIG=NEW[;ORIG2=NEW2] (repeatable; env KANIKO_REGISTRY_MAP)"),
+    _f("registry-mirror", LIST, (), "Docker Hub mirror HOST[/path] (repeatable; env KANIKO_REGISTRY_MIRROR)",
+       effect="pulls of docker.io images only (never pushes) try each mirror in order as MIRROR[/path]/library/NAME, "
+              "after any --registry-map entry for Docker Hub, then Docker Hub itself; a failing mirror is "
+              "skipped with a warning"),
+    _f("registry-map", LIST, (), "Registry remap ORIG=NEW[;ORIG2=NEW2] (repeatable; env KANIKO_REGISTRY_MAP)",
+       effect="pulls (never pushes) from registry ORIG try each NEW[/path] in order, then ORIG; docker.io, "
+              "index.docker.io and registry-1.docker.io all name Docker Hub"),
     _f("skip-default-registry-fallback", BOOL, False, "Do not fall back to the original registry "
        "when no mirror has the image"),
-    _f("image-download-retry", INT, 0, "Retries of a failed base image download"),
+    _f("image-download-retry", INT, 0, "Retries of a failed base image download",
+       effect="as in Kaniko: N times the retrieval of an image's manifest starts over, per mirror, after a "
+              "registry failure (1 s, 2 s, 4 s … apart), on top of the client's own retries of each request"),
     # -- logging ----------------------------------------------------------------------------------------
     _f("verbosity", STRING, "info", "Log level", short="v",
        choices=("panic", "fatal", "error", "warn", "info", "debug", "trace")),

@@ -28,10 +28,41 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--insecure-pull", action="store_true", help="pull over plain HTTP (same as --insecure)")
     parser.add_argument("--skip-tls-verify-pull", action="store_true",
                         help="pull without verifying TLS certificates (same as --skip-tls-verify)")
+    parser.add_argument("--registry-mirror", action="append", default=[], metavar="HOST[/PATH]",
+                        help="Docker Hub mirror, tried before Docker Hub (repeatable; env KANIKO_REGISTRY_MIRROR)")
+    parser.add_argument("--registry-map", action="append", default=[], metavar="ORIG=NEW[;ORIG2=NEW2]",
+                        help="pull images of registry ORIG from NEW first (repeatable; env KANIKO_REGISTRY_MAP)")
+    parser.add_argument("--skip-default-registry-fallback", action="store_true",
+                        help="fail instead of falling back to the original registry when no mirror has the image")
+    parser.add_argument("--image-download-retry", type=int, default=0, metavar="N",
+                        help="retries of a failed image download, after the per-request retries (default 0)")
     add_registry_flags(parser)
 
 
+def pull_routes(args, env):
+    """``PullRoutes`` from the warmer's flags and Kaniko's environment variables (as the executor reads them)."""
+    from mason.errors import UsageError
+    from mason.registry.mirrors import PullRoutes
+
+    mirrors = list(args.registry_mirror)
+    if env.get("KANIKO_REGISTRY_MIRROR"):
+        mirrors.append(env["KANIKO_REGISTRY_MIRROR"])
+    remap: dict[str, list[str]] = {}
+    maps = list(args.registry_map)
+    if env.get("KANIKO_REGISTRY_MAP"):
+        maps.append(env["KANIKO_REGISTRY_MAP"])
+    for raw in maps:
+        for piece in filter(None, (p.strip() for p in raw.split(";"))):
+            orig, eq, new = piece.partition("=")
+            if not eq or not orig or not new:
+                raise UsageError(f"--registry-map {piece!r}: expected ORIGINAL=REPLACEMENT")
+            remap.setdefault(orig, []).append(new)
+    return PullRoutes.from_flags(mirrors, {k: tuple(v) for k, v in remap.items()},
+                                 fallback=not args.skip_default_registry_fallback)
+
+
 def run(args) -> int:
+    import os
     from pathlib import Path
 
     from mason.cache.warm import dockerfile_bases, warm
@@ -40,6 +71,9 @@ def run(args) -> int:
     from mason.errors import UsageError
     from mason.oci.platform import host_platform, parse_platform
 
+    if args.image_download_retry < 0:
+        raise UsageError(f"--image-download-retry {args.image_download_retry}: must be 0 or more")
+    routes = pull_routes(args, os.environ)
     args.insecure = args.insecure or args.insecure_pull
     args.skip_tls_verify = args.skip_tls_verify or args.skip_tls_verify_pull
     platform = parse_platform(args.custom_platform) if args.custom_platform else host_platform()
@@ -66,5 +100,6 @@ def run(args) -> int:
     cache_dir = Path(args.cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     warm(images, cache_dir, client_factory=client_factory(args), platform=platform, force=args.force,
-         ttl_seconds=ttl, log=print)
+         ttl_seconds=ttl, log=print, routes=routes, retries=args.image_download_retry,
+         warn=lambda message: print(f"WARN {message}"))
     return 0

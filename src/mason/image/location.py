@@ -49,8 +49,15 @@ def parse_location(text: str) -> Location:
     return Location("registry", reference=parse_reference(text))
 
 
-def open_source(location: Location, client_factory: Callable[[], Any], platform: Platform | None = None):
-    """The view at ``location``; ``client_factory`` builds the registry client only when needed."""
+def open_source(location: Location, client_factory: Callable[[], Any], platform: Platform | None = None, *,
+                routes=None, retries: int = 0, info: Callable[[str], None] | None = None,
+                warn: Callable[[str], None] | None = None):
+    """The view at ``location``; ``client_factory`` builds the registry client only when needed.
+
+    For a registry image, ``routes`` (a ``mason.registry.mirrors.PullRoutes``) and ``retries``
+    (``--image-download-retry``) say where and how often to try (``mason.image.routed``);
+    ``info``/``warn`` receive the log lines naming where it was pulled from.
+    """
     if location.kind == "scratch":
         from mason.image.memory import scratch_image
 
@@ -63,9 +70,13 @@ def open_source(location: Location, client_factory: Callable[[], Any], platform:
         from mason.image.docker_archive import open_docker_archive
 
         return open_docker_archive(location.path, location.name)
-    from mason.image.remote import open_remote
+    from mason.image.routed import open_routed
+    from mason.registry.mirrors import NO_ROUTES
 
-    return open_remote(client_factory(), location.reference)
+    quiet = lambda message: None  # noqa: E731
+    view, _ = open_routed(client_factory(), location.reference, routes or NO_ROUTES, retries=retries,
+                          info=info or quiet, warn=warn or quiet)
+    return view
 
 
 def open_sink(location: Location, client_factory: Callable[[], Any], jobs: int = 4):

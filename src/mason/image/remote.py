@@ -8,9 +8,9 @@ mounted, falling back to upload when the registry refuses the mount.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Callable
 
-from mason.errors import DigestMismatchError, ImageError
+from mason.errors import DigestMismatchError, ImageError, RegistryError
 from mason.oci import mediatypes as mt
 from mason.oci.descriptor import Descriptor
 from mason.oci.digest import digest_bytes
@@ -70,8 +70,12 @@ class RemoteSink:
 
     supports_index = True
 
-    def __init__(self, client: "RegistryClient", ref: "Reference", *, max_workers: int = 4):
+    def __init__(self, client: "RegistryClient", ref: "Reference", *, max_workers: int = 4,
+                 ignore_immutable_tag: bool = False, warn: Callable[[str], None] | None = None):
         self.client = client
+        # --push-ignore-immutable-tag-errors: a refused tag that already exists is not a failure.
+        self.ignore_immutable_tag = ignore_immutable_tag
+        self.warn = warn or (lambda message: None)
         self.ref = ref
         self.repo = ref.repo()
         self.name = str(ref)
@@ -100,10 +104,36 @@ class RemoteSink:
             target = self.ref.with_tag(self.ref.tag)
         else:
             target = self.ref
-        pushed = self.client.put_manifest(target, raw, descriptor.media_type)
+        try:
+            pushed = self.client.put_manifest(target, raw, descriptor.media_type)
+        except RegistryError as exc:
+            if root and self.ignore_immutable_tag and target.tag and not target.digest \
+                    and self._tag_is_immutable(target, descriptor, exc):
+                return
+            raise
         if pushed and pushed != descriptor.digest:
             raise DigestMismatchError(f"{target}: the registry stored the manifest as {pushed}, "
                                       f"expected {descriptor.digest}")
+
+    def _tag_is_immutable(self, target: "Reference", descriptor: Descriptor, exc: RegistryError) -> bool:
+        """True (after a warning) if ``exc`` refuses ``target`` as an immutable tag that exists.
+
+        Every blob is already in place when the root manifest is PUT, so only the tag is at
+        stake; the tag must exist (an immutable tag that is absent cannot be the reason), so
+        the registry is asked for it before the refusal is accepted.
+        """
+        from mason.registry.immutable import is_immutable_tag_error
+
+        if not is_immutable_tag_error(exc):
+            return False
+        found = self.client.head_manifest(target, mt.MANIFEST_ACCEPT)
+        if found is None:
+            return False
+        current = found[0]
+        same = "the same image" if current == descriptor.digest else f"{current}, not this build's {descriptor.digest}"
+        self.warn(f"{target}: the registry refused to move an immutable tag ({exc}); the tag stays on {same}; "
+                  "treated as success (--push-ignore-immutable-tag-errors)")
+        return True
 
     def commit(self) -> None:
         """Nothing to do: the root manifest, pushed last, is what makes the image visible."""

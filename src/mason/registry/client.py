@@ -17,7 +17,7 @@ from urllib.parse import quote, urljoin
 
 import requests
 
-from mason.errors import AuthError, DigestMismatchError, ImageError, NotSupportedError, RegistryError
+from mason.errors import AuthError, DigestMismatchError, ImageError, RegistryError
 from mason.oci.reference import Reference, registry_api_host, validate_digest
 from mason.registry.auth import Authenticator, pull_scope, push_scope
 from mason.registry.diagnostics import display_url, error_from_response
@@ -41,9 +41,6 @@ class RegistryClient:
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
                  wall_clock: Callable[[], float] = time.time, rng: random.Random | None = None):
         self.options = options or RegistryOptions()
-        if self.options.mirrors or self.options.registry_map:
-            raise NotSupportedError("registry mirrors and registry maps are not implemented yet",
-                                    hint="remove --registry-mirror / --registry-map")
         self.logger = logger or logging.getLogger("mason.registry")
         if not any(isinstance(f, RedactingFilter) for f in self.logger.filters):
             self.logger.addFilter(RedactingFilter())

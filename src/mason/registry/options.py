@@ -3,8 +3,9 @@
 One frozen value per build (never module state). Global flags mirror Kaniko's
 (``--insecure``, ``--skip-tls-verify``) and per-registry settings override them for one host
 (``--insecure-registry``, ``--skip-tls-verify-registry``, ``--registry-certificate``,
-``--registry-client-cert``). Mirrors and registry maps are part of the shape so they can be
-added without changing callers; until implemented, setting them is refused by the client.
+``--registry-client-cert``). Mirrors and registry maps are not here: they redirect pulls
+only, and one client may serve pulls and pushes, so they are applied above the client
+(``mason.registry.mirrors.PullRoutes``, used by ``mason.image.routed``).
 """
 
 from __future__ import annotations
@@ -39,9 +40,6 @@ class RegistryOptions:
     skip_tls_verify_registries: frozenset[str] = frozenset()
     hosts: Mapping[str, RegistryHostOptions] = field(default_factory=dict)
     ca_files: tuple[str, ...] = ()                      # extra CAs trusted for every host (SSL_CERT_FILE)
-    # For later (Kaniko's --registry-mirror / --registry-map): registry -> replacement hosts.
-    mirrors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    registry_map: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # Connections kept per host: at least the number of concurrent blob transfers.
     pool_size: int = 16
@@ -53,8 +51,6 @@ class RegistryOptions:
         object.__setattr__(self, "insecure_registries", frozenset(self.insecure_registries))
         object.__setattr__(self, "skip_tls_verify_registries", frozenset(self.skip_tls_verify_registries))
         object.__setattr__(self, "hosts", _frozen(self.hosts))
-        object.__setattr__(self, "mirrors", _frozen(self.mirrors))
-        object.__setattr__(self, "registry_map", _frozen(self.registry_map))
 
     def for_host(self, host: str) -> RegistryHostOptions:
         """The effective settings for ``host``: per-host values merged with the global flags."""

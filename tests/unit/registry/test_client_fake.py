@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from mason.errors import AuthError, DigestMismatchError, NotFoundError, NotSupportedError, RegistryError
+from mason.errors import AuthError, DigestMismatchError, NotFoundError, RegistryError
 from mason.oci.reference import parse_reference
 from mason.registry import Credential, RegistryClient, RegistryOptions, RetryPolicy, StaticKeychain
 from tests.support.fakehttp import FakeClock, Reply, fake_session
@@ -241,9 +241,10 @@ def test_upload_finishing_with_202_is_checked_with_head():
     assert stored[digest] == data
 
 
-def test_mirrors_are_refused_not_ignored():
-    with pytest.raises(NotSupportedError):
-        RegistryClient(options=RegistryOptions(mirrors={"docker.io": ("mirror.local",)}))
+def test_the_client_has_no_mirror_option_to_silently_apply_to_pushes():
+    """Mirrors redirect pulls only (mason.registry.mirrors, applied above the client)."""
+    with pytest.raises(TypeError):
+        RegistryOptions(mirrors={"docker.io": ("mirror.local",)})
 
 
 def test_plain_http_only_when_asked():
