@@ -102,8 +102,9 @@ def markdown(result: dict) -> str:
     rows = {k: v for k, v in result["summary"].items() if not k.startswith("_")}
     tools = [t for t in TOOL_ORDER if any(t in row for row in rows.values())]
     ratios = [f"{a}/{b}" for a, b in RATIOS if a in tools and b in tools]
+    judged = "buildah" in tools  # the targets are ratios to Buildah: no Buildah, no target column
     head = (["Scenario"] + [f"{TITLES[t]} median s" for t in tools]
-            + [f"{TITLES[r.split('/')[0]]}/{TITLES[r.split('/')[1]]}" for r in ratios] + ["target"]
+            + [f"{TITLES[r.split('/')[0]]}/{TITLES[r.split('/')[1]]}" for r in ratios] + ["target"] * judged
             + [f"{TITLES[t]} peak RSS MB" for t in tools] + ["RSS target"])
     lines = [
         f"# mason vs Buildah benchmark, {result['started']}",
@@ -122,9 +123,10 @@ def markdown(result: dict) -> str:
         cells = [row["title"]] + [_cell(row.get(t), "median_s") for t in tools]
         for r in ratios:
             ratio = row.get("ratio_to", {}).get(r, {}).get("median")
-            judged = r.endswith("/buildah") and ratio is not None and tgt is not None
-            cells.append(_f(ratio, "{:.3f}") + ((" ✅" if ratio <= tgt else " ❌") if judged else ""))
-        cells.append(f"≤ {tgt}" if tgt else "—")
+            verdict = r.endswith("/buildah") and ratio is not None and tgt is not None
+            cells.append(_f(ratio, "{:.3f}") + ((" ✅" if ratio <= tgt else " ❌") if verdict else ""))
+        if judged:
+            cells.append(f"≤ {tgt}" if tgt else "—")
         cells += [_cell(row.get(t), "peak_rss_mb", "{:.0f}") for t in tools] + [f"≤ {RSS_TARGET_MB}"]
         lines.append("| " + " | ".join(cells) + " |")
     chk = result["summary"].get("_cache_hit_check")
