@@ -34,7 +34,9 @@ def parse(argv):
     p.add_argument("--runs", type=int, default=None, help="measured runs per scenario and tool (default 3, 1 with --quick)")
     p.add_argument("--scenarios", default="", help="comma-separated subset of: "
                    + ", ".join(s.name for s in scenarios.SCENARIOS))
-    p.add_argument("--tools", default="mason,buildah", help="comma-separated: mason, buildah")
+    p.add_argument("--tools", default="mason,buildah",
+                   help="comma-separated: " + ", ".join(tools.TOOL_NAMES)
+                        + " (mason-unpriv: mason in the unprivileged-container harness)")
     p.add_argument("--quick", action="store_true", help="smoke check: 1 run, about 10x fewer files")
     p.add_argument("--mason-cmd", default=None, help="how to start mason (default: python -m mason from the venv)")
     p.add_argument("--mason-template", default=None,
@@ -86,7 +88,7 @@ def main(argv=None) -> int:
                     for tool in order:
                         m = _one(sc, tool, i, context, dockerfile, reg.host, work, logs)
                         per_tool[tool.name].append(m)
-                        print(f"bench: {sc.name:16} run {i + 1}/{runs} {tool.name:8} "
+                        print(f"bench: {sc.name:16} run {i + 1}/{runs} {tool.name:12} "
                               + (f"{m['seconds']:7.1f} s  peak RSS {m['peak_rss_mb']:6.0f} MB"
                                  if m["returncode"] == 0 else f"FAILED (exit {m['returncode']}, log {m['log']})"),
                               flush=True)

@@ -1,4 +1,7 @@
-"""The two builders under test, each as one build = build + push to the benchmark registry.
+"""The builders under test, each as one build = build + push to the benchmark registry.
+
+Buildah, mason (privileged: namespaces + overlay) and mason-unpriv (the same mason command in
+the unprivileged-container harness, see ``unpriv.py``).
 
 Every build gets brand-new local state (storage, work and cache dirs) that is unmounted and
 deleted afterwards, as on an ephemeral CI runner; only the registry (base images and the
@@ -65,17 +68,24 @@ class Mason:
     def version(self) -> str:
         return tool_version([*shlex.split(self.mason), "version"], env=self.env)
 
-    def build(self, req: BuildRequest) -> Measurement:
-        req.state.mkdir(parents=True)
+    def argv(self, req: BuildRequest) -> list[str]:
+        """The template filled in for one build (work and cache dirs inside its fresh state)."""
         q = shlex.quote
         line = self.template.format(
             mason=self.mason, context=q(str(req.context)), dockerfile=q(str(req.dockerfile)),
             destination=q(req.destination), cache_repo=q(req.cache_repo), registry=q(req.registry),
             work_dir=q(str(req.state / "work")), cache_dir=q(str(req.state / "cache")))
+        return shlex.split(line)
+
+    def build(self, req: BuildRequest) -> Measurement:
+        req.state.mkdir(parents=True)
         try:
-            return run_measured(shlex.split(line), req.log, env=self.env, cwd=req.state)
+            return self.measure(self.argv(req), req)
         finally:
             _cleanup(req.state)
+
+    def measure(self, argv: list[str], req: BuildRequest) -> Measurement:
+        return run_measured(argv, req.log, env=self.env, cwd=req.state)
 
 
 class Buildah:
@@ -103,13 +113,22 @@ class Buildah:
             _cleanup(req.state)
 
 
+TOOL_NAMES = ("mason", "mason-unpriv", "buildah")
+
+
 def make_tools(names: list[str], mason_cmd: str | None, mason_template: str | None, mason_src: Path | None = None):
+    from .unpriv import MasonUnpriv  # a subclass of Mason: imported here, after Mason exists
+
     tools = []
     for n in names:
         if n == "mason":
             tools.append(Mason(mason_template or MASON_TEMPLATE, mason_cmd, mason_src))
+        elif n == "mason-unpriv":
+            tools.append(MasonUnpriv(mason_template or MASON_TEMPLATE, mason_cmd, mason_src))
         elif n == "buildah":
             tools.append(Buildah())
         else:
-            raise ValueError(f"--tools: unknown tool {n!r} (known: mason, buildah)")
+            raise ValueError(f"--tools: unknown tool {n!r} (known: {', '.join(TOOL_NAMES)})")
+    if len(set(names)) != len(names):
+        raise ValueError(f"--tools: a tool is named twice in {','.join(names)}")
     return tools
