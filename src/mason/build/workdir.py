@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+from mason.build.dirspread import spread_subdirs
 from mason.errors import BuildError
 
 PREFIX = "mason-build-"
@@ -78,6 +79,7 @@ class WorkDir:
                              hint="pass --work-dir pointing at a writable directory") from exc
         fd = os.open(self.path / LOCK_NAME, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX)
+        spread_subdirs(self.path)  # see dirspread: keeps file creation fast after mass deletes
         self._lock_fd = fd
         return self.path
 
@@ -85,7 +87,10 @@ class WorkDir:
         """A subdirectory of the work dir, created on first use."""
         assert self.path is not None, "work dir not open"
         p = self.path.joinpath(*parts)
-        p.mkdir(parents=True, exist_ok=True)
+        if not p.is_dir():
+            p.mkdir(parents=True, exist_ok=True)
+            # steps/, roots/, layers/: each child is an unrelated tree (one step, one layer)
+            spread_subdirs(p)
         return p
 
     def close(self) -> None:
