@@ -49,7 +49,10 @@ def get_flags(path: Path | str) -> int | None:
 
 def spread_subdirs(path: Path | str) -> bool:
     """Mark directory ``path`` with ``FS_TOPDIR_FL``; True when the flag is now set."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:  # gone or not a directory: the caller's next step reports that
+        return False
     try:
         buf = array.array("i", [0, 0])
         try:
