@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+from mason.build.dirspread import spread_subdirs
 from mason.errors import LayerError
 
 Extractor = Callable[[Path], None]  # fills the given empty directory
@@ -49,6 +50,7 @@ class LayerStore:
         if final.is_dir():
             return final, False
         final.parent.mkdir(parents=True, exist_ok=True)
+        spread_subdirs(final.parent)  # each layer is its own tree: see dirspread
         lock_path = final.parent / f".{final.name}.lock"
         fd = os.open(lock_path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
         try:

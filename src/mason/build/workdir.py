@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+from mason.build.dirspread import spread_subdirs
 from mason.errors import BuildError
 
 PREFIX = "mason-build-"
@@ -73,12 +74,27 @@ class WorkDir:
             self.root.mkdir(parents=True, exist_ok=True)
             _remove_stale_overlays(self.root)
             remove_stale(self.root)
-            self.path = Path(tempfile.mkdtemp(prefix=PREFIX, dir=self.root))
         except OSError as exc:
             raise BuildError(f"cannot create a work directory under {self.root}: {exc.strerror or exc}",
                              hint="pass --work-dir pointing at a writable directory") from exc
-        fd = os.open(self.path / LOCK_NAME, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        for _attempt in range(5):
+            try:
+                self.path = Path(tempfile.mkdtemp(prefix=PREFIX, dir=self.root))
+                fd = os.open(self.path / LOCK_NAME, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+            except OSError as exc:
+                raise BuildError(f"cannot create a work directory under {self.root}: {exc.strerror or exc}",
+                                 hint="pass --work-dir pointing at a writable directory") from exc
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            # Between creating the lock file and locking it, a concurrent build's
+            # remove_stale could take the free lock and delete the new directory: then
+            # the lock file has no links left, and we start over with a new one.
+            if os.fstat(fd).st_nlink:
+                break
+            os.close(fd)
+        else:
+            raise BuildError(f"cannot keep a work directory under {self.root}: concurrent builds "
+                             f"keep removing it", hint="give each build its own --work-dir")
+        spread_subdirs(self.path)  # see dirspread: keeps file creation fast after mass deletes
         self._lock_fd = fd
         return self.path
 
@@ -86,7 +102,10 @@ class WorkDir:
         """A subdirectory of the work dir, created on first use."""
         assert self.path is not None, "work dir not open"
         p = self.path.joinpath(*parts)
-        p.mkdir(parents=True, exist_ok=True)
+        if not p.is_dir():
+            p.mkdir(parents=True, exist_ok=True)
+            # steps/, roots/, layers/: each child is an unrelated tree (one step, one layer)
+            spread_subdirs(p)
         return p
 
     def close(self) -> None:

@@ -125,7 +125,7 @@ class _Copier:
         if stat.S_ISREG(mode) and st.st_nlink > 1 and (st.st_dev, st.st_ino) in self.links:
             writer.write_hardlink(host, inroot, self.links[(st.st_dev, st.st_ino)])
         elif stat.S_ISREG(mode):
-            writer.write_file(host, inroot, src_host, self.meta(st))
+            writer.write_file(host, inroot, src_host, self.meta(st), st.st_size)
             if st.st_nlink > 1:
                 self.links[(st.st_dev, st.st_ino)] = host
         elif stat.S_ISLNK(mode):

@@ -45,13 +45,40 @@ def clear_for_nondir(host: str, shown: str) -> None:
     os.unlink(host)
 
 
-def write_stream(host: str, shown: str, src_fd: int, meta: Meta) -> None:
-    """Create a regular file at ``host`` from an open descriptor (copied with sendfile)."""
-    clear_for_nondir(host, shown)
-    fd = os.open(host, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _create(host: str, shown: str) -> int:
+    """Open a new regular file at ``host``; a non-directory already there is replaced.
+
+    Creating first and clearing only on EEXIST saves an ``lstat`` per file in the common
+    case (nothing there): every path lookup in an overlay root searches all its layers.
+    """
+    try:
+        return os.open(host, _CREATE, 0o600)
+    except FileExistsError:
+        clear_for_nondir(host, shown)
+        return os.open(host, _CREATE, 0o600)
+
+
+def _finish(fd: int, meta: Meta) -> None:
+    """``apply_meta`` on the open descriptor: no path lookups (same order: chown first)."""
+    os.fchown(fd, meta.uid, meta.gid)
+    os.fchmod(fd, meta.mode)
+    if meta.mtime_ns is not None:
+        os.utime(fd, ns=(meta.mtime_ns, meta.mtime_ns))
+
+
+def write_stream(host: str, shown: str, src_fd: int, meta: Meta, size: int | None = None) -> None:
+    """Create a regular file at ``host`` from an open descriptor (copied with sendfile).
+
+    ``size`` (the source's size, when the caller has it from its ``stat``) lets the copy
+    stop without the extra ``sendfile`` call that would return 0.
+    """
+    fd = _create(host, shown)
     try:
         offset = 0
-        while True:
+        while size is None or offset < size:
             try:
                 sent = os.sendfile(fd, src_fd, offset, 1 << 30)
             except OSError as exc:  # sendfile unsupported for this pair: plain copy
@@ -62,9 +89,9 @@ def write_stream(host: str, shown: str, src_fd: int, meta: Meta) -> None:
             if sent == 0:
                 break
             offset += sent
+        _finish(fd, meta)
     finally:
         os.close(fd)
-    apply_meta(host, meta)
 
 
 def _copy_plain(src_fd: int, dst_fd: int, offset: int) -> None:
@@ -73,11 +100,11 @@ def _copy_plain(src_fd: int, dst_fd: int, offset: int) -> None:
         os.write(dst_fd, chunk)
 
 
-def write_file(host: str, shown: str, src_host: str, meta: Meta) -> None:
-    """Copy the regular file ``src_host`` to ``host``."""
+def write_file(host: str, shown: str, src_host: str, meta: Meta, size: int | None = None) -> None:
+    """Copy the regular file ``src_host`` (of ``size`` bytes, when known) to ``host``."""
     src_fd = os.open(src_host, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
-        write_stream(host, shown, src_fd, meta)
+        write_stream(host, shown, src_fd, meta, size)
     finally:
         os.close(src_fd)
 

@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""mason against itself: two (or more) source trees, same scenario, runs interleaved.
+
+    python3 bench/ab.py --src before=/work/main/src --src after=src --scenario one-file --runs 5
+    python3 bench/ab.py --src now=src --scenario cold --runs 1 --profile /tmp/prof   # py-spy
+
+On a shared machine absolute times drift with other people's load, so a before/after
+comparison must alternate the variants run by run (ABAB..., the first variant changing
+each run) and compare medians; this does that, with the benchmark's own registry, bases,
+scenario contexts and fresh local state per build (``bench/lib``). ``--profile DIR`` runs
+each measured build under ``py-spy record --idle --threads --format raw`` (py-spy is not a
+mason dependency: point ``--py-spy`` at any install of it) and prints the top entries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import shutil
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+from lib import bases, deps, scenarios, tools  # noqa: E402
+from lib.mounts import unmount_under  # noqa: E402
+from lib.registry import Registry  # noqa: E402
+
+
+def parse(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--src", action="append", required=True, help="NAME=DIR: a mason source tree (repeat)")
+    p.add_argument("--scenario", default="one-file", help="cold, all-cached, one-file, big-root, copy-many, ...")
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--profile", type=Path, default=None, help="directory for py-spy raw profiles")
+    p.add_argument("--py-spy", default="py-spy")
+    p.add_argument("--cache-dir", type=Path, default=BENCH / ".cache")
+    p.add_argument("--extra", default="", help="extra mason flags appended to the template")
+    return p.parse_args(argv)
+
+
+def top(raw: Path, n: int = 25) -> str:
+    """Inclusive and self sample counts per function from py-spy's collapsed stacks (all
+    threads; idle included, so inclusive counts of the main thread are wall-clock shares)."""
+    incl: collections.Counter = collections.Counter()
+    own: collections.Counter = collections.Counter()
+    total = collections.Counter()
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = stack.split(";")
+        thread, frames = frames[0], frames[1:]
+        c = int(count)
+        total[thread] += c
+        for f in set(frames):
+            incl[(thread, f)] += c
+        if frames:
+            own[(thread, frames[-1])] += c
+    out = [f"threads (samples): {dict(total.most_common(6))}", "-- inclusive --"]
+    out += [f"{c:6d}  {t[:20]:20} {f[:140]}" for (t, f), c in incl.most_common(n * 2)]
+    out += ["-- self --"]
+    out += [f"{c:6d}  {t[:20]:20} {f[:140]}" for (t, f), c in own.most_common(n)]
+    return "\n".join(out)
+
+
+def main(argv=None) -> int:
+    args = parse(argv)
+    variants = [tuple(s.split("=", 1)) for s in args.src]
+    sizes = scenarios.Sizes.quick() if args.quick else scenarios.Sizes()
+    sc = scenarios.select([args.scenario])[0]
+    deps.ensure_packages()
+    layouts = bases.make_bases(args.cache_dir.resolve(), sizes.bigroot_files)
+    work = BENCH / ".work" / f"ab-{uuid.uuid4().hex[:6]}"
+    logs = BENCH / "results" / "logs" / work.name
+    logs.mkdir(parents=True, exist_ok=True)
+    times: dict[str, list[float]] = {name: [] for name, _ in variants}
+    try:
+        with Registry(work / "registry") as reg:
+            refs = bases.push_bases(layouts, reg.host)
+            refs["bigroot"] = refs[f"bigroot-{sizes.bigroot_files}"]
+            context = work / "ctx"
+            dockerfile = sc.write(context, sizes, refs)
+            for i in range(args.runs):
+                order = variants if i % 2 == 0 else list(reversed(variants))
+                for name, src in order:
+                    template = tools.MASON_TEMPLATE + (" " + args.extra if args.extra else "")
+                    tag = f"{name}-{i}-{uuid.uuid4().hex[:6]}"
+                    prof = None
+                    if args.profile:
+                        args.profile.mkdir(parents=True, exist_ok=True)
+                        prof = args.profile / f"{args.scenario}-{tag}.txt"
+                    mason = tools.Mason(template, src=Path(src).resolve())
+                    if prof is not None:
+                        mason.mason = (f"{args.py_spy} record --idle --threads --format raw -r 100 "
+                                       f"-o {prof} -- {mason.mason}")
+                    log = logs / f"{tag}.log"
+
+                    def req(phase):
+                        return tools.BuildRequest(context=context, dockerfile=dockerfile,
+                                                  destination=f"{reg.host}/out/{tag}:{phase}",
+                                                  cache_repo=f"{reg.host}/cache/{tag}", registry=reg.host,
+                                                  state=work / "state" / f"{tag}-{phase}", log=log)
+
+                    if sc.reset:
+                        sc.reset(context)
+                    if sc.prime:
+                        plain = tools.Mason(template, src=Path(src).resolve())
+                        primed = plain.build(req("prime"))
+                        if primed.returncode:
+                            print(f"{name}: priming failed, see {log}")
+                            return 1
+                    if sc.mutate:
+                        sc.mutate(context, tag)
+                    load = os.getloadavg()[0]
+                    m = mason.build(req("measured"))
+                    status = "" if m.returncode == 0 else f" FAILED (see {log})"
+                    print(f"ab: {args.scenario} run {i + 1} {name:10} {m.seconds:7.2f} s  load {load:4.1f}"
+                          f"  rss {m.peak_rss_mb:5.0f} MB{status}", flush=True)
+                    if m.returncode == 0:
+                        times[name].append(m.seconds)
+                    if prof is not None and prof.exists():
+                        (prof.with_suffix(".top")).write_text(top(prof))
+    finally:
+        unmount_under(work)
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"ab: {args.scenario}, {args.runs} runs, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    for name, ts in times.items():
+        if ts:
+            print(f"ab: {name:10} median {statistics.median(ts):7.2f} s  runs {', '.join(f'{t:.2f}' for t in ts)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
