@@ -33,19 +33,18 @@ import shutil
 import signal
 import stat
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 from mason.errors import BuildError, NotSupportedError
+from mason.sandbox.helperproc import DEV_NODES, host_resolv, hosts_file, show, spawn, user_plan
 from mason.sandbox.privatedir import PrivateDir
 from mason.sandbox.spec import Mount, RunSpec
 from mason.sandbox.stream import OutputCallback, pump
 from mason.sandbox.stubs import Stubs
 
 _INIT = str(Path(__file__).with_name("chrootinit.py"))
-_DEV_NODES = ("null", "zero", "full", "random", "urandom", "tty")
 
 
 class ChrootRunner:
@@ -67,9 +66,8 @@ class ChrootRunner:
         with PrivateDir(root, "/proc", on_new="refuse"), PrivateDir(root, "/sys", on_new="refuse"), \
              PrivateDir(root, "/dev", on_new="discard") as dev, Stubs(root) as stubs:
             _populate_dev(dev.ensure(), spec.mounts)
-            with _Substituted(stubs, "/etc/resolv.conf", _host_resolv()), \
-                 _Substituted(stubs, "/etc/hosts", f"127.0.0.1\tlocalhost {spec.hostname}\n"
-                                                  "::1\tlocalhost ip6-localhost ip6-loopback\n"):
+            with _Substituted(stubs, "/etc/resolv.conf", host_resolv()), \
+                 _Substituted(stubs, "/etc/hosts", hosts_file(spec.hostname)):
                 code = _execute(root, spec, output, cancel)
         if code != 0:
             # Shown in the build error's output tail: the likeliest reason a RUN that works
@@ -92,7 +90,7 @@ def _is_dev_copy(m: Mount) -> bool:
 def _populate_dev(dev: str, mounts) -> None:
     """The privileged mode's ``/dev`` without a tmpfs: device nodes (mknod, CAP_MKNOD), an empty
     world-writable ``shm``, and copies of ``/dev`` binds.  :class:`PrivateDir` removes them all."""
-    for node in _DEV_NODES:
+    for node in DEV_NODES:
         path = os.path.join(dev, node)
         if not os.path.lexists(path):
             os.mknod(path, stat.S_IFCHR | 0o666, os.stat(f"/dev/{node}").st_rdev)
@@ -112,19 +110,11 @@ def _populate_dev(dev: str, mounts) -> None:
             shutil.copy2(m.source, dest)
 
 
-def _host_resolv() -> str:
-    try:
-        with open("/etc/resolv.conf", encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
 class _Substituted:
     """Temporarily replace a file's bytes in the root; restore bytes, mode, owner and times."""
 
-    def __init__(self, stubs: Stubs, target: str, content: str):
-        self.stubs, self.target, self.content = stubs, target, content.encode()
+    def __init__(self, stubs: Stubs, target: str, content: bytes):
+        self.stubs, self.target, self.content = stubs, target, content
 
     def __enter__(self) -> "_Substituted":
         self.path = self.stubs.ensure(self.target, is_dir=False)
@@ -170,29 +160,14 @@ class _Substituted:
 
 
 def _execute(root: str, spec: RunSpec, output: OutputCallback, cancel: threading.Event | None) -> int:
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    st_r, st_w = os.pipe()
     plan = {"root": root, "argv": list(spec.argv), "env": list(spec.env), "cwd": spec.cwd,
-            "status_fd": st_w,
-            "user": {"uid": spec.user.uid, "gid": spec.user.gid, "groups": list(spec.user.groups)}}
-    try:
-        proc = subprocess.Popen([sys.executable, "-I", "-S", _INIT], stdin=subprocess.PIPE, stdout=out_w,
-                                stderr=err_w, pass_fds=(st_w,), close_fds=True, start_new_session=True, env={})
-    except BaseException:
-        for fd in (out_r, out_w, err_r, err_w, st_r, st_w):
-            os.close(fd)
-        raise
-    for fd in (out_w, err_w, st_w):
-        os.close(fd)
+            "user": user_plan(spec.user)}
+    proc, streams, st_r = spawn(_INIT, plan)
     # When the command exits, kill what it left behind: that closes the pipes pump() waits on.
     reaper = threading.Thread(target=lambda: (proc.wait(), kill_processes_in(root, proc.pid)), daemon=True)
     try:
-        proc.stdin.write(json.dumps(plan).encode())
-        proc.stdin.close()
         reaper.start()
         deadline = time.monotonic() + spec.timeout if spec.timeout else None
-        streams = {out_r: "stdout", err_r: "stderr"}
         outcome, status = pump(streams, output, status_fd=st_r, deadline=deadline, cancel=cancel)
         if outcome != "eof":
             stop_helper(proc)
@@ -205,16 +180,16 @@ def _execute(root: str, spec: RunSpec, output: OutputCallback, cancel: threading
             stop_helper(proc)
             kill_processes_in(root, proc.pid)
             proc.wait()
-        for fd in (out_r, err_r, st_r):
+        for fd in (*streams, st_r):
             os.close(fd)
     if outcome == "timeout":
-        raise BuildError(f"RUN {' '.join(spec.argv)[:80]} timed out after {spec.timeout:g}s; its processes were killed")
+        raise BuildError(f"RUN {show(spec.argv)} timed out after {spec.timeout:g}s; its processes were killed")
     if outcome == "cancelled":
-        raise BuildError(f"RUN {' '.join(spec.argv)[:80]} was cancelled; its processes were killed")
+        raise BuildError(f"RUN {show(spec.argv)} was cancelled; its processes were killed")
     for line in status:
         message = json.loads(line)
         if "error" in message:
-            raise BuildError(f"cannot start RUN {' '.join(spec.argv)[:80]}: {message['error']}")
+            raise BuildError(f"cannot start RUN {show(spec.argv)}: {message['error']}")
     return code if code >= 0 else 128 - code
 
 

@@ -24,9 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -34,12 +31,12 @@ from pathlib import Path
 
 from mason.errors import BuildError
 from mason.sandbox import linux
+from mason.sandbox.helperproc import DEV_NODES, host_resolv, hosts_file, show, spawn, user_plan
 from mason.sandbox.spec import RunSpec
 from mason.sandbox.stream import OutputCallback, pump
 from mason.sandbox.stubs import Stubs
 
 _NSINIT = str(Path(__file__).with_name("nsinit.py"))
-_DEV_NODES = ("null", "zero", "full", "random", "urandom", "tty")
 
 
 class NamespaceRunner:
@@ -60,60 +57,39 @@ class NamespaceRunner:
             plan = {
                 "root": os.path.abspath(spec.root), "argv": list(spec.argv), "env": list(spec.env),
                 "cwd": spec.cwd, "hostname": spec.hostname, "network": spec.network,
-                "user": {"uid": spec.user.uid, "gid": spec.user.gid, "groups": list(spec.user.groups)},
+                "user": user_plan(spec.user),
                 "ops": mount_plan(spec, stubs, Path(tmp)), "parent_pid": os.getpid(),
             }
             return _execute(plan, spec, output, cancel)
 
 
 def _execute(plan: dict, spec: RunSpec, output: OutputCallback, cancel: threading.Event | None) -> int:
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    st_r, st_w = os.pipe()
-    plan["status_fd"] = st_w
+    proc, streams, st_r = spawn(_NSINIT, plan)
     try:
-        proc = subprocess.Popen([sys.executable, "-I", "-S", _NSINIT], stdin=subprocess.PIPE,
-                                stdout=out_w, stderr=err_w, pass_fds=(st_w,), close_fds=True,
-                                start_new_session=True, env={})
-    except BaseException:
-        for fd in (out_r, out_w, err_r, err_w, st_r, st_w):
-            os.close(fd)
-        raise
-    for fd in (out_w, err_w, st_w):
-        os.close(fd)
-    try:
-        proc.stdin.write(json.dumps(plan).encode())
-        proc.stdin.close()
         deadline = time.monotonic() + spec.timeout if spec.timeout else None
-        outcome, status = pump({out_r: "stdout", err_r: "stderr"}, output, status_fd=st_r,
-                               deadline=deadline, cancel=cancel)
+        outcome, status = pump(streams, output, status_fd=st_r, deadline=deadline, cancel=cancel)
         if outcome != "eof":
             proc.kill()  # PDEATHSIG takes PID 1 and so the whole namespace with it
-            pump({out_r: "stdout", err_r: "stderr"}, output, status_fd=st_r)
+            pump(streams, output, status_fd=st_r)
         helper_rc = proc.wait()
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        for fd in (out_r, err_r, st_r):
+        for fd in (*streams, st_r):
             os.close(fd)
     if outcome == "timeout":
-        raise BuildError(f"RUN {_show(spec.argv)} timed out after {spec.timeout:g}s; all its processes were killed")
+        raise BuildError(f"RUN {show(spec.argv)} timed out after {spec.timeout:g}s; all its processes were killed")
     if outcome == "cancelled":
-        raise BuildError(f"RUN {_show(spec.argv)} was cancelled; all its processes were killed")
+        raise BuildError(f"RUN {show(spec.argv)} was cancelled; all its processes were killed")
     messages = [json.loads(line) for line in status]
     for m in messages:
         if "error" in m:
-            raise BuildError(f"cannot start RUN {_show(spec.argv)}: {m['error']}")
+            raise BuildError(f"cannot start RUN {show(spec.argv)}: {m['error']}")
     for m in messages:
         if "exit" in m:
             return int(m["exit"])
-    raise BuildError(f"the sandbox for RUN {_show(spec.argv)} exited with {helper_rc} before reporting a result")
-
-
-def _show(argv: tuple[str, ...]) -> str:
-    text = " ".join(argv)
-    return text if len(text) <= 80 else text[:77] + "..."
+    raise BuildError(f"the sandbox for RUN {show(spec.argv)} exited with {helper_rc} before reporting a result")
 
 
 def mount_plan(spec: RunSpec, stubs: Stubs, tmp: Path) -> list[dict]:
@@ -128,7 +104,7 @@ def mount_plan(spec: RunSpec, stubs: Stubs, tmp: Path) -> list[dict]:
     mount(stubs.ensure("/proc", is_dir=True), "proc", "proc", nosuid_nodev_noexec)
     dev = stubs.ensure("/dev", is_dir=True)
     mount(dev, "tmpfs", "tmpfs", linux.MS_NOSUID | linux.MS_NOEXEC, "mode=755,size=65536k")
-    for node in _DEV_NODES:
+    for node in DEV_NODES:
         ops.append({"op": "touch", "path": f"{dev}/{node}"})
         mount(f"{dev}/{node}", source=f"/dev/{node}", flags=linux.MS_BIND)
     ops.append({"op": "mkdir", "path": f"{dev}/pts"})
@@ -142,12 +118,9 @@ def mount_plan(spec: RunSpec, stubs: Stubs, tmp: Path) -> list[dict]:
     mount(stubs.ensure("/sys", is_dir=True), "sysfs", "sysfs", nosuid_nodev_noexec | linux.MS_RDONLY)
 
     resolv = tmp / "resolv.conf"
-    try:
-        shutil.copyfile("/etc/resolv.conf", resolv)
-    except OSError:
-        resolv.write_text("")  # host without resolver config: the image gets an empty one
+    resolv.write_bytes(host_resolv())  # a host without resolver config gives an empty one
     hosts = tmp / "hosts"
-    hosts.write_text(f"127.0.0.1\tlocalhost {spec.hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n")
+    hosts.write_bytes(hosts_file(spec.hostname))
     for path, source in (("/etc/resolv.conf", resolv), ("/etc/hosts", hosts)):
         mount(stubs.ensure(path, is_dir=False), source=str(source), flags=linux.MS_BIND)
 
