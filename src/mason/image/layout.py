@@ -9,6 +9,7 @@ index.json is replaced atomically under a lock, so readers never see a partial l
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import os
 import tempfile
@@ -124,25 +125,9 @@ class LayoutSink:
     def put_blob(self, descriptor: Descriptor, opener: Opener, origin: Origin | None = None) -> None:
         target = self.store.blob_path(descriptor.digest)
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as out, opener() as src:
-                while True:
-                    chunk = src.read(CHUNK)
-                    if not chunk:
-                        break
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
-        except BaseException:
-            _unlink(tmp)
-            raise
+        _atomic_copy(opener, target)
 
     def put_manifest(self, raw: bytes, descriptor: Descriptor, *, root: bool) -> None:
-        import io
-
         from mason.oci.digest import VerifyingReader
 
         if not self.has_blob(descriptor):
@@ -178,12 +163,23 @@ class LayoutSink:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
+    _atomic_copy(lambda: io.BytesIO(data), path)
+
+
+def _atomic_copy(opener: Opener, path: Path) -> None:
+    """Stream what ``opener`` opens into ``path`` so that readers see the whole file or none
+    of it (temp file, fsync, rename). The source is closed before the rename, so a stream that
+    verifies its digest on close can still stop a bad blob; a failure leaves nothing behind."""
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        with os.fdopen(fd, "wb") as out, opener() as src:
+            while True:
+                chunk = src.read(CHUNK)
+                if not chunk:
+                    break
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
