@@ -96,7 +96,7 @@ class Build:
         self.results: dict[int, StageState] = {}
         self.records: list[StepRecord] = []
         self._runner = None
-        self._images: dict[str, object] = {}
+        self._images: dict[tuple[str, str], object] = {}  # (reference, platform) -> view
         store_root = Path(options.cache_dir) / "layers" if options.cache_dir else work.sub("layers")
         self.store = LayerStore(store_root)
         self.started = time.monotonic()
@@ -179,8 +179,8 @@ class Build:
         text, name = self._dockerfile_text()
         dockerfile = parse_dockerfile(text, file=name)
         self.platform = parse_platform(opts.platform) if opts.platform else host_platform()
-        plat = self.platform_text = _platform_text(self.platform)
-        host = _platform_text(host_platform())
+        plat = self.platform_text = format_platform(self.platform)
+        host = format_platform(host_platform())
         plan = plan_stages(dockerfile, build_args=dict(opts.build_args), target=opts.target,
                            target_platform=plat, build_platform=host)
         for warning in plan.warnings:
@@ -347,14 +347,16 @@ class Build:
                                 fixed_mtime=0 if epoch is None else epoch)
         return LayerOptions(compression=compression, level=opts.compression_level, mtime_clamp=epoch)
 
-    def pull(self, text: str):
+    def pull(self, text: str, platform=None):
         """The base image named ``text`` (registry reference, ``oci:DIR[:REF]``,
-        ``docker-archive:FILE``) for the build's platform, as an Image view."""
+        ``docker-archive:FILE``) for ``platform`` (default: the build's), as an Image view."""
         from mason.image.location import open_source, parse_location
         from mason.image.view import ImageIndex
 
-        if text in self._images:
-            return self._images[text]
+        platform = platform or self.platform
+        memo = (text, format_platform(platform))
+        if memo in self._images:
+            return self._images[memo]
         try:
             location = parse_location(text)
         except MasonError as exc:
@@ -363,18 +365,18 @@ class Build:
             # Relative local bases are relative to the context, never to the process's cwd.
             location = type(location)(location.kind, str(Path(self.options.context_dir) / location.path),
                                       location.name)
-        view = self._from_base_cache(location)
+        view = self._from_base_cache(location, platform)
         if view is not None:
-            self._images[text] = view
+            self._images[memo] = view
             return view
         self.reporter.emit(ev.Info(f"resolving base image {text}"))
         access = self.options.registry
-        view = open_source(location, lambda: self.registry, self.platform, routes=self.pull_routes(),
+        view = open_source(location, lambda: self.registry, platform, routes=self.pull_routes(),
                            retries=access.image_download_retry if access else 0,
                            info=lambda m: self.reporter.emit(ev.Info(m)), warn=self._warn)
         if isinstance(view, ImageIndex):
-            view = view.select(self.platform)
-        self._images[text] = view
+            view = view.select(platform)
+        self._images[memo] = view
         return view
 
 
@@ -389,19 +391,19 @@ class Build:
     def _warn(self, message: str) -> None:
         self.reporter.emit(ev.Warn(message))
 
-    def _from_base_cache(self, location):
+    def _from_base_cache(self, location, platform):
         """A ``FROM …@sha256:`` base that ``mason warm`` put in --cache-dir: no registry needed."""
         opts = self.options
         if location.kind != "registry" or not location.reference.digest or not opts.cache_dir:
             return None
         from mason.cache.basecache import BaseImageCache
 
-        view = BaseImageCache(Path(opts.cache_dir)).find(location.reference.digest, self.platform,
+        view = BaseImageCache(Path(opts.cache_dir)).find(location.reference.digest, platform,
                                                          ttl_seconds=opts.cache_ttl_seconds)
         if view is not None:
             self.reporter.emit(ev.Info(f"base image {location.reference} found in --cache-dir {opts.cache_dir}"))
         return view
 
 
-def _platform_text(p) -> str:
+def format_platform(p) -> str:
     return f"{p.os}/{p.architecture}" + (f"/{p.variant}" if p.variant else "")

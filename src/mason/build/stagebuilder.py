@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from mason.build import events as ev
-from mason.build.executor import StageState, StepRecord
+from mason.build.executor import StageState, StepRecord, format_platform
 from mason.build.layers import LayerRef, layer_refs_of
 from mason.build.stageconfig import StageConfig
 from mason.cache.keys import chain_start
@@ -31,6 +31,14 @@ class StageBuilder:
     def _start(self) -> tuple[StageState, list[str]]:
         stage, build = self.stage, self.build
         plat = build.platform
+        if stage.platform:
+            # FROM --platform=…: this stage's base (and a scratch config) for that platform.
+            from mason.oci.platform import parse_platform
+
+            try:
+                plat = parse_platform(stage.platform)
+            except MasonError as exc:
+                raise BuildError(f"FROM --platform={stage.platform}: {exc}") from None
         key = None
         if stage.base_stage is not None:
             parent = build.results[stage.base_stage]
@@ -48,9 +56,9 @@ class StageBuilder:
             config = StageConfig(None, os_name=plat.os, architecture=plat.architecture, variant=plat.variant)
             state, onbuild, base_text = StageState(stage, [], config, False), [], "scratch"
             if build.cache is not None:
-                key = chain_start(platform=build.platform_text, scratch=True)
+                key = chain_start(platform=format_platform(plat), scratch=True)
         else:
-            image = build.pull(stage.base)
+            image = build.pull(stage.base, plat)
             data = dict(image.config.data)
             onbuild = list((data.get("config") or {}).get("OnBuild") or [])
             config = StageConfig(data)

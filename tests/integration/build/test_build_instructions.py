@@ -142,3 +142,16 @@ def test_overlay_and_walk_give_identical_digests(tmp_path, busybox_layout):
     r1, _ = build(ctx, tmp_path / "ov", tmp_path / "w1", reproducible=True, snapshot_mode="overlay")
     r2, _ = build(ctx, tmp_path / "wk", tmp_path / "w2", reproducible=True, snapshot_mode="walk")
     assert r1.image_digest == r2.image_digest
+
+
+def test_from_platform_selects_that_platform(tmp_path, multiplatform_layout):
+    """FROM --platform is acted upon: the base for that platform, not the build's."""
+    base = f"oci:{multiplatform_layout}:latest"
+    ctx = write_context(tmp_path / "ctx", f"FROM --platform=linux/arm64 {base} AS a\nLABEL stage=a\n"
+                                          f"FROM {base}\nCOPY --from=a /bin/busybox /busybox-arm64\n")
+    build(ctx, tmp_path / "out", tmp_path / "work", target="a")
+    assert config_of(tmp_path / "out")["architecture"] == "arm64"
+    build(ctx, tmp_path / "out2", tmp_path / "work")
+    assert config_of(tmp_path / "out2")["architecture"] == "amd64"
+    root = unpack(tmp_path / "out2", tmp_path / "unpacked")
+    assert (root / "busybox-arm64").is_file()
