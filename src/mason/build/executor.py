@@ -183,7 +183,11 @@ class Build:
         host = format_platform(host_platform())
         plan = plan_stages(dockerfile, build_args=dict(opts.build_args), target=opts.target,
                            target_platform=plat, build_platform=host)
-        for warning in plan.warnings:
+        from mason.build.directives import apply_checks, check_syntax
+
+        directives = dict(dockerfile.directives)
+        check_syntax(directives, name)
+        for warning in apply_checks(directives, plan.warnings, name):
             self.reporter.emit(ev.Warn(str(warning)))
         self.plan = plan
         from mason.build.ignore import load_ignore
