@@ -77,7 +77,7 @@ class BuildCache:
         lo = self.build.layer_options(docker_media)
         return writer_record(compression=lo.compression.name.lower(), level=lo.level,
                              fixed_mtime=lo.fixed_mtime, mtime_clamp=lo.mtime_clamp, docker_media=docker_media,
-                             ignore_paths=self.build.options.ignore_paths)
+                             ignore_paths=self.build.options.snapshot_ignores())
 
     def cacheable(self, ins) -> bool:
         opts = self.build.options

@@ -88,3 +88,12 @@ class BuildOptions:
     # registries (issue 6)
     registry: RegistryAccess = field(default_factory=RegistryAccess)
     check_push_permission: bool = True     # every destination and the cache repo, before building
+
+    def snapshot_ignores(self) -> tuple[str, ...]:
+        """Paths left out of every layer (relative, sorted): ``--ignore-path`` entries, and
+        ``/var/run`` unless ``--ignore-var-run=false`` (Kaniko's default: sockets and pid
+        files of the build host's services are mounted there in CI runners)."""
+        paths = {p.strip("/") for p in self.ignore_paths if p.strip("/")}
+        if self.ignore_var_run:
+            paths.add("var/run")
+        return tuple(sorted(paths))

@@ -270,10 +270,10 @@ def _command(cfg: StageConfig, ins) -> list[str]:
 
 
 def _without_ignored(changes, options):
-    """Drop ``--ignore-path`` entries (Kaniko's flag) from a change set."""
+    """Drop ``--ignore-path`` entries and ``/var/run`` (Kaniko's flags) from a change set."""
     from dataclasses import replace
 
-    ignored = [p.strip("/") for p in options.ignore_paths if p.strip("/")]
+    ignored = options.snapshot_ignores()
     if not ignored:
         return changes
 

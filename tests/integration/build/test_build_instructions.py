@@ -155,3 +155,16 @@ def test_from_platform_selects_that_platform(tmp_path, multiplatform_layout):
     assert config_of(tmp_path / "out2")["architecture"] == "amd64"
     root = unpack(tmp_path / "out2", tmp_path / "unpacked")
     assert (root / "busybox-arm64").is_file()
+
+
+def test_ignore_var_run_and_ignore_path(tmp_path, busybox_layout):
+    """Kaniko's --ignore-var-run (default true) and --ignore-path keep paths out of layers."""
+    ctx = write_context(tmp_path / "ctx", f"FROM oci:{busybox_layout}:latest\n"
+                                          "RUN mkdir -p /var/run /cache && touch /var/run/app.pid /cache/x /kept\n")
+    build(ctx, tmp_path / "out", tmp_path / "work", ignore_paths=("/cache",))
+    root = unpack(tmp_path / "out", tmp_path / "u1")
+    assert (root / "kept").exists()
+    assert not (root / "var/run/app.pid").exists() and not (root / "cache").exists()
+    build(ctx, tmp_path / "out2", tmp_path / "work", ignore_var_run=False)
+    root = unpack(tmp_path / "out2", tmp_path / "u2")
+    assert (root / "var/run/app.pid").exists() and (root / "cache/x").exists()
