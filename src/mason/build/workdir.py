@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from mason.build.dirspread import spread_subdirs
+from mason.build.treeremoval import remove_tree
 from mason.errors import BuildError
 
 PREFIX = "mason-build-"
@@ -115,7 +116,7 @@ class WorkDir:
         path, self.path = self.path, None
         try:
             unmount_all_below(path)
-            shutil.rmtree(path, ignore_errors=False, onerror=_force_remove)
+            remove_tree(path, fallback=_rmtree_forced)
         finally:
             if self._lock_fd is not None:
                 os.close(self._lock_fd)
@@ -128,6 +129,10 @@ def _remove_stale_overlays(root: Path) -> None:
     from mason.snapshot.overlay import cleanup_stale
 
     cleanup_stale(root)
+
+
+def _rmtree_forced(path: str) -> None:
+    shutil.rmtree(path, onerror=_force_remove)
 
 
 def _force_remove(func, path, exc_info) -> None:
@@ -174,7 +179,7 @@ def remove_stale(root: Path) -> list[Path]:
                 except BlockingIOError:
                     continue  # alive
             unmount_all_below(entry)
-            shutil.rmtree(entry, onerror=_force_remove)
+            remove_tree(entry, fallback=_rmtree_forced)
             removed.append(entry)
         finally:
             if fd is not None:
