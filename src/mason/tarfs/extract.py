@@ -63,7 +63,9 @@ class ExtractOptions:
     LayerError (fifos are always created: they need no privilege); ``allowed_devices`` narrows
     that to character devices with these (major, minor) numbers (see SAFE_DEVICES). ``cancel``: an object with
     ``is_set()`` (a ``threading.Event``) checked before every entry, so an extraction in a worker
-    thread stops promptly when the build is interrupted (LayerError "cancelled")."""
+    thread stops promptly when the build is interrupted (LayerError "cancelled"). ``write_threads``:
+    in overlay mode, small files are written by this many worker threads (``writepool``; 0 or 1:
+    all in the calling thread)."""
 
     mode: Literal["apply", "overlay"] = "apply"
     allow_devices: bool = True
@@ -72,6 +74,7 @@ class ExtractOptions:
     limits: ExtractLimits = ExtractLimits()
     cancel: object | None = field(default=None, compare=False)
     allowed_devices: frozenset[tuple[int, int]] | None = None
+    write_threads: int = 4
 
 
 # Character devices a base image may carry (Docker's default device cgroup allows these to every
