@@ -31,6 +31,7 @@ from mason.fsops.sources import SourceTree, select, walk
 
 FORMAT_VERSION = 1
 CHUNK = 1 << 20
+SMALL_FILE = 64 * 1024
 
 # A caller-owned cache of file content hashes, keyed by what stat says about the file;
 # a build passes its own (never a module-level one) so builds cannot see each other.
@@ -53,11 +54,24 @@ def file_sha256(path: str, st: os.stat_result | None = None,
     if cache is not None and key in cache:
         return cache[key]
     h = hashlib.sha256()
-    with open(path, "rb", buffering=0) as f:
-        buf = bytearray(CHUNK)
-        view = memoryview(buf)
-        while n := f.readinto(buf):
-            h.update(view[:n])
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if st.st_size <= SMALL_FILE:
+            # Most sources are small: one read of the whole file (asking one byte more sees
+            # the end), no 1 MiB buffer to allocate and zero per file (it was a third of
+            # the time of hashing 7 000 1 KiB files).
+            want = st.st_size + 1
+            while chunk := os.read(fd, want):
+                h.update(chunk)
+                if len(chunk) < want:
+                    break
+        else:
+            buf = bytearray(CHUNK)
+            view = memoryview(buf)
+            while n := os.readv(fd, [buf]):
+                h.update(view[:n])
+    finally:
+        os.close(fd)
     digest = h.hexdigest()
     if cache is not None:
         cache[key] = digest
