@@ -13,6 +13,7 @@ import fcntl
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Callable
 
@@ -62,6 +63,7 @@ class WorkDir:
         self.root = Path(root) if root is not None else Path(tempfile.gettempdir())
         self.path: Path | None = None
         self._lock_fd: int | None = None
+        self._early: list[threading.Thread] = []
 
     def __enter__(self) -> "WorkDir":
         self.open()
@@ -109,12 +111,29 @@ class WorkDir:
             spread_subdirs(p)
         return p
 
+    def remove_early(self, *parts: str) -> None:
+        """Start removing a subdirectory nothing will use again (e.g. the step dirs once every
+        stage is built) in a background thread, so its removal overlaps the image push
+        instead of following it. ``close`` waits for it. The subdirectory must hold no mount."""
+        assert self.path is not None, "work dir not open"
+        victim = self.path.joinpath(*parts)
+        if not victim.is_dir() or mounts_below(victim):
+            return     # left to close(), which unmounts first
+        doomed = victim.with_name(f".removing-{victim.name}-{len(self._early)}")
+        os.rename(victim, doomed)     # the name is free again at once; the removal is not
+        thread = threading.Thread(target=_remove_quietly, args=(doomed,), name="mason-workdir-rm", daemon=True)
+        thread.start()
+        self._early.append(thread)
+
     def close(self) -> None:
         """Unmount everything below the work dir, then remove it. Safe to call twice."""
         if self.path is None:
             return
         path, self.path = self.path, None
         try:
+            for thread in self._early:
+                thread.join()
+            self._early.clear()
             unmount_all_below(path)
             remove_tree(path, fallback=_rmtree_forced)
         finally:
@@ -129,6 +148,14 @@ def _remove_stale_overlays(root: Path) -> None:
     from mason.snapshot.overlay import cleanup_stale
 
     cleanup_stale(root)
+
+
+def _remove_quietly(path: Path) -> None:
+    """Early removal in the background: what it cannot remove, close() removes (or reports)."""
+    try:
+        remove_tree(path, fallback=_rmtree_forced)
+    except OSError:
+        pass
 
 
 def _rmtree_forced(path: str) -> None:

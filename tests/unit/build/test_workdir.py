@@ -54,3 +54,20 @@ def test_mountinfo_parsing(tmp_path):
 
     assert mounts_below(Path("/work/a"), str(info)) == ["/work/a/b c", "/work/a"]
     assert _unescape("a\\134b") == "a\\b"
+
+
+def test_remove_early_frees_the_name_and_close_waits_for_it(tmp_path):
+    with WorkDir(tmp_path) as wd:
+        steps = wd.sub("steps")
+        for i in range(300):
+            (steps / f"f{i}").write_text("x")
+        (wd.sub("blobs") / "keep").write_text("blob")
+        wd.remove_early("steps")
+        assert not (wd.path / "steps").exists()          # renamed away at once
+        assert (wd.path / "blobs" / "keep").read_text() == "blob"
+        again = wd.sub("steps")                          # the name can be used again
+        assert again.is_dir() and not any(again.iterdir())
+        wd.remove_early("absent")                        # nothing there: nothing to do
+        path = wd.path
+    assert not path.exists()
+    assert list(tmp_path.iterdir()) == []
