@@ -139,7 +139,8 @@ class Build:
                               options=registry_options(self.options.registry, push=push))
 
     def runner(self):
-        """The sandbox runner; every RUN it starts is killed once ``cancel`` is set."""
+        """The sandbox runner; with parallel stages, every RUN it starts is killed once
+        ``cancel`` is set (a sibling stage failed)."""
         if self._runner is None:
             from mason.sandbox.runner import make_runner
 
@@ -147,8 +148,9 @@ class Build:
                 if self._runner is None:
                     if self.isolation is None:
                         self._choose_isolation()
-                    self._runner = _CancellingRunner(make_runner(self.isolation, self.work.sub("sandbox")),
-                                                     self.cancel)
+                    runner = make_runner(self.isolation, self.work.sub("sandbox"))
+                    # One stage at a time: nothing can cancel a RUN but a signal, as before.
+                    self._runner = _CancellingRunner(runner, self.cancel) if self.stage_jobs() > 1 else runner
         return self._runner
 
     def _choose_isolation(self) -> None:
