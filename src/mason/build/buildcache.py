@@ -61,7 +61,7 @@ class BuildCache:
         self.pushes = BackgroundPushes(self.store, warn=warn)
         self.push_enabled = not opts.no_push_cache
         self.hash_cache: dict = {}
-        self.steps: list[StepCacheInfo] = []
+        self._steps: dict[int, list[StepCacheInfo]] = {}   # per stage: stages may run at once
         self.record_tag = record_tag(opts.destinations[0] if opts.destinations else None,
                                      _dockerfile_name(opts), opts.target)
         self._previous = None
@@ -150,6 +150,15 @@ class BuildCache:
 
         if self.push_enabled and planned.cacheable and planned.key is not None:
             self.pushes.entry(NewEntry(planned.key, layer, planned.created_by, planned.inputs))
+
+    def stage_steps(self, index: int) -> list[StepCacheInfo]:
+        """The report entries of stage ``index`` (appended to by that stage's thread only)."""
+        return self._steps.setdefault(index, [])
+
+    @property
+    def steps(self) -> list[StepCacheInfo]:
+        """Every step's report entry, stage by stage in build order (not finishing order)."""
+        return [s for stage in list(self._steps.values()) for s in stage]
 
     # --- end -------------------------------------------------------------------------------
     def store_record(self) -> None:

@@ -12,6 +12,7 @@ shared directory a previous build could have left files in (Kaniko #1829).
 from __future__ import annotations
 
 import errno
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,8 +94,14 @@ class Build:
         self._registry = registry
         self._injected = registry
         self._push_registry = None
+        # Stages may run on worker threads (mason.build.stagerun): a stage's result is written
+        # by the scheduling thread once it finished, before any stage reading it starts; step
+        # records are kept per stage and read back in stage order, whatever finished first.
         self.results: dict[int, StageState] = {}
-        self.records: list[StepRecord] = []
+        self._records: dict[int, list[StepRecord]] = {}
+        self.cancel = threading.Event()    # set when a stage failed or the build is stopping
+        self._lazy = threading.RLock()     # one isolation probe, one client, one runner
+        self._pulls: dict[tuple[str, str], threading.Lock] = {}
         self._runner = None
         self._images: dict[tuple[str, str], object] = {}  # (reference, platform) -> view
         store_root = Path(options.cache_dir) / "layers" if options.cache_dir else work.sub("layers")
@@ -110,14 +117,18 @@ class Build:
     def registry(self):
         """The client for pulls (base images, COPY --from images)."""
         if self._registry is None:
-            self._registry = self._client(push=False)
+            with self._lazy:
+                if self._registry is None:
+                    self._registry = self._client(push=False)
         return self._registry
 
     @property
     def push_registry(self):
         """The client for destinations (Kaniko's push-side TLS/HTTP switches)."""
         if self._push_registry is None:
-            self._push_registry = self._injected or self._client(push=True)
+            with self._lazy:
+                if self._push_registry is None:
+                    self._push_registry = self._injected or self._client(push=True)
         return self._push_registry
 
     def _client(self, *, push: bool):
@@ -128,16 +139,26 @@ class Build:
                               options=registry_options(self.options.registry, push=push))
 
     def runner(self):
+        """The sandbox runner; with parallel stages, every RUN it starts is killed once
+        ``cancel`` is set (a sibling stage failed)."""
         if self._runner is None:
             from mason.sandbox.runner import make_runner
 
-            if self.isolation is None:
-                self._choose_isolation()
-
-            self._runner = make_runner(self.isolation, self.work.sub("sandbox"))
+            with self._lazy:
+                if self._runner is None:
+                    if self.isolation is None:
+                        self._choose_isolation()
+                    runner = make_runner(self.isolation, self.work.sub("sandbox"))
+                    # One stage at a time: nothing can cancel a RUN but a signal, as before.
+                    self._runner = _CancellingRunner(runner, self.cancel) if self.stage_jobs() > 1 else runner
         return self._runner
 
     def _choose_isolation(self) -> None:
+        with self._lazy:
+            if self._fs is None:
+                self._probe_isolation()
+
+    def _probe_isolation(self) -> None:
         from mason.build.rootfs import OverlayStrategy, WalkStrategy
         from mason.sandbox.capabilities import choose, detect
 
@@ -149,12 +170,13 @@ class Build:
             raise NotSupportedError(f"--snapshot-mode=overlay needs overlayfs mounts: {isolation.reason}",
                                     hint="use --snapshot-mode=walk (or auto)")
         if mode == "overlay" or (mode == "auto" and isolation.overlay):
-            self._fs = OverlayStrategy(self.store, self.work.sub("steps"))
+            fs = OverlayStrategy(self.store, self.work.sub("steps"))
         else:
-            self._fs = WalkStrategy(self.work.sub("roots"))
+            fs = WalkStrategy(self.work.sub("roots"))
         self.isolation = isolation
+        self._fs = fs                      # published last: ``fs`` reads it without the lock
         self.reporter.emit(ev.Info(f"isolation: {isolation.level} ({isolation.reason}); "
-                                   f"snapshots: {self._fs.name}"))
+                                   f"snapshots: {fs.name}"))
 
     @property
     def fs(self):
@@ -163,6 +185,15 @@ class Build:
         if self._fs is None:
             self._choose_isolation()
         return self._fs
+
+    @property
+    def records(self) -> list[StepRecord]:
+        """Every step's record, stage by stage in build order (not in finishing order)."""
+        return [r for stage in list(self._records.values()) for r in stage]
+
+    def stage_records(self, index: int) -> list[StepRecord]:
+        """The list a stage appends its step records to (its own: no lock needed)."""
+        return self._records.setdefault(index, [])
 
     @property
     def fs_chosen(self) -> bool:
@@ -220,8 +251,18 @@ class Build:
         else:
             # Kaniko's default: every stage up to the target, in file order (deps come first).
             stages = [s for s in plan.stages if s.index <= plan.target]
-        for stage in stages:
-            self.results[stage.index] = StageBuilder(self, stage).run()
+        for stage in stages:           # records and cache report come out in this order
+            self.stage_records(stage.index)
+            if self.cache is not None:
+                self.cache.stage_steps(stage.index)
+
+        def done(stage, state) -> None:
+            self.results[stage.index] = state
+
+        from mason.build.stagerun import run_stages
+
+        run_stages(stages, lambda stage: StageBuilder(self, stage).run(), jobs=self.stage_jobs(),
+                   cancel=self.cancel, done=done)
         final = self.results[plan.target]
         config = final.config
         if opts.labels:
@@ -265,8 +306,17 @@ class Build:
             for future in [pool.submit(check) for check in checks]:
                 future.result()
 
+    def stage_jobs(self) -> int:
+        """How many stages may build at once: ``stage_jobs``, or the CPUs this process has."""
+        from mason.build.stagerun import default_jobs
+
+        return self.options.stage_jobs or default_jobs()
+
     def _check_refused_options(self) -> None:
         opts = self.options
+        if opts.stage_jobs is not None and opts.stage_jobs < 1:
+            raise UsageError(f"stage jobs must be at least 1 (got {opts.stage_jobs}); "
+                             f"leave it unset for one per CPU")
         if opts.cache_report and not opts.cache:
             raise UsageError("--cache-report needs --cache=true")
         if opts.single_snapshot:
@@ -354,13 +404,21 @@ class Build:
     def pull(self, text: str, platform=None):
         """The base image named ``text`` (registry reference, ``oci:DIR[:REF]``,
         ``docker-archive:FILE``) for ``platform`` (default: the build's), as an Image view."""
-        from mason.image.location import open_source, parse_location
-        from mason.image.view import ImageIndex
-
         platform = platform or self.platform
         memo = (text, format_platform(platform))
         if memo in self._images:
             return self._images[memo]
+        with self._lazy:
+            lock = self._pulls.setdefault(memo, threading.Lock())
+        with lock:                         # stages pulling the same base at once resolve it once
+            if memo in self._images:
+                return self._images[memo]
+            return self._pull(text, platform, memo)
+
+    def _pull(self, text: str, platform, memo):
+        from mason.image.location import open_source, parse_location
+        from mason.image.view import ImageIndex
+
         try:
             location = parse_location(text)
         except MasonError as exc:
@@ -389,7 +447,9 @@ class Build:
         if self._routes is None:
             from mason.build.registryaccess import pull_routes
 
-            self._routes = pull_routes(self.options.registry)
+            with self._lazy:
+                if self._routes is None:
+                    self._routes = pull_routes(self.options.registry)
         return self._routes
 
     def _warn(self, message: str) -> None:
@@ -407,6 +467,24 @@ class Build:
         if view is not None:
             self.reporter.emit(ev.Info(f"base image {location.reference} found in --cache-dir {opts.cache_dir}"))
         return view
+
+
+class _CancellingRunner:
+    """A sandbox runner whose RUNs are killed when the build's ``cancel`` is set (a sibling
+    stage failed, the build is stopping): the runner's own cancel support, always wired."""
+
+    def __init__(self, runner, cancel: threading.Event):
+        self._runner = runner
+        self._cancel = cancel
+        self.name = getattr(runner, "name", type(runner).__name__)
+
+    def run(self, spec, output, *, cancel: threading.Event | None = None) -> int:
+        if self._cancel.is_set():
+            raise BuildError("RUN not started: the build is stopping")
+        return self._runner.run(spec, output, cancel=cancel or self._cancel)
+
+    def __getattr__(self, name):
+        return getattr(self._runner, name)
 
 
 def format_platform(p) -> str:

@@ -76,6 +76,9 @@ class BuildOptions:
     ignore_paths: tuple[str, ...] = ()
     ignore_var_run: bool = True
     skip_unused_stages: bool = True
+    # Stages built at once when independent (--stage-jobs); None: one per CPU. 1 builds them
+    # one after another in order, on the calling thread, as before parallel stages existed.
+    stage_jobs: int | None = None
     secrets: tuple[SecretSource, ...] = ()
     # cache (issue 5)
     cache: bool = False

@@ -8,13 +8,20 @@ step a ``ChangeSet`` plus a directory holding the step's layer in overlay lower-
 * ``WalkStrategy`` (no mounts): each stage has a plain root directory with its layers applied;
   a stat snapshot before and after finds the changes, hashing only files whose metadata
   changed. Cost: one ``lstat`` per file, never a re-read of the tree.
+
+One strategy object serves every stage of a build, and independent stages run on their own
+threads: scratch names come from a locked counter, and a walk root is brought up to date
+(or copied for ``FROM <stage>``) under that root's own lock, so two stages reading a finished
+stage (``COPY --from``) apply its pending layers once, and never while the other copies it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import shutil
 import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -41,11 +48,13 @@ class OverlayStrategy:
     def __init__(self, store: LayerStore, scratch: Path):
         self.store = store
         self.scratch = scratch
-        self._count = 0
+        self._numbers = itertools.count(1)
+        self._lock = threading.Lock()
 
     def _state_dir(self, label: str) -> Path:
-        self._count += 1
-        return self.scratch / f"{self._count:04d}-{label}"
+        with self._lock:
+            number = next(self._numbers)
+        return self.scratch / f"{number:04d}-{label}"
 
     @contextlib.contextmanager
     def step(self, layers: list[LayerRef], *, base_visible: bool = True) -> Iterator[StepFS]:
@@ -86,42 +95,58 @@ class WalkStrategy:
     def __init__(self, scratch: Path):
         self.scratch = scratch
         self._roots: dict[int, tuple[Path, int]] = {}
-        self._count = 0
+        self._root_locks: dict[int, threading.Lock] = {}
+        self._numbers = itertools.count(1)
+        self._lock = threading.Lock()        # guards the two dicts and the counter
+
+    def _name(self, label: str) -> Path:
+        with self._lock:
+            number = next(self._numbers)
+        return self.scratch / f"{label}-{number:04d}"
 
     def _new_root(self, label: str) -> Path:
-        self._count += 1
-        root = self.scratch / f"{label}-{self._count:04d}"
+        root = self._name(label)
         root.mkdir(parents=True)
         return root
+
+    def _root_lock(self, layers: list[LayerRef]) -> threading.Lock:
+        with self._lock:
+            return self._root_locks.setdefault(id(layers), threading.Lock())
 
     def _root_for(self, layers: list[LayerRef]) -> Path:
         from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, extract_layer
 
-        root, applied = self._roots.get(id(layers), (None, 0))
-        if root is None:
-            root = self._new_root("root")
-        for ref in layers[applied:]:
-            if ref.produced_in == root:
-                continue
-            with ref.opener() as blob:
-                extract_layer(blob, root, media_type=ref.descriptor.media_type,
-                              options=ExtractOptions(mode="apply", allowed_devices=SAFE_DEVICES),
-                              expected_diff_id=ref.diff_id)
-        self._roots[id(layers)] = (root, len(layers))
-        return root
+        with self._root_lock(layers):
+            with self._lock:
+                root, applied = self._roots.get(id(layers), (None, 0))
+            if root is None:
+                root = self._new_root("root")
+            for ref in layers[applied:]:
+                if ref.produced_in == root:
+                    continue
+                with ref.opener() as blob:
+                    extract_layer(blob, root, media_type=ref.descriptor.media_type,
+                                  options=ExtractOptions(mode="apply", allowed_devices=SAFE_DEVICES),
+                                  expected_diff_id=ref.diff_id)
+            with self._lock:
+                self._roots[id(layers)] = (root, len(layers))
+            return root
 
     def adopt(self, child: list[LayerRef], parent: list[LayerRef]) -> None:
         """``FROM <stage>``: the child starts from a copy of the parent's root."""
-        if id(parent) not in self._roots:
-            return
-        src, applied = self._roots[id(parent)]
-        self._count += 1
-        dst = self.scratch / f"root-{self._count:04d}"
-        # cp -a keeps hardlinks, xattrs, devices and times, which shutil.copytree does not.
-        proc = subprocess.run(["cp", "-a", "--", str(src), str(dst)], capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise BuildError(f"cannot copy stage root: {proc.stderr.strip()}")
-        self._roots[id(child)] = (dst, applied)
+        with self._root_lock(parent):      # not while another stage applies layers to it
+            with self._lock:
+                found = self._roots.get(id(parent))
+            if found is None:
+                return
+            src, applied = found
+            dst = self._name("root")
+            # cp -a keeps hardlinks, xattrs, devices and times, which shutil.copytree does not.
+            proc = subprocess.run(["cp", "-a", "--", str(src), str(dst)], capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise BuildError(f"cannot copy stage root: {proc.stderr.strip()}")
+        with self._lock:
+            self._roots[id(child)] = (dst, applied)
 
     @contextlib.contextmanager
     def step(self, layers: list[LayerRef], *, base_visible: bool = True) -> Iterator[StepFS]:

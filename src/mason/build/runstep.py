@@ -78,7 +78,7 @@ def _mounts(builder, ins, stack: contextlib.ExitStack, env: dict[str, str]) -> l
                 env[m.env] = value.decode("utf-8", "surrogateescape")
                 if not m.target:
                     continue
-            path = build.work.sub("secrets") / hashlib.sha256(f"{builder._step}:{secret_id}".encode()).hexdigest()
+            path = build.work.sub("secrets") / hashlib.sha256(f"{builder.stage.index}:{builder._step}:{secret_id}".encode()).hexdigest()
             path.write_bytes(value)
             os.chmod(path, m.mode if m.mode is not None else 0o400)
             os.chown(path, m.uid or 0, m.gid or 0)
@@ -143,7 +143,7 @@ def _bind(builder, m, target: str, stack: contextlib.ExitStack):
         raise BuildError(f"RUN --mount=type=bind: source {m.source or '/'} not found in "
                          f"{'stage ' + m.from_ if m.from_ else 'the build context'}")
     if not m.readonly:
-        copy = build.work.sub("bind-rw") / hashlib.sha256(f"{builder._step}:{target}".encode()).hexdigest()[:16]
+        copy = build.work.sub("bind-rw") / hashlib.sha256(f"{builder.stage.index}:{builder._step}:{target}".encode()).hexdigest()[:16]
         if host.is_dir():
             shutil.copytree(host, copy, symlinks=True)
         else:

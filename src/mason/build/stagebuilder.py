@@ -63,7 +63,7 @@ class StageBuilder:
             onbuild = list((data.get("config") or {}).get("OnBuild") or [])
             config = StageConfig(data)
             docker = image.media_type == mt.DOCKER_MANIFEST
-            state = StageState(stage, layer_refs_of(image), config, docker)
+            state = StageState(stage, _stoppable(layer_refs_of(image), build.cancel), config, docker)
             base_text = f"{stage.base}@{image.digest}"
             if build.cache is not None:
                 key = chain_start(platform=build.platform_text, base_digest=image.digest)
@@ -103,8 +103,13 @@ class StageBuilder:
         loc = f"{instruction.location.file}:{instruction.location.start_line}"
         step_id = f"{self.stage.index + 1}/{self._step}"
         text = " ".join(instruction.original.split()) if instruction.original else instruction.name
+        if build.cancel.is_set():
+            # A sibling stage failed (or the build is stopping): stop before the next step.
+            from mason.build.stagerun import StageCancelled
+
+            raise StageCancelled(f"{loc}: stage {self.stage.id} stopped: another stage failed")
         record = StepRecord(step_id, text, loc)
-        build.records.append(record)
+        build.stage_records(self.stage.index).append(record)
         build.reporter.emit(ev.StepStarted(step_id, self.stage.id, text, loc))
         started = time.monotonic()
         state.scope = scope_after
@@ -171,7 +176,7 @@ class StageBuilder:
                                else "RUN and WORKDIR layers are not cached (--cache-run-layers=false)")
         else:
             info.reason = "changes only the image config"
-        self.build.cache.steps.append(info)
+        self.build.cache.stage_steps(self.stage.index).append(info)
 
     def _execute(self, ins, step_id: str, loc: str) -> LayerRef | None:
         cfg = self.state.config
@@ -228,6 +233,49 @@ class StageBuilder:
                 owner = {"uid": user.uid, "gid": user.gid} if user else {}
                 make_dirs(str(fs.root), path, **owner)
         return self.commit(fs, history)
+
+
+def _stoppable(refs: list[LayerRef], cancel) -> list[LayerRef]:
+    """Base layers whose blob reads fail once ``cancel`` is set, so a stage extracting its
+    base stops within one read when a sibling stage fails (the store drops the partial dir)."""
+    from dataclasses import replace
+
+    def wrap(opener):
+        return lambda: _StopOnCancel(opener(), cancel)
+
+    return [replace(ref, opener=wrap(ref.opener)) for ref in refs]
+
+
+class _StopOnCancel:
+    def __init__(self, stream, cancel):
+        self._stream = stream
+        self._cancel = cancel
+
+    def _check(self) -> None:
+        if self._cancel.is_set():
+            from mason.build.stagerun import StageCancelled
+
+            raise StageCancelled("layer extraction stopped: the build is stopping")
+
+    def read(self, n: int = -1) -> bytes:
+        self._check()
+        return self._stream.read(n)
+
+    def readinto(self, buffer) -> int:
+        self._check()
+        return self._stream.readinto(buffer)
+
+    def readable(self) -> bool:
+        return True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stream.close()
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
 
 
 def apply_config(cfg: StageConfig, ins) -> None:

@@ -367,6 +367,8 @@ def build_options(parsed: ParsedFlags, context_dir: Path, *, env: Mapping[str, s
         cache_dir = None   # Kaniko's default /cache is only read when present
     mode = parsed["snapshot-mode"]
     level = parsed["compression-level"]
+    if parsed["stage-jobs"] < 0:
+        raise UsageError(f"--stage-jobs={parsed['stage-jobs']}: expected 0 (one per CPU) or a positive number")
     options = BuildOptions(
         context_dir=context_dir,
         dockerfile=dockerfile,
@@ -393,6 +395,7 @@ def build_options(parsed: ParsedFlags, context_dir: Path, *, env: Mapping[str, s
         ignore_paths=tuple(parsed["ignore-path"]),
         ignore_var_run=parsed["ignore-var-run"],
         skip_unused_stages=parsed["skip-unused-stages"],
+        stage_jobs=parsed["stage-jobs"] or None,
         secrets=secrets(parsed, env, cwd),
         cache=parsed["cache"],
         cache_repo=parsed["cache-repo"] or None,

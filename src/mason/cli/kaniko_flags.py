@@ -184,6 +184,9 @@ FLAGS: tuple[FlagSpec, ...] = (
     _f("progress", STRING, "auto", "Progress output: auto (live view on a terminal outside CI), tty, plain",
        choices=("auto", "tty", "plain"), origin="buildkit"),
     _f("work-dir", STRING, "", "Parent directory of the build's private work directory", origin="mason"),
+    _f("stage-jobs", INT, 0, "Independent stages built at once (0: one per CPU; 1: one after another, "
+       "in order)", origin="mason",
+       effect="Kaniko builds stages one after another; the image is the same either way"),
     _f("isolation", STRING, "auto", "How RUN is isolated: auto (the strongest this process may use, "
        "detected and stated in the log), namespaces (mount/PID namespaces, overlay snapshots) or chroot "
        "(no mounts, no new namespaces: an unprivileged CI container; stat-walk snapshots)",

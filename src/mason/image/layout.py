@@ -107,14 +107,22 @@ class LayoutSink:
         self.ref = ref
         self._root: Descriptor | None = None
         self.path.mkdir(parents=True, exist_ok=True)
-        if (self.path / "oci-layout").exists():
-            read_index_json(self.path)      # refuse to add to something that is not a layout
-        else:
-            if any(p.name not in ("blobs",) for p in self.path.iterdir()):
-                raise ImageError(f"{self.name}: directory is not empty and not an OCI layout")
-            _atomic_write(self.path / "oci-layout", canonical_json({"imageLayoutVersion": LAYOUT_VERSION}))
-            _atomic_write(self.path / "index.json",
-                          canonical_json({"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": []}))
+        # Under the same directory lock as ``commit``: two writers starting on a new layout at
+        # once (parallel cache pushes) must not see each other's half-made one (a temporary
+        # file, oci-layout without index.json) and take it for a foreign directory.
+        dir_fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(dir_fd, fcntl.LOCK_EX)
+            if (self.path / "oci-layout").exists():
+                read_index_json(self.path)      # refuse to add to something that is not a layout
+            else:
+                if any(p.name not in ("blobs",) for p in self.path.iterdir()):
+                    raise ImageError(f"{self.name}: directory is not empty and not an OCI layout")
+                _atomic_write(self.path / "oci-layout", canonical_json({"imageLayoutVersion": LAYOUT_VERSION}))
+                _atomic_write(self.path / "index.json",
+                              canonical_json({"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": []}))
+        finally:
+            os.close(dir_fd)
 
     def has_blob(self, descriptor: Descriptor) -> bool:
         try:

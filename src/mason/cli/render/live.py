@@ -62,6 +62,7 @@ class LiveView:
     def emit(self, event: object) -> None:
         with self._lock:
             now = self._clock()
+            self._log.track(event)
             if isinstance(event, ev.StepStarted):
                 self._steps[event.step_id] = _Step(event.instruction, now)
             elif isinstance(event, ev.StepFinished):

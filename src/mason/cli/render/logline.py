@@ -87,10 +87,35 @@ def event_fields(event: object) -> dict:
     return {}
 
 
+class RunningSteps:
+    """Which steps are running, to tell RUN output of parallel stages apart.
+
+    With one step at a time, RUN output is printed bare, as Kaniko prints it; while steps of
+    independent stages run at once, each output line starts with its ``[step]`` so
+    interleaved lines stay readable. Not locked: its owner calls it under its own lock.
+    """
+
+    def __init__(self) -> None:
+        self._running: set[str] = set()
+
+    def note(self, event: object) -> None:
+        if isinstance(event, ev.StepStarted):
+            self._running.add(event.step_id)
+        elif isinstance(event, ev.StepFinished):
+            self._running.discard(event.step_id)
+
+    def output_line(self, event: "ev.StepOutput", text: str) -> str:
+        if len(self._running) > 1 or (self._running and event.step_id not in self._running):
+            return f"[{event.step_id}] {text}"
+        return text
+
+
 class LogReporter:
     """A thread-safe ``Reporter`` writing one line per event; RUN output goes to ``output``.
 
     ``format`` is ``text``, ``color`` (already decided: only on a terminal) or ``json``.
+    Every event's lines are written under one lock, so events from parallel stages never
+    interleave within a line or within a multi-line message.
     """
 
     def __init__(self, stream: IO[str], *, output: IO[str] | None = None, format: str = "text",
@@ -104,16 +129,26 @@ class LogReporter:
         self._clock = clock
         self._start = clock()
         self._now = now or (lambda: datetime.now(timezone.utc).astimezone())
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._steps = RunningSteps()
 
     def emit(self, event: object) -> None:
         level, message = describe(event)
-        if isinstance(event, ev.StepOutput) and self.format != "json":
-            # RUN output is the program's own text, printed as Kaniko does; outside a terminal
-            # without its control codes (progress bars, colours), which would garble CI logs.
-            self._write(self.output, message if self.format == "color" else strip_controls(message))
-            return
-        self.log(level, message, event_fields(event))
+        with self._lock:
+            self._steps.note(event)
+            if isinstance(event, ev.StepOutput) and self.format != "json":
+                # RUN output is the program's own text, printed as Kaniko does; outside a terminal
+                # without its control codes (progress bars, colours), which would garble CI logs.
+                text = message if self.format == "color" else strip_controls(message)
+                self._write(self.output, self._steps.output_line(event, text))
+                return
+            self.log(level, message, event_fields(event))
+
+    def track(self, event: object) -> None:
+        """Note a step starting or finishing without printing it (the live view draws steps
+        itself, but its RUN output lines go through here)."""
+        with self._lock:
+            self._steps.note(event)
 
     def log(self, level: str, message: str, fields: dict | None = None) -> None:
         if not enabled(level, self.verbosity):
@@ -131,12 +166,11 @@ class LogReporter:
             message = strip_controls(message)
         else:
             tag = f"\x1b[{_COLORS[level]}m{tag}\x1b[0m"
-        for line in message.splitlines() or [""]:
-            self._write(self.stream, f"{tag}[{stamp}] {line}")
+        self._write(self.stream, "\n".join(f"{tag}[{stamp}] {line}" for line in message.splitlines() or [""]))
 
-    def _write(self, stream: IO[str], line: str) -> None:
+    def _write(self, stream: IO[str], text: str) -> None:
         with self._lock:
-            stream.write(line + "\n")
+            stream.write(text + "\n")
             stream.flush()
 
     def close(self) -> None:
