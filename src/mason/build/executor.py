@@ -263,6 +263,10 @@ class Build:
 
         run_stages(stages, lambda stage: StageBuilder(self, stage).run(), jobs=self.stage_jobs(),
                    cancel=self.cancel, done=done)
+        # Every stage is built: the step dirs (overlay uppers, walk roots) are dead; layers
+        # live on as blobs. Their removal overlaps the push instead of following it.
+        for sub in ("steps", "roots"):
+            self.work.remove_early(sub)
         final = self.results[plan.target]
         config = final.config
         if opts.labels:
