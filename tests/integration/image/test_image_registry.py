@@ -174,8 +174,11 @@ def _big_layout(root, size: int):
 
 def _peak_rss_mb(server, tmp_path, *args) -> float:
     """Run ``mason ARGS`` in a fresh interpreter and return its peak RSS in MiB."""
-    code = ("import resource, sys\nfrom mason.cli.main import main\nrc = main(sys.argv[1:])\n"
-            "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\nsys.exit(rc)")
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across execve, so a vfork'ed child would
+    # report at least pytest's own resident size.
+    code = ("import sys\nfrom mason.cli.main import main\nrc = main(sys.argv[1:])\n"
+            "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1]\n"
+            "print('PEAK', hwm, file=sys.stderr)\nsys.exit(rc)")
     env = dict(os.environ)
     env["DOCKER_CONFIG"] = server.docker_config(str(tmp_path / "docker-config"))
     proc = subprocess.run([sys.executable, "-c", code, *map(str, args), *registry_flags(server)],
