@@ -3,6 +3,10 @@
 Sources: the build context (after ``.dockerignore``), a stage of *this* build
 (``--from=<name|index>``) or an image (``--from=<reference>``). With ``--link`` the files are
 written into an empty root, so the layer does not depend on what lies beneath it.
+
+In overlay mode regular files are recorded rather than written and the layer is streamed
+from the sources (``mason.build.directcopy``); the source tree (a stage view) therefore
+stays open until the step is committed.
 """
 
 from __future__ import annotations
@@ -68,6 +72,9 @@ def copy_step(builder, ins, loc: str):
     with contextlib.ExitStack() as stack:
         tree, from_fs = _source_tree(builder, ins, stack)
         chown = _chown(builder, ins.chown, lambda: build.fs.view(state.layers))
+        from mason.build.directcopy import deferred_for
+
+        deferred = deferred_for(build) if ins.sources else None
         with build.fs.step(state.layers, base_visible=not ins.link) as fs:
             root = str(fs.root)
             for inline in ins.inline:
@@ -79,11 +86,13 @@ def copy_step(builder, ins, loc: str):
                                                unpack=ins.unpack, checksum=ins.checksum,
                                                keep_git_dir=bool(ins.keep_git_dir))
                     fsops.add(tree, list(ins.sources), root, ins.dest, work_dir=str(build.work.sub("add")),
-                              workdir=workdir, options=options, where=loc)
+                              workdir=workdir, options=options, where=loc, deferred=deferred)
                 else:
                     fsops.copy(tree, list(ins.sources), root, ins.dest, workdir=workdir, chown=chown,
                                chmod=ins.chmod, excludes=tuple(ins.excludes), parents=ins.parents,
-                               preserve_owner=from_fs and chown is None, copy_xattrs=from_fs, where=loc)
+                               preserve_owner=from_fs and chown is None, copy_xattrs=from_fs, where=loc,
+                               deferred=deferred)
             elif not ins.inline:
                 raise NotSupportedError(f"{ins.name} without sources")
-    return builder.commit(fs, created_by)
+        # Inside the ExitStack: deferred files are read from the source tree while committing.
+        return builder.commit(fs, created_by, deferred=deferred)

@@ -79,6 +79,9 @@ class BuildOptions:
     # Stages built at once when independent (--stage-jobs); None: one per CPU. 1 builds them
     # one after another in order, on the calling thread, as before parallel stages existed.
     stage_jobs: int | None = None
+    # overlay mode: COPY/ADD layers streamed from the sources, files not created (False: the
+    # files are written into the step's overlay and tarred from there, as before)
+    direct_copy: bool = True
     secrets: tuple[SecretSource, ...] = ()
     # cache (issue 5)
     cache: bool = False

@@ -196,23 +196,35 @@ class StageBuilder:
         return None
 
     # --- layers ----------------------------------------------------------------------------
-    def commit(self, fs, created_by: str) -> LayerRef | None:
-        """Turn a finished step's changes into a layer (none when nothing changed)."""
+    def commit(self, fs, created_by: str, deferred=None) -> LayerRef | None:
+        """Turn a finished step's changes into a layer (none when nothing changed).
+
+        ``deferred``: a COPY's files recorded instead of written (``mason.build.directcopy``);
+        they join the layer, and the layer then has no directory (extracted when needed)."""
         from mason.tarfs.writer import write_layer
 
         state, build = self.state, self.build
         changes = _without_ignored(fs.changes, build.options)
         created = build.created()
-        if changes.empty:
+        extra, directory = (), fs.layer_dir
+        if deferred:
+            from mason.build.directcopy import layer_entries, write_into_upper
+
+            extra, dropped = layer_entries(deferred, build.options.snapshot_ignores())
+            if dropped or changes != fs.changes:
+                write_into_upper(deferred, fs.layer_dir)  # the upper dir must show what was left out
+            else:
+                directory = None
+        if changes.empty and not extra:
             state.config.add_empty_history(created_by, created)
             return None
         blob = write_layer(changes.source_root, changes.paths, whiteouts=changes.whiteouts,
                            opaque_dirs=changes.opaque_dirs, out_dir=build.work.sub("blobs"),
-                           options=build.layer_options(state.docker_media))
+                           options=build.layer_options(state.docker_media), extra_entries=extra)
         desc = Descriptor(blob.media_type(docker=state.docker_media), blob.digest, blob.size)
         path = blob.path
         ref = LayerRef(blob.diff_id, desc, lambda: open(path, "rb"), None,
-                       directory=fs.layer_dir, produced_in=fs.produced_in)
+                       directory=directory, produced_in=fs.produced_in)
         state.layers.append(ref)
         state.config.add_layer(blob.diff_id, created_by, created)
         return ref

@@ -26,6 +26,7 @@ from mason.errors import BuildError
 from mason.fsops import archive, writer
 from mason.fsops.chmod import Chmod
 from mason.fsops.copy import CopyResult, as_chmod, copy_selected, destination, place_file
+from mason.fsops.deferred import DeferredFiles
 from mason.fsops.pathmatch import PatternList
 from mason.fsops.sources import SourceTree, select
 
@@ -49,8 +50,13 @@ def is_url(source: str) -> bool:
 
 def add(tree: SourceTree, sources: Sequence[str], root: str, dest: str, *, work_dir: str,
         workdir: str = "/", options: AddOptions = AddOptions(), session=None,
-        where: str | None = None) -> CopyResult:
-    """Run one ADD into ``root``; return what it wrote."""
+        where: str | None = None, deferred: DeferredFiles | None = None) -> CopyResult:
+    """Run one ADD into ``root``; return what it wrote.
+
+    ``deferred`` (see ``mason.fsops.deferred``) is used only when every source is a local
+    file or directory that is not unpacked: archives and downloads are written by code that
+    does not know about deferred files, so with any of those everything is written for real.
+    """
     if not sources:
         raise BuildError("ADD needs at least one source")
     opts = options
@@ -69,6 +75,10 @@ def add(tree: SourceTree, sources: Sequence[str], root: str, dest: str, *, work_
         dest = dest_inroot + "/"
     elif len(local) + len(remote) > 1:
         dest = dest_inroot + "/"
+    archives = {id(sel) for _, sel in local
+                if not sel.is_dir and opts.unpack is not False and archive.is_tar_archive(sel.host)}
+    if remote or archives:
+        deferred = None
     result = CopyResult()
     for source in sources:
         if gitsrc.is_git_url(source):
@@ -76,13 +86,13 @@ def add(tree: SourceTree, sources: Sequence[str], root: str, dest: str, *, work_
         elif is_url(source):
             _add_url(source, root, dest, work_dir, workdir, opts, chm, session, result)
     for source, sel in local:
-        if not sel.is_dir and opts.unpack is not False and archive.is_tar_archive(sel.host):
+        if id(sel) in archives:
             archive.extract_tar(sel.host, root, dest_inroot, chown=opts.chown,
                                 written=result.written, label=source)
             continue
         copy_selected(tree, [(source, "", sel)], root, dest, workdir=workdir, chown=opts.chown,
                       chmod=chm, excludes=plist, parents=opts.parents, preserve_owner=False,
-                      copy_xattrs=False, result=result)
+                      copy_xattrs=False, result=result, deferred=deferred)
     return result
 
 

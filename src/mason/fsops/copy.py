@@ -17,6 +17,10 @@ The rules, in the order they apply:
 
 Every destination path is resolved inside the root (rootpath), so a symlink in the
 image cannot redirect a write outside it.
+
+With ``deferred`` (a ``DeferredFiles``), a regular file whose destination is free (one
+``lstat``: nothing there) is recorded instead of written, and its parent directory's mtime
+is bumped as the file's creation would have bumped it; see ``mason.fsops.deferred``.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from typing import Sequence
 from mason.errors import BuildError
 from mason.fsops import rootpath, writer
 from mason.fsops.chmod import Chmod, parse_chmod
+from mason.fsops.deferred import DeferredFile, DeferredFiles, write_real
 from mason.fsops.pathmatch import PatternList
 from mason.fsops.sources import Selected, SourceTree, select, walk
 
@@ -89,7 +94,7 @@ class _Copier:
     """One COPY into one root: tracks hardlinks and what was written."""
 
     def __init__(self, root: str, owner: Ownership, chmod: Chmod | None, xattrs: bool,
-                 result: CopyResult):
+                 result: CopyResult, deferred: DeferredFiles | None = None):
         self.root = root
         self.owner = owner
         self.chmod = chmod
@@ -97,6 +102,10 @@ class _Copier:
         self.result = result
         self.links: dict[tuple[int, int], str] = {}
         self.dir_times: list[tuple[str, int]] = []
+        self.deferred = deferred
+        self.groups: dict[tuple[int, int], int] = {}       # source inode -> deferred group
+        self.touch: dict[str, None] = {}                   # parents of deferred files (host)
+        self.plain_dirs: dict[str, bool] = {}              # parent host -> no default ACL
 
     def meta(self, st: os.stat_result, *, keep_mtime: bool = True) -> writer.Meta:
         uid, gid = self.owner.of(st)
@@ -106,6 +115,10 @@ class _Copier:
         return writer.Meta(uid, gid, mode, st.st_mtime_ns if keep_mtime else None)
 
     def mkparents(self, inroot_dir: str) -> str:
+        if self.deferred:
+            # A deferred file where a directory is about to be created: make it real first,
+            # so make_dirs refuses it as it would have.
+            self._flush_prefixes(rootpath.resolve_inroot(self.root, inroot_dir))
         uid, gid = self.owner.parents()
         created: list[str] = []
         out = rootpath.make_dirs(self.root, inroot_dir, uid=uid, gid=gid, created=created)
@@ -122,6 +135,12 @@ class _Copier:
 
     def write_at(self, src_host: str, st: os.stat_result, inroot: str, host: str) -> None:
         mode = st.st_mode
+        if self.deferred is not None:
+            if inroot in self.deferred:
+                self._flush(inroot)
+            if stat.S_ISREG(mode) and self._defer(src_host, st, inroot, host):
+                self.result.add(inroot)
+                return
         if stat.S_ISREG(mode) and st.st_nlink > 1 and (st.st_dev, st.st_ino) in self.links:
             writer.write_hardlink(host, inroot, self.links[(st.st_dev, st.st_ino)])
         elif stat.S_ISREG(mode):
@@ -136,11 +155,88 @@ class _Copier:
             writer.copy_xattrs(src_host, host)
         self.result.add(inroot)
 
+    # --- deferred files (see mason.fsops.deferred) -------------------------------------------
+    def _defer(self, src_host: str, st: os.stat_result, inroot: str, host: str) -> bool:
+        """Record the regular file instead of writing it, when the result is certain to be
+        the same: nothing at ``host``, no default ACL on its directory, xattrs (if copied)
+        only ``user.*`` ones (others can change the mode or be rewritten by the kernel).
+        A hardlink group is recorded as a whole or written as a whole."""
+        key = (st.st_dev, st.st_ino) if st.st_nlink > 1 else None
+        if key is not None and key in self.links:
+            return False  # its group is already real: today's hardlink
+        xattrs = self._free_for(src_host, host)
+        if xattrs is None:
+            if key is not None and key in self.groups:
+                self._flush(next(f.inroot for f in self.deferred.files.values()
+                                 if f.group == self.groups[key]))
+            return False
+        group = None
+        if key is not None:
+            group = self.groups.get(key)
+            if group is None:
+                group = self.groups[key] = self.deferred.new_group()
+        self.deferred.add(DeferredFile(inroot, src_host, st.st_size, self.meta(st), xattrs, group))
+        self.touch[os.path.dirname(host)] = None
+        return True
+
+    def _free_for(self, src_host: str, host: str) -> tuple[tuple[str, bytes], ...] | None:
+        """The xattrs a deferred file at ``host`` gets, or None if it must be written."""
+        try:
+            os.lstat(host)
+            return None
+        except FileNotFoundError:
+            pass
+        parent = os.path.dirname(host)
+        plain = self.plain_dirs.get(parent)
+        if plain is None:
+            try:
+                os.getxattr(parent, "system.posix_acl_default", follow_symlinks=False)
+                plain = False
+            except OSError:
+                plain = True  # ENODATA, or no ACL support: new files get no ACL
+            self.plain_dirs[parent] = plain
+        if not plain:
+            return None
+        if not self.xattrs:
+            return ()
+        try:
+            names = os.listxattr(src_host, follow_symlinks=False)
+        except OSError:
+            return ()  # as copy_xattrs: a source without xattr support has none
+        if any(not n.startswith("user.") for n in names):
+            return None
+        return tuple((n, os.getxattr(src_host, n, follow_symlinks=False)) for n in sorted(names))
+
+    def _flush(self, inroot: str) -> None:
+        """Write the deferred file at ``inroot`` (with its hardlink group) for real."""
+        members = self.deferred.take(inroot)
+        first = write_real(self.root, members)
+        for key, group in list(self.groups.items()):
+            if group == members[0].group:
+                del self.groups[key]
+                self.links[key] = first
+
+    def _flush_prefixes(self, inroot: str) -> None:
+        parts = [c for c in inroot.split("/") if c]
+        for k in range(1, len(parts) + 1):
+            path = "/" + "/".join(parts[:k])
+            if path in self.deferred:
+                self._flush(path)
+
+    def touch_parents(self) -> None:
+        """Give the directories of deferred files the mtime their creation would have given
+        them ("now"); called before any directory mtime is restored, and at the end."""
+        for host in self.touch:
+            os.utime(host, follow_symlinks=False)
+        self.touch.clear()
+
     def directory(self, tree: SourceTree, sel: Selected, target: str,
                   excludes: PatternList | None) -> None:
         """Copy the contents of directory ``sel`` into in-root ``target``."""
         parent = self.mkparents(posixpath.dirname(target))
         top = rootpath.resolve_inroot(self.root, posixpath.join(parent, posixpath.basename(target)))
+        if self.deferred and top in self.deferred:
+            self._flush(top)
         top_host = rootpath.host_path(self.root, top)
         if writer.ensure_dir(top_host, top, self.meta(sel.st), overwrite_meta=False):
             self.result.add(top)
@@ -157,11 +253,14 @@ class _Copier:
                     writer.copy_xattrs(ent.host, host)
             else:
                 self.write_at(ent.host, ent.st, inroot, host)
+        self.touch_parents()
         for host, mtime in reversed(self.dir_times):
             os.utime(host, ns=(mtime, mtime), follow_symlinks=False)
         self.dir_times.clear()
 
     def _subdir(self, inroot: str, host: str, st: os.stat_result) -> tuple[str, str]:
+        if self.deferred and inroot in self.deferred:
+            self._flush(inroot)
         try:
             existing = os.lstat(host)
         except FileNotFoundError:
@@ -171,6 +270,8 @@ class _Copier:
             # copy into its target, resolved inside the root.
             inroot = rootpath.resolve_inroot(self.root, inroot)
             host = rootpath.host_path(self.root, inroot)
+            if self.deferred:
+                self._flush_prefixes(inroot)
         writer.ensure_dir(host, inroot, self.meta(st), overwrite_meta=True)
         self.result.add(inroot)
         self.dir_times.append((host, st.st_mtime_ns))
@@ -181,12 +282,13 @@ def copy(tree: SourceTree, sources: Sequence[str], root: str, dest: str, *,
          workdir: str = "/", chown: tuple[int, int] | None = None,
          chmod: str | Chmod | None = None, excludes: Sequence[str] = (),
          parents: bool = False, preserve_owner: bool = False, copy_xattrs: bool = False,
-         where: str | None = None) -> CopyResult:
+         where: str | None = None, deferred: DeferredFiles | None = None) -> CopyResult:
     """Run one COPY: ``sources`` from ``tree`` into ``root`` at ``dest``.
 
     ``chown`` is a resolved (uid, gid); ``preserve_owner``/``copy_xattrs`` are for
     ``COPY --from`` (a stage's owners are kept, context files become 0:0).
     ``where`` (e.g. "Dockerfile:7") is added to "source not found" errors.
+    ``deferred``: record regular files there instead of writing them (module docstring).
     """
     if not sources:
         raise BuildError("COPY needs at least one source")
@@ -194,16 +296,18 @@ def copy(tree: SourceTree, sources: Sequence[str], root: str, dest: str, *,
     picked = [(s, _pivot(s), sel) for s in sources for sel in select(tree, s, plist, where=where)]
     return copy_selected(tree, picked, root, dest, workdir=workdir, chown=chown, chmod=chmod,
                          excludes=plist, parents=parents, preserve_owner=preserve_owner,
-                         copy_xattrs=copy_xattrs)
+                         copy_xattrs=copy_xattrs, deferred=deferred)
 
 
 def copy_selected(tree: SourceTree, picked: list[tuple[str, str, Selected]], root: str, dest: str,
                   *, workdir: str, chown: tuple[int, int] | None, chmod: str | Chmod | None,
                   excludes: PatternList | None, parents: bool, preserve_owner: bool,
-                  copy_xattrs: bool, result: CopyResult | None = None) -> CopyResult:
+                  copy_xattrs: bool, result: CopyResult | None = None,
+                  deferred: DeferredFiles | None = None) -> CopyResult:
     """COPY already-selected sources ((pattern, pivot, Selected) triples)."""
     result = result if result is not None else CopyResult()
-    copier = _Copier(root, Ownership(chown, preserve_owner), as_chmod(chmod), copy_xattrs, result)
+    copier = _Copier(root, Ownership(chown, preserve_owner), as_chmod(chmod), copy_xattrs, result,
+                     deferred)
     dest_inroot, spelled_dir = destination(dest, workdir)
     resolved = rootpath.resolve_inroot(root, dest_inroot)
     is_dir = spelled_dir or os.path.isdir(rootpath.host_path(root, resolved))
@@ -224,6 +328,7 @@ def copy_selected(tree: SourceTree, picked: list[tuple[str, str, Selected]], roo
         else:
             copier.mkparents(posixpath.dirname(target))
             copier.entry(sel.host, sel.st, target)
+    copier.touch_parents()
     return result
 
 

@@ -218,7 +218,8 @@ def opaque_entry(directory: str) -> LayerEntry:
 
 def write_layer(source_root: Path, paths: Iterable[str], *, whiteouts: Iterable[str] = (),
                 opaque_dirs: Iterable[str] = (), out_dir: Path,
-                options: LayerOptions = LayerOptions()) -> LayerBlob:
+                options: LayerOptions = LayerOptions(),
+                extra_entries: Iterable[LayerEntry] = ()) -> LayerBlob:
     """Write the layer holding ``paths`` (relative to ``source_root``) as they are on disk,
     plus a whiteout for each of ``whiteouts`` and an opaque marker in each of
     ``opaque_dirs``; returns the blob written in ``out_dir``.
@@ -229,6 +230,11 @@ def write_layer(source_root: Path, paths: Iterable[str], *, whiteouts: Iterable[
     written paths become hardlinks to the first one in layer order. Sockets cannot be
     represented in tar and are skipped, as Docker does. Whiteout and marker members are
     owned 0:0, mode 0644, mtime 0 (then ``options`` apply), so they never vary.
+
+    ``extra_entries`` are members not on disk (COPY's deferred files), written as given
+    in their place in the same order; their parents must be among the written paths or
+    be added as parents from ``source_root``. They never share inodes with disk paths:
+    hardlinks among them are the caller's to express (HARDLINK entries).
     """
     from mason.tarfs.fsentries import FsEntryReader
 
@@ -254,6 +260,13 @@ def write_layer(source_root: Path, paths: Iterable[str], *, whiteouts: Iterable[
         parts = split_relative(d, what="opaque directory")
         add(parts, "fs", d)
         add(parts + (OPAQUE_MARKER,), "opaque", d)
+    extras: dict[tuple[str, ...], LayerEntry] = {}
+    for entry in extra_entries:
+        parts = split_relative(entry.path, what="layer entry")
+        if parts in items:
+            raise LayerError(f"layer entry {entry.path!r} is given twice")
+        add(parts, "entry", entry.path)
+        extras[parts] = entry
 
     order = sorted(((k if v != "deleted" else k[:-1] + (WHITEOUT_PREFIX + k[-1],)), v)
                    for k, v in items.items())
@@ -264,6 +277,9 @@ def write_layer(source_root: Path, paths: Iterable[str], *, whiteouts: Iterable[
         reader = FsEntryReader(root, options)
         for parts, kind in order:
             path = "/".join(parts)
+            if kind == "entry":
+                writer.add(extras[parts])
+                continue
             if kind != "fs":
                 writer.add(LayerEntry(path, EntryType.FILE, mode=0o644))
                 continue
