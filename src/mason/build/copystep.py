@@ -62,6 +62,33 @@ def _stage_index(plan, ref: str) -> int | None:
 
 
 def copy_step(builder, ins, loc: str):
+    from mason.build.directcopy import deferred_for, skeleton_lowers
+    from mason.dockerfile import instructions as di
+    from mason.errors import HiddenFileReached
+    from mason.fsops.deferred import DeferredFiles
+
+    build, state = builder.build, builder.state
+    is_add = isinstance(ins, di.Add)
+    with contextlib.ExitStack() as stack:
+        tree, from_fs = _source_tree(builder, ins, stack)
+        chown = _chown(builder, ins.chown, lambda: build.fs.view(state.layers))
+        deferred = deferred_for(build) if ins.sources else None
+        if deferred is not None and not is_add and not ins.inline and not ins.link:
+            # Over the skeletons of earlier direct layers: only COPY checks every path it
+            # touches against the hidden ones (ADD's archives and heredocs do not).
+            lowers, hidden = skeleton_lowers(builder, state.layers)
+            if hidden:
+                try:
+                    # Inside the ExitStack: deferred files are read from the source tree at commit.
+                    return _write(builder, ins, loc, tree, from_fs, chown, lowers,
+                                  DeferredFiles(hidden=hidden))
+                except HiddenFileReached:
+                    pass  # it needs files of the earlier layers: again over the full view
+        return _write(builder, ins, loc, tree, from_fs, chown, state.layers, deferred)
+
+
+def _write(builder, ins, loc: str, tree, from_fs: bool, chown, lowers, deferred):
+    """Run the COPY/ADD over ``lowers`` and commit its layer."""
     from mason import fsops
     from mason.dockerfile import instructions as di
 
@@ -69,30 +96,23 @@ def copy_step(builder, ins, loc: str):
     is_add = isinstance(ins, di.Add)
     workdir = state.config.workdir
     created_by = " ".join(ins.original.split()) + " # buildkit"
-    with contextlib.ExitStack() as stack:
-        tree, from_fs = _source_tree(builder, ins, stack)
-        chown = _chown(builder, ins.chown, lambda: build.fs.view(state.layers))
-        from mason.build.directcopy import deferred_for
-
-        deferred = deferred_for(build) if ins.sources else None
-        with build.fs.step(state.layers, base_visible=not ins.link) as fs:
-            root = str(fs.root)
-            for inline in ins.inline:
-                fsops.write_content(root, ins.dest, inline.name, inline.data.encode("utf-8"),
-                                    workdir=workdir, chown=chown, chmod=ins.chmod)
-            if ins.sources:
-                if is_add:
-                    options = fsops.AddOptions(chown=chown, chmod=ins.chmod, excludes=tuple(ins.excludes),
-                                               unpack=ins.unpack, checksum=ins.checksum,
-                                               keep_git_dir=bool(ins.keep_git_dir))
-                    fsops.add(tree, list(ins.sources), root, ins.dest, work_dir=str(build.work.sub("add")),
-                              workdir=workdir, options=options, where=loc, deferred=deferred)
-                else:
-                    fsops.copy(tree, list(ins.sources), root, ins.dest, workdir=workdir, chown=chown,
-                               chmod=ins.chmod, excludes=tuple(ins.excludes), parents=ins.parents,
-                               preserve_owner=from_fs and chown is None, copy_xattrs=from_fs, where=loc,
-                               deferred=deferred)
-            elif not ins.inline:
-                raise NotSupportedError(f"{ins.name} without sources")
-        # Inside the ExitStack: deferred files are read from the source tree while committing.
-        return builder.commit(fs, created_by, deferred=deferred)
+    with build.fs.step(lowers, base_visible=not ins.link) as fs:
+        root = str(fs.root)
+        for inline in ins.inline:
+            fsops.write_content(root, ins.dest, inline.name, inline.data.encode("utf-8"),
+                                workdir=workdir, chown=chown, chmod=ins.chmod)
+        if ins.sources:
+            if is_add:
+                options = fsops.AddOptions(chown=chown, chmod=ins.chmod, excludes=tuple(ins.excludes),
+                                           unpack=ins.unpack, checksum=ins.checksum,
+                                           keep_git_dir=bool(ins.keep_git_dir))
+                fsops.add(tree, list(ins.sources), root, ins.dest, work_dir=str(build.work.sub("add")),
+                          workdir=workdir, options=options, where=loc, deferred=deferred)
+            else:
+                fsops.copy(tree, list(ins.sources), root, ins.dest, workdir=workdir, chown=chown,
+                           chmod=ins.chmod, excludes=tuple(ins.excludes), parents=ins.parents,
+                           preserve_owner=from_fs and chown is None, copy_xattrs=from_fs, where=loc,
+                           deferred=deferred)
+        elif not ins.inline:
+            raise NotSupportedError(f"{ins.name} without sources")
+    return builder.commit(fs, created_by, deferred=deferred)

@@ -10,7 +10,11 @@ the sources, in ``write_layer``'s order: the same bytes as if the files had been
 (``tests/integration/build/test_build_directcopy.py`` builds both ways and compares digests).
 
 The step's ``LayerRef`` then has no directory: a later step that needs the filesystem gets
-the layer extracted from its blob by the layer store, like a cached layer.
+the layer extracted from its blob by the layer store, like a cached layer. A later COPY of
+the same stage does not need the recorded files themselves, only to know where they are:
+it runs over the layer's upper dir (a *skeleton*: directories, links, the files that were
+written) with the recorded paths marked hidden; if it reaches one (an overwrite, a
+directory where a file is) it stops, and runs again over the full view (``HiddenFileReached``).
 
 Only the overlay strategy records files (the walk strategy's stage root must hold every
 layer it produced), only when ``BuildOptions.direct_copy`` is on, and only when this process
@@ -38,6 +42,24 @@ def deferred_for(build) -> DeferredFiles | None:
     if not (_identity_map("/proc/self/uid_map") and _identity_map("/proc/self/gid_map")):
         return None
     return DeferredFiles()
+
+
+def skeleton_lowers(builder, layers: list) -> tuple[list, frozenset[str]]:
+    """``layers`` with this stage's not yet extracted direct layers replaced by their upper
+    dirs, and the in-root paths those do not show."""
+    from dataclasses import replace
+
+    out, hidden = [], set()
+    for ref in layers:
+        found = None
+        if ref.directory is None:
+            found = next((entry for entry in builder.direct_layers if entry[0] is ref), None)
+        if found is None:
+            out.append(ref)
+            continue
+        out.append(replace(ref, directory=found[1]))
+        hidden |= found[2]
+    return out, frozenset(hidden)
 
 
 def _identity_map(path: str) -> bool:

@@ -26,6 +26,8 @@ class StageBuilder:
         self.stage = stage
         self.state: StageState | None = None
         self._step = 0
+        # this stage's layers written from sources: (ref, upper dir, recorded paths); see directcopy
+        self.direct_layers: list[tuple[LayerRef, object, frozenset[str]]] = []
 
     # --- base ------------------------------------------------------------------------------
     def _start(self) -> tuple[StageState, list[str]]:
@@ -227,6 +229,8 @@ class StageBuilder:
                        directory=directory, produced_in=fs.produced_in)
         state.layers.append(ref)
         state.config.add_layer(blob.diff_id, created_by, created)
+        if deferred and directory is None:
+            self.direct_layers.append((ref, fs.layer_dir, frozenset(deferred.files)))
         return ref
 
     def _workdir_layer(self, path: str, history: str) -> LayerRef | None:

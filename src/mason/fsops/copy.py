@@ -115,10 +115,12 @@ class _Copier:
         return writer.Meta(uid, gid, mode, st.st_mtime_ns if keep_mtime else None)
 
     def mkparents(self, inroot_dir: str) -> str:
-        if self.deferred:
+        if self.deferred is not None:
             # A deferred file where a directory is about to be created: make it real first,
             # so make_dirs refuses it as it would have.
-            self._flush_prefixes(rootpath.resolve_inroot(self.root, inroot_dir))
+            resolved = rootpath.resolve_inroot(self.root, inroot_dir)
+            self.deferred.check(resolved, prefixes=True)
+            self._flush_prefixes(resolved)
         uid, gid = self.owner.parents()
         created: list[str] = []
         out = rootpath.make_dirs(self.root, inroot_dir, uid=uid, gid=gid, created=created)
@@ -136,6 +138,7 @@ class _Copier:
     def write_at(self, src_host: str, st: os.stat_result, inroot: str, host: str) -> None:
         mode = st.st_mode
         if self.deferred is not None:
+            self.deferred.check(inroot)
             if inroot in self.deferred:
                 self._flush(inroot)
             if stat.S_ISREG(mode) and self._defer(src_host, st, inroot, host):
@@ -235,8 +238,10 @@ class _Copier:
         """Copy the contents of directory ``sel`` into in-root ``target``."""
         parent = self.mkparents(posixpath.dirname(target))
         top = rootpath.resolve_inroot(self.root, posixpath.join(parent, posixpath.basename(target)))
-        if self.deferred and top in self.deferred:
-            self._flush(top)
+        if self.deferred is not None:
+            self.deferred.check(top, prefixes=True)
+            if top in self.deferred:
+                self._flush(top)
         top_host = rootpath.host_path(self.root, top)
         if writer.ensure_dir(top_host, top, self.meta(sel.st), overwrite_meta=False):
             self.result.add(top)
@@ -259,8 +264,10 @@ class _Copier:
         self.dir_times.clear()
 
     def _subdir(self, inroot: str, host: str, st: os.stat_result) -> tuple[str, str]:
-        if self.deferred and inroot in self.deferred:
-            self._flush(inroot)
+        if self.deferred is not None:
+            self.deferred.check(inroot)
+            if inroot in self.deferred:
+                self._flush(inroot)
         try:
             existing = os.lstat(host)
         except FileNotFoundError:
@@ -270,7 +277,8 @@ class _Copier:
             # copy into its target, resolved inside the root.
             inroot = rootpath.resolve_inroot(self.root, inroot)
             host = rootpath.host_path(self.root, inroot)
-            if self.deferred:
+            if self.deferred is not None:
+                self.deferred.check(inroot, prefixes=True)
                 self._flush_prefixes(inroot)
         writer.ensure_dir(host, inroot, self.meta(st), overwrite_meta=True)
         self.result.add(inroot)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from mason.errors import BuildError
+from mason.errors import BuildError, HiddenFileReached
 from mason.fsops import writer
 
 
@@ -40,7 +40,23 @@ class DeferredFiles:
     """The records of one COPY/ADD step, by in-root path, in the order they were made."""
 
     files: dict[str, DeferredFile] = field(default_factory=dict)
+    # Files of earlier steps that the step's root does not show (their layers are mounted as
+    # skeletons: directories, links, no recorded files). Reaching one stops the step.
+    hidden: frozenset[str] = frozenset()
     _groups: int = 0
+
+    def check(self, inroot: str, *, prefixes: bool = False) -> None:
+        """Raise ``HiddenFileReached`` if ``inroot`` (or, with ``prefixes``, one of its
+        parents) is a file the root does not show."""
+        if not self.hidden:
+            return
+        if inroot in self.hidden:
+            raise HiddenFileReached(f"{inroot} is not in the partial view of the stage")
+        if prefixes:
+            parts = [c for c in inroot.split("/") if c]
+            for k in range(1, len(parts)):
+                if "/" + "/".join(parts[:k]) in self.hidden:
+                    raise HiddenFileReached(f"{inroot} is below a file not in the partial view")
 
     def __contains__(self, inroot: str) -> bool:
         return inroot in self.files

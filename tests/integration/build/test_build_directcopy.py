@@ -16,7 +16,7 @@ import tarfile
 
 import pytest
 
-from mason.errors import MasonError
+from mason.errors import HiddenFileReached, MasonError
 from mason.fsops.deferred import DeferredFiles
 from tests.integration.build.buildhelpers import build, unpack, write_context
 from tests.support.images import _add_tar_layer, _new_image
@@ -52,12 +52,16 @@ COPY rootfile /lower/link/renamed
 COPY src/empty/ /onlydirs/
 COPY --from=gen /gen /opt/gen
 COPY --from=xa /x/ /xa/
+COPY src/ /opt/src2/
+COPY src/a.txt /opt/src2/a.txt
+COPY src/ /opt/src3/
+COPY rootfile /opt/src3/sub/c.txt
 COPY --link src/ /linked/
 ADD addme/ /added/
 ADD arch.tar addme/ /added2/
 COPY ignsrc/ /
 RUN cat /opt/src/a.txt /hl/a /hl2/c /opt/gen/d/f1link /real/rootfile /ign/f /kept/g /xa/plain /m/usr/lib/x \\
-    /linked/sub/c.txt /added/one > /readback && ls -A /opt/src/empty >> /readback
+    /linked/sub/c.txt /added/one /opt/src3/sub/c.txt > /readback && ls -A /opt/src/empty >> /readback
 """
 
 FILES = {
@@ -120,9 +124,17 @@ def built(tmp_path_factory, busybox_layout):
     out = {}
     recorded = {}
     mp = pytest.MonkeyPatch()
-    counts = []
-    real_add = DeferredFiles.add
+    counts, hits = [], []
+    real_add, real_check = DeferredFiles.add, DeferredFiles.check
     mp.setattr(DeferredFiles, "add", lambda self, record: (counts.append(record.inroot), real_add(self, record)))
+
+    def check(self, inroot, **kw):
+        try:
+            real_check(self, inroot, **kw)
+        except HiddenFileReached:
+            hits.append(inroot)
+            raise
+    mp.setattr(DeferredFiles, "check", check)
     try:
         for mode, direct in (("direct", True), ("written", False)):
             counts.clear()
@@ -131,6 +143,8 @@ def built(tmp_path_factory, busybox_layout):
                               snapshot_mode="overlay")
             out[mode] = result
             recorded[mode] = list(counts)
+            recorded[mode + "-hidden"] = list(hits)
+            hits.clear()
     finally:
         mp.undo()
     return tmp, out, recorded
@@ -138,7 +152,9 @@ def built(tmp_path_factory, busybox_layout):
 
 def test_same_image_both_ways(built):
     _, out, recorded = built
-    assert recorded["written"] == []
+    assert recorded["written"] == [] and recorded["written-hidden"] == []
+    # the COPYs over files recorded by an earlier COPY of the stage ran again over the full view
+    assert recorded["direct-hidden"] == ["/opt/src2/a.txt", "/opt/src3/sub/c.txt"]
     assert len(recorded["direct"]) >= 25, recorded["direct"]   # the fast path did run
     assert out["direct"].manifest == out["written"].manifest
     assert out["direct"].image_digest == out["written"].image_digest
@@ -151,7 +167,7 @@ def test_files_reach_the_image_and_the_later_run(built):
     assert "/xa/plain" in recorded["direct"] and "/opt/gen/d/f1link" in recorded["direct"]
     root = unpack(tmp / "out-direct", tmp / "unpacked")
     assert (root / "readback").read_text() == ("a\nlinked\nlinked\n1\nroot\nignored\nkept\nx/plainfrom usr/lib\n"
-                                               "c\none\n")
+                                               "c\none\nroot\n")
     assert (root / "lower/file").read_text() == "new file\n"
     assert (root / "real/inlink").read_text() == "through link\n"
     assert (root / "real/renamed").read_text() == "root\n"
