@@ -113,12 +113,6 @@ class BuildError(MasonError):
     """A build step failed."""
 
 
-class HiddenFileReached(BuildError):
-    """A COPY running over a partial view of its stage (``mason.build.directcopy``) reached a
-    path whose file is not in that view: the step is run again over the full view. Never
-    leaves the build."""
-
-
 class NotSupportedError(MasonError):
     """Valid syntax or flag that mason does not implement: refused, never ignored."""
 

@@ -64,8 +64,7 @@ def _stage_index(plan, ref: str) -> int | None:
 def copy_step(builder, ins, loc: str):
     from mason.build.directcopy import deferred_for, skeleton_lowers
     from mason.dockerfile import instructions as di
-    from mason.errors import HiddenFileReached
-    from mason.fsops.deferred import DeferredFiles
+    from mason.fsops.deferred import DeferredFiles, HiddenFileReached
 
     build, state = builder.build, builder.state
     is_add = isinstance(ins, di.Add)

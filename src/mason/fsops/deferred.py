@@ -18,8 +18,18 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from mason.errors import BuildError, HiddenFileReached
+from mason.errors import BuildError
 from mason.fsops import writer
+
+
+class HiddenFileReached(BuildError):
+    """A COPY running over a partial view of its stage (``mason.build.directcopy``) reached a
+    path whose file that view does not show: the step is run again over the full view.
+
+    A signal between the copier and ``mason.build.copystep``, never shown to a user (hence
+    not in ``mason.errors``); a BuildError so that, if it ever escaped, it would still read
+    as one.
+    """
 
 
 @dataclass(frozen=True)

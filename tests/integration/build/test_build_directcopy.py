@@ -16,8 +16,8 @@ import tarfile
 
 import pytest
 
-from mason.errors import HiddenFileReached, MasonError
-from mason.fsops.deferred import DeferredFiles
+from mason.errors import MasonError
+from mason.fsops.deferred import DeferredFiles, HiddenFileReached
 from tests.integration.build.buildhelpers import build, unpack, write_context
 from tests.support.images import _add_tar_layer, _new_image
 
