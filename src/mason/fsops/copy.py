@@ -25,6 +25,7 @@ is bumped as the file's creation would have bumped it; see ``mason.fsops.deferre
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
 import stat
@@ -204,8 +205,10 @@ class _Copier:
             return ()
         try:
             names = os.listxattr(src_host, follow_symlinks=False)
-        except OSError:
-            return ()  # as copy_xattrs: a source without xattr support has none
+        except OSError as exc:
+            if exc.errno in (errno.ENOTSUP, errno.EOPNOTSUPP):
+                return ()  # as copy_xattrs: a source without xattr support has none
+            return None    # written for real: copy_xattrs reports the error as before
         if any(not n.startswith("user.") for n in names):
             return None
         return tuple((n, os.getxattr(src_host, n, follow_symlinks=False)) for n in sorted(names))
