@@ -75,7 +75,7 @@ def copy_step(builder, ins, loc: str):
         if deferred is not None and not is_add and not ins.inline and not ins.link:
             # Over the skeletons of earlier direct layers: only COPY checks every path it
             # touches against the hidden ones (ADD's archives and heredocs do not).
-            lowers, hidden = skeleton_lowers(builder, state.layers)
+            lowers, hidden = skeleton_lowers(builder, state.layers, hits=not builder.filesystem_needed_later())
             if hidden:
                 try:
                     # Inside the ExitStack: deferred files are read from the source tree at commit.

@@ -44,9 +44,11 @@ def deferred_for(build) -> DeferredFiles | None:
     return DeferredFiles()
 
 
-def skeleton_lowers(builder, layers: list) -> tuple[list, frozenset[str]]:
+def skeleton_lowers(builder, layers: list, *, hits: bool = False) -> tuple[list, frozenset[str]]:
     """``layers`` with this stage's not yet extracted direct layers replaced by their upper
-    dirs, and the in-root paths those do not show."""
+    dirs, and the in-root paths those do not show. With ``hits``, every other layer not
+    extracted yet (cache hits, base layers) is replaced by its skeleton (``build.skeletons``):
+    worth it only when no later step of the stage needs the whole filesystem anyway."""
     from dataclasses import replace
 
     out, hidden = [], set()
@@ -54,6 +56,9 @@ def skeleton_lowers(builder, layers: list) -> tuple[list, frozenset[str]]:
         found = None
         if ref.directory is None:
             found = next((entry for entry in builder.direct_layers if entry[0] is ref), None)
+            if found is None and hits:
+                directory, skipped = builder.build.skeletons.get(ref)
+                found = (ref, directory, skipped)
         if found is None:
             out.append(ref)
             continue

@@ -106,6 +106,9 @@ class Build:
         self._images: dict[tuple[str, str], object] = {}  # (reference, platform) -> view
         store_root = Path(options.cache_dir) / "layers" if options.cache_dir else work.sub("layers")
         self.store = LayerStore(store_root)
+        from mason.build.skeletons import Skeletons
+
+        self.skeletons = Skeletons(lambda: work.sub("skeletons"), self.cancel)
         self.started = time.monotonic()
         self._fs = None
         self.isolation = None
@@ -265,7 +268,7 @@ class Build:
                    cancel=self.cancel, done=done)
         # Every stage is built: the step dirs (overlay uppers, walk roots) are dead; layers
         # live on as blobs. Their removal overlaps the push instead of following it.
-        for sub in ("steps", "roots"):
+        for sub in ("steps", "roots", "skeletons"):
             self.work.remove_early(sub)
         final = self.results[plan.target]
         config = final.config

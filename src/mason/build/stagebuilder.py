@@ -28,6 +28,7 @@ class StageBuilder:
         self._step = 0
         # this stage's layers written from sources: (ref, upper dir, recorded paths); see directcopy
         self.direct_layers: list[tuple[LayerRef, object, frozenset[str]]] = []
+        self._fs_after: list[bool] | None = None
 
     # --- base ------------------------------------------------------------------------------
     def _start(self) -> tuple[StageState, list[str]]:
@@ -91,12 +92,22 @@ class StageBuilder:
                 raise
             expanded.append((instruction, done, scope, after))
             scope = after
+        # Whether a step after position k needs the stage's whole filesystem (see skeletons).
+        self._fs_after = [False] * len(expanded)
+        for k in range(len(expanded) - 2, -1, -1):
+            self._fs_after[k] = self._fs_after[k + 1] or isinstance(expanded[k + 1][1], (di.Run, di.Workdir))
         cache = self.build.cache
         plans = (cache.plan_stage(self, [(i, e, s) for i, e, s, _ in expanded], state.cache_key)
                  if cache is not None else [None] * len(expanded))
         for (instruction, done, _, after), planned in zip(expanded, plans):
             self._dispatch(instruction, done, after, planned)
         return state
+
+    def filesystem_needed_later(self) -> bool:
+        """True when a RUN or WORKDIR follows the current step in this stage (it will extract
+        every lower layer anyway, so a skeleton now would be extra work)."""
+        after = self._fs_after
+        return after is None or self._step > len(after) or after[self._step - 1]
 
     # --- dispatch --------------------------------------------------------------------------
     def _dispatch(self, instruction, expanded, scope_after, planned) -> None:

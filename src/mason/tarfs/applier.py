@@ -45,6 +45,8 @@ class Applier:
         self._opaque: list[tuple[tuple[str, ...], str]] = []
         self._declared = 0
         self.entries = 0
+        self._skeleton = bool(getattr(options, "skeleton", False))
+        self.skipped: set[str] = set()     # skeleton mode: files and hardlinks not created
         # Only into an empty directory (overlay mode): there, a new name cannot collide with
         # anything but this layer's own entries, which are routed to the sequential path.
         threads = getattr(options, "write_threads", 0)
@@ -101,6 +103,10 @@ class Applier:
             raise LayerError(f"entry {m.name!r}: sockets and unknown file types cannot be extracted")
         if kind is EntryType.DIR:
             self._directory(parts, m)
+        elif self._skeleton and kind in (EntryType.FILE, EntryType.HARDLINK):
+            # The end state has no directory or link here either: remove what is there.
+            self._prepare(parts, m.name)
+            self.skipped.add("/" + "/".join(parts))
         elif kind is EntryType.HARDLINK:
             self._hardlink(parts, m)
         elif kind is EntryType.FILE:

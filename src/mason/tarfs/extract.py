@@ -65,7 +65,10 @@ class ExtractOptions:
     ``is_set()`` (a ``threading.Event``) checked before every entry, so an extraction in a worker
     thread stops promptly when the build is interrupted (LayerError "cancelled"). ``write_threads``:
     in overlay mode, small files are written by this many worker threads (``writepool``; 0 or 1:
-    all in the calling thread)."""
+    all in the calling thread). ``skeleton``: regular files and hardlinks are not created
+    (whatever was at their path is still removed); their in-root paths ("/a/b") are returned in
+    ``ExtractResult.skipped``: directories, links and whiteouts only, for a COPY that needs to
+    know the shape of a lower layer but none of its file contents."""
 
     mode: Literal["apply", "overlay"] = "apply"
     allow_devices: bool = True
@@ -75,6 +78,7 @@ class ExtractOptions:
     cancel: object | None = field(default=None, compare=False)
     allowed_devices: frozenset[tuple[int, int]] | None = None
     write_threads: int = 4
+    skeleton: bool = False
 
 
 # Character devices a base image may carry (Docker's default device cgroup allows these to every
@@ -89,6 +93,7 @@ class ExtractResult:
     diff_id: str
     tar_size: int
     entries: int
+    skipped: frozenset[str] = frozenset()
 
 
 class _HashingReader:
@@ -208,4 +213,4 @@ def _extract(raw: BinaryIO, dest_root: Path, label: str, options: ExtractOptions
         raise DigestMismatchError(f"layer {label}: uncompressed content has diff_id {diff_id}, "
                                   f"expected {expected_diff_id}")
     return ExtractResult(compression=compression, diff_id=diff_id, tar_size=hashing.size,
-                         entries=applier.entries)
+                         entries=applier.entries, skipped=frozenset(applier.skipped))
