@@ -104,6 +104,8 @@ class Applier:
         if kind is EntryType.DIR:
             self._directory(parts, m)
         elif self._skeleton and kind in (EntryType.FILE, EntryType.HARDLINK):
+            if kind is EntryType.HARDLINK:
+                self._link_target(parts, m)     # refused as in a full extraction
             # The end state has no directory or link here either: remove what is there.
             self._prepare(parts, m.name)
             self.skipped.add("/" + "/".join(parts))
@@ -265,16 +267,20 @@ class Applier:
         self._xattrs(m, fd)
         self._dirs[parts] = (m.mode, m.mtime_ns)
 
-    def _hardlink(self, parts: tuple[str, ...], m: Member) -> None:
+    def _link_target(self, parts: tuple[str, ...], m: Member) -> tuple[str, ...]:
+        """The validated target of hardlink ``m``: inside the root, not a whiteout, existing
+        (in skeleton mode: a file this layer left out counts) and not a directory."""
         if m.linkname.startswith("/"):
             raise LayerError(f"entry {m.name!r}: hardlink to absolute name {m.linkname!r} refused",
                              hint="hardlink targets are member names relative to the layer root")
         target = split_member(m.linkname, what=f"hardlink {m.name!r} target")
-        self._flush()   # the target may still be in a worker
         if not target or is_whiteout_name(target):
             raise LayerError(f"entry {m.name!r}: hardlink to {m.linkname!r} is not a linkable file")
         if target == parts:
             raise LayerError(f"entry {m.name!r}: hardlink to itself")
+        if self._skeleton and "/" + "/".join(target) in self.skipped:
+            return target
+        self._flush()   # the target may still be in a worker
         tparent = self._root.dir_fd(target[:-1], entry=m.name)
         try:
             st = None if tparent is None else os.stat(target[-1], dir_fd=tparent,
@@ -286,6 +292,10 @@ class Applier:
                              f"in the root")
         if stat.S_ISDIR(st.st_mode):
             raise LayerError(f"entry {m.name!r}: hardlink target {m.linkname!r} is a directory")
+        return target
+
+    def _hardlink(self, parts: tuple[str, ...], m: Member) -> None:
+        target = self._link_target(parts, m)
         parent = self._prepare(parts, m.name)
         tparent = self._root.dir_fd(target[:-1], entry=m.name)  # _prepare may have reset fds
         if tparent is None:
