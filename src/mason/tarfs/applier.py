@@ -24,13 +24,11 @@ from mason.tarfs.entries import EntryType
 from mason.tarfs.paths import WHITEOUT_PREFIX, is_opaque, is_whiteout_name, split_member, whiteout_target
 from mason.tarfs.reader import Member, TarStream
 from mason.tarfs.rootdir import RootDir
-from mason.tarfs.writepool import WritePool
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _PATH = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 _DEV_TYPES = {EntryType.CHAR: stat.S_IFCHR, EntryType.BLOCK: stat.S_IFBLK}
 OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque"
-_POOLED_MAX = 1 << 20     # files up to this size may be written by worker threads (writepool)
 
 
 class Applier:
@@ -47,27 +45,12 @@ class Applier:
         self.entries = 0
         self._skeleton = bool(getattr(options, "skeleton", False))
         self.skipped: set[str] = set()     # skeleton mode: files and hardlinks not created
-        # Only into an empty directory (overlay mode): there, a new name cannot collide with
-        # anything but this layer's own entries, which are routed to the sequential path.
-        threads = getattr(options, "write_threads", 0)
-        self._pool = WritePool(threads) if self._overlay and threads > 1 else None
 
     def __enter__(self) -> "Applier":
         return self
 
     def __exit__(self, *exc) -> None:
-        try:
-            if self._pool is not None:
-                self._pool.close()
-        finally:
-            self._root.close()
-
-    def _flush(self) -> None:
-        """Wait for pooled file writes; names they found taken are written here, in order."""
-        if self._pool is None or self._pool.idle:
-            return
-        for parts, m, data in self._pool.flush():
-            self._create(parts, m, lambda parent, name: self._file_bytes(parent, name, m, data))
+        self._root.close()
 
     # -- per member ---------------------------------------------------------------------
     def add(self, m: Member, tar: TarStream) -> None:
@@ -89,8 +72,6 @@ class Applier:
         if any(p.startswith(WHITEOUT_PREFIX) for p in parts[:-1]):
             raise LayerError(f"entry {m.name!r}: a whiteout name used as a directory (AUFS "
                              f"whiteout metadata is not part of the OCI layer format)")
-        if self._pool is not None and parts in self._written:
-            self._flush()   # a duplicate name: the earlier write must land before this one
         if is_opaque(parts):
             self._opaque_marker(parts[:-1], m.name)
             return
@@ -112,11 +93,7 @@ class Applier:
         elif kind is EntryType.HARDLINK:
             self._hardlink(parts, m)
         elif kind is EntryType.FILE:
-            if (self._pool is not None and m.size <= _POOLED_MAX and parts not in self._written
-                    and parts not in self._ancestors):
-                self._submit_file(parts, m, tar)
-            else:
-                self._create(parts, m, lambda parent, name: self._file(parent, name, m, tar))
+            self._create(parts, m, lambda parent, name: self._file(parent, name, m, tar))
         elif kind is EntryType.SYMLINK:
             self._create(parts, m, lambda parent, name: self._symlink(parent, name, m))
         else:
@@ -162,7 +139,6 @@ class Applier:
                 return False
             if keep_dir:
                 return False
-            self._flush()   # files of this layer may still be on their way into it
             shutil.rmtree(name, dir_fd=parent)
         except OSError as err:
             raise LayerError(f"entry {entry!r}: cannot remove existing {name!r}: "
@@ -183,47 +159,6 @@ class Applier:
             self._os(m, "set mtime", os.utime, fd, ns=(m.mtime_ns, m.mtime_ns))
         finally:
             os.close(fd)
-
-    def _submit_file(self, parts: tuple[str, ...], m: Member, tar: TarStream) -> None:
-        """Read the content now (the tar is sequential), write it in a worker thread. The
-        worker gets its own descriptor of the parent: RootDir may close its cached ones."""
-        data = b"".join(bytes(block) for block in tar.read_data())
-        if len(data) != m.size:
-            raise LayerError(f"entry {m.name!r}: {len(data)} bytes of content, header says {m.size}")
-        parent = os.dup(self._root.dir_fd(parts[:-1], entry=m.name, create=True))
-
-        def task():
-            try:
-                try:
-                    fd = os.open(parts[-1], _CREATE, 0o600, dir_fd=parent)
-                except FileExistsError:
-                    return parts, m, data          # taken (an overlay whiteout): see _flush
-                except OSError as err:
-                    raise LayerError(f"entry {m.name!r}: cannot create: {err.strerror}") from err
-                try:
-                    self._fill(fd, m, data)
-                finally:
-                    os.close(fd)
-            finally:
-                os.close(parent)
-            return None
-
-        self._pool.submit(task, len(data))
-
-    def _file_bytes(self, parent: int, name: str, m: Member, data: bytes) -> None:
-        fd = self._os(m, "create", os.open, name, _CREATE, 0o600, dir_fd=parent)
-        try:
-            self._fill(fd, m, data)
-        finally:
-            os.close(fd)
-
-    def _fill(self, fd: int, m: Member, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[self._os(m, "write", os.write, fd, view):]
-        self._owner_mode(m, fd)
-        self._xattrs(m, fd)
-        self._os(m, "set mtime", os.utime, fd, ns=(m.mtime_ns, m.mtime_ns))
 
     def _symlink(self, parent: int, name: str, m: Member) -> None:
         self._os(m, "create symlink", os.symlink, m.linkname, name, dir_fd=parent)
@@ -280,7 +215,6 @@ class Applier:
             raise LayerError(f"entry {m.name!r}: hardlink to itself")
         if self._skeleton and "/" + "/".join(target) in self.skipped:
             return target
-        self._flush()   # the target may still be in a worker
         tparent = self._root.dir_fd(target[:-1], entry=m.name)
         try:
             st = None if tparent is None else os.stat(target[-1], dir_fd=tparent,
@@ -348,7 +282,6 @@ class Applier:
 
     # -- end of layer --------------------------------------------------------------------
     def finish(self) -> None:
-        self._flush()
         for directory, entry in self._opaque:
             fd = self._root.dir_fd(directory, entry=entry)
             if fd is not None:

@@ -63,9 +63,7 @@ class ExtractOptions:
     LayerError (fifos are always created: they need no privilege); ``allowed_devices`` narrows
     that to character devices with these (major, minor) numbers (see SAFE_DEVICES). ``cancel``: an object with
     ``is_set()`` (a ``threading.Event``) checked before every entry, so an extraction in a worker
-    thread stops promptly when the build is interrupted (LayerError "cancelled"). ``write_threads``:
-    in overlay mode, small files are written by this many worker threads (``writepool``; 0 or 1:
-    all in the calling thread). ``skeleton``: regular files and hardlinks are not created
+    thread stops promptly when the build is interrupted (LayerError "cancelled"). ``skeleton``: regular files and hardlinks are not created
     (whatever was at their path is still removed); their in-root paths ("/a/b") are returned in
     ``ExtractResult.skipped``: directories, links and whiteouts only, for a COPY that needs to
     know the shape of a lower layer but none of its file contents."""
@@ -77,7 +75,6 @@ class ExtractOptions:
     limits: ExtractLimits = ExtractLimits()
     cancel: object | None = field(default=None, compare=False)
     allowed_devices: frozenset[tuple[int, int]] | None = None
-    write_threads: int = 4
     skeleton: bool = False
 
 
