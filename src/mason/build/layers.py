@@ -52,7 +52,7 @@ def materialize(layers: list[LayerRef], store: LayerStore, *, jobs: int = 2) -> 
 
         def extract(dest: Path) -> None:
             with ref.opener() as blob:
-                extract_layer(_Cancellable(blob, cancel), dest, media_type=ref.descriptor.media_type, options=options,
+                extract_layer(CancellableStream(blob, cancel), dest, media_type=ref.descriptor.media_type, options=options,
                               expected_diff_id=ref.diff_id)
 
         ref.directory, _ = store.ensure(ref.diff_id, extract)
@@ -77,17 +77,19 @@ def materialize(layers: list[LayerRef], store: LayerStore, *, jobs: int = 2) -> 
     return [ref.directory for ref in layers]  # type: ignore[misc]
 
 
-class _Cancellable:
+class CancellableStream:
     """A blob stream whose next read fails once ``cancel`` is set, so an extraction in a worker
-    thread stops within one read; the store then discards its temporary directory."""
+    thread stops within one read; the store then discards its temporary directory. ``error``
+    makes the exception raised (a stopping build, or a stage cancelled by a failed sibling)."""
 
-    def __init__(self, stream: BinaryIO, cancel: threading.Event):
+    def __init__(self, stream: BinaryIO, cancel: threading.Event, error: Callable[[], Exception] | None = None):
         self._stream = stream
         self._cancel = cancel
+        self._error = error or (lambda: BuildError("layer extraction cancelled: the build is stopping"))
 
     def _check(self) -> None:
         if self._cancel.is_set():
-            raise BuildError("layer extraction cancelled: the build is stopping")
+            raise self._error()
 
     def read(self, n: int = -1) -> bytes:
         self._check()
@@ -99,6 +101,12 @@ class _Cancellable:
 
     def readable(self) -> bool:
         return True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stream.close()
 
     def __getattr__(self, name):
         return getattr(self._stream, name)

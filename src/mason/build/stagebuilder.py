@@ -267,42 +267,16 @@ def _stoppable(refs: list[LayerRef], cancel) -> list[LayerRef]:
     base stops within one read when a sibling stage fails (the store drops the partial dir)."""
     from dataclasses import replace
 
+    from mason.build.layers import CancellableStream
+    from mason.build.stagerun import StageCancelled
+
+    def stopped() -> Exception:
+        return StageCancelled("layer extraction stopped: the build is stopping")
+
     def wrap(opener):
-        return lambda: _StopOnCancel(opener(), cancel)
+        return lambda: CancellableStream(opener(), cancel, stopped)
 
     return [replace(ref, opener=wrap(ref.opener)) for ref in refs]
-
-
-class _StopOnCancel:
-    def __init__(self, stream, cancel):
-        self._stream = stream
-        self._cancel = cancel
-
-    def _check(self) -> None:
-        if self._cancel.is_set():
-            from mason.build.stagerun import StageCancelled
-
-            raise StageCancelled("layer extraction stopped: the build is stopping")
-
-    def read(self, n: int = -1) -> bytes:
-        self._check()
-        return self._stream.read(n)
-
-    def readinto(self, buffer) -> int:
-        self._check()
-        return self._stream.readinto(buffer)
-
-    def readable(self) -> bool:
-        return True
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stream.close()
-
-    def __getattr__(self, name):
-        return getattr(self._stream, name)
 
 
 def apply_config(cfg: StageConfig, ins) -> None:
