@@ -37,7 +37,7 @@ _FULL_RANGE = 4294967295
 
 def deferred_for(build) -> DeferredFiles | None:
     """A recorder for one COPY/ADD step of ``build``, or None to write files as before."""
-    if not getattr(build.options, "direct_copy", True) or build.fs.name != "overlay":
+    if not build.options.direct_copy or build.fs.name != "overlay":
         return None
     if not (_identity_map("/proc/self/uid_map") and _identity_map("/proc/self/gid_map")):
         return None

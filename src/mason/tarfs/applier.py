@@ -43,7 +43,7 @@ class Applier:
         self._opaque: list[tuple[tuple[str, ...], str]] = []
         self._declared = 0
         self.entries = 0
-        self._skeleton = bool(getattr(options, "skeleton", False))
+        self._skeleton = options.skeleton
         self.skipped: set[str] = set()     # skeleton mode: files and hardlinks not created
 
     def __enter__(self) -> "Applier":
