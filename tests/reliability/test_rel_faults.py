@@ -9,6 +9,7 @@ store in --cache-dir holds nothing that did not verify.
 from __future__ import annotations
 
 import itertools
+import subprocess
 import time
 from pathlib import Path
 
@@ -52,9 +53,17 @@ def _assert_pushed_and_verified(registry, repo: str, tmp_path: Path, result) -> 
 
 def _assert_store_verified(tmp_path: Path) -> None:
     """Every published store entry is named by the diff_id its extraction verified: recompute nothing,
-    but there must be no half-written entry (temporaries start with a dot and are not published)."""
-    for entry in store_entries(tmp_path / "cache"):
-        assert entry.is_dir() and len(entry.name) == 64, entry
+    but there must be no half-written entry (temporaries start with a dot and are not published).
+    An EROFS image entry must also pass the independent checker, ``fsck.erofs``."""
+    entries = store_entries(tmp_path / "cache")
+    assert entries
+    for entry in entries:
+        if entry.name.endswith(".erofs"):
+            assert entry.is_file() and len(entry.name) == 64 + len(".erofs"), entry
+            check = subprocess.run(["fsck.erofs", str(entry)], capture_output=True, text=True)
+            assert check.returncode == 0, check.stderr
+        else:
+            assert entry.is_dir() and len(entry.name) == 64, entry
 
 
 @pytest.mark.parametrize("kind,method,path,count,extra", [

@@ -118,8 +118,14 @@ def _extracting(cache: Path):
     if not base.exists():
         return None
     tmps = [p for p in base.iterdir() if ".tmp-" in p.name]
-    # wait until the big layer is well under way (thousands of files written)
+    # wait until the big layer is well under way (thousands of files written): an extracted
+    # directory with its first subdirectories, or an EROFS image past its first 8 MB
     for t in tmps:
+        try:
+            if t.is_file() and t.stat().st_size > 8 << 20:
+                return t
+        except FileNotFoundError:
+            continue
         many = t / "many"
         if many.is_dir() and len(list(many.iterdir())) > 5:
             return t
@@ -142,11 +148,22 @@ def test_signal_during_extraction(tmp_path, big_base, signum, expected):
             proc.kill()
     _assert_clean(work)
     # the interrupted extraction is neither published nor left half-written
-    published = {p.name for p in store_entries(cache)}
+    published = {p.name.removesuffix(".erofs") for p in store_entries(cache)}
     leftovers = [p for p in (cache / "layers" / "sha256").iterdir() if ".tmp-" in p.name]
     assert leftovers == []
+    big_layer = _last_diff_id(big_base).split(":")[1]
+    assert big_layer not in published, "a cut extraction was published"
     for entry in published:  # a published entry is complete (the big one must not be, it was cut)
         assert not (cache / "layers" / "sha256" / entry / "many").exists(), "a cut extraction was published"
+
+
+def _last_diff_id(layout: Path) -> str:
+    import json
+
+    index = json.loads((layout / "index.json").read_text())
+    manifest = json.loads((layout / "blobs/sha256" / index["manifests"][0]["digest"].split(":")[1]).read_bytes())
+    config = json.loads((layout / "blobs/sha256" / manifest["config"]["digest"].split(":")[1]).read_bytes())
+    return config["rootfs"]["diff_ids"][-1]
 
 
 @pytest.fixture(scope="module")

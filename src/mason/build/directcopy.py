@@ -57,9 +57,9 @@ def skeleton_lowers(builder, layers: list, *, hits: bool = False) -> tuple[list,
         if ref.directory is None:
             found = next((entry for entry in builder.direct_layers if entry[0] is ref), None)
             if found is None and hits:
-                store = builder.build.store
-                if store.has(ref.diff_id):      # extracted already (another stage): use it whole
-                    found = (ref, store.path_for(ref.diff_id), frozenset())
+                ready = builder.build.store.ready(ref.diff_id)
+                if ready is not None:           # extracted already (another stage): use it whole
+                    found = (ref, ready, frozenset())
                 else:
                     directory, skipped = builder.build.skeletons.get(ref)
                     found = (ref, directory, skipped)

@@ -74,7 +74,7 @@ def run_build(options: BuildOptions, *, reporter=None, env: Mapping[str, str] | 
     """
     reporter = reporter or ev.NullReporter()
     env = dict(env or {})
-    with WorkDir(options.work_root) as work:
+    with WorkDir(options.work_root, scratch_fs=options.scratch_fs) as work:
         build = Build(options, work, reporter=reporter, env=env, registry=registry)
         try:
             return build.run()
@@ -105,7 +105,7 @@ class Build:
         self._runner = None
         self._images: dict[tuple[str, str], object] = {}  # (reference, platform) -> view
         store_root = Path(options.cache_dir) / "layers" if options.cache_dir else work.sub("layers")
-        self.store = LayerStore(store_root)
+        self.store = LayerStore(store_root, mounts=(lambda: work.sub("mounts")) if options.layer_images else None)
         from mason.build.skeletons import Skeletons
 
         self.skeletons = Skeletons(lambda: work.sub("skeletons"), self.cancel)
@@ -165,7 +165,7 @@ class Build:
         from mason.build.rootfs import OverlayStrategy, WalkStrategy
         from mason.sandbox.capabilities import choose, detect
 
-        isolation = choose(detect(self.work.path), self.options.isolation)
+        isolation = choose(detect(self.work.data), self.options.isolation)
         mode = self.options.snapshot_mode
         if mode not in ("auto", "overlay", "walk"):
             raise UsageError(f"unknown snapshot mode {mode!r}: use auto, overlay or walk")
@@ -270,6 +270,7 @@ class Build:
         # live on as blobs. Their removal overlaps the push instead of following it.
         for sub in ("steps", "roots", "skeletons"):
             self.work.remove_early(sub)
+        self.work.check()              # nothing is written from a scratch fs that lost writes
         final = self.results[plan.target]
         config = final.config
         if opts.labels:

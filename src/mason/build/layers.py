@@ -55,7 +55,14 @@ def materialize(layers: list[LayerRef], store: LayerStore, *, jobs: int = 2) -> 
                 extract_layer(CancellableStream(blob, cancel), dest, media_type=ref.descriptor.media_type, options=options,
                               expected_diff_id=ref.diff_id)
 
-        ref.directory, _ = store.ensure(ref.diff_id, extract)
+        def write_image(image: Path) -> None:
+            from mason.erofs.image import build_image
+
+            with ref.opener() as blob:
+                build_image(CancellableStream(blob, cancel), image, media_type=ref.descriptor.media_type,
+                            options=options, expected_diff_id=ref.diff_id)
+
+        ref.directory = store.lower(ref.diff_id, extract, write_image)
 
     missing = [ref for ref in layers if ref.directory is None]
     if len(missing) <= 1 or jobs <= 1:

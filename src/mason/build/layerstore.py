@@ -6,10 +6,18 @@ compressed two ways is stored once) is extracted at most once into
 devices, opaque directories marked with ``trusted.overlay.opaque``). Builds mount those
 directories read-only as overlay lower dirs and never write into them.
 
+Where this process can mount EROFS images (``mason.erofs``: root, Linux 6.12+), a layer is
+instead written as one image file ``<root>/<algorithm>/<hex>.erofs`` and mounted read-only
+under the build's own ``mounts`` directory (so the work dir's removal unmounts it, and a
+killed build's mounts go with its stale work dir). The mount point is the layer's lower
+dir: the rest of the build cannot tell the two apart. A layer the image writer cannot
+encode (``Unrepresentable``) is extracted as before; so is every layer when the probe mount
+fails (rootless builds, older kernels).
+
 Concurrency: an entry is extracted into a temporary sibling and renamed into place, so a
-reader sees either nothing or a complete directory. A per-entry ``flock`` makes concurrent
-builds (threads or processes) that need the same layer wait for one extraction instead of
-doing it twice. A stale temporary from a killed process is simply overwritten.
+reader sees either nothing or a complete directory (or image). A per-entry ``flock`` makes
+concurrent builds (threads or processes) that need the same layer wait for one extraction
+instead of doing it twice. A stale temporary from a killed process is simply overwritten.
 """
 
 from __future__ import annotations
@@ -18,18 +26,103 @@ import fcntl
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Callable
 
 from mason.build.dirspread import spread_subdirs
 from mason.errors import LayerError
 
-Extractor = Callable[[Path], None]  # fills the given empty directory
+Extractor = Callable[[Path], None]  # fills the given empty directory (or writes the image file)
 
 
 class LayerStore:
-    def __init__(self, root: Path | str):
+    """``mounts``: a callable giving this build's directory for image mounts; without it (or
+    when the probe fails) every layer is a directory."""
+
+    def __init__(self, root: Path | str, *, mounts: Callable[[], Path] | None = None):
         self.root = Path(root)
+        self._mounts_dir = mounts
+        self._images: bool | None = None if mounts is not None else False
+        self.images_refused: str | None = None       # why images are not used, once probed
+        self._mounted: dict[str, Path] = {}
+        self._mount_lock = threading.Lock()
+
+    def images(self) -> bool:
+        """Whether layers become mounted images here (probed once per store, on first use)."""
+        if self._images is None:
+            with self._mount_lock:
+                if self._images is None:
+                    from mason.erofs.mount import probe
+
+                    self.images_refused = probe(self._mounts_dir() / ".probe")
+                    self._images = self.images_refused is None
+        return self._images
+
+    def image_path_for(self, diff_id: str) -> Path:
+        final = self.path_for(diff_id)
+        return final.with_name(final.name + ".erofs")
+
+    def ready(self, diff_id: str) -> Path | None:
+        """The lower dir of ``diff_id`` if its directory or image exists already (mounting the
+        image if this build has not yet), else None."""
+        if self.has(diff_id):
+            return self.path_for(diff_id)
+        if self._images is not False and self.image_path_for(diff_id).is_file() and self.images():
+            return self._mount(diff_id)
+        return None
+
+    def lower(self, diff_id: str, extract: Extractor, write_image: Extractor | None = None) -> Path:
+        """The lower dir of ``diff_id``: an existing directory, else a mounted image (written
+        with ``write_image`` if absent), else a directory extracted with ``extract``."""
+        from mason.erofs.layout import Unrepresentable
+
+        if self.has(diff_id):
+            return self.path_for(diff_id)
+        if write_image is not None and self.images():
+            try:
+                self._ensure_file(self.image_path_for(diff_id), write_image)
+            except Unrepresentable:
+                pass
+            else:
+                return self._mount(diff_id)
+        return self.ensure(diff_id, extract)[0]
+
+    def _mount(self, diff_id: str) -> Path:
+        from mason.erofs.mount import mount_image
+
+        with self._mount_lock:
+            target = self._mounted.get(diff_id)
+            if target is None:
+                target = self._mounts_dir() / diff_id.replace(":", "-")
+                target.mkdir(exist_ok=True)
+                try:
+                    mount_image(self.image_path_for(diff_id), target)
+                except OSError as err:
+                    raise LayerError(f"cannot mount the image of layer {diff_id}: {err.strerror}") from err
+                self._mounted[diff_id] = target
+            return target
+
+    def _ensure_file(self, final: Path, write: Extractor) -> None:
+        if final.is_file():
+            return
+        final.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = final.parent / f".{final.name}.lock"
+        fd = os.open(lock_path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if final.is_file():  # another build wrote it while we waited
+                return
+            tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+            try:
+                write(tmp)
+                os.rename(tmp, final)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
     def path_for(self, diff_id: str) -> Path:
         algorithm, _, hexpart = diff_id.partition(":")

@@ -82,6 +82,12 @@ class BuildOptions:
     # overlay mode: COPY/ADD layers streamed from the sources, files not created (False: the
     # files are written into the step's overlay and tarred from there, as before)
     direct_copy: bool = True
+    # overlay mode: base and cache-hit layers become mounted EROFS images where this process
+    # can mount them (mason.erofs), else directories (False: always directories)
+    layer_images: bool = True
+    # the work dir's contents on a fresh ext4 of the build's own where possible
+    # (mason.build.scratchfs; False: a plain directory under work_root)
+    scratch_fs: bool = True
     secrets: tuple[SecretSource, ...] = ()
     # cache (issue 5)
     cache: bool = False

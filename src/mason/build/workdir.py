@@ -5,6 +5,11 @@ build owns ``<root>/mason-build-<random>``; it holds an exclusive ``flock`` on a
 inside for as long as the build lives. A directory whose lock can be taken belongs to a dead
 process (SIGKILL, OOM, power loss): the next run unmounts whatever is still mounted below it
 and removes it.
+
+Where it can (root, loop devices, e2fsprogs, not on tmpfs), everything the build writes lives
+on a fresh ext4 of its own mounted at ``<work dir>/fs`` (``mason.build.scratchfs``: why, and
+what it costs); ``sub`` and ``data`` point there, and ``close`` unmounts it like any other
+mount below the work dir, then removes its one backing file.
 """
 
 from __future__ import annotations
@@ -59,9 +64,12 @@ def _lazy_umount(target: str) -> None:
 class WorkDir:
     """The private directory of one build. Use as a context manager."""
 
-    def __init__(self, root: Path | str | None = None):
+    def __init__(self, root: Path | str | None = None, *, scratch_fs: bool = True):
         self.root = Path(root) if root is not None else Path(tempfile.gettempdir())
         self.path: Path | None = None
+        self.data: Path | None = None          # where sub() directories go: path, or path/fs
+        self._scratch_fs = scratch_fs
+        self.scratch_refused: str | None = None  # why there is no scratch filesystem
         self._lock_fd: int | None = None
         self._early: list[threading.Thread] = []
 
@@ -99,12 +107,34 @@ class WorkDir:
                              f"keep removing it", hint="give each build its own --work-dir")
         spread_subdirs(self.path)  # see dirspread: keeps file creation fast after mass deletes
         self._lock_fd = fd
+        self.data = self.path
+        if self._scratch_fs:
+            from mason.build import scratchfs
+
+            self.scratch_refused = scratchfs.create(self.path / "scratch.img", self.path / "fs")
+            if self.scratch_refused is None:
+                self.data = self.path / "fs"
+        else:
+            self.scratch_refused = "disabled"
         return self.path
+
+    def check(self) -> None:
+        """Raise if the scratch filesystem recorded I/O errors (its host filled up under it):
+        what the build wrote may be lost, so nothing may be made from it."""
+        if self.data is None or self.data == self.path:
+            return
+        from mason.build import scratchfs
+
+        count = scratchfs.errors(self.data)
+        if count:
+            raise BuildError(f"the build's scratch filesystem {self.data} recorded {count} I/O error(s); "
+                             "its writes may be lost, so no image is written",
+                             hint="the disk under --work-dir probably filled up: free space there")
 
     def sub(self, *parts: str) -> Path:
         """A subdirectory of the work dir, created on first use."""
-        assert self.path is not None, "work dir not open"
-        p = self.path.joinpath(*parts)
+        assert self.data is not None, "work dir not open"
+        p = self.data.joinpath(*parts)
         if not p.is_dir():
             p.mkdir(parents=True, exist_ok=True)
             # steps/, roots/, layers/: each child is an unrelated tree (one step, one layer)
@@ -115,8 +145,8 @@ class WorkDir:
         """Start removing a subdirectory nothing will use again (e.g. the step dirs once every
         stage is built) in a background thread, so its removal overlaps the image push
         instead of following it. ``close`` waits for it. The subdirectory must hold no mount."""
-        assert self.path is not None, "work dir not open"
-        victim = self.path.joinpath(*parts)
+        assert self.data is not None, "work dir not open"
+        victim = self.data.joinpath(*parts)
         if not victim.is_dir() or mounts_below(victim):
             return     # left to close(), which unmounts first
         doomed = victim.with_name(f".removing-{victim.name}-{len(self._early)}")
@@ -129,7 +159,7 @@ class WorkDir:
         """Unmount everything below the work dir, then remove it. Safe to call twice."""
         if self.path is None:
             return
-        path, self.path = self.path, None
+        path, self.path, self.data = self.path, None, None
         try:
             for thread in self._early:
                 thread.join()

@@ -183,6 +183,18 @@ class _RawAdapter:
 
 def _extract(raw: BinaryIO, dest_root: Path, label: str, options: ExtractOptions,
              expected_diff_id: str | None) -> ExtractResult:
+    with Applier(dest_root, options, label) as applier:
+        result = read_layer(raw, label, applier, options, expected_diff_id)
+    return result
+
+
+def read_layer(raw: BinaryIO, label: str, sink, options: ExtractOptions,
+               expected_diff_id: str | None) -> ExtractResult:
+    """Decompress, parse and hash one layer stream, handing every member to ``sink``
+    (``add(member, tar)``, then ``finish()``; ``entries`` and ``skipped`` are read after).
+
+    The extraction into a directory and the EROFS image writer share this loop, so both see
+    the same limits, cancellation, trailing-data hashing and diff_id check."""
     import io
     buffered = raw if hasattr(raw, "peek") else io.BufferedReader(_RawAdapter(raw), 1 << 20)
     compression = detect_compression(buffered.peek(4)[:4])
@@ -191,13 +203,13 @@ def _extract(raw: BinaryIO, dest_root: Path, label: str, options: ExtractOptions
     except Exception as err:  # noqa: BLE001 - any failure to start decoding is the blob's
         raise LayerError(f"layer {label}: cannot start {compression.value} decoding: {err}") from err
     hashing = _HashingReader(decompressed, options.limits.max_bytes, label)
-    with Applier(dest_root, options, label) as applier, open_tar_stream(hashing, label) as tar:
+    with open_tar_stream(hashing, label) as tar:
         cancel = options.cancel
         for member in tar.members():
             if cancel is not None and cancel.is_set():
                 raise LayerError(f"layer {label}: extraction cancelled (the build is stopping)")
-            applier.add(member, tar)
-        applier.finish()
+            sink.add(member, tar)
+        sink.finish()
         try:
             hashing.drain()  # the rest (end blocks, padding) is part of the diff_id
         except LayerError:
@@ -210,4 +222,4 @@ def _extract(raw: BinaryIO, dest_root: Path, label: str, options: ExtractOptions
         raise DigestMismatchError(f"layer {label}: uncompressed content has diff_id {diff_id}, "
                                   f"expected {expected_diff_id}")
     return ExtractResult(compression=compression, diff_id=diff_id, tar_size=hashing.size,
-                         entries=applier.entries, skipped=frozenset(applier.skipped))
+                         entries=sink.entries, skipped=frozenset(getattr(sink, "skipped", ())))

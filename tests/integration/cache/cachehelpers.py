@@ -60,6 +60,11 @@ def warnings(reporter) -> list[str]:
 
 
 def extracted(cache_dir: Path) -> list[Path]:
-    """Every layer directory the LayerStore extracted under --cache-dir."""
+    """Every layer the LayerStore materialised under --cache-dir: extracted directories and
+    EROFS images (``<hex>.erofs``, returned as ``<hex>`` so callers compare layer names)."""
     root = cache_dir / "layers"
-    return [p for p in root.glob("*/*") if p.is_dir()] if root.exists() else []
+    if not root.exists():
+        return []
+    found = [p for p in root.glob("*/*") if p.is_dir() and not p.name.startswith(".")]
+    found += [p.with_suffix("") for p in root.glob("*/*.erofs") if p.is_file()]
+    return found

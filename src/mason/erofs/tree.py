@@ -1,0 +1,216 @@
+"""One layer's entries as an in-memory tree, in overlayfs lower-dir form.
+
+The rules are those of ``mason.tarfs.applier.Applier`` in overlay mode, so an image and an
+extracted directory of the same layer look the same through overlayfs: a later member
+replaces an earlier one (a directory over a directory keeps its children), missing parents
+appear as 0755 root-owned directories (with mtime 0 where an extraction stamps the time it
+ran: the image is shared by every build that uses the layer, so it carries no build's time), ``.wh.<name>`` becomes a 0/0 character device unless
+the layer itself wrote ``<name>``, ``.wh..wh..opq`` becomes ``trusted.overlay.opaque=y``, and
+the same refusals apply (``..``, a path through a symlink or file, hardlinks outside the
+layer or to directories, devices not allowed, ``trusted.overlay.*`` xattrs, sockets).
+
+Nothing here touches the host filesystem: a hostile layer can only produce a hostile image,
+which the kernel mounts read-only, ``nodev``-free only for the devices allowed above.
+"""
+
+from __future__ import annotations
+
+import stat
+
+from mason.errors import LayerError
+from mason.tarfs.entries import EntryType
+from mason.tarfs.paths import WHITEOUT_PREFIX, is_opaque, is_whiteout_name, split_member, whiteout_target
+from mason.tarfs.reader import Member
+
+OPAQUE_XATTR = "trusted.overlay.opaque"
+_MODES = {EntryType.FILE: stat.S_IFREG, EntryType.SYMLINK: stat.S_IFLNK, EntryType.CHAR: stat.S_IFCHR,
+          EntryType.BLOCK: stat.S_IFBLK, EntryType.FIFO: stat.S_IFIFO}
+
+
+class Node:
+    """An inode. ``children`` only for directories; ``data`` is where a regular file's or a
+    symlink's bytes are: ``(first_block, size)`` in the image, or the symlink target bytes."""
+
+    __slots__ = ("mode", "uid", "gid", "mtime_ns", "xattrs", "children", "block", "size", "rdev", "links",
+                 "nid", "target")
+
+    def __init__(self, mode: int, uid: int = 0, gid: int = 0, mtime_ns: int = 0):
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+        self.mtime_ns = mtime_ns
+        self.xattrs: dict[str, bytes] | None = None
+        self.children: dict[bytes, Node] | None = {} if stat.S_ISDIR(mode) else None
+        self.block = 0
+        self.size = 0
+        self.rdev = (0, 0)
+        self.links = 0
+        self.nid = -1
+        self.target = b""
+
+    @property
+    def is_dir(self) -> bool:
+        return self.children is not None
+
+
+def _name(part: str) -> bytes:
+    return part.encode("utf-8", "surrogateescape")
+
+
+class LayerTree:
+    """Feed members with ``add``; file contents are handed to ``write_data(member, tar)``, which
+    returns ``(first_block, size)`` of where it stored them."""
+
+    def __init__(self, label: str, *, allow_devices: bool, allowed_devices, limits):
+        self.label = label
+        self.root = Node(stat.S_IFDIR | 0o755)
+        self.root.links = 1
+        self._allow_devices = allow_devices
+        self._allowed_devices = allowed_devices
+        self._limits = limits
+        self._written: set[tuple[str, ...]] = set()
+        self._ancestors: set[tuple[str, ...]] = set()
+        self._declared = 0
+        self.entries = 0
+
+    # -- lookup ------------------------------------------------------------------------
+    def _dir(self, parts: tuple[str, ...], entry: str, *, create: bool) -> Node | None:
+        node = self.root
+        for i, part in enumerate(parts):
+            child = node.children.get(_name(part))
+            if child is None:
+                if not create:
+                    return None
+                child = Node(stat.S_IFDIR | 0o755)
+                self._link(node, _name(part), child)
+            elif not child.is_dir:
+                where = "/".join(parts[:i + 1])
+                if stat.S_ISLNK(child.mode):
+                    raise LayerError(f"{entry!r}: path component {where!r} is a symbolic link; "
+                                     f"mason never writes through links inside the root")
+                raise LayerError(f"{entry!r}: path component {where!r} is not a directory")
+            node = child
+        return node
+
+    @staticmethod
+    def _link(parent: Node, name: bytes, child: Node) -> None:
+        old = parent.children.get(name)
+        if old is not None:
+            old.links -= 1
+        parent.children[name] = child
+        child.links += 1
+
+    def _remove(self, parent: Node, name: bytes) -> None:
+        old = parent.children.pop(name, None)
+        if old is not None:
+            old.links -= 1
+
+    # -- members -------------------------------------------------------------------------
+    def add(self, m: Member, write_data) -> None:
+        self.entries += 1
+        limits = self._limits
+        if self.entries > limits.max_entries:
+            raise LayerError(f"layer {self.label}: more than {limits.max_entries} entries "
+                             f"(at {m.name!r})", hint="raise ExtractLimits.max_entries if the "
+                             "layer is genuine")
+        self._declared += m.size
+        if self._declared > limits.max_bytes:
+            raise LayerError(f"layer {self.label}: entry {m.name!r} declares {m.size} bytes, "
+                             f"beyond the limit of {limits.max_bytes} bytes in total")
+        parts = split_member(m.name)
+        if not parts:
+            if m.type is EntryType.DIR:
+                return  # the root's own metadata belongs to the caller, not to a layer
+            raise LayerError(f"entry {m.name!r}: a non-directory cannot replace the root")
+        if any(p.startswith(WHITEOUT_PREFIX) for p in parts[:-1]):
+            raise LayerError(f"entry {m.name!r}: a whiteout name used as a directory (AUFS "
+                             f"whiteout metadata is not part of the OCI layer format)")
+        if is_opaque(parts):
+            directory = self._dir(parts[:-1], m.name, create=True)
+            directory.xattrs = {**(directory.xattrs or {}), OPAQUE_XATTR: b"y"}
+            self._ancestors.add(parts[:-1])
+            return
+        target = whiteout_target(parts, entry=m.name)
+        if target is not None:
+            if target not in self._written:  # a layer's own content is never hidden by its own whiteout
+                parent = self._dir(target[:-1], m.name, create=True)
+                self._link(parent, _name(target[-1]), Node(stat.S_IFCHR))
+            return
+        kind = m.type
+        if kind is None:
+            raise LayerError(f"entry {m.name!r}: sockets and unknown file types cannot be extracted")
+        xattrs = self._checked_xattrs(m)
+        if kind is EntryType.DIR:
+            parent = self._dir(parts[:-1], m.name, create=True)
+            node = parent.children.get(_name(parts[-1]))
+            if node is None or not node.is_dir:
+                node = Node(stat.S_IFDIR)
+                self._link(parent, _name(parts[-1]), node)
+            node.mode = stat.S_IFDIR | m.mode
+            node.uid, node.gid, node.mtime_ns = m.uid, m.gid, m.mtime_ns
+            if xattrs:
+                node.xattrs = {**(node.xattrs or {}), **xattrs}
+        elif kind is EntryType.HARDLINK:
+            self._hardlink(parts, m)
+        else:
+            if kind in (EntryType.CHAR, EntryType.BLOCK):
+                self._check_device(m)
+            node = Node(_MODES[kind] | (0o777 if kind is EntryType.SYMLINK else m.mode), m.uid, m.gid, m.mtime_ns)
+            node.xattrs = xattrs or None
+            if kind is EntryType.FILE:
+                node.block, node.size = write_data(m)
+            elif kind is EntryType.SYMLINK:
+                node.target = _name(m.linkname)
+                node.size = len(node.target)
+            elif kind is not EntryType.FIFO:
+                node.rdev = (m.devmajor, m.devminor)
+            parent = self._dir(parts[:-1], m.name, create=True)
+            self._link(parent, _name(parts[-1]), node)
+        self._mark_written(parts)
+
+    def _mark_written(self, parts: tuple[str, ...]) -> None:
+        self._written.add(parts)
+        for i in range(len(parts) - 1, 0, -1):
+            if parts[:i] in self._ancestors:
+                break
+            self._ancestors.add(parts[:i])
+
+    def _hardlink(self, parts: tuple[str, ...], m: Member) -> None:
+        if m.linkname.startswith("/"):
+            raise LayerError(f"entry {m.name!r}: hardlink to absolute name {m.linkname!r} refused",
+                             hint="hardlink targets are member names relative to the layer root")
+        target = split_member(m.linkname, what=f"hardlink {m.name!r} target")
+        if not target or is_whiteout_name(target):
+            raise LayerError(f"entry {m.name!r}: hardlink to {m.linkname!r} is not a linkable file")
+        if target == parts:
+            raise LayerError(f"entry {m.name!r}: hardlink to itself")
+        if target[:len(parts)] == parts:
+            raise LayerError(f"entry {m.name!r}: hardlink target {m.linkname!r} was removed "
+                             f"by this entry")
+        tparent = self._dir(target[:-1], m.name, create=False)
+        node = None if tparent is None else tparent.children.get(_name(target[-1]))
+        if node is None:
+            raise LayerError(f"entry {m.name!r}: hardlink target {m.linkname!r} does not exist "
+                             f"in the root")
+        if node.is_dir:
+            raise LayerError(f"entry {m.name!r}: hardlink target {m.linkname!r} is a directory")
+        parent = self._dir(parts[:-1], m.name, create=True)
+        self._link(parent, _name(parts[-1]), node)
+
+    def _check_device(self, m: Member) -> None:
+        if not self._allow_devices:
+            raise LayerError(f"entry {m.name!r}: device nodes are not allowed in this extraction",
+                             hint="extract with allow_devices=True (needs CAP_MKNOD)")
+        allowed = self._allowed_devices
+        if allowed is not None and (m.type is not EntryType.CHAR or (m.devmajor, m.devminor) not in allowed):
+            kind = "character" if m.type is EntryType.CHAR else "block"
+            raise LayerError(f"entry {m.name!r}: {kind} device {m.devmajor}:{m.devminor} is not allowed in "
+                             "a base layer (a RUN could reach the host's devices through it)",
+                             hint="only null, zero, full, random, urandom, tty, console and ptmx are accepted")
+
+    def _checked_xattrs(self, m: Member) -> dict[str, bytes]:
+        for key, _value in m.xattrs:
+            if key.startswith("trusted.overlay."):
+                raise LayerError(f"entry {m.name!r}: xattr {key} is overlayfs-internal and "
+                                 f"refused in a layer")
+        return dict(m.xattrs)
