@@ -106,16 +106,31 @@ def _chown_text(chown: str | None) -> str | None:
 
 
 def _stage_content(builder, source, ins, workdir: str, loc: str) -> str:
-    """The content digest of what ``COPY --from=<stage>`` copies (Kaniko #1244/#1262)."""
+    """The content digest of what ``COPY --from=<stage>`` copies (Kaniko #1244/#1262).
+
+    Memos map it from the source stage's final key (an all-hits stage: its files are not on
+    this machine) and from the diff_ids of the stage's layers that can change the copied
+    paths (``mason.build.touching``: a stage rebuilt here in which only other paths changed).
+    Either memo found, no file is read; otherwise the files are hashed and both are stored."""
+    from mason.build.touching import layers_touching
     from mason.fsops import SourceTree, digest_sources
 
     build, cache = builder.build, builder.build.cache
     preserve = not ins.chown
-    memo = records.copy_memo_record(stage_key=source.cache_key, sources=ins.sources, dest=ins.dest,
-                                    workdir=workdir, chmod=ins.chmod, excludes=ins.excludes,
-                                    parents=getattr(ins, "parents", False), preserve_owner=preserve)
-    tag = MEMO_PREFIX + key_hex(digest_of(memo))
-    if not source.built_locally:
+
+    def tag_for(stage_key: str) -> str:
+        memo = records.copy_memo_record(stage_key=stage_key, sources=ins.sources, dest=ins.dest,
+                                        workdir=workdir, chmod=ins.chmod, excludes=ins.excludes,
+                                        parents=getattr(ins, "parents", False), preserve_owner=preserve)
+        return MEMO_PREFIX + key_hex(digest_of(memo))
+
+    tags = [tag_for(source.cache_key)]
+    lookups = [] if source.built_locally else list(tags)
+    touching = layers_touching(source.layers, list(ins.sources))
+    if touching is not None:
+        tags.append(tag_for("layers:" + digest_of(touching)))
+        lookups.append(tags[-1])
+    for tag in lookups:
         found = cache.get_document(tag)
         if found and isinstance(found.get("content"), str):
             return found["content"]
@@ -124,7 +139,8 @@ def _stage_content(builder, source, ins, workdir: str, loc: str) -> str:
         content = digest_sources(tree, list(ins.sources), dest=ins.dest, workdir=workdir, chmod=ins.chmod,
                                  excludes=tuple(ins.excludes), parents=getattr(ins, "parents", False),
                                  preserve_owner=preserve, copy_xattrs=True, where=loc).digest
-    cache.put_document(tag, {"content": content})
+    for tag in tags:
+        cache.put_document(tag, {"content": content})
     return content
 
 
