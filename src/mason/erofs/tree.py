@@ -19,8 +19,9 @@ import stat
 
 from mason.errors import LayerError
 from mason.tarfs.entries import EntryType
-from mason.tarfs.paths import WHITEOUT_PREFIX, is_opaque, is_whiteout_name, split_member, whiteout_target
+from mason.tarfs.paths import is_opaque, whiteout_target
 from mason.tarfs.reader import Member
+from mason.tarfs.rules import Budget, WrittenPaths, check_device, check_xattr_name, hardlink_target, member_parts
 
 OPAQUE_XATTR = "trusted.overlay.opaque"
 _MODES = {EntryType.FILE: stat.S_IFREG, EntryType.SYMLINK: stat.S_IFLNK, EntryType.CHAR: stat.S_IFCHR,
@@ -67,11 +68,8 @@ class LayerTree:
         self.root.links = 1
         self._allow_devices = allow_devices
         self._allowed_devices = allowed_devices
-        self._limits = limits
-        self._written: set[tuple[str, ...]] = set()
-        self._ancestors: set[tuple[str, ...]] = set()
-        self._declared = 0
-        self.entries = 0
+        self._budget = Budget(limits, label)
+        self._paths = WrittenPaths()
 
     # -- lookup ------------------------------------------------------------------------
     def _dir(self, parts: tuple[str, ...], entry: str, *, create: bool) -> Node | None:
@@ -106,33 +104,23 @@ class LayerTree:
             old.links -= 1
 
     # -- members -------------------------------------------------------------------------
+    @property
+    def entries(self) -> int:
+        return self._budget.entries
+
     def add(self, m: Member, write_data) -> None:
-        self.entries += 1
-        limits = self._limits
-        if self.entries > limits.max_entries:
-            raise LayerError(f"layer {self.label}: more than {limits.max_entries} entries "
-                             f"(at {m.name!r})", hint="raise ExtractLimits.max_entries if the "
-                             "layer is genuine")
-        self._declared += m.size
-        if self._declared > limits.max_bytes:
-            raise LayerError(f"layer {self.label}: entry {m.name!r} declares {m.size} bytes, "
-                             f"beyond the limit of {limits.max_bytes} bytes in total")
-        parts = split_member(m.name)
-        if not parts:
-            if m.type is EntryType.DIR:
-                return  # the root's own metadata belongs to the caller, not to a layer
-            raise LayerError(f"entry {m.name!r}: a non-directory cannot replace the root")
-        if any(p.startswith(WHITEOUT_PREFIX) for p in parts[:-1]):
-            raise LayerError(f"entry {m.name!r}: a whiteout name used as a directory (AUFS "
-                             f"whiteout metadata is not part of the OCI layer format)")
+        self._budget.admit(m)
+        parts = member_parts(m)
+        if parts is None:
+            return
         if is_opaque(parts):
             directory = self._dir(parts[:-1], m.name, create=True)
             directory.xattrs = {**(directory.xattrs or {}), OPAQUE_XATTR: b"y"}
-            self._ancestors.add(parts[:-1])
+            self._paths.ancestors.add(parts[:-1])
             return
         target = whiteout_target(parts, entry=m.name)
         if target is not None:
-            if target not in self._written:  # a layer's own content is never hidden by its own whiteout
+            if target not in self._paths.written:  # a layer's own content is never hidden by its own whiteout
                 parent = self._dir(target[:-1], m.name, create=True)
                 self._link(parent, _name(target[-1]), Node(stat.S_IFCHR))
             return
@@ -154,7 +142,7 @@ class LayerTree:
             self._hardlink(parts, m)
         else:
             if kind in (EntryType.CHAR, EntryType.BLOCK):
-                self._check_device(m)
+                check_device(m, allow_devices=self._allow_devices, allowed_devices=self._allowed_devices)
             node = Node(_MODES[kind] | (0o777 if kind is EntryType.SYMLINK else m.mode), m.uid, m.gid, m.mtime_ns)
             node.xattrs = xattrs or None
             if kind is EntryType.FILE:
@@ -166,24 +154,10 @@ class LayerTree:
                 node.rdev = (m.devmajor, m.devminor)
             parent = self._dir(parts[:-1], m.name, create=True)
             self._link(parent, _name(parts[-1]), node)
-        self._mark_written(parts)
-
-    def _mark_written(self, parts: tuple[str, ...]) -> None:
-        self._written.add(parts)
-        for i in range(len(parts) - 1, 0, -1):
-            if parts[:i] in self._ancestors:
-                break
-            self._ancestors.add(parts[:i])
+        self._paths.mark(parts)
 
     def _hardlink(self, parts: tuple[str, ...], m: Member) -> None:
-        if m.linkname.startswith("/"):
-            raise LayerError(f"entry {m.name!r}: hardlink to absolute name {m.linkname!r} refused",
-                             hint="hardlink targets are member names relative to the layer root")
-        target = split_member(m.linkname, what=f"hardlink {m.name!r} target")
-        if not target or is_whiteout_name(target):
-            raise LayerError(f"entry {m.name!r}: hardlink to {m.linkname!r} is not a linkable file")
-        if target == parts:
-            raise LayerError(f"entry {m.name!r}: hardlink to itself")
+        target = hardlink_target(parts, m)
         if target[:len(parts)] == parts:
             raise LayerError(f"entry {m.name!r}: hardlink target {m.linkname!r} was removed "
                              f"by this entry")
@@ -197,20 +171,8 @@ class LayerTree:
         parent = self._dir(parts[:-1], m.name, create=True)
         self._link(parent, _name(parts[-1]), node)
 
-    def _check_device(self, m: Member) -> None:
-        if not self._allow_devices:
-            raise LayerError(f"entry {m.name!r}: device nodes are not allowed in this extraction",
-                             hint="extract with allow_devices=True (needs CAP_MKNOD)")
-        allowed = self._allowed_devices
-        if allowed is not None and (m.type is not EntryType.CHAR or (m.devmajor, m.devminor) not in allowed):
-            kind = "character" if m.type is EntryType.CHAR else "block"
-            raise LayerError(f"entry {m.name!r}: {kind} device {m.devmajor}:{m.devminor} is not allowed in "
-                             "a base layer (a RUN could reach the host's devices through it)",
-                             hint="only null, zero, full, random, urandom, tty, console and ptmx are accepted")
-
-    def _checked_xattrs(self, m: Member) -> dict[str, bytes]:
+    @staticmethod
+    def _checked_xattrs(m: Member) -> dict[str, bytes]:
         for key, _value in m.xattrs:
-            if key.startswith("trusted.overlay."):
-                raise LayerError(f"entry {m.name!r}: xattr {key} is overlayfs-internal and "
-                                 f"refused in a layer")
+            check_xattr_name(m, key)
         return dict(m.xattrs)

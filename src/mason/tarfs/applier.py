@@ -21,8 +21,9 @@ from pathlib import Path
 
 from mason.errors import LayerError
 from mason.tarfs.entries import EntryType
-from mason.tarfs.paths import WHITEOUT_PREFIX, is_opaque, is_whiteout_name, split_member, whiteout_target
+from mason.tarfs.paths import is_opaque, whiteout_target
 from mason.tarfs.reader import Member, TarStream
+from mason.tarfs.rules import Budget, WrittenPaths, check_device, check_xattr_name, hardlink_target, member_parts
 from mason.tarfs.rootdir import RootDir
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -37,12 +38,10 @@ class Applier:
         self._overlay = options.mode == "overlay"
         self._label = label
         self._root = RootDir(root)
-        self._written: set[tuple[str, ...]] = set()
-        self._ancestors: set[tuple[str, ...]] = set()
+        self._paths = WrittenPaths()
         self._dirs: dict[tuple[str, ...], tuple[int, int]] = {}
         self._opaque: list[tuple[tuple[str, ...], str]] = []
-        self._declared = 0
-        self.entries = 0
+        self._budget = Budget(options.limits, label)
         self._skeleton = options.skeleton
         self.skipped: set[str] = set()     # skeleton mode: files and hardlinks not created
 
@@ -53,25 +52,15 @@ class Applier:
         self._root.close()
 
     # -- per member ---------------------------------------------------------------------
+    @property
+    def entries(self) -> int:
+        return self._budget.entries
+
     def add(self, m: Member, tar: TarStream) -> None:
-        self.entries += 1
-        limits = self._options.limits
-        if self.entries > limits.max_entries:
-            raise LayerError(f"layer {self._label}: more than {limits.max_entries} entries "
-                             f"(at {m.name!r})", hint="raise ExtractLimits.max_entries if the "
-                             "layer is genuine")
-        self._declared += m.size
-        if self._declared > limits.max_bytes:
-            raise LayerError(f"layer {self._label}: entry {m.name!r} declares {m.size} bytes, "
-                             f"beyond the limit of {limits.max_bytes} bytes in total")
-        parts = split_member(m.name)
-        if not parts:
-            if m.type is EntryType.DIR:
-                return  # the root's own metadata belongs to the caller, not to a layer
-            raise LayerError(f"entry {m.name!r}: a non-directory cannot replace the root")
-        if any(p.startswith(WHITEOUT_PREFIX) for p in parts[:-1]):
-            raise LayerError(f"entry {m.name!r}: a whiteout name used as a directory (AUFS "
-                             f"whiteout metadata is not part of the OCI layer format)")
+        self._budget.admit(m)
+        parts = member_parts(m)
+        if parts is None:
+            return
         if is_opaque(parts):
             self._opaque_marker(parts[:-1], m.name)
             return
@@ -98,14 +87,7 @@ class Applier:
             self._create(parts, m, lambda parent, name: self._symlink(parent, name, m))
         else:
             self._create(parts, m, lambda parent, name: self._node(parent, name, m))
-        self._mark_written(parts)
-
-    def _mark_written(self, parts: tuple[str, ...]) -> None:
-        self._written.add(parts)
-        for i in range(len(parts) - 1, 0, -1):
-            if parts[:i] in self._ancestors:
-                break
-            self._ancestors.add(parts[:i])
+        self._paths.mark(parts)
 
     def _prepare(self, parts: tuple[str, ...], entry: str, keep_dir: bool = False) -> int:
         """Parent descriptor of ``parts`` with whatever was at ``parts`` removed (a
@@ -172,15 +154,8 @@ class Applier:
         if m.type is EntryType.FIFO:
             self._os(m, "create fifo", os.mkfifo, name, 0o600, dir_fd=parent)
         else:
-            if not self._options.allow_devices:
-                raise LayerError(f"entry {m.name!r}: device nodes are not allowed in this extraction",
-                                 hint="extract with allow_devices=True (needs CAP_MKNOD)")
-            allowed = self._options.allowed_devices
-            if allowed is not None and (m.type is not EntryType.CHAR or (m.devmajor, m.devminor) not in allowed):
-                kind = "character" if m.type is EntryType.CHAR else "block"
-                raise LayerError(f"entry {m.name!r}: {kind} device {m.devmajor}:{m.devminor} is not allowed in "
-                                 "a base layer (a RUN could reach the host's devices through it)",
-                                 hint="only null, zero, full, random, urandom, tty, console and ptmx are accepted")
+            check_device(m, allow_devices=self._options.allow_devices,
+                         allowed_devices=self._options.allowed_devices)
             self._os(m, "create device", os.mknod, name, _DEV_TYPES[m.type] | 0o600,
                      os.makedev(m.devmajor, m.devminor), dir_fd=parent)
         fd = os.open(name, _PATH, dir_fd=parent)
@@ -205,14 +180,7 @@ class Applier:
     def _link_target(self, parts: tuple[str, ...], m: Member) -> tuple[str, ...]:
         """The validated target of hardlink ``m``: inside the root, not a whiteout, existing
         (in skeleton mode: a file this layer left out counts) and not a directory."""
-        if m.linkname.startswith("/"):
-            raise LayerError(f"entry {m.name!r}: hardlink to absolute name {m.linkname!r} refused",
-                             hint="hardlink targets are member names relative to the layer root")
-        target = split_member(m.linkname, what=f"hardlink {m.name!r} target")
-        if not target or is_whiteout_name(target):
-            raise LayerError(f"entry {m.name!r}: hardlink to {m.linkname!r} is not a linkable file")
-        if target == parts:
-            raise LayerError(f"entry {m.name!r}: hardlink to itself")
+        target = hardlink_target(parts, m)
         if self._skeleton and "/" + "/".join(target) in self.skipped:
             return target
         tparent = self._root.dir_fd(target[:-1], entry=m.name)
@@ -240,7 +208,7 @@ class Applier:
 
     # -- whiteouts ------------------------------------------------------------------------
     def _whiteout(self, target: tuple[str, ...], entry: str) -> None:
-        if target in self._written:
+        if target in self._paths.written:
             return  # a layer's own content is never hidden by its own whiteout
         if self._overlay:
             parent = self._prepare(target, entry)
@@ -262,7 +230,7 @@ class Applier:
             except OSError as err:
                 raise LayerError(f"entry {entry!r}: cannot set {OVERLAY_OPAQUE_XATTR}: "
                                  f"{err.strerror}", hint="needs CAP_SYS_ADMIN") from err
-            self._ancestors.add(directory)
+            self._paths.ancestors.add(directory)
             return
         self._opaque.append((directory, entry))
 
@@ -271,13 +239,13 @@ class Applier:
         for name in sorted(os.listdir(fd)):
             parts = prefix + (name,)
             is_dir = stat.S_ISDIR(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode)
-            if parts in self._ancestors or (parts in self._written and is_dir):
+            if parts in self._paths.ancestors or (parts in self._paths.written and is_dir):
                 sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
                 try:
                     self._prune(sub, parts, entry)
                 finally:
                     os.close(sub)
-            elif parts not in self._written:
+            elif parts not in self._paths.written:
                 self._remove(fd, name, entry)
 
     # -- end of layer --------------------------------------------------------------------
@@ -316,9 +284,7 @@ class Applier:
         if not m.xattrs or not self._options.xattrs:
             return
         for key, value in m.xattrs:
-            if key.startswith("trusted.overlay."):
-                raise LayerError(f"entry {m.name!r}: xattr {key} is overlayfs-internal and "
-                                 f"refused in a layer")
+            check_xattr_name(m, key)
             try:
                 if isinstance(where, int):
                     os.setxattr(where, key, value)
