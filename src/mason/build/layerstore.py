@@ -17,7 +17,8 @@ fails (rootless builds, older kernels).
 Concurrency: an entry is extracted into a temporary sibling and renamed into place, so a
 reader sees either nothing or a complete directory (or image). A per-entry ``flock`` makes
 concurrent builds (threads or processes) that need the same layer wait for one extraction
-instead of doing it twice. A stale temporary from a killed process is simply overwritten.
+instead of doing it twice. Every writer of an entry holds its lock while its temporary
+exists, so a temporary found under the lock was left by a killed process and is removed.
 """
 
 from __future__ import annotations
@@ -69,7 +70,10 @@ class LayerStore:
         if self.has(diff_id):
             return self.path_for(diff_id)
         if self._images is not False and self.image_path_for(diff_id).is_file() and self.images():
-            return self._mount(diff_id)
+            try:
+                return self._mount(diff_id)
+            except OSError:
+                return None     # the caller extracts what it needs instead
         return None
 
     def lower(self, diff_id: str, extract: Extractor, write_image: Extractor | None = None) -> Path:
@@ -81,11 +85,13 @@ class LayerStore:
             return self.path_for(diff_id)
         if write_image is not None and self.images():
             try:
-                self._ensure_file(self.image_path_for(diff_id), write_image)
-            except Unrepresentable:
-                pass
-            else:
+                self._publish(self.image_path_for(diff_id), write_image, dir_entry=False)
                 return self._mount(diff_id)
+            except Unrepresentable:
+                pass            # a valid layer the writer cannot encode: extracted below
+            except OSError:
+                pass            # the store's filesystem refuses a file-backed mount (the probe ran
+                                # in the work dir): extracted below, the image kept for no one
         return self.ensure(diff_id, extract)[0]
 
     def _mount(self, diff_id: str) -> Path:
@@ -96,30 +102,44 @@ class LayerStore:
             if target is None:
                 target = self._mounts_dir() / diff_id.replace(":", "-")
                 target.mkdir(exist_ok=True)
-                try:
-                    mount_image(self.image_path_for(diff_id), target)
-                except OSError as err:
-                    raise LayerError(f"cannot mount the image of layer {diff_id}: {err.strerror}") from err
+                mount_image(self.image_path_for(diff_id), target)
                 self._mounted[diff_id] = target
             return target
 
-    def _ensure_file(self, final: Path, write: Extractor) -> None:
-        if final.is_file():
-            return
+    def _publish(self, final: Path, write: Extractor, *, dir_entry: bool) -> bool:
+        """Make ``final`` (a directory, or an image file) with ``write`` unless it exists; True
+        when made now. Written into a temporary sibling under a per-entry ``flock`` and renamed
+        into place, so readers see nothing or a complete entry and one writer does the work."""
+        exists = final.is_dir if dir_entry else final.is_file
+        if exists():
+            return False
         final.parent.mkdir(parents=True, exist_ok=True)
+        spread_subdirs(final.parent)  # each layer is its own tree: see dirspread
         lock_path = final.parent / f".{final.name}.lock"
         fd = os.open(lock_path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            if final.is_file():  # another build wrote it while we waited
-                return
-            tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+            if exists():  # another build made it while we waited
+                return False
+            for stale in final.parent.glob(f".{final.name}.tmp-*"):
+                if stale.is_dir() and not stale.is_symlink():
+                    shutil.rmtree(stale, ignore_errors=True)
+                else:
+                    stale.unlink(missing_ok=True)
+            if dir_entry:
+                tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+            else:
+                tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}-{threading.get_ident()}")
             try:
                 write(tmp)
                 os.rename(tmp, final)
             except BaseException:
-                tmp.unlink(missing_ok=True)
+                if dir_entry:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                else:
+                    tmp.unlink(missing_ok=True)
                 raise
+            return True
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
@@ -140,24 +160,4 @@ class LayerStore:
         fill it completely (and verify the diff_id) or raise.
         """
         final = self.path_for(diff_id)
-        if final.is_dir():
-            return final, False
-        final.parent.mkdir(parents=True, exist_ok=True)
-        spread_subdirs(final.parent)  # each layer is its own tree: see dirspread
-        lock_path = final.parent / f".{final.name}.lock"
-        fd = os.open(lock_path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            if final.is_dir():  # another build extracted it while we waited
-                return final, False
-            tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
-            try:
-                extract(tmp)
-                os.rename(tmp, final)
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
-            return final, True
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+        return final, self._publish(final, extract, dir_entry=True)
