@@ -180,6 +180,12 @@ class Build:
         self._fs = fs                      # published last: ``fs`` reads it without the lock
         self.reporter.emit(ev.Info(f"isolation: {isolation.level} ({isolation.reason}); "
                                    f"snapshots: {fs.name}"))
+        work = self.work.scratch_refused
+        files = "own ext4 scratch filesystem" if work is None else f"plain work directory ({work})"
+        if fs.name == "overlay":
+            lowers = "EROFS images" if self.store.images() else f"directories ({self.store.images_refused})"
+            files += f"; lower layers: {lowers}"
+        self.reporter.emit(ev.Info(f"work files: {files}"))
 
     @property
     def fs(self):

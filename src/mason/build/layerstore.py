@@ -45,7 +45,7 @@ class LayerStore:
         self.root = Path(root)
         self._mounts_dir = mounts
         self._images: bool | None = None if mounts is not None else False
-        self.images_refused: str | None = None       # why images are not used, once probed
+        self.images_refused: str | None = None if mounts is not None else "disabled"  # why not, once probed
         self._mounted: dict[str, Path] = {}
         self._mount_lock = threading.Lock()
 

@@ -28,7 +28,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-TMPFS_MAGIC = 0x01021994
+from mason.sandbox.linux import mount_table
+
 MIN_BYTES = 2 << 30                  # below this, a plain directory: ENOSPC is reported either way
 MAX_BYTES = 16 << 40                 # ext4 with 4 KiB blocks and default features
 
@@ -39,20 +40,13 @@ def _host_bytes(path: Path) -> int:
 
 
 def _is_tmpfs(path: Path) -> bool:
-    # os.statvfs has no f_type; /proc/self/mountinfo gives the filesystem of the longest
-    # mount point prefix of ``path``.
-    best, fstype = "", ""
+    # os.statvfs has no f_type; the mount table gives the filesystem of the longest mount
+    # point holding ``path`` (the last one mounted there, if several).
     target = str(path.resolve())
-    try:
-        with open("/proc/self/mountinfo") as f:
-            for line in f:
-                fields = line.split()
-                point = fields[4].replace("\\040", " ")
-                sep = fields.index("-")
-                if (target == point or target.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
-                    best, fstype = point, fields[sep + 1]
-    except (OSError, ValueError, IndexError):
-        return False
+    best, fstype = "", ""
+    for m in mount_table():
+        if (target == m.point or target.startswith(m.point.rstrip("/") + "/")) and len(m.point) >= len(best):
+            best, fstype = m.point, m.fstype
     return fstype == "tmpfs"
 
 
@@ -103,14 +97,8 @@ def create(image: Path, mountpoint: Path) -> str | None:
         return str(err)
 
 
-def _device(mountpoint: Path, mountinfo: str = "/proc/self/mountinfo") -> str | None:
-    target = str(mountpoint)
-    with open(mountinfo) as f:
-        for line in f:
-            fields = line.split()
-            if fields[4] == target:
-                return fields[fields.index("-") + 2]
-    return None
+def _device(mountpoint: Path) -> str | None:
+    return next((m.source for m in mount_table() if m.point == str(mountpoint)), None)
 
 
 def errors(mountpoint: Path, sysfs: Path = Path("/sys/fs/ext4")) -> int:

@@ -20,7 +20,8 @@ import posixpath
 import stat
 from pathlib import Path
 
-OPAQUE = "trusted.overlay.opaque"
+from mason.snapshot.lowerview import is_opaque
+
 _GLOB = set("*?[\\")
 
 
@@ -47,11 +48,8 @@ def touches(layer: Path, parts: list[str]) -> bool | None:
             return None
         if not stat.S_ISDIR(st.st_mode) or i == len(parts) - 1:
             return True        # replaced or deleted here (whiteout device), or the source itself
-        try:
-            if os.getxattr(current, OPAQUE, follow_symlinks=False) == b"y":
-                return True
-        except OSError:
-            pass               # no such xattr: a plain directory on the way
+        if is_opaque(str(current)):
+            return True
     return True                # the root itself: every layer counts
 
 

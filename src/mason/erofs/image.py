@@ -27,9 +27,10 @@ from mason.tarfs.extract import ExtractOptions, ExtractResult, read_layer
 class _ImageSink:
     """The ``read_layer`` sink: builds the tree, appends file data to the image."""
 
+    skipped = ()                            # read_layer's result field: an image leaves nothing out
+
     def __init__(self, fd: int, label: str, options: ExtractOptions):
-        self._fd = fd
-        self._label = label
+        self.fd = fd
         self.tree = LayerTree(label, allow_devices=options.allow_devices,
                               allowed_devices=options.allowed_devices, limits=options.limits)
         self.next_block = 1                 # block 0 holds the superblock
@@ -44,24 +45,20 @@ class _ImageSink:
         self.tree.add(member, self._write_file)
 
     def _write_file(self, m) -> tuple[int, int]:
-        if m.size == 0:
-            for _ in self._tar.read_data():
-                raise LayerError(f"entry {m.name!r}: content beyond the size its header gives (0)")
-            return 0, 0
         first = self.next_block
-        os.lseek(self._fd, first * BLOCK, os.SEEK_SET)
+        os.lseek(self.fd, first * BLOCK, os.SEEK_SET)
         written = 0
         for chunk in self._tar.read_data():
-            written += os.write(self._fd, chunk)
+            written += os.write(self.fd, chunk)
         if written != m.size:
             raise LayerError(f"entry {m.name!r}: {written} bytes of content, header says {m.size}")
         self.next_block = first + layout.blocks_for(written)
-        return first, written
+        return (first if written else 0), written
 
     def write_blocks(self, data: bytes) -> int:
         """Append whole blocks (already padded); return the first block's address."""
         first = self.next_block
-        os.pwrite(self._fd, data, first * BLOCK)
+        os.pwrite(self.fd, data, first * BLOCK)
         self.next_block = first + len(data) // BLOCK
         return first
 
@@ -114,11 +111,11 @@ def _finish(sink: _ImageSink) -> None:
             meta += bytes(offset - len(meta))
         meta[offset:offset + len(record)] = record
     meta += bytes(-len(meta) % BLOCK)
-    os.pwrite(sink._fd, bytes(meta), meta_blkaddr * BLOCK)
+    os.pwrite(sink.fd, bytes(meta), meta_blkaddr * BLOCK)
     blocks = meta_blkaddr + len(meta) // BLOCK
-    os.pwrite(sink._fd, layout.superblock(root_nid=sink.tree.root.nid, inodes=len(order), blocks=blocks,
+    os.pwrite(sink.fd, layout.superblock(root_nid=sink.tree.root.nid, inodes=len(order), blocks=blocks,
                                           meta_blkaddr=meta_blkaddr), layout.SUPERBLOCK_OFFSET)
-    os.ftruncate(sink._fd, blocks * BLOCK)
+    os.ftruncate(sink.fd, blocks * BLOCK)
 
 
 def _assign_nids(root: Node) -> list[tuple[Node, Node]]:

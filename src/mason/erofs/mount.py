@@ -62,8 +62,7 @@ def probe(scratch: Path) -> str | None:
             unmount(target)
         return None
     finally:
-        for leftover in (image,):
-            leftover.unlink(missing_ok=True)
+        image.unlink(missing_ok=True)
         try:
             target.rmdir()
         except OSError:

@@ -20,10 +20,10 @@ import stat
 from mason.errors import LayerError
 from mason.tarfs.entries import EntryType
 from mason.tarfs.paths import is_opaque, whiteout_target
+from mason.tarfs.applier import OVERLAY_OPAQUE_XATTR
 from mason.tarfs.reader import Member
 from mason.tarfs.rules import Budget, WrittenPaths, check_device, check_xattr_name, hardlink_target, member_parts
 
-OPAQUE_XATTR = "trusted.overlay.opaque"
 _MODES = {EntryType.FILE: stat.S_IFREG, EntryType.SYMLINK: stat.S_IFLNK, EntryType.CHAR: stat.S_IFCHR,
           EntryType.BLOCK: stat.S_IFBLK, EntryType.FIFO: stat.S_IFIFO}
 
@@ -63,7 +63,6 @@ class LayerTree:
     returns ``(first_block, size)`` of where it stored them."""
 
     def __init__(self, label: str, *, allow_devices: bool, allowed_devices, limits):
-        self.label = label
         self.root = Node(stat.S_IFDIR | 0o755)
         self.root.links = 1
         self._allow_devices = allow_devices
@@ -98,12 +97,6 @@ class LayerTree:
         parent.children[name] = child
         child.links += 1
 
-    def _remove(self, parent: Node, name: bytes) -> None:
-        old = parent.children.pop(name, None)
-        if old is not None:
-            old.links -= 1
-
-    # -- members -------------------------------------------------------------------------
     @property
     def entries(self) -> int:
         return self._budget.entries
@@ -115,7 +108,7 @@ class LayerTree:
             return
         if is_opaque(parts):
             directory = self._dir(parts[:-1], m.name, create=True)
-            directory.xattrs = {**(directory.xattrs or {}), OPAQUE_XATTR: b"y"}
+            directory.xattrs = {**(directory.xattrs or {}), OVERLAY_OPAQUE_XATTR: b"y"}
             self._paths.ancestors.add(parts[:-1])
             return
         target = whiteout_target(parts, entry=m.name)

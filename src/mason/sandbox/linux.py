@@ -9,6 +9,8 @@ process (``nsinit``) can import it with ``python -I -S``.
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 import ctypes
 import os
 
@@ -75,14 +77,27 @@ def prctl(option: int, arg: int) -> None:
                          ctypes.c_ulong(0), ctypes.c_ulong(0)), f"prctl({option})")
 
 
-def mount_points(mountinfo: str = "/proc/self/mountinfo") -> list[str]:
-    """Mount points of the calling process's namespace, in mount order (octal escapes decoded)."""
-    points = []
+# point: where it is mounted; source: e.g. /dev/loop3 or "overlay". A namedtuple, not a
+# dataclass: the namespace probe runs this file as a script (capabilities.py), where
+# dataclasses cannot resolve the module of a class.
+Mount = namedtuple("Mount", "point fstype source")
+
+
+def mount_table(mountinfo: str = "/proc/self/mountinfo") -> list[Mount]:
+    """The mounts of the calling process's namespace, in mount order (octal escapes decoded)."""
+    mounts = []
     with open(mountinfo, encoding="utf-8", errors="surrogateescape") as f:
         for line in f:
-            field = line.split()[4]
-            points.append(_unescape(field))
-    return points
+            # single spaces separate fields; a mount made with an empty source has an empty one
+            fields = line.rstrip("\n").split(" ")
+            rest = fields[fields.index("-") + 1:]   # optional fields end at the "-" separator
+            mounts.append(Mount(_unescape(fields[4]), rest[0], _unescape(rest[1])))
+    return mounts
+
+
+def mount_points(mountinfo: str = "/proc/self/mountinfo") -> list[str]:
+    """Mount points of the calling process's namespace, in mount order (octal escapes decoded)."""
+    return [m.point for m in mount_table(mountinfo)]
 
 
 def _unescape(field: str) -> str:

@@ -222,4 +222,4 @@ def read_layer(raw: BinaryIO, label: str, sink, options: ExtractOptions,
         raise DigestMismatchError(f"layer {label}: uncompressed content has diff_id {diff_id}, "
                                   f"expected {expected_diff_id}")
     return ExtractResult(compression=compression, diff_id=diff_id, tar_size=hashing.size,
-                         entries=sink.entries, skipped=frozenset(getattr(sink, "skipped", ())))
+                         entries=sink.entries, skipped=frozenset(sink.skipped))

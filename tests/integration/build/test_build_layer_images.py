@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from mason.build.events import Info
 from mason.build.layerstore import LayerStore
 from mason.erofs.layout import Unrepresentable
 from tests.integration.build.buildhelpers import build, overlay_mounts_below, unpack, write_context
@@ -34,8 +35,11 @@ def test_images_and_directories_give_the_same_image(tmp_path, whiteout_layout):
         cache_dir = tmp_path / f"store-{images}"
         work = tmp_path / f"work-{images}"
         out = tmp_path / f"out-{images}"
-        result, _ = build(ctx, out, work, cache_dir=cache_dir, layer_images=images, reproducible=True)
+        result, events = build(ctx, out, work, cache_dir=cache_dir, layer_images=images, reproducible=True)
         digests[images] = result.image_digest
+        said = [e.message for e in events.of_type(Info) if e.message.startswith("work files: ")]
+        lowers = "EROFS images" if images else "directories (disabled)"
+        assert said == [f"work files: own ext4 scratch filesystem; lower layers: {lowers}"]
         stored = sorted(p.name for p in (cache_dir / "layers" / "sha256").iterdir() if not p.name.startswith("."))
         config = json.loads(result.config)
         base_layers = {d.split(":")[1] for d in config["rootfs"]["diff_ids"][:4]}

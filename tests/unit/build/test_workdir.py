@@ -55,6 +55,11 @@ def test_mountinfo_parsing(tmp_path):
 
     assert mounts_below(Path("/work/a"), str(info)) == ["/work/a/b c", "/work/a"]
     assert _unescape("a\\134b") == "a\\b"
+    from mason.sandbox.linux import Mount, mount_table
+
+    info.write_text("36 35 98:0 / /m/ov rw shared:7 - overlay  rw,lowerdir=x\n"
+                    "37 35 7:3 / /m/fs rw - ext4 /dev/loop3 rw\n")
+    assert mount_table(str(info)) == [Mount("/m/ov", "overlay", ""), Mount("/m/fs", "ext4", "/dev/loop3")]
 
 
 def test_remove_early_frees_the_name_and_close_waits_for_it(tmp_path):
