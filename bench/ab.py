@@ -117,7 +117,7 @@ def main(argv=None) -> int:
                     if sc.mutate:
                         sc.mutate(context, tag)
                     load = os.getloadavg()[0]
-                    m = mason.build(req("measured"))
+                    m = mason.executor(req("measured"))
                     status = "" if m.returncode == 0 else f" FAILED (see {log})"
                     print(f"ab: {args.scenario} run {i + 1} {name:10} {m.seconds:7.2f} s  load {load:4.1f}"
                           f"  rss {m.peak_rss_mb:5.0f} MB{status}", flush=True)

@@ -23,10 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from mason.build.events import CollectingReporter, StepFinished
-from mason.build.executor import run_build
-from mason.build.options import BuildOptions, RegistryAccess
-from mason.build.registryaccess import registry_options
+from mason.executor.events import CollectingReporter, StepFinished
+from mason.executor.executor import run_build
+from mason.executor.options import BuildOptions, RegistryAccess
+from mason.executor.registryaccess import registry_options
 from mason.registry import RegistryClient
 from tests.support.images import build_busybox_layout
 from tests.support.registry import start_registry

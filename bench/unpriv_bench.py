@@ -41,8 +41,8 @@ BIG = "FROM {base}\nRUN touch /x\n"
 DRIVER = r"""
 import json, sys, time
 from pathlib import Path
-from mason.build.executor import run_build
-from mason.build.options import BuildOptions
+from mason.executor.executor import run_build
+from mason.executor.options import BuildOptions
 ctx, out, work, runs = json.loads(sys.argv[1])
 rows = []
 for i in range(runs):
@@ -57,8 +57,8 @@ print(json.dumps(rows))
 
 def _big_base(tmp: Path, busybox: str) -> str:
     """An OCI layout: busybox + 20 000 files in 200 directories, built by mason itself."""
-    from mason.build.executor import run_build
-    from mason.build.options import BuildOptions
+    from mason.executor.executor import run_build
+    from mason.executor.options import BuildOptions
 
     ctx = tmp / "big-ctx"
     for d in range(200):

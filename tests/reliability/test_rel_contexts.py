@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from mason.build.executor import run_build
-from mason.build.options import BuildOptions
+from mason.executor.executor import run_build
+from mason.executor.options import BuildOptions
 from mason.errors import MasonError
 from tests.reliability.relhelpers import assert_no_traceback, cli_env, mounts_under, text, work_dirs
 

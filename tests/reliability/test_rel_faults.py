@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from mason.build.executor import run_build
-from mason.build.options import BuildOptions, RegistryAccess
+from mason.executor.executor import run_build
+from mason.executor.options import BuildOptions, RegistryAccess
 from mason.errors import MasonError, RegistryError
 from tests.reliability.relhelpers import skopeo_copy_to_dir, store_entries, tag_exists
 from tests.support.images import push_layout

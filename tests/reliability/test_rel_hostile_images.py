@@ -129,7 +129,7 @@ def test_whiteouts_of_the_root(tmp_path, sentinel, name):
 
 
 def test_duplicate_entries_last_wins(tmp_path, sentinel):
-    from tests.integration.build.buildhelpers import unpack
+    from tests.integration.executor.buildhelpers import unpack
 
     layout = write_layout(tmp_path / "l", [gz_layer([member("d", tarfile.DIRTYPE, mode=0o755),
                                                      member("d/x", data=b"first"), member("d/x", data=b"second"),

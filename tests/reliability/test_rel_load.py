@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from mason.build.executor import run_build
-from mason.build.options import BuildOptions
+from mason.executor.executor import run_build
+from mason.executor.options import BuildOptions
 from tests.reliability.relhelpers import cli_env, mounts_under, store_entries, tree_snapshot, work_dirs
 
 pytestmark = pytest.mark.integration

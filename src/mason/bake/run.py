@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from mason.bake.model import BakeFile, ImageSpec
-from mason.build.options import BuildOptions, RegistryAccess
+from mason.executor.options import BuildOptions, RegistryAccess
 from mason.errors import MasonError
 
 OK, FAILED, SKIPPED = "ok", "failed", "skipped"
@@ -96,7 +96,7 @@ def run_bake(bake: BakeFile, settings: BakeSettings, *, reporter_for: Callable[[
     (from this thread) as each image finishes, fails or is skipped.
     """
     if executor is None:
-        from mason.build.executor import run_build as executor
+        from mason.executor.executor import run_build as executor
     if settings.jobs < 1:
         from mason.errors import UsageError
 

@@ -130,7 +130,7 @@ class _ImageEntryStore:
         self._write(tag, self._image(meta, [], "mason cache document", False))
 
     def _image(self, meta: dict, layers: list, created_by: str, docker: bool):
-        from mason.build.assemble import build_image
+        from mason.executor.assemble import build_image
 
         created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(meta["created_unix"]))
         config = {"architecture": self.architecture, "os": self.os, "created": created,

@@ -38,7 +38,7 @@ def configure(parser) -> None:
 
 
 def _registry(args, env, cwd):
-    from mason.build.options import RegistryAccess
+    from mason.executor.options import RegistryAccess
     from mason.cli.build_mapping import env_ca_files
     from mason.errors import UsageError
 

@@ -61,7 +61,7 @@ def help_text(prog: str = "mason build") -> str:
 
 
 def _default_executor():
-    from mason.build.executor import run_build  # written by the lead; imported only when building
+    from mason.executor.executor import run_build  # written by the lead; imported only when building
 
     return run_build
 
@@ -148,7 +148,7 @@ def _attach_registry_log(reporter, verbosity: str):
 
 
 def _build(parsed, settings, reporter, executor, *, env, cwd, stdin) -> int:
-    from mason.build.events import Info
+    from mason.executor.events import Info
     from mason.cli.build_mapping import build_options, open_context
     from mason.cli.digest_files import write_digest_files
     from mason.cli.render.logline import enabled

@@ -17,8 +17,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import IO, Iterator, Mapping
 
-from mason.build.events import Info, Warn
-from mason.build.options import BuildOptions, RegistryAccess, SecretSource
+from mason.executor.events import Info, Warn
+from mason.executor.options import BuildOptions, RegistryAccess, SecretSource
 from mason.cli.kaniko_flags import ACCEPTED, BY_NAME, ParsedFlags, parse_go_bool
 from mason.errors import NotSupportedError, UsageError
 

@@ -8,7 +8,7 @@ have set) instead of writing it; directories, symlinks and everything else still
 the real filesystem, so every rule of COPY keeps acting on the real root.
 
 The layer is then written from the step's upper dir plus these records, byte for byte as if
-the files had been written (``mason.build.directcopy``). A record is turned back into a real
+the files had been written (``mason.executor.directcopy``). A record is turned back into a real
 file (``flush``) as soon as anything else in the same COPY touches its path, so the copier's
 own rules (overwrite, "not a directory") see exactly what they would have seen.
 """
@@ -23,10 +23,10 @@ from mason.fsops import writer
 
 
 class HiddenFileReached(BuildError):
-    """A COPY running over a partial view of its stage (``mason.build.directcopy``) reached a
+    """A COPY running over a partial view of its stage (``mason.executor.directcopy``) reached a
     path whose file that view does not show: the step is run again over the full view.
 
-    A signal between the copier and ``mason.build.copystep``, never shown to a user (hence
+    A signal between the copier and ``mason.executor.copystep``, never shown to a user (hence
     not in ``mason.errors``); a BuildError so that, if it ever escaped, it would still read
     as one.
     """

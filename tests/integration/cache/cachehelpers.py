@@ -8,10 +8,10 @@ import itertools
 import threading
 from pathlib import Path
 
-from mason.build.events import CollectingReporter, StepFinished, Warn
-from mason.build.executor import run_build
-from mason.build.options import BuildOptions, RegistryAccess
-from mason.build.registryaccess import registry_options
+from mason.executor.events import CollectingReporter, StepFinished, Warn
+from mason.executor.executor import run_build
+from mason.executor.options import BuildOptions, RegistryAccess
+from mason.executor.registryaccess import registry_options
 from mason.registry import RegistryClient
 
 _COUNTER = itertools.count()

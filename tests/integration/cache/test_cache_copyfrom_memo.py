@@ -5,7 +5,7 @@ step still hits with the same image as a build that hashed them."""
 from __future__ import annotations
 
 import mason.fsops
-from tests.integration.build.buildhelpers import write_context
+from tests.integration.executor.buildhelpers import write_context
 from tests.integration.cache.cachehelpers import cache_build, cache_states
 from tests.support.images import push_layout
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.integration.build.buildhelpers import write_context
+from tests.integration.executor.buildhelpers import write_context
 from tests.integration.cache.cachehelpers import cache_build, cache_states, extracted, warnings
 from tests.support.images import push_layout
 

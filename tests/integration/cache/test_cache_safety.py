@@ -6,8 +6,8 @@ import json
 import os
 import threading
 
-from mason.build.options import SecretSource
-from tests.integration.build.buildhelpers import tree, unpack, write_context
+from mason.executor.options import SecretSource
+from tests.integration.executor.buildhelpers import tree, unpack, write_context
 from tests.integration.cache.cachehelpers import cache_build, cache_states, warnings
 from tests.support.images import push_layout
 
@@ -85,7 +85,7 @@ def test_cache_failing_cache_push_is_a_warning_and_the_image_is_pushed(tmp_path,
     # The cache repository is read-only for this user: every upload and manifest write is denied.
     fault_proxy.fail_next(10_000, 403, method="POST", path_contains="/faulty/cache/blobs/uploads")
     fault_proxy.fail_next(10_000, 403, method="PUT", path_contains="/faulty/cache/manifests")
-    # The pre-build check would refuse this cache repo (tests/integration/build/test_build_registryflags.py);
+    # The pre-build check would refuse this cache repo (tests/integration/executor/test_build_registryflags.py);
     # skipped here to reach the case it cannot see: access lost while the build runs.
     result, events, _, _, _ = cache_build(ctx, tmp_path, dest, cache_repo=f"{fault_proxy.host}/faulty/cache",
                                           check_push_permission=False)

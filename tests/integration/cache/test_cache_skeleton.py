@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.integration.build.buildhelpers import write_context
+from tests.integration.executor.buildhelpers import write_context
 from tests.integration.cache.cachehelpers import cache_build, cache_states, extracted
 from tests.support.images import push_layout
 

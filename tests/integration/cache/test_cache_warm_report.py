@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 
-from mason.build.events import CollectingReporter
-from mason.build.executor import run_build
-from mason.build.options import BuildOptions
+from mason.executor.events import CollectingReporter
+from mason.executor.executor import run_build
+from mason.executor.options import BuildOptions
 from mason.cli import warm_cmd
-from tests.integration.build.buildhelpers import unpack, write_context
+from tests.integration.executor.buildhelpers import unpack, write_context
 from tests.integration.cache.cachehelpers import cache_build, cache_states, extracted
 from tests.support.images import push_layout
 

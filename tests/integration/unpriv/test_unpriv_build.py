@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from tests.integration.build.buildhelpers import tree, unpack, write_context
+from tests.integration.executor.buildhelpers import tree, unpack, write_context
 from tests.support.unpriv import SRC, run_unprivileged
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.integration.build.buildhelpers import write_context
+from tests.integration.executor.buildhelpers import write_context
 from tests.support.unpriv import EXEC_SCRIPT, SRC
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from tests.integration.build.buildhelpers import unpack, write_context
+from tests.integration.executor.buildhelpers import unpack, write_context
 from tests.support.unpriv import python_in_harness
 
 pytestmark = pytest.mark.integration
@@ -18,8 +18,8 @@ pytestmark = pytest.mark.integration
 DRIVER = r"""
 import json, sys
 from pathlib import Path
-from mason.build.executor import run_build
-from mason.build.options import BuildOptions, SecretSource
+from mason.executor.executor import run_build
+from mason.executor.options import BuildOptions, SecretSource
 cases, out, work = json.loads(sys.argv[1])
 report = {}
 for name, ctx in cases.items():

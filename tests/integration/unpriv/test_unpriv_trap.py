@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.integration.build.buildhelpers import tree, unpack, write_context
+from tests.integration.executor.buildhelpers import tree, unpack, write_context
 from tests.support.unpriv import python_in_harness
 
 pytestmark = pytest.mark.integration
@@ -24,8 +24,8 @@ COPY --from=build /out /out
 DRIVER = r"""
 import json, sys, threading
 from pathlib import Path
-from mason.build.executor import run_build
-from mason.build.options import BuildOptions
+from mason.executor.executor import run_build
+from mason.executor.options import BuildOptions
 ctx, out, work = json.loads(sys.argv[1])
 results, errors = {}, []
 

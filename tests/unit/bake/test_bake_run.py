@@ -46,7 +46,7 @@ class FakeExecutor:
             self.options[name] = options
             self.running += 1
             self.peak = max(self.peak, self.running)
-        from mason.build import events as ev
+        from mason.executor import events as ev
         reporter.emit(ev.Info(f"building {name}"))
         time.sleep(self.delay)
         with self.lock:

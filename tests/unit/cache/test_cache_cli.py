@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mason.build.buildcache import default_cache_repo
-from mason.build.options import BuildOptions
+from mason.executor.buildcache import default_cache_repo
+from mason.executor.options import BuildOptions
 from mason.cli import warm_cmd
 from mason.cli.build_mapping import build_options, open_context
 from mason.cli.kaniko_flags import BY_NAME, IMPLEMENTED, parse_argv

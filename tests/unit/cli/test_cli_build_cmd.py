@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from mason.build import events as ev
+from mason.executor import events as ev
 from mason.cli import build_cmd
 from mason.errors import AuthError, BuildError
 

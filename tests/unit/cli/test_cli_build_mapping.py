@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mason.build.events import Info, Warn
+from mason.executor.events import Info, Warn
 from mason.cli.build_mapping import build_options, open_context, validate
 from mason.cli.kaniko_flags import parse_argv
 from mason.errors import NotSupportedError, UsageError

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mason.build.options import RegistryAccess
-from mason.build.registryaccess import registry_options
+from mason.executor.options import RegistryAccess
+from mason.executor.registryaccess import registry_options
 from mason.cli.build_mapping import env_ca_files
 from mason.errors import UsageError
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mason import errors
-from mason.build import events as ev
+from mason.executor import events as ev
 from mason.cli.flag_docs import EXIT_CODES, render
 from mason.cli.render import OutputSettings, make_reporter
 from mason.cli.render.live import LiveView

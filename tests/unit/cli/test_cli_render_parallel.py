@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from mason.build import events as ev
+from mason.executor import events as ev
 from mason.cli.kaniko_flags import parse_argv
 from mason.cli.build_mapping import build_options, open_context
 from mason.cli.render.live import LiveView

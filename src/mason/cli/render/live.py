@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import IO, Callable
 
-from mason.build import events as ev
+from mason.executor import events as ev
 from mason.cli.render.logline import LogReporter, _size, describe, enabled
 
 _SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"

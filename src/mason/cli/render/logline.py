@@ -17,7 +17,7 @@ import time
 from datetime import datetime, timezone
 from typing import IO, Callable
 
-from mason.build import events as ev
+from mason.executor import events as ev
 
 LEVELS = ("panic", "fatal", "error", "warn", "info", "debug", "trace")
 _TAGS = {"panic": "PANI", "fatal": "FATA", "error": "ERRO", "warn": "WARN", "info": "INFO",

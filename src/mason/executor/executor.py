@@ -1,0 +1,505 @@
+"""Run a build: Dockerfile + context in, image out. ``run_build`` is the entry point.
+
+One ``Build`` object per build holds every piece of mutable state (stage results, the work
+dir, the runner); nothing lives at module level, so any number of builds can run in one
+process, one after another or at once, and never see each other.
+
+Stages are values: a stage result is its list of ``LayerRef`` and its config. ``FROM
+<stage>`` and ``COPY --from=<stage>`` read the result of *this* build's stage; there is no
+shared directory a previous build could have left files in (Kaniko #1829).
+"""
+
+from __future__ import annotations
+
+import errno
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from mason.executor import events as ev
+from mason.executor.layers import LayerRef, layer_refs_of
+from mason.executor.layerstore import LayerStore
+from mason.executor.options import BuildOptions
+from mason.executor.stageconfig import StageConfig
+from mason.executor.workdir import WorkDir
+from mason.errors import BuildError, MasonError, NotSupportedError, UsageError
+
+
+@dataclass
+class StepRecord:
+    step_id: str
+    instruction: str
+    location: str
+    cache: str = "none"                # "hit" | "miss" | "none" (cache off or step not cached)
+    seconds: float = 0.0
+    layer_digest: str | None = None
+    layer_size: int | None = None
+    cache_key: str | None = None
+
+
+@dataclass
+class BuildResult:
+    image_digest: str
+    config_digest: str
+    manifest: bytes
+    config: bytes
+    pushed: list[tuple[str, str]] = field(default_factory=list)
+    steps: list[StepRecord] = field(default_factory=list)
+    isolation: str = ""
+
+
+@dataclass
+class StageState:
+    """A stage while (and after) it is built."""
+
+    stage: object                      # mason.dockerfile.stages.Stage
+    layers: list[LayerRef]
+    config: StageConfig
+    docker_media: bool
+    scope: object = None               # mason.dockerfile.scope.StageScope
+    cache_key: str | None = None       # the running cache key; after the stage, its final key
+    built_locally: bool = False        # some step of it (or of its FROM-stage) ran on this machine
+
+
+def run_build(options: BuildOptions, *, reporter=None, env: Mapping[str, str] | None = None,
+              registry=None) -> BuildResult:
+    """Build the image ``options`` describes and write it to every requested output.
+
+    ``env`` is the process environment as a mapping (credentials, ``SOURCE_DATE_EPOCH``);
+    ``registry`` a ``mason.registry.RegistryClient`` (made from ``env`` when None).
+    Digest files (``--digest-file`` …) are the caller's to write from the result, after a
+    successful push (``mason.cli.digest_files``).
+    """
+    reporter = reporter or ev.NullReporter()
+    env = dict(env or {})
+    with WorkDir(options.work_root, scratch_fs=options.scratch_fs) as work:
+        build = Build(options, work, reporter=reporter, env=env, registry=registry)
+        try:
+            return build.run()
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise BuildError(f"no space left in the work directory {work.root}: {exc.strerror}",
+                                 hint="free space there or point --work-dir at a larger disk") from exc
+            raise
+
+
+class Build:
+    def __init__(self, options: BuildOptions, work: WorkDir, *, reporter, env: Mapping[str, str], registry=None):
+        self.options = options
+        self.work = work
+        self.reporter = reporter
+        self.env = env
+        self._registry = registry
+        self._injected = registry
+        self._push_registry = None
+        # Stages may run on worker threads (mason.executor.stagerun): a stage's result is written
+        # by the scheduling thread once it finished, before any stage reading it starts; step
+        # records are kept per stage and read back in stage order, whatever finished first.
+        self.results: dict[int, StageState] = {}
+        self._records: dict[int, list[StepRecord]] = {}
+        self.cancel = threading.Event()    # set when a stage failed or the build is stopping
+        self._lazy = threading.RLock()     # one isolation probe, one client, one runner
+        self._pulls: dict[tuple[str, str], threading.Lock] = {}
+        self._runner = None
+        self._images: dict[tuple[str, str], object] = {}  # (reference, platform) -> view
+        store_root = Path(options.cache_dir) / "layers" if options.cache_dir else work.sub("layers")
+        self.store = LayerStore(store_root, mounts=(lambda: work.sub("mounts")) if options.layer_images else None)
+        from mason.executor.skeletons import Skeletons
+
+        self.skeletons = Skeletons(lambda: work.sub("skeletons"), self.cancel)
+        self.started = time.monotonic()
+        self._fs = None
+        self.isolation = None
+        self.cache = None                  # mason.executor.buildcache.BuildCache with --cache=true
+        self._routes = None                # mason.registry.mirrors.PullRoutes, from --registry-mirror/-map
+
+    # --- collaborators ---------------------------------------------------------------------
+    @property
+    def registry(self):
+        """The client for pulls (base images, COPY --from images)."""
+        if self._registry is None:
+            with self._lazy:
+                if self._registry is None:
+                    self._registry = self._client(push=False)
+        return self._registry
+
+    @property
+    def push_registry(self):
+        """The client for destinations (Kaniko's push-side TLS/HTTP switches)."""
+        if self._push_registry is None:
+            with self._lazy:
+                if self._push_registry is None:
+                    self._push_registry = self._injected or self._client(push=True)
+        return self._push_registry
+
+    def _client(self, *, push: bool):
+        from mason.executor.registryaccess import registry_options
+        from mason.registry import RegistryClient, default_keychain
+
+        return RegistryClient(keychain=default_keychain(self.env),
+                              options=registry_options(self.options.registry, push=push))
+
+    def runner(self):
+        """The sandbox runner; with parallel stages, every RUN it starts is killed once
+        ``cancel`` is set (a sibling stage failed)."""
+        if self._runner is None:
+            from mason.sandbox.runner import make_runner
+
+            with self._lazy:
+                if self._runner is None:
+                    if self.isolation is None:
+                        self._choose_isolation()
+                    runner = make_runner(self.isolation, self.work.sub("sandbox"))
+                    # One stage at a time: nothing can cancel a RUN but a signal, as before.
+                    self._runner = _CancellingRunner(runner, self.cancel) if self.stage_jobs() > 1 else runner
+        return self._runner
+
+    def _choose_isolation(self) -> None:
+        with self._lazy:
+            if self._fs is None:
+                self._probe_isolation()
+
+    def _probe_isolation(self) -> None:
+        from mason.executor.rootfs import OverlayStrategy, WalkStrategy
+        from mason.sandbox.capabilities import choose, detect
+
+        isolation = choose(detect(self.work.data), self.options.isolation)
+        mode = self.options.snapshot_mode
+        if mode not in ("auto", "overlay", "walk"):
+            raise UsageError(f"unknown snapshot mode {mode!r}: use auto, overlay or walk")
+        if mode == "overlay" and not isolation.overlay:
+            raise NotSupportedError(f"--snapshot-mode=overlay needs overlayfs mounts: {isolation.reason}",
+                                    hint="use --snapshot-mode=walk (or auto)")
+        if mode == "overlay" or (mode == "auto" and isolation.overlay):
+            fs = OverlayStrategy(self.store, self.work.sub("steps"))
+        else:
+            fs = WalkStrategy(self.work.sub("roots"))
+        self.isolation = isolation
+        self._fs = fs                      # published last: ``fs`` reads it without the lock
+        self.reporter.emit(ev.Info(f"isolation: {isolation.level} ({isolation.reason}); "
+                                   f"snapshots: {fs.name}"))
+        work = self.work.scratch_refused
+        files = "own ext4 scratch filesystem" if work is None else f"plain work directory ({work})"
+        if fs.name == "overlay":
+            lowers = "EROFS images" if self.store.images() else f"directories ({self.store.images_refused})"
+            files += f"; lower layers: {lowers}"
+        self.reporter.emit(ev.Info(f"work files: {files}"))
+
+    @property
+    def fs(self):
+        """The snapshot strategy, chosen on first use: a build whose every step is a cache
+        hit never needs a filesystem, so it skips the isolation probe too."""
+        if self._fs is None:
+            self._choose_isolation()
+        return self._fs
+
+    @property
+    def records(self) -> list[StepRecord]:
+        """Every step's record, stage by stage in build order (not in finishing order)."""
+        return [r for stage in list(self._records.values()) for r in stage]
+
+    def stage_records(self, index: int) -> list[StepRecord]:
+        """The list a stage appends its step records to (its own: no lock needed)."""
+        return self._records.setdefault(index, [])
+
+    @property
+    def fs_chosen(self) -> bool:
+        return self._fs is not None
+
+    # --- the build -------------------------------------------------------------------------
+    def run(self) -> BuildResult:
+        from mason.dockerfile import parse_dockerfile, plan_stages
+        from mason.oci.platform import host_platform, parse_platform
+
+        opts = self.options
+        self._check_refused_options()
+        self.pull_routes()                 # a malformed --registry-mirror/-map fails before anything runs
+        text, name = self._dockerfile_text()
+        dockerfile = parse_dockerfile(text, file=name)
+        self.platform = parse_platform(opts.platform) if opts.platform else host_platform()
+        plat = self.platform_text = format_platform(self.platform)
+        host = format_platform(host_platform())
+        plan = plan_stages(dockerfile, build_args=dict(opts.build_args), target=opts.target,
+                           target_platform=plat, build_platform=host)
+        from mason.executor.directives import apply_checks, check_syntax
+
+        directives = dict(dockerfile.directives)
+        check_syntax(directives, name)
+        for warning in apply_checks(directives, plan.warnings, name):
+            self.reporter.emit(ev.Warn(str(warning)))
+        self.plan = plan
+        from mason.executor.ignore import load_ignore
+        from mason.fsops import SourceTree
+
+        self.ignore = load_ignore(Path(opts.context_dir), opts.dockerfile)
+        self.context = SourceTree(str(opts.context_dir), self.ignore)
+        self._check_push_permission()
+        if opts.snapshot_mode not in ("auto", "overlay", "walk"):
+            raise UsageError(f"unknown snapshot mode {opts.snapshot_mode!r}: use auto, overlay or walk")
+        if not opts.cache:
+            self._choose_isolation()
+        if opts.cache:
+            from mason.executor.buildcache import BuildCache
+
+            self.cache = BuildCache(self)
+        try:
+            return self._build_and_write(plan)
+        finally:
+            if self.cache is not None:
+                self.cache.close()     # no lookup or cache push outlives the build
+
+    def _build_and_write(self, plan) -> BuildResult:
+        from mason.executor.assemble import build_image, write_outputs
+        from mason.executor.stagebuilder import StageBuilder
+
+        opts = self.options
+        if opts.skip_unused_stages:
+            stages = plan.needed()
+        else:
+            # Kaniko's default: every stage up to the target, in file order (deps come first).
+            stages = [s for s in plan.stages if s.index <= plan.target]
+        for stage in stages:           # records and cache report come out in this order
+            self.stage_records(stage.index)
+            if self.cache is not None:
+                self.cache.stage_steps(stage.index)
+
+        def done(stage, state) -> None:
+            self.results[stage.index] = state
+
+        from mason.executor.stagerun import run_stages
+
+        run_stages(stages, lambda stage: StageBuilder(self, stage).run(), jobs=self.stage_jobs(),
+                   cancel=self.cancel, done=done)
+        # Every stage is built: the step dirs (overlay uppers, walk roots) are dead; layers
+        # live on as blobs. Their removal overlaps the push instead of following it.
+        for sub in ("steps", "roots", "skeletons"):
+            self.work.remove_early(sub)
+        self.work.check()              # nothing is written from a scratch fs that lost writes
+        final = self.results[plan.target]
+        config = final.config
+        if opts.labels:
+            config.add_labels(opts.labels.items())
+        config_doc = config.finish(self.created())
+        image = build_image(config_doc, final.layers, docker_media=final.docker_media)
+        if self.cache is not None:
+            self.cache.store_record()  # in the background, alongside the image push
+        pushed = write_outputs(image, self._outputs(), warn=self._warn)
+        for target, digest in pushed:
+            if target in opts.destinations:
+                self.reporter.emit(ev.Pushed(target, digest))
+        if self.cache is not None:
+            self.cache.finish()        # cache pushes ran alongside; the image never waited for them
+        seconds = time.monotonic() - self.started
+        self.reporter.emit(ev.BuildFinished(image.digest, image.config_descriptor.digest, seconds))
+        return BuildResult(image.digest, image.config_descriptor.digest, image.manifest_bytes,
+                           image.config_bytes, [p for p in pushed if p[0] in opts.destinations],
+                           self.records,
+                           self.isolation.level if self.isolation else "none needed (every step was a cache hit)")
+
+    def _check_push_permission(self) -> None:
+        """Kaniko checks push access before building, so a 20-minute build does not end in
+        DENIED; done here for every destination and, unlike Kaniko, for the cache repository
+        the build will push layers to (concurrently)."""
+        opts = self.options
+        if not opts.check_push_permission:
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        from mason.executor.pushcheck import check_cache_repo
+        from mason.oci.reference import parse_reference
+
+        refs = {} if opts.no_push else {parse_reference(d).name: parse_reference(d) for d in opts.destinations}
+        checks = [lambda r=r: self.push_registry.check_push_permission(r) for r in refs.values()]
+        if opts.cache and not opts.no_push_cache:
+            checks.append(lambda: check_cache_repo(self.options, lambda: self.push_registry))
+        if not checks:
+            return
+        with ThreadPoolExecutor(max_workers=min(4, len(checks))) as pool:
+            for future in [pool.submit(check) for check in checks]:
+                future.result()
+
+    def stage_jobs(self) -> int:
+        """How many stages may build at once: ``stage_jobs``, or the CPUs this process has."""
+        from mason.executor.stagerun import default_jobs
+
+        return self.options.stage_jobs or default_jobs()
+
+    def _check_refused_options(self) -> None:
+        opts = self.options
+        if opts.stage_jobs is not None and opts.stage_jobs < 1:
+            raise UsageError(f"stage jobs must be at least 1 (got {opts.stage_jobs}); "
+                             f"leave it unset for one per CPU")
+        if opts.cache_report and not opts.cache:
+            raise UsageError("--cache-report needs --cache=true")
+        if opts.single_snapshot:
+            raise NotSupportedError("--single-snapshot is not implemented yet")
+        if not opts.destinations and not opts.no_push and not opts.tar_path and not opts.oci_layout_path:
+            raise UsageError("nothing to write: give --destination, --tar-path or --oci-layout-path (or --no-push)")
+
+    def _dockerfile_text(self) -> tuple[str, str]:
+        opts = self.options
+        if opts.dockerfile_text is not None:
+            return opts.dockerfile_text, str(opts.dockerfile or "Dockerfile")
+        path = Path(opts.dockerfile) if opts.dockerfile else Path(opts.context_dir) / "Dockerfile"
+        try:
+            return path.read_text(encoding="utf-8"), str(path)
+        except FileNotFoundError:
+            raise UsageError(f"Dockerfile not found: {path}",
+                             hint="pass --dockerfile, relative to the context or absolute") from None
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+    def _outputs(self):
+        from mason.executor.assemble import Output
+        from mason.image.docker_archive import DockerArchiveSink
+        from mason.image.layout import LayoutSink
+        from mason.image.remote import RemoteSink
+        from mason.oci.reference import parse_reference
+
+        opts = self.options
+        outs = []
+        if not opts.no_push:
+            access = opts.registry
+            ignore_immutable = bool(access and access.push_ignore_immutable_tag_errors)
+            retries = access.push_retry if access else 0
+            for dest in opts.destinations:
+                ref = parse_reference(dest)
+                outs.append(Output("registry", dest,
+                                   lambda ref=ref: RemoteSink(self.push_registry, ref,
+                                                              ignore_immutable_tag=ignore_immutable,
+                                                              warn=self._warn),
+                                   retries=retries))
+        if opts.oci_layout_path:
+            path = str(opts.oci_layout_path)
+            tag = parse_reference(opts.destinations[0]).tag if opts.destinations else "latest"
+            outs.append(Output("oci", path, lambda: LayoutSink(path, tag)))
+        if opts.tar_path:
+            path = str(opts.tar_path)
+            name = opts.destinations[0] if opts.destinations else None
+            outs.append(Output("docker-archive", path, lambda: DockerArchiveSink(path, name)))
+        return outs
+
+    # --- shared services for stage builders -------------------------------------------------
+    def created(self) -> str | None:
+        """The timestamp for configs and history: fixed when reproducible."""
+        opts = self.options
+        epoch = opts.source_date_epoch
+        if epoch is None and "SOURCE_DATE_EPOCH" in self.env:
+            try:
+                epoch = int(self.env["SOURCE_DATE_EPOCH"])
+            except ValueError:
+                raise UsageError(f"SOURCE_DATE_EPOCH={self.env['SOURCE_DATE_EPOCH']!r} is not a number") from None
+        if opts.reproducible and epoch is None:
+            epoch = 0
+        ts = time.gmtime(epoch) if epoch is not None else time.gmtime()
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", ts)
+
+    def layer_options(self, docker_media: bool):
+        from mason.tarfs.compress import Compression
+        from mason.tarfs.entries import LayerOptions
+
+        opts = self.options
+        compression = {"gzip": Compression.GZIP, "zstd": Compression.ZSTD}.get(opts.compression)
+        if compression is None:
+            raise UsageError(f"unknown compression {opts.compression!r}: use gzip or zstd")
+        if compression is Compression.ZSTD and docker_media:
+            raise NotSupportedError("zstd layers need OCI media types, but the base image uses Docker's",
+                                    hint="use --compression=gzip, or an OCI base image")
+        epoch = opts.source_date_epoch
+        if epoch is None and "SOURCE_DATE_EPOCH" in self.env:
+            epoch = int(self.env["SOURCE_DATE_EPOCH"])
+        if opts.reproducible:
+            return LayerOptions(compression=compression, level=opts.compression_level,
+                                fixed_mtime=0 if epoch is None else epoch)
+        return LayerOptions(compression=compression, level=opts.compression_level, mtime_clamp=epoch)
+
+    def pull(self, text: str, platform=None):
+        """The base image named ``text`` (registry reference, ``oci:DIR[:REF]``,
+        ``docker-archive:FILE``) for ``platform`` (default: the build's), as an Image view."""
+        platform = platform or self.platform
+        memo = (text, format_platform(platform))
+        if memo in self._images:
+            return self._images[memo]
+        with self._lazy:
+            lock = self._pulls.setdefault(memo, threading.Lock())
+        with lock:                         # stages pulling the same base at once resolve it once
+            if memo in self._images:
+                return self._images[memo]
+            return self._pull(text, platform, memo)
+
+    def _pull(self, text: str, platform, memo):
+        from mason.image.location import open_source, parse_location
+        from mason.image.view import ImageIndex
+
+        try:
+            location = parse_location(text)
+        except MasonError as exc:
+            raise BuildError(f"invalid base image {text!r}: {exc}", hint=exc.hint) from None
+        if location.kind in ("oci", "docker-archive") and not Path(location.path).is_absolute():
+            # Relative local bases are relative to the context, never to the process's cwd.
+            location = type(location)(location.kind, str(Path(self.options.context_dir) / location.path),
+                                      location.name)
+        view = self._from_base_cache(location, platform)
+        if view is not None:
+            self._images[memo] = view
+            return view
+        self.reporter.emit(ev.Info(f"resolving base image {text}"))
+        access = self.options.registry
+        view = open_source(location, lambda: self.registry, platform, routes=self.pull_routes(),
+                           retries=access.image_download_retry if access else 0,
+                           info=lambda m: self.reporter.emit(ev.Info(m)), warn=self._warn)
+        if isinstance(view, ImageIndex):
+            view = view.select(platform)
+        self._images[memo] = view
+        return view
+
+
+    def pull_routes(self):
+        """Where pulls go (--registry-mirror, --registry-map): never used for pushes."""
+        if self._routes is None:
+            from mason.executor.registryaccess import pull_routes
+
+            with self._lazy:
+                if self._routes is None:
+                    self._routes = pull_routes(self.options.registry)
+        return self._routes
+
+    def _warn(self, message: str) -> None:
+        self.reporter.emit(ev.Warn(message))
+
+    def _from_base_cache(self, location, platform):
+        """A ``FROM …@sha256:`` base that ``mason warm`` put in --cache-dir: no registry needed."""
+        opts = self.options
+        if location.kind != "registry" or not location.reference.digest or not opts.cache_dir:
+            return None
+        from mason.cache.basecache import BaseImageCache
+
+        view = BaseImageCache(Path(opts.cache_dir)).find(location.reference.digest, platform,
+                                                         ttl_seconds=opts.cache_ttl_seconds)
+        if view is not None:
+            self.reporter.emit(ev.Info(f"base image {location.reference} found in --cache-dir {opts.cache_dir}"))
+        return view
+
+
+class _CancellingRunner:
+    """A sandbox runner whose RUNs are killed when the build's ``cancel`` is set (a sibling
+    stage failed, the build is stopping): the runner's own cancel support, always wired."""
+
+    def __init__(self, runner, cancel: threading.Event):
+        self._runner = runner
+        self._cancel = cancel
+        self.name = getattr(runner, "name", type(runner).__name__)
+
+    def run(self, spec, output, *, cancel: threading.Event | None = None) -> int:
+        if self._cancel.is_set():
+            raise BuildError("RUN not started: the build is stopping")
+        return self._runner.run(spec, output, cancel=cancel or self._cancel)
+
+    def __getattr__(self, name):
+        return getattr(self._runner, name)
+
+
+def format_platform(p) -> str:
+    return f"{p.os}/{p.architecture}" + (f"/{p.variant}" if p.variant else "")

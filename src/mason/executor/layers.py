@@ -1,0 +1,119 @@
+"""The layers a stage is made of, and how they become directories on demand.
+
+A ``LayerRef`` is a layer as the build knows it: its blob (descriptor + how to open it +
+where it lives, so a push can mount it instead of uploading) and, once something needs the
+filesystem, its extracted directory in overlay lower-dir format. Base layers start without a
+directory (extracted lazily into the shared ``LayerStore``); a step's own layer starts with
+its overlay upper dir, which already is that format.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+from mason.executor.layerstore import LayerStore
+from mason.errors import BuildError
+from mason.oci.descriptor import Descriptor
+
+
+@dataclass
+class LayerRef:
+    diff_id: str
+    descriptor: Descriptor
+    opener: Callable[[], BinaryIO] = field(repr=False)   # the compressed blob as stored
+    origin: object | None = None                          # mason.image.view.Origin, for mounts
+    directory: Path | None = None
+    produced_in: Path | None = None                       # walk mode: root already holding it
+
+
+def layer_refs_of(image) -> list[LayerRef]:
+    """LayerRefs for every layer of an ``mason.image.Image`` view (nothing is read yet)."""
+    return [LayerRef(layer.diff_id, layer.descriptor, layer.open, image.origin) for layer in image.layers]
+
+
+def materialize(layers: list[LayerRef], store: LayerStore, *, jobs: int = 2) -> list[Path]:
+    """Make sure every layer has an extracted directory; return them bottom-most first.
+
+    Distinct layers extract in parallel (each into its own directory, so order does not
+    matter); a layer already in the store costs one ``stat``.
+    """
+    from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, extract_layer
+
+    cancel = threading.Event()
+    options = ExtractOptions(mode="overlay", cancel=cancel, allowed_devices=SAFE_DEVICES)
+
+    def one(ref: LayerRef) -> None:
+        if ref.directory is not None:
+            return
+
+        def extract(dest: Path) -> None:
+            with ref.opener() as blob:
+                extract_layer(CancellableStream(blob, cancel), dest, media_type=ref.descriptor.media_type, options=options,
+                              expected_diff_id=ref.diff_id)
+
+        def write_image(image: Path) -> None:
+            from mason.erofs.image import build_image
+
+            with ref.opener() as blob:
+                build_image(CancellableStream(blob, cancel), image, media_type=ref.descriptor.media_type,
+                            options=options, expected_diff_id=ref.diff_id)
+
+        ref.directory = store.lower(ref.diff_id, extract, write_image)
+
+    missing = [ref for ref in layers if ref.directory is None]
+    if len(missing) <= 1 or jobs <= 1:
+        for ref in missing:
+            one(ref)
+    else:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(one, ref) for ref in missing]
+            try:
+                for future in futures:
+                    future.result()
+            except BaseException:
+                # SIGINT/SIGTERM (or a failed sibling) unwinds the main thread; without this the
+                # pool's exit would wait for every other extraction to run to its end.
+                cancel.set()
+                for future in futures:
+                    future.cancel()
+                raise
+    return [ref.directory for ref in layers]  # type: ignore[misc]
+
+
+class CancellableStream:
+    """A blob stream whose next read fails once ``cancel`` is set, so an extraction in a worker
+    thread stops within one read; the store then discards its temporary directory. ``error``
+    makes the exception raised (a stopping build, or a stage cancelled by a failed sibling)."""
+
+    def __init__(self, stream: BinaryIO, cancel: threading.Event, error: Callable[[], Exception] | None = None):
+        self._stream = stream
+        self._cancel = cancel
+        self._error = error or (lambda: BuildError("layer extraction cancelled: the build is stopping"))
+
+    def _check(self) -> None:
+        if self._cancel.is_set():
+            raise self._error()
+
+    def read(self, n: int = -1) -> bytes:
+        self._check()
+        return self._stream.read(n)
+
+    def readinto(self, buffer) -> int:
+        self._check()
+        return self._stream.readinto(buffer)
+
+    def readable(self) -> bool:
+        return True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stream.close()
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)

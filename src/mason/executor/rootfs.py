@@ -1,0 +1,164 @@
+"""Where a step's filesystem lives and how its changes are found: overlay or walk.
+
+Both strategies give a step a writable root that looks like the stage so far, and after the
+step a ``ChangeSet`` plus a directory holding the step's layer in overlay lower-dir format.
+
+* ``OverlayStrategy`` (mount rights): the root is an overlayfs over the stage's layer
+  directories; the fresh upper dir *is* the diff. Cost: what the step wrote.
+* ``WalkStrategy`` (no mounts): each stage has a plain root directory with its layers applied;
+  a stat snapshot before and after finds the changes, hashing only files whose metadata
+  changed. Cost: one ``lstat`` per file, never a re-read of the tree.
+
+One strategy object serves every stage of a build, and independent stages run on their own
+threads: scratch names come from a locked counter, and a walk root is brought up to date
+(or copied for ``FROM <stage>``) under that root's own lock, so two stages reading a finished
+stage (``COPY --from``) apply its pending layers once, and never while the other copies it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import shutil
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from mason.executor.layers import LayerRef, materialize
+from mason.executor.layerstore import LayerStore
+from mason.errors import BuildError
+from mason.snapshot.changeset import ChangeSet
+
+
+@dataclass
+class StepFS:
+    """What a step works on: ``root`` to write into; after the step, ``changes``."""
+
+    root: Path
+    changes: ChangeSet | None = None
+    layer_dir: Path | None = None   # overlay: the step's layer as an overlay lower dir
+    produced_in: Path | None = None  # walk: the stage root that already holds the change
+
+
+class OverlayStrategy:
+    name = "overlay"
+
+    def __init__(self, store: LayerStore, scratch: Path):
+        self.store = store
+        self.scratch = scratch
+        self._numbers = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def _state_dir(self, label: str) -> Path:
+        with self._lock:
+            number = next(self._numbers)
+        return self.scratch / f"{number:04d}-{label}"
+
+    @contextlib.contextmanager
+    def step(self, layers: list[LayerRef], *, base_visible: bool = True) -> Iterator[StepFS]:
+        """A writable root over ``layers``; ``base_visible=False`` starts from empty (COPY --link)."""
+        from mason.snapshot.overlay import OverlayRoot
+        from mason.snapshot.upperdiff import diff_upper
+
+        lowers = list(reversed(materialize(layers, self.store))) if base_visible else []
+        overlay = OverlayRoot(lowers, self._state_dir("step"))
+        with overlay:
+            fs = StepFS(Path(overlay.merged))
+            yield fs
+        fs.changes = diff_upper(overlay.upper, lowers)
+        fs.layer_dir = Path(overlay.upper)
+
+    @contextlib.contextmanager
+    def view(self, layers: list[LayerRef]) -> Iterator[Path]:
+        """A root to read from (COPY --from, bind mounts); writes are discarded."""
+        from mason.snapshot.overlay import OverlayRoot
+
+        lowers = list(reversed(materialize(layers, self.store)))
+        state = self._state_dir("view")
+        with OverlayRoot(lowers, state) as overlay:
+            yield Path(overlay.merged)
+        shutil.rmtree(state, ignore_errors=True)
+
+
+class WalkStrategy:
+    """No mounts: one plain root directory per stage, layers applied in order.
+
+    A stage's layer list is identified by object identity; ``applied`` counts how many of its
+    layers the root reflects. A layer a step produced in a root is marked with
+    ``produced_in`` and never applied to that root again.
+    """
+
+    name = "walk"
+
+    def __init__(self, scratch: Path):
+        self.scratch = scratch
+        self._roots: dict[int, tuple[Path, int]] = {}
+        self._root_locks: dict[int, threading.Lock] = {}
+        self._numbers = itertools.count(1)
+        self._lock = threading.Lock()        # guards the two dicts and the counter
+
+    def _name(self, label: str) -> Path:
+        with self._lock:
+            number = next(self._numbers)
+        return self.scratch / f"{label}-{number:04d}"
+
+    def _new_root(self, label: str) -> Path:
+        root = self._name(label)
+        root.mkdir(parents=True)
+        return root
+
+    def _root_lock(self, layers: list[LayerRef]) -> threading.Lock:
+        with self._lock:
+            return self._root_locks.setdefault(id(layers), threading.Lock())
+
+    def _root_for(self, layers: list[LayerRef]) -> Path:
+        from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, extract_layer
+
+        with self._root_lock(layers):
+            with self._lock:
+                root, applied = self._roots.get(id(layers), (None, 0))
+            if root is None:
+                root = self._new_root("root")
+            for ref in layers[applied:]:
+                if ref.produced_in == root:
+                    continue
+                with ref.opener() as blob:
+                    extract_layer(blob, root, media_type=ref.descriptor.media_type,
+                                  options=ExtractOptions(mode="apply", allowed_devices=SAFE_DEVICES),
+                                  expected_diff_id=ref.diff_id)
+            with self._lock:
+                self._roots[id(layers)] = (root, len(layers))
+            return root
+
+    def adopt(self, child: list[LayerRef], parent: list[LayerRef]) -> None:
+        """``FROM <stage>``: the child starts from a copy of the parent's root."""
+        with self._root_lock(parent):      # not while another stage applies layers to it
+            with self._lock:
+                found = self._roots.get(id(parent))
+            if found is None:
+                return
+            src, applied = found
+            dst = self._name("root")
+            # cp -a keeps hardlinks, xattrs, devices and times, which shutil.copytree does not.
+            proc = subprocess.run(["cp", "-a", "--", str(src), str(dst)], capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise BuildError(f"cannot copy stage root: {proc.stderr.strip()}")
+        with self._lock:
+            self._roots[id(child)] = (dst, applied)
+
+    @contextlib.contextmanager
+    def step(self, layers: list[LayerRef], *, base_visible: bool = True) -> Iterator[StepFS]:
+        from mason.snapshot import walker
+
+        root = self._root_for(layers) if base_visible else self._new_root("link")
+        before = walker.take(root)
+        fs = StepFS(root)
+        yield fs
+        fs.changes = before.diff()
+        fs.produced_in = root if base_visible else None
+
+    @contextlib.contextmanager
+    def view(self, layers: list[LayerRef]) -> Iterator[Path]:
+        yield self._root_for(layers)
