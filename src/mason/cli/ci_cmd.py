@@ -22,6 +22,8 @@ def configure(parser) -> None:
     gen.add_argument("--root", help="repository root, where the job's CI_PROJECT_DIR points "
                                     "(default: the bake file's directory)")
     gen.add_argument("--mason-image", help="mason image the jobs run (default: the published one)")
+    gen.add_argument("--runner-tag", action="append", default=[], metavar="PLATFORM=TAG[,TAG]",
+                     help="runner tags for the jobs of images with that platform, e.g. linux/arm64=arm64")
 
 
 def run(args) -> int:
@@ -75,9 +77,19 @@ def _generate(args) -> int:
     from mason.bake.model import load_bake
     from mason.ci.generate import DEFAULT_MASON_IMAGE, generate_pipeline
 
+    from mason.errors import UsageError
+
+    runner_tags: dict[str, list[str]] = {}
+    for raw in args.runner_tag:
+        platform, eq, tags = raw.partition("=")
+        names = [t.strip() for t in tags.split(",") if t.strip()]
+        if not eq or not platform or not names:
+            raise UsageError(f"--runner-tag {raw!r}: write PLATFORM=TAG[,TAG...], e.g. linux/arm64=arm64")
+        runner_tags.setdefault(platform, []).extend(names)
     bake = load_bake(args.bakefile)
     text = generate_pipeline(bake, root=Path(args.root) if args.root else None,
-                             mason_image=args.mason_image or DEFAULT_MASON_IMAGE, source=args.bakefile)
+                             mason_image=args.mason_image or DEFAULT_MASON_IMAGE, source=args.bakefile,
+                             runner_tags=runner_tags)
     if args.output and args.output != "-":
         Path(args.output).write_text(text, encoding="utf-8")
     else:

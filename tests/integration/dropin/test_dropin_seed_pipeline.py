@@ -1,4 +1,4 @@
-"""Acceptance: the Kaniko pipeline in ../shared/seed/before.gitlab-ci.yml runs unchanged on mason.
+"""Acceptance: the Kaniko pipeline in tests/fixtures/seed/before.gitlab-ci.yml runs unchanged on mason.
 
 The job's ``before_script`` and ``script`` lines are read from the seed file and run, in
 order, by one ``sh`` process, as a GitLab runner would run them in the job's container:
@@ -33,7 +33,7 @@ import pytest
 from tests.support.images import push_layout
 
 REPO = Path(__file__).resolve().parents[3]
-SEED = REPO / ".." / "shared" / "seed" / "before.gitlab-ci.yml"
+SEED = REPO / "tests" / "fixtures" / "seed" / "before.gitlab-ci.yml"
 WRAPPER = REPO / "ci" / "image" / "executor"
 
 BUILD = """\
@@ -48,8 +48,7 @@ def seed_lines() -> tuple[list[str], list[str]]:
     from mason.ci.yamlio import load_text
 
     if not SEED.is_file():
-        pytest.fail(f"seed pipeline {SEED} is missing: the shared seed directory must sit next to the "
-                    "repository checkout (../shared/seed)")
+        pytest.fail(f"seed pipeline {SEED} is missing")
     doc = load_text(SEED.read_text(), str(SEED))
     job = doc["build-images"]
     return [str(line) for line in job["before_script"]], [str(line) for line in job["script"]]
