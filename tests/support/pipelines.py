@@ -47,5 +47,5 @@ class RegistryReader:
                 p = Path(dirpath) / name
                 rel = "/" + str(p.relative_to(root))
                 readable = p.is_file() and not p.is_symlink() and rel.startswith(read_under)
-                out[rel] = p.read_text() if readable else ""
+                out[rel] = p.read_bytes().decode(errors="replace") if readable else ""
         return out

@@ -20,6 +20,8 @@ Format (version 1)::
         cache: true
         cache_repo: registry.example.com/group/cache
         no_push: false
+        reproducible: false           # strip timestamps (--reproducible): a rebuild from cached
+                                      # layers gives the same digest, so images built on it hit too
 
 Every unknown key, wrong type, unknown dependency or dependency cycle is an error naming the
 file, the line and the key: a typo must never silently drop a setting.
@@ -35,13 +37,13 @@ from pathlib import Path, PurePosixPath
 from mason.errors import UsageError
 
 IMAGE_KEYS = ("context", "dockerfile", "destinations", "build_args", "target", "platform", "labels",
-              "depends_on", "cache", "cache_repo", "no_push")
+              "depends_on", "cache", "cache_repo", "no_push", "reproducible")
 DEFAULT_KEYS = tuple(k for k in IMAGE_KEYS if k not in ("destinations", "depends_on"))
 TOP_KEYS = ("version", "defaults", "images")
 _STR_KEYS = ("context", "dockerfile", "target", "platform", "cache_repo")
 _MAP_KEYS = ("build_args", "labels")
 _LIST_KEYS = ("destinations", "depends_on")
-_BOOL_KEYS = ("cache", "no_push")
+_BOOL_KEYS = ("cache", "no_push", "reproducible")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _URL_CONTEXT = re.compile(r"^[a-z][a-z0-9+.-]*://")
 
@@ -62,6 +64,7 @@ class ImageSpec:
     cache: bool = False
     cache_repo: str | None = None
     no_push: bool = False
+    reproducible: bool = False
     line: int = 0
 
     @property

@@ -63,6 +63,8 @@ def build_command(bake: BakeFile, name: str, root: Path) -> list[str]:
         words += ["--destination", shell_quote(dest)]
     if image.no_push:
         words.append("--no-push")
+    if image.reproducible:
+        words.append("--reproducible")
     if image.target:
         words += ["--target", shell_quote(image.target)]
     if image.platform:

@@ -101,3 +101,72 @@ def test_generate_cli_and_errors(bake, tmp_path, run_ci):
                                                    "    depends_on: [app]"))
     with pytest.raises(UsageError, match="dependency cycle"):
         run_ci(["generate", str(tmp_path / "cyc.yml")])
+
+
+INFERRED = """\
+version: 1
+images:
+  app:
+    context: app
+    destinations: ["${CI_REGISTRY_IMAGE}/app:${CI_COMMIT_SHORT_SHA}"]
+    build_args: {API: "$CI_REGISTRY_IMAGE/api:$CI_COMMIT_SHORT_SHA"}
+    platform: linux/arm64
+  api:
+    context: api
+    destinations: ["${CI_REGISTRY_IMAGE}/api:${CI_COMMIT_SHORT_SHA}"]
+    reproducible: true
+  lib:
+    context: lib
+    destinations: [registry.example.com/group/lib:2]
+  tool:
+    context: tool
+    destinations: ["${CI_REGISTRY_IMAGE}/tool:${CI_COMMIT_SHORT_SHA}"]
+"""
+
+
+@pytest.fixture
+def inferred(tmp_path):
+    for name, text in {
+        "app": "ARG API\nFROM ${API}\n",
+        "api": "FROM registry.example.com/group/base:1\nCOPY --from=registry.example.com/group/lib:2 /x /x\n",
+        "lib": "FROM scratch\n",
+        "tool": "ARG CI_REGISTRY_IMAGE\nFROM ${CI_REGISTRY_IMAGE}/app:1\n",   # another tag: no dependency
+    }.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "Dockerfile").write_text(text)
+    (tmp_path / "mason.bake.yml").write_text(INFERRED)
+    return load_bake(tmp_path / "mason.bake.yml")
+
+
+def test_needs_are_inferred_from_dockerfiles_with_ci_variables(inferred):
+    text = generate_pipeline(inferred)
+    data = load_text(text, "child")
+    needs = {k: list(v["needs"]) for k, v in data.items() if k.startswith("build-")}
+    assert needs == {"build-lib": [], "build-tool": [], "build-api": ["build-lib"], "build-app": ["build-api"]}
+    assert [data[j]["stage"] for j in ("build-lib", "build-api", "build-app")] == ["build-1", "build-2", "build-3"]
+    assert "# build-app needs build-api: its Dockerfile builds on its destination." in text
+    api = str(data["build-api"]["script"][0])
+    assert "--reproducible" in api and "--reproducible" not in str(data["build-app"]["script"][0])
+
+
+def test_runner_tags_per_platform(inferred, run_ci, tmp_path):
+    data = load_text(generate_pipeline(inferred, runner_tags={"linux/arm64": ["arm64", "saas"]}), "child")
+    assert list(data["build-app"]["tags"]) == ["arm64", "saas"]
+    assert "tags" not in data["build-api"]
+    with pytest.raises(UsageError, match="no image .* builds that platform"):
+        generate_pipeline(inferred, runner_tags={"linux/s390x": ["z"]})
+    with pytest.raises(UsageError, match="write PLATFORM=TAG"):
+        run_ci(["generate", str(inferred.path), "--runner-tag", "linux/arm64"])
+    out = tmp_path / "c.yml"
+    assert run_ci(["generate", str(inferred.path), "-o", str(out), "--runner-tag", "linux/arm64=a,b"]) == 0
+    assert list(load_text(out.read_text(), "c")["build-app"]["tags"]) == ["a", "b"]
+
+
+def test_symbolic_reference_keys():
+    from mason.bake.deps import reference_key
+
+    assert reference_key("${CI_REGISTRY_IMAGE}/api:${CI_COMMIT_SHORT_SHA}") == \
+        reference_key("$CI_REGISTRY_IMAGE/api:$CI_COMMIT_SHORT_SHA")
+    assert reference_key("${CI_REGISTRY_IMAGE}/api") == reference_key("${CI_REGISTRY_IMAGE}/api:latest")
+    assert reference_key("${CI_REGISTRY_IMAGE}/api:1") != reference_key("${CI_REGISTRY}/api:1")
+    assert reference_key("${A:-x}/api") is None
