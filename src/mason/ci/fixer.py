@@ -130,6 +130,7 @@ def _plan(name: str, doc, lines: list[str], pipeline: Pipeline, sources: Sources
         if isinstance(seq, str):
             raise Refused("its script is one string, not a list of entries")
         if alias:
+            header = header.split(":", 1)[0] + ":\n"
             pieces = pieces_of_sequence(sources, sources.files[0][0], seq, seq.lc.line, variables, copied=True)
             block_end = script_key + 1
             to_col = indent_col + 2
@@ -163,7 +164,11 @@ def _plan(name: str, doc, lines: list[str], pipeline: Pipeline, sources: Sources
     indent, dash = " " * indent_col, " " * to_col
 
     def render(chosen: list[Piece]) -> str:
-        return "".join(line for p in chosen for line in reindent(p.lines, p.col, to_col))
+        out: list[str] = []
+        for n, p in enumerate(chosen):
+            joined = n > 0 and p.block is not None and chosen[n - 1].block == p.block
+            out.extend(reindent(p.lines[p.head:] if joined else p.lines, p.col, to_col))
+        return "".join(out)
 
     out = list(template_lines)
     names = [template]

@@ -49,6 +49,8 @@ class Piece:
     invocation: Invocation | None = None
     name_hint: str | None = None      # a loop value: names the job
     where: str = ""                   # file:line, for messages
+    block: str | None = None          # the | block it was cut from: adjacent parts join again
+    head: int = 0                     # lines before its part of the block (comments, dash line)
 
 
 class Sources:
@@ -254,5 +256,6 @@ def _split_block(text: list[str], item, value: str, file: str, where: str, varia
         if len(found) > 1:
             raise Refused(f"{where}: one line of a | block runs {len(found)} builds; put each on a line of its own")
         kind = "build" if found else classify(body_text, where)
-        out.append(Piece([*leading, header, *region], item.col, kind, found[0] if found else None, where=where))
+        out.append(Piece([*leading, header, *region], item.col, kind, found[0] if found else None, where=where,
+                         block=where, head=len(leading) + 1))
     return out

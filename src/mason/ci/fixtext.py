@@ -45,6 +45,10 @@ def sequence_items(lines: list[str], first: int, count: int) -> list[ItemText] |
     i = first
     while i < len(lines) and is_filler(lines[i]):
         i += 1
+    if i < len(lines) and not lines[i].lstrip(" ").startswith("-"):
+        i += 1   # the key (or anchor) line holding the sequence: its items follow
+        while i < len(lines) and is_filler(lines[i]):
+            i += 1
     if i >= len(lines) or not lines[i].lstrip(" ").startswith("-"):
         return None
     col = indent_of(lines[i])
@@ -110,6 +114,22 @@ def rename_key(line: str, old: str, new: str) -> str | None:
 
 
 def replace_word(line: str, old: str, new: str) -> tuple[str, int]:
-    """Replace ``old`` where it stands as a whole YAML scalar (bare or quoted) in a flow line."""
+    """Replace ``old`` where it stands as a whole YAML scalar (bare or quoted), not in a comment."""
+    code, comment = split_comment(line)
     pattern = re.compile(r"(?<![\w.\-/])(['\"]?)" + re.escape(old) + r"\1(?![\w.\-/])")
-    return pattern.subn(new, line)
+    replaced, count = pattern.subn(new, code)
+    return replaced + comment, count
+
+
+def split_comment(line: str) -> tuple[str, str]:
+    """``(code, comment)``: a YAML comment starts at a ``#`` after a space, outside quotes."""
+    quote = None
+    for i, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and (i == 0 or line[i - 1] in " \t"):
+            return line[:i], line[i:]
+    return line, ""

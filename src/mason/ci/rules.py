@@ -48,8 +48,9 @@ def job_invocations(job: Job, pipeline: Pipeline) -> list[Invocation]:
 
 
 def build_count(invocations: list[Invocation]) -> int:
-    """Builds run in the job's container: a call inside a shell loop runs several times."""
-    return sum(2 if inv.in_loop else 1 for inv in invocations)
+    """Builds run in the job's container: a call inside a shell loop runs once per item of a
+    literal list, and is taken to run several times when the list is known only at run time."""
+    return sum((inv.loop_runs if inv.loop_runs is not None else 2) if inv.in_loop else 1 for inv in invocations)
 
 
 def is_trapped(invocations: list[Invocation]) -> bool:
