@@ -9,7 +9,9 @@ def configure(parser) -> None:
     sub = parser.add_subparsers(dest="ci_command", metavar="ACTION", required=True)
     lint = sub.add_parser("lint", help="report image-build pitfalls (exit 1 on errors or warnings)")
     lint.add_argument("file", help="the pipeline, e.g. .gitlab-ci.yml")
-    lint.add_argument("--format", choices=("text", "json"), default="text")
+    lint.add_argument("--format", choices=("text", "json", "codequality"), default="text",
+                      help="codequality: GitLab's Code Quality report (artifacts:reports:codequality)")
+    lint.add_argument("-o", "--output", help="write the report here instead of stdout")
     lint.add_argument("--root", help="repository root for include: local (default: the file's directory)")
     fix = sub.add_parser("fix", help="split jobs that run several cached builds into one job per image")
     fix.add_argument("file")
@@ -31,22 +33,25 @@ def run(args) -> int:
 
 
 def _lint(args) -> int:
-    import json
+    from pathlib import Path
 
     from mason.ci.pipeline import load_pipeline
+    from mason.ci.report import render_codequality, render_json, render_text
     from mason.ci.rules import FAILING, lint
 
-    findings = lint(load_pipeline(args.file, args.root))
-    failing = [f for f in findings if f.severity in FAILING]
+    pipeline = load_pipeline(args.file, args.root)
+    findings = lint(pipeline)
     if args.format == "json":
-        json.dump({"file": args.file, "findings": [f.to_dict() for f in findings]}, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        text = render_json(args.file, findings)
+    elif args.format == "codequality":
+        text = render_codequality(findings, pipeline.root)
     else:
-        for finding in findings:
-            print(finding.render())
-        print(f"{args.file}: {len(failing)} problem(s)" + (f", {len(findings) - len(failing)} note(s)"
-                                                            if len(findings) > len(failing) else ""))
-    return 1 if failing else 0
+        text = render_text(args.file, findings)
+    if args.output and args.output != "-":
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 1 if any(f.severity in FAILING for f in findings) else 0
 
 
 def _fix(args) -> int:
