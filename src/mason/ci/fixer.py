@@ -1,4 +1,8 @@
-"""``mason ci fix``: split each job that runs several cached builds into one job per image.
+"""``mason ci fix``: split each job that runs several builds in one container into one job per image.
+
+Split are the jobs ``mason ci lint`` flags with MASON001/MASON002 (several Kaniko builds, cache
+on or off: Kaniko's ``/kaniko/<stage>`` leaks either way) and MASON003 (several cached mason
+builds, which break when the job is run with Kaniko's image).
 
 The shape is the one in the seed's ``after.gitlab-ci.yml``: the offending job becomes a hidden
 template (``.build-image``) keeping every key but ``script``, followed by one job per build
@@ -38,7 +42,7 @@ from mason.ci.fixpieces import OUTPUT_FLAGS, Piece, Refused, Sources, pieces_of_
 from mason.ci.fixtext import reindent, rename_key, sequence_items, trim_end
 from mason.ci.fixusers import Edit, rewrite_users
 from mason.ci.pipeline import Pipeline, load_pipeline, variable_values
-from mason.ci.rules import _repository, is_trapped, job_invocations
+from mason.ci.rules import _repository, job_invocations, needs_split
 from mason.errors import MasonError, UsageError
 
 _ANCHOR = re.compile(r"(^|[\s\[{,])&[A-Za-z0-9_.-]+")
@@ -76,7 +80,7 @@ def fix_file(path: Path | str, root: Path | str | None = None) -> FixResult:
     taken = set(pipeline.top)
     edits: list[Edit] = []
     for name, job in pipeline.jobs.items():
-        if not is_trapped(job_invocations(job, pipeline)):
+        if not needs_split(job_invocations(job, pipeline)):
             continue
         mark = set(taken)
         try:
@@ -280,5 +284,5 @@ def _check(path: Path, root, result: FixResult) -> None:
     for names in result.fixed.values():
         for new in names[1:]:
             job = pipeline.jobs.get(new)
-            if job is None or is_trapped(job_invocations(job, pipeline)):
+            if job is None or needs_split(job_invocations(job, pipeline)):
                 raise UsageError(f"{path}: internal error: rewritten job {new!r} is missing or still trapped")

@@ -82,6 +82,13 @@ def is_trapped(invocations: list[Invocation]) -> bool:
     return build_count(invocations) >= 2 and any(inv.cache_enabled for inv in invocations)
 
 
+def needs_split(invocations: list[Invocation]) -> bool:
+    """What ``mason ci fix`` splits: the cases of MASON001/MASON002 (Kaniko) and MASON003 (mason)."""
+    if build_count(invocations) < 2:
+        return False
+    return is_trapped(invocations) or any(inv.kind == "kaniko" for inv in invocations)
+
+
 def lint(pipeline: Pipeline) -> list[Finding]:
     findings: list[Finding] = []
     for inc in pipeline.unresolved_includes:
@@ -235,21 +242,30 @@ def _prints_to_log(pairs, k: int) -> bool:
 
 
 def _kaniko_image(job: Job, invocations: list[Invocation]) -> list[Finding]:
+    from mason.ci.invocation import expand
+
     image = job.config.get("image")
     name = image.get("name") if isinstance(image, dict) else image
-    if not isinstance(name, str) or not _KANIKO_IMAGE.search(name):
+    if not isinstance(name, str):
+        return []
+    variables = {**variable_values(job.config.get("variables") or {})}
+    name = expand(str(name), variables)   # GitLab expands image: with the job's variables
+    if not _KANIKO_IMAGE.search(name):
         return []
     line = job.config.key_line("image") if "image" in job.config else job.line
     file = getattr(image, "file", job.file) if isinstance(image, dict) else getattr(name, "file", job.file)
     out = []
     tag = name.rsplit("/", 1)[-1].partition(":")[2].partition("@")[0]
-    if "debug" not in tag:
+    if "debug" not in tag and "$" not in tag:     # a tag still unknown here is not judged
         out.append(Finding("MASON008", "error",
                            f"job {job.name!r}: image {name} has no shell (only the :debug variant has busybox), but "
                            f"GitLab runs the job's script with a shell", file, line,
                            "use gcr.io/kaniko-project/executor:debug (or mason's image)", job.name))
     entrypoint = image.get("entrypoint") if isinstance(image, dict) else None
-    if not (isinstance(entrypoint, list) and [str(e) for e in entrypoint] == [""]):
+    # Any entrypoint of the job's own replaces the image's /kaniko/executor (["sh", "-c"] runs the
+    # script too); only none at all, or the executor itself, hands the script to the executor.
+    own = [str(e) for e in entrypoint] if isinstance(entrypoint, list) else None
+    if own is None or (own and own[0].rsplit("/", 1)[-1] == "executor"):
         out.append(Finding("MASON008", "error",
                            f"job {job.name!r}: image {name} has /kaniko/executor as its entrypoint; without "
                            f"`entrypoint: [\"\"]` the runner's shell script is handed to the executor", file, line,

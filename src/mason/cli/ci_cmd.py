@@ -13,7 +13,7 @@ def configure(parser) -> None:
                       help="codequality: GitLab's Code Quality report (artifacts:reports:codequality)")
     lint.add_argument("-o", "--output", help="write the report here instead of stdout")
     lint.add_argument("--root", help="repository root for include: local (default: the file's directory)")
-    fix = sub.add_parser("fix", help="split jobs that run several cached builds into one job per image")
+    fix = sub.add_parser("fix", help="split jobs that run several builds in one container into one job per image")
     fix.add_argument("file")
     fix.add_argument("--diff", action="store_true", help="print a unified diff instead of writing")
     fix.add_argument("-o", "--output", help="write the result here instead of over FILE ('-' for stdout)")
