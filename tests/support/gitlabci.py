@@ -39,6 +39,7 @@ root=$1; project=$2; name=$3; shift 3
 mount -t tmpfs -o mode=0755 mason-test-root "$root"
 for entry in /* ; do
     base=${entry#/}
+    case $base in kaniko|builds) continue ;; esac   # ours replace the host's, if it has them
     if [ -L "$entry" ]; then ln -s "$(readlink "$entry")" "$root/$base"
     elif [ -d "$entry" ]; then mkdir "$root/$base" && mount --rbind "$entry" "$root/$base"
     elif [ -f "$entry" ]; then : > "$root/$base" && mount --bind "$entry" "$root/$base"

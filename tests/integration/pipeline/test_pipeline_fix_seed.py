@@ -62,3 +62,61 @@ def test_fixed_seed_pipeline_runs_and_pushes_both_images(tmp_path, registry_tls,
         assert len(written) == 1, f"{name}: /out holds {written}, not its own build's one file"
         assert set(files) == base_files | {"/out", written[0]}
         outs.append(written[0])
+
+
+LOOP_PIPELINE = """\
+stages: [build, verify]
+
+.kaniko:
+  image:
+    name: gcr.io/kaniko-project/executor:debug
+    entrypoint: [""]
+  before_script:
+    - mkdir -p /kaniko/.docker
+    - echo "{\\"auths\\":{\\"${CI_REGISTRY}\\":{\\"auth\\":\\"$(printf "%s:%s" "${CI_REGISTRY_USER}" "${CI_REGISTRY_PASSWORD}" | base64 | tr -d '\\n')\\"}}}" > /kaniko/.docker/config.json
+
+build-all:
+  extends: .kaniko
+  stage: build
+  script:
+    # one image per service
+    - for svc in api web; do /kaniko/executor --cache=true --context "${CI_PROJECT_DIR}/$svc" --destination "${CI_REGISTRY_IMAGE}/$svc:${CI_COMMIT_SHORT_SHA}"; done
+    - echo "both images pushed"; date   # after every build
+
+verify:
+  stage: verify
+  needs: [build-all]
+  script:
+    - echo verified
+"""
+
+
+def test_fixed_loop_pipeline_runs_in_order(tmp_path, registry_tls, busybox_layout):
+    """A loop over a literal list, a command after the builds and a job that needs the split one:
+    the fixed pipeline runs the builds in parallel, then the final job, then the needer."""
+    from mason.ci.fixer import fix_file
+
+    base = f"{registry_tls.host}/bases/busybox:1"
+    push_layout(busybox_layout, base, creds=f"{registry_tls.username}:{registry_tls.password}")
+    (tmp_path / "in.yml").write_text(LOOP_PIPELINE)
+    result = fix_file(tmp_path / "in.yml")
+    assert result.fixed == {"build-all": [".build-image", "build-api", "build-web", "build-all"]}, result.refused
+    files = {".gitlab-ci.yml": result.text}
+    for svc in ("api", "web"):
+        files[f"{svc}/Dockerfile"] = f"FROM {base}\nRUN echo {svc} > /{svc}.txt\n"
+    project = make_project(tmp_path / "loopproj", files)
+    run = run_pipeline(project, tmp_path / "ci", registry=registry_tls)
+    assert run.returncode == 0, run.output[-6000:]
+    events = [" ".join(line.split()[:2]) for line in run.output.splitlines()
+              if len(line.split()) >= 2 and line.split()[1] in ("starting", "finished")]
+    final = events.index("build-all starting")
+    assert events.index("build-api finished") < final and events.index("build-web finished") < final
+    assert events.index("build-all finished") < events.index("verify starting")
+    assert any("both images pushed" in line for line in run.job_log("build-all"))
+    sha = subprocess.run(["git", "-C", str(project), "rev-parse", "--short=8", "HEAD"], check=True,
+                         capture_output=True, text=True).stdout.strip()
+    reader = RegistryReader(registry_tls, tmp_path / "read")
+    base_files = set(reader.files(base))
+    for svc in ("api", "web"):
+        files = reader.files(f"{registry_tls.host}/group/loopproj/{svc}:{sha}", read_under="/")
+        assert set(files) - base_files == {f"/{svc}.txt"} and files[f"/{svc}.txt"] == f"{svc}\n"
