@@ -120,7 +120,10 @@ def _plan(name: str, doc, lines: list[str], pipeline: Pipeline, sources: Sources
 
     start = doc.lc.key(name)[0]
     end = trim_end(lines, start, _next_key_line(doc, name, len(lines)))
-    indent_col = node.lc.key(next(iter(node)))[1]
+    own_key = next((k for k in node if k in node.lc.data), None)
+    if own_key is None:
+        raise Refused("all its keys come from a merge key (<<:); split the job that defines them")
+    indent_col = node.lc.key(own_key)[1]
     template = _free(".build-image", taken)
     first = rename_key(lines[start], name, template)
     if first is None:

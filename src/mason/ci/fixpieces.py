@@ -86,7 +86,7 @@ class Sources:
         if not isinstance(node, CommentedMap):
             return None
         if key in node:
-            return file, node, key
+            return file, _defining(node, key), key
         parents = node.get("extends")
         parents = [parents] if isinstance(parents, str) else list(parents or [])
         for parent in reversed(parents):    # the last parent wins
@@ -94,6 +94,18 @@ class Sources:
             if found is not None:
                 return found
         return None
+
+
+def _defining(node, key):
+    """The mapping that writes ``key``: ``node`` itself, or the one a ``<<:`` merge key brought in."""
+    from mason.ci.located import _merge_sources
+
+    if key in node.lc.data:
+        return node
+    for source in _merge_sources(node):
+        if key in source:
+            return _defining(source, key)
+    raise Refused(f"{key!r} comes from a merge key whose source could not be located")
 
 
 def classify(text: str, where: str) -> str:

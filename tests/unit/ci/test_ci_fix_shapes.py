@@ -255,3 +255,36 @@ def test_users_that_make_it_refused(tmp_path, write):
     base = f"images:\n  script:\n    - {K} -d r/g/a:1\n    - {K} -d r/g/b:1\n"
     result = fix_file(write(tmp_path, base + "copy:\n  script: !reference [images, script]\n"))
     assert "uses !reference ['images', 'script']" in result.refused["images"]
+
+
+def test_script_brought_in_by_a_merge_key(tmp_path, write):
+    text = f"""\
+.template: &template
+  stage: build
+  script:
+    - {K} --destination r/g/a:1
+    - {K} --destination r/g/b:1
+
+images:
+  <<: *template
+  variables: {{X: "1"}}
+"""
+    result, pipeline = fixed(tmp_path, write, text)
+    assert result.fixed["images"][1:] == ["build-a", "build-b"]
+    assert scripts(pipeline, "build-b") == [f"{K} --destination r/g/b:1"]
+    assert pipeline.jobs["build-a"].config["stage"] == "build"
+    assert "  <<: *template\n" in result.text and result.text.count("&template") == 1
+
+
+def test_script_from_an_included_template(tmp_path, write):
+    write(tmp_path, f"""\
+.kaniko:
+  script:
+    - {K} --destination r/g/a:1   # a
+    - {K} --destination r/g/b:1   # b
+""", "templates.yml")
+    main = "include:\n  - local: templates.yml\n\nimages:\n  extends: .kaniko\n  stage: build\n"
+    result, pipeline = fixed(tmp_path, write, main)
+    assert result.fixed["images"][1:] == ["build-a", "build-b"]
+    assert f"  script:\n    - {K} --destination r/g/b:1   # b\n" in result.text
+    assert (tmp_path / "templates.yml").read_text().count("/kaniko/executor") == 2   # never edited
