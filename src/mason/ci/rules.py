@@ -10,7 +10,9 @@ multi-stage build saves for ``COPY --from`` under ``/kaniko/<stage index>`` and 
 tarballs under ``/kaniko/stages``; ``/kaniko`` is on its ignore list, so neither the deletion
 of the filesystem between stages nor ``--cleanup`` ever empties them, and the next build's
 ``/kaniko/0`` already holds the previous build's files (``pkg/executor/build.go``,
-``pkg/util/fs_util.go``). That happens with or without the cache; with ``--cache=true`` the
+``pkg/util/fs_util.go``). Without ``--cleanup`` the last stage's filesystem also stays in the
+container's root, and the next build unpacks its base on top of it. That happens with or
+without the cache; with ``--cache=true`` the
 layers holding the stray files are also pushed to the cache repository and served to later
 pipelines, even after the job is fixed, which is why that case is the error.
 """
@@ -112,6 +114,9 @@ def _trap(job: Job, invocations: list[Invocation]) -> list[Finding]:
     lines = ", ".join(str(inv.line) for inv in invocations)
     kinds = {inv.kind for inv in invocations}
     loop = " (one of them in a shell loop)" if any(inv.in_loop for inv in invocations) else ""
+    root = ("" if all(inv.boolean("cleanup") for inv in invocations) else
+            "; and without --cleanup the previous image's files stay in the container's root, where the "
+            "next build unpacks its base and runs its RUN steps")
     if not is_trapped(invocations):
         if kinds == {"mason"}:
             return []   # mason isolates its builds; without the cache nothing is shared either
@@ -119,8 +124,8 @@ def _trap(job: Job, invocations: list[Invocation]) -> list[Finding]:
                         f"job {job.name!r} runs {build_count(invocations)} executor builds in one container "
                         f"(lines {lines}){loop}: Kaniko saves the files of a multi-stage build for COPY --from "
                         f"under /kaniko/<stage> and never empties it (not even with --cleanup), so a later "
-                        f"multi-stage build copies the earlier build's files into its image; without the cache the "
-                        f"damage stays in this pipeline's images", job.file, job.line,
+                        f"multi-stage build copies the earlier build's files into its image{root}; without the "
+                        f"cache the damage stays in this pipeline's images", job.file, job.line,
                         "one build per job (`mason ci fix` splits it), or mason's image, whose builds are isolated",
                         job.name)]
     if kinds == {"mason"}:
@@ -133,8 +138,8 @@ def _trap(job: Job, invocations: list[Invocation]) -> list[Finding]:
     return [Finding("MASON001", "error",
                     f"job {job.name!r} runs {build_count(invocations)} executor builds in one container with "
                     f"--cache=true (lines {lines}){loop}: Kaniko keeps build state under /kaniko/<stage> and the next "
-                    f"image picks up the previous one's files (Kaniko #1829); with the cache on, the layers holding "
-                    f"them are pushed to the cache repository and reused by later pipelines", job.file, job.line,
+                    f"image picks up the previous one's files (Kaniko #1829){root}; with the cache on, the layers "
+                    f"holding them are pushed to the cache repository and reused by later pipelines", job.file, job.line,
                     "one build per job: `mason ci fix` splits it into a hidden template job and one job per image; "
                     "or switch the image to mason, whose builds are isolated", job.name)]
 

@@ -147,3 +147,13 @@ def test_only_errors_and_warnings_fail(fixtures, tmp_path, write, run_ci):
     findings = lint(load_pipeline(write(tmp_path, text)))
     assert [f.severity for f in findings] == ["info"] and not FAILING & {f.severity for f in findings}
     assert run_ci(["lint", str(tmp_path / ".gitlab-ci.yml")]) == 0
+
+
+def test_the_trap_message_says_what_cleanup_changes(tmp_path, write):
+    two = job("    - /kaniko/executor --cache=true -d r/a:1{c}\n    - /kaniko/executor --cache=true -d r/b:1{c}\n")
+    [without] = [f for f in lint(load_pipeline(write(tmp_path, two.format(c="")))) if f.rule == "MASON001"]
+    assert "without --cleanup the previous image's files stay in the container's root" in without.message
+    found = lint(load_pipeline(write(tmp_path, two.format(c=" --cleanup"))))
+    [with_cleanup] = [f for f in found if f.rule == "MASON001"]
+    assert "--cleanup" not in with_cleanup.message and "/kaniko/<stage>" in with_cleanup.message
+    assert [f.rule for f in found if f.rule == "MASON004"] == ["MASON004", "MASON004"]
