@@ -2,7 +2,7 @@
 
 Modules, in the order data flows through them:
 
-- ``yamlio``     ruamel.yaml round-trip loading/dumping with the project's settings
+- (``mason.yamlio`` ruamel.yaml round-trip loading/dumping, shared with bake files)
 - ``located``    values that remember file and line through merges
 - ``pipeline``   a whole pipeline: ``include: local``, anchors/merge keys, ``extends``, ``!reference``
 - ``shellwords`` a small POSIX-shell tokenizer for ``script`` entries

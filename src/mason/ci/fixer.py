@@ -67,7 +67,7 @@ class FixResult:
 
 def fix_file(path: Path | str, root: Path | str | None = None) -> FixResult:
     """Compute the fixed text of ``path``; nothing is written."""
-    from mason.ci.yamlio import load_path
+    from mason.yamlio import load_path
 
     path = Path(path)
     doc, text = load_path(path)

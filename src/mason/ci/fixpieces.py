@@ -57,7 +57,7 @@ class Sources:
     """Every file of the pipeline as ruamel documents and lines (the main file first)."""
 
     def __init__(self, pipeline, main_doc, main_lines: list[str]):
-        from mason.ci.yamlio import load_path
+        from mason.yamlio import load_path
 
         self.files: list[tuple[str, object, list[str]]] = [(str(pipeline.path), main_doc, main_lines)]
         for path in pipeline.files[1:]:
@@ -141,7 +141,7 @@ def pieces_of_sequence(sources: Sources, file: str, seq, first_line: int, variab
     """The pieces of a block sequence written in ``file`` from line ``first_line`` on."""
     from ruamel.yaml.comments import CommentedSeq
 
-    from mason.ci.yamlio import reference_path
+    from mason.yamlio import reference_path
 
     if depth > MAX_DEPTH:
         raise Refused("!reference or aliases nested deeper than 10 levels")

@@ -32,7 +32,7 @@ def rewrite_users(name: str, template: str, new_jobs: list[str], doc, lines: lis
                   keeps_name: bool) -> list[Edit]:
     from ruamel.yaml.comments import CommentedMap
 
-    from mason.ci.yamlio import reference_path
+    from mason.yamlio import reference_path
 
     edits: list[Edit] = []
     main = sources.files[0][0]
@@ -131,7 +131,7 @@ def _references(node, lines: list[str]):
     """``(node, line)`` of every ``!reference`` in a job's mapping."""
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-    from mason.ci.yamlio import reference_path
+    from mason.yamlio import reference_path
 
     def walk(value, line):
         if reference_path(value) is not None:

@@ -16,7 +16,7 @@ import pytest
 
 from mason.ci.fixer import fix_file
 from mason.ci.pipeline import load_pipeline
-from mason.ci.yamlio import load_text
+from mason.yamlio import load_text
 from tests.support.gitlabci import GITLAB_CI_LOCAL, available, make_project
 
 REPO = Path(__file__).resolve().parents[3]

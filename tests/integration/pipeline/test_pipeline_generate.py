@@ -20,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mason.ci.yamlio import load_text
+from mason.yamlio import load_text
 from tests.support.gitlabci import make_project, run_pipeline
 from tests.support.images import push_layout
 from tests.support.pipelines import RegistryReader
