@@ -65,19 +65,20 @@ def referenced_images(bake: BakeFile, image: ImageSpec) -> tuple[str, ...]:
     if image.context_is_url:
         return ()
     path = bake.dockerfile_path(image.name)
+    refs: list[str] = []
     try:
         text = path.read_text(encoding="utf-8")
         host = host_platform()
         plat = f"{host.os}/{host.architecture}" + (f"/{host.variant}" if host.variant else "")
-        plan = plan_stages(parse_dockerfile(text, file=str(path)), build_args=dict(image.build_args),
-                           target=image.target, target_platform=image.platform or plat, build_platform=plat)
+        for target_platform in image.platforms or (image.platform or plat,):   # each platform's FROM lines
+            plan = plan_stages(parse_dockerfile(text, file=str(path)), build_args=dict(image.build_args),
+                               target=image.target, target_platform=target_platform, build_platform=plat)
+            for stage in plan.needed():
+                if stage.base_stage is None and stage.base != "scratch":
+                    refs.append(stage.base)
+                refs.extend(stage.external_sources)
     except (OSError, UnicodeDecodeError, MasonError):
         return ()
-    refs: list[str] = []
-    for stage in plan.needed():
-        if stage.base_stage is None and stage.base != "scratch":
-            refs.append(stage.base)
-        refs.extend(stage.external_sources)
     return tuple(dict.fromkeys(refs))
 
 

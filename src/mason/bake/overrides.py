@@ -59,7 +59,7 @@ def _set(image: ImageSpec, key: str, value: str, raw: str) -> ImageSpec:
         if value.lower() not in _BOOLS:
             raise UsageError(f"--set {raw!r}: {field} must be true or false")
         return dataclasses.replace(image, **{field: _BOOLS[value.lower()]})
-    if field in ("destinations", "depends_on"):
+    if field in ("destinations", "depends_on", "platforms"):
         return dataclasses.replace(image, **{field: tuple(v for v in value.split(",") if v)})
     if not value and field in ("context", "dockerfile"):
         raise UsageError(f"--set {raw!r}: {field} must not be empty")

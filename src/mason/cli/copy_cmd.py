@@ -65,9 +65,14 @@ def _build_client(args):
                                        client_cert=certs.get(host, (None, None))[0],
                                        client_key=certs.get(host, (None, None))[1])
              for host in set(cas) | set(certs)}
+    from mason.cli.build_mapping import env_ca_files
+
+    # SSL_CERT_FILE / SSL_CERT_DIR as mason build reads them: a pipeline's private CA reaches
+    # every command of the job (mason manifest create runs in the same jobs as the builds).
     options = RegistryOptions(insecure=args.insecure, insecure_registries=frozenset(args.insecure_registry),
                               skip_tls_verify=args.skip_tls_verify,
-                              skip_tls_verify_registries=frozenset(args.skip_tls_verify_registry), hosts=hosts)
+                              skip_tls_verify_registries=frozenset(args.skip_tls_verify_registry), hosts=hosts,
+                              ca_files=env_ca_files(os.environ))
     return RegistryClient(keychain=default_keychain(dict(os.environ)), options=options)
 
 
