@@ -189,11 +189,11 @@ def _plan(name: str, doc, lines: list[str], pipeline: Pipeline, sources: Sources
         writers = [p.invocation for p, _ in jobs if any(p.invocation.values(f) for f in OUTPUT_FLAGS)]
         if writers:
             flag = next(f for f in OUTPUT_FLAGS if writers[0].values(f))
-            raise Refused(f"commands after its builds (line {trailing[0].where}) may read the file --{flag} "
+            raise Refused(f"commands after its builds (at {trailing[0].where}) may read the file --{flag} "
                           f"writes ({writers[0].location}), which a split job writes in its own container")
         needs = _needs_lines(job, dash) + [f"{dash}- {n}\n" for n in names[1:]]
-        final = [f"{name}:\n", f"{indent}extends:\n", f"{dash}- {template}\n", f"{indent}needs:\n", *needs,
-                 header, render(setup + carried + trailing)]
+        final = [f"{_key_text(lines[start], name)}:\n", f"{indent}extends:\n", f"{dash}- {template}\n",
+                 f"{indent}needs:\n", *needs, header, render(setup + carried + trailing)]
         taken.add(name)
         names.append(name)
         out.append("\n")
@@ -249,6 +249,14 @@ def _needs_lines(job, dash: str) -> list[str]:
         else:
             raise Refused("its needs: has entries that cannot be carried over to the final job")
     return out
+
+
+def _key_text(line: str, name: str) -> str:
+    """The job's key as the file wrote it (bare or quoted), for the final job keeping its name."""
+    for written in (f'"{name}"', f"'{name}'", name):
+        if line.startswith(written) and line[len(written):].lstrip(" ").startswith(":"):
+            return written
+    return name
 
 
 def _next_key_line(doc, name: str, default: int) -> int:

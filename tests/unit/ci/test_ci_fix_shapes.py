@@ -288,3 +288,11 @@ def test_script_from_an_included_template(tmp_path, write):
     assert result.fixed["images"][1:] == ["build-a", "build-b"]
     assert f"  script:\n    - {K} --destination r/g/b:1   # b\n" in result.text
     assert (tmp_path / "templates.yml").read_text().count("/kaniko/executor") == 2   # never edited
+
+
+def test_final_job_keeps_the_quoted_name(tmp_path, write):
+    text = f'"build: images":\n  script:\n    - {K} -d r/g/a:1\n    - {K} -d r/g/b:1\n    - ./notify.sh\n'
+    result, pipeline = fixed(tmp_path, write, text)
+    assert result.fixed["build: images"][-1] == "build: images"
+    assert '\n"build: images":\n' in result.text
+    assert list(pipeline.jobs["build: images"].config["needs"]) == ["build-a", "build-b"]
