@@ -1,4 +1,4 @@
-"""Run commands as a simulated unprivileged container (issue 9): the harness's public API.
+"""Run commands as a simulated unprivileged container: the harness's public API.
 
 ``run_unprivileged(argv)`` runs ``argv`` as uid 0 with exactly Docker's default capabilities,
 ``NoNewPrivs``, a seccomp filter denying mounts and new namespaces, in a private mount

@@ -1,4 +1,4 @@
-"""Become a simulated unprivileged container, then exec a command (issue 9's test harness).
+"""Become a simulated unprivileged container, then exec a command (the unprivileged test harness).
 
     python -I tests/support/unpriv_exec.py [--tmpfs DIR] -- CMD [ARG...]
 

@@ -61,7 +61,7 @@ def help_text(prog: str = "mason build") -> str:
 
 
 def _default_executor():
-    from mason.executor.executor import run_build  # written by the lead; imported only when building
+    from mason.executor.executor import run_build  # imported only when building (start-up time)
 
     return run_build
 

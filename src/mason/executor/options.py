@@ -89,7 +89,7 @@ class BuildOptions:
     # (mason.executor.scratchfs; False: a plain directory under work_root)
     scratch_fs: bool = True
     secrets: tuple[SecretSource, ...] = ()
-    # cache (issue 5)
+    # the layer cache
     cache: bool = False
     cache_repo: str | None = None
     cache_ttl_seconds: int = 336 * 3600
@@ -97,7 +97,7 @@ class BuildOptions:
     cache_run_layers: bool = True
     no_push_cache: bool = False
     cache_report: Path | None = None        # --cache-report FILE: per-step keys, hits, why a miss
-    # registries (issue 6)
+    # registries
     registry: RegistryAccess = field(default_factory=RegistryAccess)
     check_push_permission: bool = True     # every destination and the cache repo, before building
 
