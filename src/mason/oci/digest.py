@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 from mason.errors import DigestMismatchError, ImageError
 
@@ -44,7 +44,7 @@ def validate_digest(digest: str) -> str:
     return digest
 
 
-def new_hasher(algorithm: str = "sha256"):
+def new_hasher(algorithm: str = "sha256") -> "hashlib._Hash":
     if algorithm not in _ALGORITHMS:
         raise ImageError(f"unsupported digest algorithm {algorithm!r}")
     return hashlib.new(_ALGORITHMS[algorithm][0])
@@ -88,7 +88,8 @@ class VerifyingReader:
     stops reading early has not verified anything (``verified`` tells).
     """
 
-    def __init__(self, stream: BinaryIO, digest: str, size: int | None, what: str, on_eof=None):
+    def __init__(self, stream: BinaryIO, digest: str, size: int | None, what: str,
+                 on_eof: Callable[[], None] | None = None):
         algorithm, _ = parse_digest(digest)
         self._on_eof = on_eof
         self._stream = stream
@@ -107,7 +108,7 @@ class VerifyingReader:
         if self.verified:
             return b""
         if n is None or n < 0:
-            parts = []
+            parts: list[bytes] = []
             while True:
                 chunk = self.read(CHUNK)
                 if not chunk:
@@ -126,7 +127,7 @@ class VerifyingReader:
         self._finish()
         return b""
 
-    def readinto(self, buffer) -> int:
+    def readinto(self, buffer: bytearray | memoryview) -> int:
         data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
@@ -155,5 +156,5 @@ class VerifyingReader:
     def __enter__(self) -> "VerifyingReader":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

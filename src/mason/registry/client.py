@@ -20,7 +20,7 @@ import requests
 from mason.errors import AuthError, DigestMismatchError, ImageError, RegistryError
 from mason.oci.reference import Reference, registry_api_host, validate_digest
 from mason.registry.auth import Authenticator, pull_scope, push_scope
-from mason.registry.diagnostics import display_url, error_from_response
+from mason.registry.diagnostics import error_from_response
 from mason.registry.download import ResumingBody
 from mason.registry.keychain import Keychain
 from mason.registry.options import RegistryOptions
