@@ -166,7 +166,9 @@ def _build(parsed, settings, reporter, executor, *, env, cwd, stdin) -> int:
         if settings.metadata_file is not None:
             write_metadata_file(settings.metadata_file, result)
     except MasonError as exc:
-        reporter.log("error", str(exc), {"error": type(exc).__name__, "exit_code": exc.exit_code})
+        source = exc.source
+        reporter.log("error", str(exc), {"error": type(exc).__name__, "exit_code": exc.exit_code,
+                                         "location": source.to_dict() if source else None, "hint": exc.hint})
         if exc.hint:
             reporter.log("info", f"hint: {exc.hint}")
         return exc.exit_code
