@@ -51,6 +51,7 @@ def _build_client(args):
     import os
 
     from mason.registry import RegistryClient, RegistryHostOptions, RegistryOptions, default_keychain
+    from mason.tls import TlsTrust
 
     cas: dict[str, list[str]] = {}
     for item in args.registry_certificate:
@@ -67,7 +68,8 @@ def _build_client(args):
              for host in set(cas) | set(certs)}
     options = RegistryOptions(insecure=args.insecure, insecure_registries=frozenset(args.insecure_registry),
                               skip_tls_verify=args.skip_tls_verify,
-                              skip_tls_verify_registries=frozenset(args.skip_tls_verify_registry), hosts=hosts)
+                              skip_tls_verify_registries=frozenset(args.skip_tls_verify_registry), hosts=hosts,
+                              trust=TlsTrust.from_env(os.environ))
     return RegistryClient(keychain=default_keychain(dict(os.environ)), options=options)
 
 

@@ -106,7 +106,7 @@ def _write(builder, ins, loc: str, tree, from_fs: bool, chown, lowers, deferred)
                                            unpack=ins.unpack, checksum=ins.checksum,
                                            keep_git_dir=bool(ins.keep_git_dir))
                 fsops.add(tree, list(ins.sources), root, ins.dest, work_dir=str(build.work.sub("add")),
-                          workdir=workdir, options=options, where=loc, deferred=deferred)
+                          workdir=workdir, options=options, where=loc, deferred=deferred, tls=build.tls)
             else:
                 fsops.copy(tree, list(ins.sources), root, ins.dest, workdir=workdir, chown=chown,
                            chmod=ins.chmod, excludes=tuple(ins.excludes), parents=ins.parents,

@@ -114,6 +114,7 @@ class Build:
         self.isolation = None
         self.cache = None                  # mason.executor.buildcache.BuildCache with --cache=true
         self._routes = None                # mason.registry.mirrors.PullRoutes, from --registry-mirror/-map
+        self._tls = None
 
     # --- collaborators ---------------------------------------------------------------------
     @property
@@ -139,7 +140,20 @@ class Build:
         from mason.registry import RegistryClient, default_keychain
 
         return RegistryClient(keychain=default_keychain(self.env),
-                              options=registry_options(self.options.registry, push=push))
+                              options=registry_options(self.options.registry, push=push,
+                                                       trust=self.tls))
+
+    @property
+    def tls(self):
+        """The build's ``TlsTrust`` (the system roots when the caller gave none)."""
+        if self.options.tls is None:
+            with self._lazy:
+                if self._tls is None:
+                    from mason.tls import TlsTrust
+
+                    self._tls = TlsTrust.of()
+            return self._tls
+        return self.options.tls
 
     def runner(self):
         """The sandbox runner; with parallel stages, every RUN it starts is killed once
