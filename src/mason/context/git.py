@@ -149,8 +149,8 @@ def _run(args: list[str], *, what: str, src: GitSource, tls: _Tls = _Tls()) -> s
     if proc.returncode != 0:
         err = (proc.stderr or proc.stdout).strip().replace(src.url, src.redacted())
         if tls.tried and re.search(r"certificate|SSL|TLS", err):
-            host = urlsplit(src.url).hostname or src.redacted()
-            err += f" (TLS with {host}; CA files tried: {tls.tried})"
+            host = urlsplit(src.url).netloc.rpartition("@")[2] or src.redacted()
+            err += f"; TLS with {host} failed; CA files tried: {tls.tried}"
         raise BuildError(f"git {what} of {src.redacted()!r} failed (exit {proc.returncode}): {err}")
     return proc.stdout.strip()
 
@@ -163,8 +163,8 @@ def _clone_tls(src: GitSource, into: str, options: GitOptions, trust) -> Iterato
     if trust is None or not src.url.startswith("https://"):
         yield _Tls(tried=trust.tried() if trust is not None else "")
         return
-    if not trust.extra:     # git's own defaults are the system roots
-        yield _Tls(tried=trust.tried())
+    if not trust.extra:     # the system roots: the file itself, nothing to write
+        yield _Tls(ca_file=trust.system_file, tried=trust.tried())
         return
     holder = tempfile.mkdtemp(prefix=".git-ca-", dir=os.path.dirname(os.path.abspath(into)) or None)
     try:
