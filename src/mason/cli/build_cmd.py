@@ -53,8 +53,8 @@ def help_text(prog: str = "mason build") -> str:
             text += f" (deprecated: {', '.join('--' + a for a in spec.aliases)})"
         lines.append(f"  {names:<42} {text}")
     lines += ["", "environment: KANIKO_NO_PUSH, KANIKO_REGISTRY_MIRROR, KANIKO_REGISTRY_MAP, KANIKO_DIR,",
-              "  DOCKER_CONFIG (credentials), GIT_PULL_METHOD, SSL_CERT_FILE/SSL_CERT_DIR (extra CAs),",
-              "  CI (plain output)",
+              "  DOCKER_CONFIG (credentials), GIT_PULL_METHOD, SSL_CERT_FILE/SSL_CERT_DIR and",
+              "  /kaniko/ssl/certs (extra CAs for every HTTPS connection), CI (plain output), NO_COLOR",
               "exit codes: 0 ok, 1 build error, 2 usage error, 3 registry/auth error, 4 internal error,"
               " 130 interrupted (SIGINT), 143 terminated (SIGTERM)"]
     return "\n".join(lines) + "\n"

@@ -284,8 +284,7 @@ class Build:
 
         from mason.executor.stagerun import run_stages
 
-        run_stages(stages, lambda stage: StageBuilder(self, stage).run(), jobs=self.stage_jobs(),
-                   cancel=self.cancel, done=done)
+        run_stages(stages, self._run_stage, jobs=self.stage_jobs(), cancel=self.cancel, done=done)
         # Every stage is built: the step dirs (overlay uppers, walk roots) are dead; layers
         # live on as blobs. Their removal overlaps the push instead of following it.
         for sub in ("steps", "roots", "skeletons"):
@@ -311,6 +310,17 @@ class Build:
                            image.config_bytes, [p for p in pushed if p[0] in opts.destinations],
                            self.records,
                            self.isolation.level if self.isolation else "none needed (every step was a cache hit)")
+
+    def _run_stage(self, stage) -> StageState:
+        from mason.executor.stagebuilder import StageBuilder
+
+        builder = StageBuilder(self, stage)
+        state = builder.run()
+        if self.options.single_snapshot and stage.index == self.plan.target:
+            from mason.executor.singlesnapshot import squash_stage
+
+            squash_stage(builder)
+        return state
 
     def _check_push_permission(self) -> None:
         """Kaniko checks push access before building, so a 20-minute build does not end in
@@ -347,8 +357,6 @@ class Build:
                              f"leave it unset for one per CPU")
         if opts.cache_report and not opts.cache:
             raise UsageError("--cache-report needs --cache=true")
-        if opts.single_snapshot:
-            raise NotSupportedError("--single-snapshot is not implemented yet")
         if not opts.destinations and not opts.no_push and not opts.tar_path and not opts.oci_layout_path:
             raise UsageError("nothing to write: give --destination, --tar-path or --oci-layout-path (or --no-push)")
 

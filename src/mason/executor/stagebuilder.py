@@ -80,6 +80,7 @@ class StageBuilder:
 
         state, triggers = self._start()
         self.state = state
+        self.base_layer_count = len(state.layers)     # what --single-snapshot keeps as is
         state.scope = self.build.plan.scope(self.stage, base_env=state.config.env)
         steps = onbuild_instructions(triggers, image=self.stage.base) if triggers else []
         expanded = []
