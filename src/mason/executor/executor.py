@@ -24,7 +24,7 @@ from mason.executor.layerstore import LayerStore
 from mason.executor.options import BuildOptions
 from mason.executor.stageconfig import StageConfig
 from mason.executor.workdir import WorkDir
-from mason.errors import BuildError, MasonError, NotSupportedError, UsageError
+from mason.errors import BuildError, ImageError, MasonError, NotSupportedError, UsageError
 
 
 @dataclass
@@ -472,8 +472,16 @@ class Build:
         view = open_source(location, lambda: self.registry, platform, routes=self.pull_routes(),
                            retries=access.image_download_retry if access else 0,
                            info=lambda m: self.reporter.emit(ev.Info(m)), warn=self._warn)
+        from mason.executor.baseplatform import check_single_platform, with_hint
+
         if isinstance(view, ImageIndex):
-            view = view.select(platform)
+            try:
+                view = view.select(platform)
+            except ImageError as exc:
+                raise with_hint(exc, text) from None
+        else:
+            explicit = self.options.platform is not None or format_platform(platform) != self.platform_text
+            check_single_platform(view, platform, base=text, explicit=explicit, warn=self._warn)
         self._images[memo] = view
         return view
 
