@@ -70,7 +70,20 @@ def _build_client(args):
                               skip_tls_verify=args.skip_tls_verify,
                               skip_tls_verify_registries=frozenset(args.skip_tls_verify_registry), hosts=hosts,
                               trust=TlsTrust.from_env(os.environ))
-    return RegistryClient(keychain=default_keychain(dict(os.environ)), options=options)
+    return RegistryClient(keychain=default_keychain(dict(os.environ)), options=options, logger=_notices())
+
+
+def _notices():
+    """A logger of this command's own (not in logging's global registry) printing the registry
+    client's notices (retries, a local registry reached over plain HTTP) on stderr."""
+    import logging
+    import sys
+
+    logger = logging.Logger("mason.registry", logging.INFO)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("registry: %(message)s"))
+    logger.addHandler(handler)
+    return logger
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

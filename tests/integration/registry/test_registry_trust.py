@@ -162,3 +162,18 @@ def test_client_with_trust_from_the_environment_mapping(registry_tls):
                             options=RegistryOptions(trust=trust))
     ref = parse_reference(f"{registry_tls.host}/trust/absent:1")
     assert client.blob_size(ref, "sha256:" + "0" * 64) is None
+
+
+def test_warm_reaches_a_loopback_registry_in_plain_http(tmp_path, registry_plain, busybox_layout):
+    import sys
+
+    from tests.support.images import push_layout
+
+    ref = f"{registry_plain.host}/trust/warm-plain:{uuid.uuid4().hex[:8]}"
+    push_layout(busybox_layout, ref)
+    proc = subprocess.run([sys.executable, "-m", "mason", "warm", "-i", ref, "-c", str(tmp_path / "cache")],
+                          env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "CI": "true"},
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"registry {registry_plain.host} does not answer HTTPS" in proc.stderr
+    assert any((tmp_path / "cache").iterdir())
