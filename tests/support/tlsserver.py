@@ -1,6 +1,7 @@
 """An HTTPS server on 127.0.0.1 with a private CA: static files and git's smart HTTP.
 
-Files are served from a dict (``path -> bytes``); paths under ``/git/`` go to
+Files are served from a dict (``path -> bytes``), redirects from another (``path -> URL``,
+answered 307); paths under ``/git/`` go to
 ``git http-backend`` (the CGI git ships) over repositories below ``git_root``, so a real git
 client clones over real TLS. The CA is made per server (``tests.support.certs``); nothing on
 the machine trusts it unless the test says so.
@@ -13,6 +14,7 @@ import os
 import ssl
 import subprocess
 import threading
+import uuid
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -30,6 +32,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.server.owner.requests.append(f"{method} {path}")
         if path.startswith("/git/") and self.server.owner.git_root:
             return self._git(method)
+        target = self.server.owner.redirects.get(path)
+        if target is not None:
+            self.send_response(307)
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         body = self.server.owner.files.get(path)
         if body is None:
             self.send_error(404)
@@ -91,6 +100,7 @@ class TlsServer:
     workdir: str
     files: dict[str, bytes] = field(default_factory=dict)
     git_root: str | None = None
+    redirects: dict[str, str] = field(default_factory=dict)    # path -> Location (307)
     requests: list[str] = field(default_factory=list)
     ca_file: str = ""
     port: int = 0
@@ -106,7 +116,8 @@ class TlsServer:
 
     def start(self) -> "TlsServer":
         pki = os.path.join(self.workdir, "pki")
-        ca, ca_key, ca_cert = make_ca(pki, "mason test web CA")
+        # A name of its own: two CAs with one subject would shadow each other in a trust store.
+        ca, ca_key, ca_cert = make_ca(pki, f"mason test web CA {uuid.uuid4().hex[:8]}")
         server_cert = make_server_cert(pki, ca_key, ca_cert)
         self.ca_file = ca.cert
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -50,9 +50,12 @@ class Transport:
         self._own_session = session is None
         if session is None:
             session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=options.pool_size, pool_maxsize=options.pool_size)
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
+            # Any other HTTPS host (a blob redirect to storage, a token realm) trusts the build's
+            # CAs too; registry hosts get adapters of their own in _prepare_host.
+            session.mount("https://", TrustAdapter(self.trust.context(), pool_connections=options.pool_size,
+                                                   pool_maxsize=options.pool_size))
+            session.mount("http://", HTTPAdapter(pool_connections=options.pool_size,
+                                                 pool_maxsize=options.pool_size))
         session.headers["User-Agent"] = options.user_agent
         self.session = session
 

@@ -177,3 +177,26 @@ def test_warm_reaches_a_loopback_registry_in_plain_http(tmp_path, registry_plain
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"registry {registry_plain.host} does not answer HTTPS" in proc.stderr
     assert any((tmp_path / "cache").iterdir())
+
+
+def test_a_redirect_to_another_https_host_trusts_the_same_cas(tmp_path):
+    """Registries redirect blob downloads to storage hosts: those connections trust the build's
+    CAs as well, not only the registry host's."""
+    from mason.registry.options import RegistryOptions as Options
+    from mason.registry.transport import Transport
+    from tests.support.tlsserver import TlsServer
+
+    storage = TlsServer(str(tmp_path / "storage"), files={"/blob": b"blob bytes"}).start()
+    front = TlsServer(str(tmp_path / "front"), redirects={"/v2/r/blobs/x": storage.url("/blob")}).start()
+    try:
+        certs = tmp_path / "certs"
+        certs.mkdir()
+        shutil.copy(storage.ca_file, certs / "storage.crt")
+        shutil.copy(front.ca_file, certs / "front.crt")
+        transport = Transport(Options(trust=TlsTrust.from_env({"SSL_CERT_DIR": str(certs)})))
+        with transport.request("GET", front.url("/v2/r/blobs/x"), registry=front.host) as response:
+            assert response.status_code == 200 and response.content == b"blob bytes"
+        assert storage.requests == ["GET /blob"]
+    finally:
+        front.stop()
+        storage.stop()
