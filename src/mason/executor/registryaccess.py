@@ -19,7 +19,7 @@ from mason.executor.options import RegistryAccess
 
 def registry_options(access: RegistryAccess | None, *, push: bool, trust=None):
     """``trust`` is the build's ``TlsTrust`` (every registry's HTTPS trusts it)."""
-    from mason.registry import RegistryHostOptions, RegistryOptions
+    from mason.registry import RegistryHostOptions, RegistryOptions  # requests and TLS load only when a registry is used
 
     if access is None:
         return RegistryOptions(trust=trust)
@@ -38,7 +38,7 @@ def registry_options(access: RegistryAccess | None, *, push: bool, trust=None):
 
 def pull_routes(access: RegistryAccess | None):
     """The build's ``PullRoutes`` (a UsageError names a malformed mirror or map entry)."""
-    from mason.registry.mirrors import NO_ROUTES, PullRoutes
+    from mason.registry.mirrors import NO_ROUTES, PullRoutes  # loaded with the registry client
 
     if access is None:
         return NO_ROUTES

@@ -13,28 +13,28 @@ layers reach the image.
 from __future__ import annotations
 
 from mason.executor import events as ev
+from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, extract_layer
 
 
 def squash_stage(builder) -> None:
     """Replace the stage's layers above its base by one layer with the same filesystem."""
-    from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, extract_layer
 
-    state, build = builder.state, builder.build
+    state, services, layers = builder.state, builder.services, builder.layers
     base_count = builder.base_layer_count
     own = state.layers[base_count:]
     if len(own) < 2:
         return      # none or one: already a single snapshot
     base = list(state.layers[:base_count])
-    options = ExtractOptions(mode="apply", allowed_devices=SAFE_DEVICES, cancel=build.cancel)
-    with build.fs.step(base) as fs:
+    options = ExtractOptions(mode="apply", allowed_devices=SAFE_DEVICES, cancel=services.cancel)
+    with layers.step(base) as fs:
         for ref in own:
             with ref.opener() as blob:
                 extract_layer(blob, fs.root, media_type=ref.descriptor.media_type, options=options,
                               expected_diff_id=ref.diff_id)
     created_by = _drop_layers(state.config.doc, len(own))
     del state.layers[base_count:]
-    layer = builder.commit(fs, created_by)
-    build.reporter.emit(ev.Info(
+    layer = layers.commit(fs, created_by)
+    services.reporter.emit(ev.Info(
         f"--single-snapshot: stage {builder.stage.id}'s {len(own)} layers taken as one snapshot"
         + (f" ({layer.descriptor.digest}, {layer.descriptor.size} bytes)" if layer is not None else
            " (no change left: no layer)")))
