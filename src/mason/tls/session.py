@@ -61,8 +61,10 @@ def is_certificate_failure(exc: BaseException) -> bool:
 
 
 def tls_failure_text(url: str, exc: BaseException, trust: TlsTrust, ca_files: tuple[str, ...] = ()) -> str:
-    """``TLS with HOST failed: <reason>; CA files tried: …`` for an SSL error reaching ``url``."""
-    host = urlsplit(url).netloc.rpartition("@")[2] or url
+    """``TLS with HOST failed: <reason>; CA files tried: …`` for an SSL error reaching ``url``
+    (or the host a redirect led to: the one whose certificate failed)."""
+    failed = getattr(getattr(exc, "request", None), "url", None) or url
+    host = urlsplit(failed).netloc.rpartition("@")[2] or url
     reason = _reason(exc)
     return f"TLS with {host} failed: {reason}; CA files tried: {trust.tried(ca_files)}"
 

@@ -23,7 +23,7 @@ import pytest
 from mason.cli import build_cmd
 from mason.errors import RegistryError
 from mason.oci.reference import parse_reference
-from mason.registry import Credential, RegistryClient, RegistryOptions, StaticKeychain
+from mason.registry import Credential, RegistryClient, RegistryOptions, RetryPolicy, StaticKeychain
 from mason.tls import TlsTrust
 from tests.integration.executor.buildhelpers import write_context
 
@@ -197,6 +197,11 @@ def test_a_redirect_to_another_https_host_trusts_the_same_cas(tmp_path):
         with transport.request("GET", front.url("/v2/r/blobs/x"), registry=front.host) as response:
             assert response.status_code == 200 and response.content == b"blob bytes"
         assert storage.requests == ["GET /blob"]
+        only_front = Transport(Options(trust=TlsTrust.from_env({"SSL_CERT_FILE": front.ca_file}),
+                                       retry=RetryPolicy(max_attempts=1)))
+        with pytest.raises(RegistryError) as caught:
+            only_front.request("GET", front.url("/v2/r/blobs/x"), registry=front.host)
+        assert f"TLS with {storage.host} failed: certificate not trusted" in str(caught.value)
     finally:
         front.stop()
         storage.stop()
