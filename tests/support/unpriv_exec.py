@@ -38,6 +38,7 @@ import os
 import platform
 import struct
 import sys
+import warnings  # noqa: F401  (os.execvp imports it lazily: after a pivot_root it is out of reach)
 
 # Docker's default capability set (moby oci/caps/defaults.go), by capability number.
 DOCKER_DEFAULT_CAPS = {
