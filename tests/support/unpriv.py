@@ -60,16 +60,19 @@ def run_unprivileged(argv: Sequence[str], *, env: Mapping[str, str] | None = Non
 
 def run_in_container(rootfs: str | os.PathLike, argv: Sequence[str], *, env: Mapping[str, str],
                      cwd: str = "/", binds: Sequence[tuple[str, str]] = (), timeout: float = 120,
-                     input: str | None = None) -> subprocess.CompletedProcess[str]:
+                     input: str | None = None, privileged: bool = False) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` inside ``rootfs`` as a container would, with exactly ``env`` (the image's ENV
     plus the job's variables: nothing of this process's environment leaks in). ``binds`` are
     (host path, path inside) volumes; ``cwd`` is inside the root. ``argv[0]`` is looked up on
-    ``env["PATH"]`` inside the root."""
+    ``env["PATH"]`` inside the root. ``privileged``: as ``docker run --privileged`` (every
+    capability, no seccomp, the host's devices)."""
     if os.geteuid() != 0:
         raise PermissionError("the unprivileged-container harness must be started as root")
     cmd = [sys.executable, "-I", EXEC_SCRIPT, "--rootfs", str(rootfs), "--cwd", cwd]
     for source, target in binds:
         cmd += ["--bind", f"{source}:{target}"]
+    if privileged:
+        cmd.append("--privileged")
     return _run([*cmd, "--", *argv], dict(env), None, timeout, input)
 
 
