@@ -53,9 +53,7 @@ def executor_bundle(mason_image, tmp_path_factory):
     return mason_image(None).unpack(tmp_path_factory.mktemp("executor") / "bundle")
 
 
-def test_image_is_kaniko_shaped_and_self_contained(mason_image, executor_bundle):
-    built = mason_image(None)
-    assert "mason 0.1.0" in built.log                   # the builder stage ran /kaniko/executor version
+def test_image_is_kaniko_shaped_and_self_contained(executor_bundle):
     root = executor_bundle.rootfs
     assert sorted(os.listdir(root)) == ["etc", "kaniko", "root", "tmp", "workspace"]   # FROM scratch
     assert sorted(os.listdir(root / "etc")) == ["nsswitch.conf"]
