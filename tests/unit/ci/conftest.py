@@ -1,4 +1,4 @@
-"""Shared fixtures: the seed pipelines from tests/fixtures/seed (copied, never used in place)."""
+"""Shared fixtures: the user's seed pipelines (tests/fixtures/seed; copied, never used in place)."""
 
 from __future__ import annotations
 
