@@ -10,8 +10,9 @@ Jobs that write ``/kaniko/.docker/config.json`` and call ``/kaniko/executor`` mu
 the host, so the interpreter runs in a private mount namespace whose root is a tmpfs in the
 test's temp dir: every top-level directory of the host is bind-mounted into it, plus
 
-* ``/kaniko``: a directory of that tmpfs holding ``executor`` (mason's own wrapper,
-  ``ci/image/executor``, the file mason's image ships at that path), and
+* ``/kaniko``: a directory of that tmpfs holding ``executor``, which runs this checkout's
+  ``mason executor`` (what mason's image puts at that path: ``ci/image/launcher``, which needs
+  the image's bundled Python, so the test writes a two-line equivalent), and
 * ``/builds/<group>/<project>``: the project (its git work tree), where
   ``CI_PROJECT_DIR`` points and where the shell executor runs the jobs.
 
@@ -29,7 +30,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 GITLAB_CI_LOCAL = REPO / ".mason" / "node" / "node_modules" / ".bin" / "gitlab-ci-local"
-WRAPPER = REPO / "ci" / "image" / "executor"
+# /kaniko/executor in the namespace: mason's executor entry point, as in mason's image.
+EXECUTOR = '#!/bin/sh\nexec "$MASON_BIN" executor "$@"\n'
 GROUP = "group"
 
 # Runs as root in the new mount namespace: build the tmpfs root, pivot into it, run "$@".
@@ -46,7 +48,8 @@ for entry in /* ; do
     fi
 done
 mkdir -m 0755 "$root/kaniko" "$root/.old-root"
-cp "$MASON_TEST_WRAPPER" "$root/kaniko/executor" && chmod 0755 "$root/kaniko/executor"
+printf '%s' "$MASON_TEST_EXECUTOR" > "$root/kaniko/executor"
+chmod 0755 "$root/kaniko/executor"
 mkdir -p "$root/builds/$MASON_TEST_GROUP/$name"
 mount --bind "$project" "$root/builds/$MASON_TEST_GROUP/$name"
 cd "$root"
@@ -123,7 +126,7 @@ def run_pipeline(project: Path, tmp: Path, *, registry, pipeline_file: str = ".g
     env = {
         "PATH": f"{bin_dir}:{os.environ['PATH']}", "HOME": str(tmp / "home"), "TMPDIR": str(tmp / "tmp"),
         "LANG": "C.UTF-8", "PYTHONPATH": str(REPO / "src"), "MASON_BIN": str(shim),
-        "MASON_TEST_WRAPPER": str(WRAPPER), "MASON_TEST_GROUP": GROUP,
+        "MASON_TEST_EXECUTOR": EXECUTOR, "MASON_TEST_GROUP": GROUP,
     }
     proc = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", _NAMESPACE, "sh",
                            str(tmp / "root"), str(project), project.name, *argv],
