@@ -182,9 +182,9 @@ def _plan(name: str, doc, lines: list[str], pipeline: Pipeline, sources: Sources
     for index, (build, script) in enumerate(jobs, 1):
         job_name = _free(_job_name(build, name, index), taken)
         names.append(job_name)
-        block = f"{job_name}:\n{indent}extends:\n{dash}- {template}\n{header}{render(script)}"
+        job_text = f"{job_name}:\n{indent}extends:\n{dash}- {template}\n{header}{render(script)}"
         out.append("\n")
-        out.extend(block.splitlines(keepends=True))
+        out.extend(job_text.splitlines(keepends=True))
     if trailing:
         writers = [p.invocation for p, _ in jobs if any(p.invocation.values(f) for f in OUTPUT_FLAGS)]
         if writers:

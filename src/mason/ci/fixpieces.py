@@ -167,7 +167,7 @@ def pieces_of_sequence(sources: Sources, file: str, seq, first_line: int, variab
             if not _builds(node, file, item.dash + 1, variables):
                 out.append(Piece(text, item.col, _classify_list(node, where), where=where))
             elif alias:
-                first = node.lc.line
+                first = node.lc.line   # type: ignore[attr-defined]  # a ruamel CommentedSeq
                 out.extend(pieces_of_sequence(sources, file, node, first, variables, depth + 1, copied=True))
             else:
                 raise Refused(f"{where}: a nested list holding builds; write its entries into the script")

@@ -66,7 +66,7 @@ def sequence_items(lines: list[str], first: int, count: int) -> list[ItemText] |
         end += 1
     if len(dashes) != count:
         return None
-    items = []
+    items: list[ItemText] = []
     for n, dash in enumerate(dashes):
         stop = dashes[n + 1] if n + 1 < len(dashes) else end
         stop = trim_end(lines, dash, stop)

@@ -216,9 +216,10 @@ class _Scanner:
                 return
             cur.line_offset = self.line
             cur.in_loop = self.loop_depth > 0
-            if cur.in_loop and self.loop_counts and None not in self.loop_counts:
+            known = [c for c in self.loop_counts if c is not None]
+            if cur.in_loop and self.loop_counts and len(known) == len(self.loop_counts):
                 runs = 1
-                for count in self.loop_counts:
+                for count in known:
                     runs *= count
                 cur.loop_runs = runs
         cur.words.append(word)

@@ -43,7 +43,7 @@ class CombinedIndex(ImageIndex):
     """An index whose children are views read from elsewhere."""
 
     def __init__(self, index: Index, children: list[tuple[Descriptor, Image | ImageIndex]]):
-        super().__init__(index, _NoStore())
+        super().__init__(index, _NoStore())   # type: ignore[arg-type]  # a BlobStore that holds nothing
         self._children = {d.digest: view for d, view in children}
 
     def child(self, descriptor: Descriptor) -> Image | ImageIndex:
@@ -91,5 +91,6 @@ def combine(sources: list[tuple[str, Image | ImageIndex]],
 
 
 def _platform_key(d: Descriptor) -> tuple:
+    assert d.platform is not None   # checked by the caller
     p = d.platform.normalized()
     return p.os, p.architecture, p.variant, p.os_version
