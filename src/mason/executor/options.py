@@ -35,7 +35,6 @@ class RegistryAccess:
     skip_tls_verify_pull: bool = False
     skip_tls_verify_registries: tuple[str, ...] = ()
     ca_certificates: Mapping[str, str] = field(default_factory=dict)              # registry -> CA file
-    ca_files: tuple[str, ...] = ()                  # extra CAs for every registry (SSL_CERT_FILE/_DIR)
     client_certificates: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # -> (cert, key)
     mirrors: tuple[str, ...] = ()                   # Docker Hub mirrors, tried in order
     registry_map: Mapping[str, tuple[str, ...]] = field(default_factory=dict)     # registry -> replacements
@@ -100,6 +99,9 @@ class BuildOptions:
     # registries
     registry: RegistryAccess = field(default_factory=RegistryAccess)
     check_push_permission: bool = True     # every destination and the cache repo, before building
+    # The CAs every HTTPS connection of the build trusts (registries, ADD <url>, git, https
+    # contexts): a mason.tls.TlsTrust made once by the caller; None: the system roots only.
+    tls: object | None = field(default=None, compare=False)
 
     def snapshot_ignores(self) -> tuple[str, ...]:
         """Paths left out of every layer (relative, sorted): ``--ignore-path`` entries, and

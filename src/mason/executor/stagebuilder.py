@@ -153,6 +153,7 @@ class StageBuilder:
     def run(self) -> StageState:
         state, triggers = self._start()
         self.state = state
+        self.base_layer_count = len(state.layers)     # what --single-snapshot keeps as is
         svc = self.services
         self.layers = StageLayers(state, settings=svc.settings, strategy=svc.strategy, store=svc.store,
                                   skeletons=svc.skeletons, blobs=lambda: svc.scratch("blobs"),

@@ -113,7 +113,8 @@ def _write(ctx: StepContext, ins: di.Copy | di.Add, created_by: str, tree: fsops
                                            unpack=ins.unpack, checksum=ins.checksum,
                                            keep_git_dir=bool(ins.keep_git_dir))
                 fsops.add(tree, list(ins.sources), root, ins.dest, work_dir=str(ctx.scratch("add")),
-                          workdir=workdir, options=options, where=loc, deferred=deferred)
+                          workdir=workdir, options=options, where=loc, deferred=deferred,
+                          tls=ctx.settings.options.tls)
             else:
                 fsops.copy(tree, list(ins.sources), root, ins.dest, workdir=workdir, chown=chown,
                            chmod=ins.chmod, excludes=tuple(ins.excludes), parents=ins.parents,
