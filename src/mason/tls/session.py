@@ -42,27 +42,28 @@ def trusted_session(trust: TlsTrust, *, pool_size: int = 10) -> requests.Session
     return session
 
 
-def _chain(exc: BaseException):
-    """``exc`` and what caused it (``__cause__``/``__context__``, or an exception wrapped as the
-    first argument, as urllib3 and requests wrap the ssl module's errors)."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        wrapped = current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
-        current = current.__cause__ or current.__context__ or wrapped
-
-
 def is_certificate_failure(exc: BaseException) -> bool:
     """True when TLS failed because the peer's certificate was not accepted (so the server
     does speak TLS), as opposed to a server that answered in plain HTTP or hung up."""
-    for link in _chain(exc):
-        if isinstance(link, (ssl.SSLCertVerificationError, ssl.CertificateError)):
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, ssl.SSLCertVerificationError):
             return True
-        if "CERTIFICATE_VERIFY_FAILED" in str(link) or "certificate verify failed" in str(link):
+        if isinstance(cur, ssl.CertificateError):
             return True
+        text = str(cur)
+        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+            return True
+        cur = _next_cause(cur)
     return False
+
+
+def _next_cause(exc: BaseException) -> BaseException | None:
+    """The exception ``exc`` wraps: its cause, its context, or (urllib3's way) its first argument."""
+    return exc.__cause__ or exc.__context__ or (exc.args[0] if exc.args and isinstance(exc.args[0], BaseException)
+                                                else None)
 
 
 def tls_failure_text(url: str, exc: BaseException, trust: TlsTrust, ca_files: tuple[str, ...] = ()) -> str:
@@ -70,13 +71,18 @@ def tls_failure_text(url: str, exc: BaseException, trust: TlsTrust, ca_files: tu
     (or the host a redirect led to: the one whose certificate failed)."""
     failed = getattr(getattr(exc, "request", None), "url", None) or url
     host = urlsplit(failed).netloc.rpartition("@")[2] or url
-    return f"TLS with {host} failed: {_reason(exc)}; CA files tried: {trust.tried(ca_files)}"
+    reason = _reason(exc)
+    return f"TLS with {host} failed: {reason}; CA files tried: {trust.tried(ca_files)}"
 
 
 def _reason(exc: BaseException) -> str:
-    for link in _chain(exc):
-        if isinstance(link, ssl.SSLCertVerificationError):
-            return f"certificate not trusted ({link.verify_message})"
-        if isinstance(link, ssl.SSLError):
-            return f"{link.reason or link}"
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, ssl.SSLCertVerificationError):
+            return f"certificate not trusted ({cur.verify_message})"
+        if isinstance(cur, ssl.SSLError):
+            return f"{cur.reason or cur}"
+        cur = _next_cause(cur)
     return "certificate not trusted" if "CERTIFICATE_VERIFY_FAILED" in str(exc) else "handshake failed"
