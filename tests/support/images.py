@@ -45,13 +45,14 @@ def _add_tar_layer(layout: str, tag: str, tar_path: str) -> None:
     run("umoci", "raw", "add-layer", "--image", f"{layout}:{tag}", tar_path)
 
 
-def busybox_rootfs(directory: str) -> str:
-    """A directory tree with busybox, its applet links and minimal user databases."""
+def busybox_rootfs(directory: str, busybox: str = BUSYBOX) -> str:
+    """A directory tree with ``busybox`` (the host's by default), its applet links and minimal
+    user databases (the applet list is the host busybox's: the same Debian version)."""
     os.makedirs(os.path.join(directory, "bin"))
     os.makedirs(os.path.join(directory, "etc"))
     os.makedirs(os.path.join(directory, "tmp"), mode=0o1777)
     os.makedirs(os.path.join(directory, "root"), mode=0o700)
-    shutil.copy2(BUSYBOX, os.path.join(directory, "bin", "busybox"))
+    shutil.copy2(busybox, os.path.join(directory, "bin", "busybox"))
     applets = run(BUSYBOX, "--list").split()
     for applet in applets:
         if applet != "busybox":
@@ -69,10 +70,11 @@ def _tar_directory(source: str, tar_path: str) -> str:
     return tar_path
 
 
-def build_busybox_layout(workdir: str, *, tag: str = "latest", arch: str = "amd64", layout: str | None = None) -> str:
+def build_busybox_layout(workdir: str, *, tag: str = "latest", arch: str = "amd64", layout: str | None = None,
+                         busybox: str = BUSYBOX) -> str:
     layout = layout or os.path.join(workdir, "busybox-layout")
     scratch = tempfile.mkdtemp(prefix=f"busybox-{arch}-", dir=workdir)
-    rootfs = busybox_rootfs(os.path.join(scratch, "rootfs"))
+    rootfs = busybox_rootfs(os.path.join(scratch, "rootfs"), busybox)
     tar_path = _tar_directory(rootfs, os.path.join(scratch, "layer.tar"))
     _new_image(layout, tag, arch)
     _add_tar_layer(layout, tag, tar_path)
@@ -86,11 +88,25 @@ def _write_blob(layout: str, data: bytes) -> dict:
     return {"digest": f"sha256:{digest}", "size": len(data)}
 
 
-def build_multiplatform_layout(workdir: str) -> str:
-    """Two single-platform busybox images (tags amd64 and arm64) joined by an index tagged latest."""
+ARM64_BUSYBOX_DEB = os.path.join(os.path.dirname(__file__), "..", "..", ".mason", "debs", "busybox-static_arm64.deb")
+
+
+def arm64_busybox(workdir: str) -> str:
+    """Debian's arm64 busybox-static (downloaded by scripts/setup), unpacked with dpkg-deb."""
+    if not os.path.exists(ARM64_BUSYBOX_DEB):
+        raise RuntimeError(f"{ARM64_BUSYBOX_DEB} is missing: run scripts/setup")
+    target = tempfile.mkdtemp(prefix="busybox-arm64-deb-", dir=workdir)
+    run("dpkg-deb", "-x", ARM64_BUSYBOX_DEB, target)
+    return os.path.join(target, "bin", "busybox")
+
+
+def build_multiplatform_layout(workdir: str, *, native: bool = False) -> str:
+    """Two single-platform busybox images (tags amd64 and arm64) joined by an index tagged latest.
+    ``native``: the arm64 image holds arm64's busybox (runnable under qemu-aarch64), not the host's."""
     layout = os.path.join(workdir, "multiplatform-layout")
     for arch in ("amd64", "arm64"):
-        build_busybox_layout(workdir, tag=arch, arch=arch, layout=layout)
+        busybox = arm64_busybox(workdir) if native and arch == "arm64" else BUSYBOX
+        build_busybox_layout(workdir, tag=arch, arch=arch, layout=layout, busybox=busybox)
     with open(os.path.join(layout, "index.json")) as f:
         top = json.load(f)
     by_tag = {m["annotations"]["org.opencontainers.image.ref.name"]: m for m in top["manifests"]}

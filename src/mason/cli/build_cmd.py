@@ -165,7 +165,13 @@ def _build(parsed, settings, reporter, executor, *, env, cwd, stdin) -> int:
             for note in mapped.notes:
                 reporter.emit(note)
             run_build = executor or _default_executor()
-            result = run_build(mapped.options, reporter=reporter, env=env)
+            if mapped.platforms:
+                from mason.executor.multiplatform import run_multi_platform
+
+                result = run_multi_platform(mapped.options, mapped.platforms, reporter=reporter, env=env,
+                                            build=run_build)
+            else:
+                result = run_build(mapped.options, reporter=reporter, env=env)
         write_digest_files(mapped.options, result.image_digest)
         if settings.metadata_file is not None:
             write_metadata_file(settings.metadata_file, result)

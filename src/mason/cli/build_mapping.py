@@ -21,6 +21,7 @@ from mason.executor.events import Info, Warn
 from mason.executor.options import BuildOptions, RegistryAccess, SecretSource
 from mason.cli.kaniko_flags import ACCEPTED, BY_NAME, ParsedFlags, parse_go_bool
 from mason.errors import NotSupportedError, UsageError
+from mason.oci.platform import parse_platform
 
 _KANIKO_SNAPSHOT_MODES = ("full", "redo", "time")
 _PLATFORM = re.compile(r"[a-z0-9][a-z0-9_.-]*")
@@ -31,6 +32,7 @@ _GIT_KEYS = {"branch": str, "single-branch": bool, "recurse-submodules": bool, "
 class Mapped:
     options: BuildOptions
     notes: tuple[object, ...]          # Info/Warn events to report once the reporter exists
+    platforms: tuple[str, ...] = ()    # several: one build per platform, then an index (options.platform None)
 
 
 def _frozen(mapping: dict) -> Mapping:
@@ -80,13 +82,35 @@ def validate(parsed: ParsedFlags, env: Mapping[str, str]) -> None:
     if parsed["git"] and not _is_git_context(str(parsed["context"])):
         raise UsageError("--git applies only to git:// contexts",
                          hint=f"the context is {parsed['context']!r}; remove --git or use a git:// context")
-    platform = parsed["custom-platform"]
-    if platform:
+    wanted = platforms(parsed)
+    if len(wanted) > 1:
+        for flag in ("tar-path", "cache-report"):
+            if parsed[flag]:
+                raise NotSupportedError(f"--{flag} with several platforms ({', '.join(wanted)}): it holds one "
+                                        "image's data", hint="build one platform per run for it, or drop the flag")
+
+
+def platforms(parsed: ParsedFlags) -> tuple[str, ...]:
+    """The platforms asked for (``--custom-platform`` or BuildKit's ``--platform``, each a comma
+    list), checked; empty: the host's."""
+    if parsed["custom-platform"] and parsed["platform"]:
+        raise UsageError("--custom-platform and --platform are the same flag: give one of them")
+    flag = "--platform" if parsed["platform"] else "--custom-platform"
+    text = parsed["platform"] or parsed["custom-platform"]
+    if not text:
+        return ()
+    found: list[str] = []
+    for platform in (p.strip() for p in text.split(",")):
         parts = platform.split("/")
         if not 2 <= len(parts) <= 3 or not all(_PLATFORM.fullmatch(p) for p in parts):
-            raise UsageError(f"--custom-platform {platform!r}: expected os/arch[/variant], e.g. linux/arm64/v8")
+            raise UsageError(f"{flag} {platform!r}: expected os/arch[/variant], e.g. linux/arm64/v8 "
+                             "(several: linux/amd64,linux/arm64)")
         if parts[0] != "linux":
-            raise NotSupportedError(f"--custom-platform {platform!r}: mason builds linux images only")
+            raise NotSupportedError(f"{flag} {platform!r}: mason builds linux images only")
+        if str(parse_platform(platform)) in (str(parse_platform(p)) for p in found):
+            raise UsageError(f"{flag} {text!r}: {platform} is given twice")
+        found.append(platform)
+    return tuple(found)
 
 
 def _is_git_context(spec: str) -> bool:
@@ -362,6 +386,7 @@ def build_options(parsed: ParsedFlags, context_dir: Path, *, env: Mapping[str, s
     level = parsed["compression-level"]
     if parsed["stage-jobs"] < 0:
         raise UsageError(f"--stage-jobs={parsed['stage-jobs']}: expected 0 (one per CPU) or a positive number")
+    wanted = platforms(parsed)
     options = BuildOptions(
         context_dir=context_dir,
         dockerfile=dockerfile,
@@ -369,7 +394,9 @@ def build_options(parsed: ParsedFlags, context_dir: Path, *, env: Mapping[str, s
         destinations=tuple(parsed["destination"]),
         build_args=args,
         target=parsed["target"] or None,
-        platform=parsed["custom-platform"] or None,
+        platform=wanted[0] if len(wanted) == 1 else None,
+        # MASON_BINFMT_DIR: another binfmt_misc directory to read (tests point it at an empty one)
+        binfmt_dir=_path(env["MASON_BINFMT_DIR"], cwd) if env.get("MASON_BINFMT_DIR") else None,
         labels=labels(parsed),
         no_push=effective_no_push(parsed, env),
         tar_path=optional_path("tar-path"),
@@ -401,4 +428,4 @@ def build_options(parsed: ParsedFlags, context_dir: Path, *, env: Mapping[str, s
         check_push_permission=not parsed["skip-push-permission-check"],
         tls=tls,
     )
-    return Mapped(options, tuple(notes))
+    return Mapped(options, tuple(notes), wanted if len(wanted) > 1 else ())

@@ -63,6 +63,14 @@ _KANIKO_DIR_EFFECT = ("Kaniko's own state directory; mason keeps each build's st
                       "directory. If given (or KANIKO_DIR is set) and --work-dir is not, it is used as the "
                       "parent of that work directory.")
 
+_PLATFORMS_EFFECT = ("Kaniko takes one platform; mason also takes a comma separated list (as BuildKit's "
+                     "--platform): each platform is built as its own build (base images resolved per platform, "
+                     "TARGETPLATFORM/TARGETARCH per platform), then one OCI image index is written to every "
+                     "--destination and --oci-layout-path. RUN for a foreign architecture runs through qemu-user: "
+                     "an interpreter must be registered in binfmt_misc with the F flag (Debian's "
+                     "qemu-user-static), else the build is refused before any work. With several platforms "
+                     "--tar-path and --cache-report are refused")
+
 FLAGS: tuple[FlagSpec, ...] = (
     # -- context and Dockerfile ---------------------------------------------------------------
     _f("dockerfile", STRING, "Dockerfile", "Path to the Dockerfile: absolute, relative to the current "
@@ -85,8 +93,11 @@ FLAGS: tuple[FlagSpec, ...] = (
               "BuildKit; Kaniko passes an empty string); mason warns"),
     _f("target", STRING, "", "Build stage to build"),
     _f("skip-unused-stages", BOOL, False, "Build only the stages the target needs"),
-    _f("custom-platform", STRING, "", "Platform to build for, os/arch[/variant] (default: the host's)",
-       aliases=("customPlatform",)),
+    _f("custom-platform", STRING, "", "Platform(s) to build for, os/arch[/variant], comma separated "
+       "(default: the host's)", aliases=("customPlatform",),
+       effect=_PLATFORMS_EFFECT),
+    _f("platform", STRING, "", "BuildKit's spelling of --custom-platform: os/arch[/variant][,...]",
+       origin="buildkit", effect="the same as --custom-platform (give one of the two)"),
     _f("label", LIST, (), "Image label k=v (repeatable)"),
     _f("kaniko-dir", STRING, "/kaniko", "Kaniko's working directory (env KANIKO_DIR)", status=ACCEPTED,
        effect=_KANIKO_DIR_EFFECT),

@@ -35,6 +35,10 @@ def platform_args(target_platform: str, build_platform: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for prefix, value in (("TARGET", target_platform), ("BUILD", build_platform)):
         os_, arch, variant = split_platform(value)
+        if arch == "arm64" and variant in ("v8", "8"):
+            # containerd's Normalize drops arm64's default variant: BuildKit gives linux/arm64 and
+            # an empty TARGETVARIANT for --platform linux/arm64 and linux/arm64/v8 alike
+            variant = ""
         out[prefix + "PLATFORM"] = f"{os_}/{arch}" + (f"/{variant}" if variant else "")
         out[prefix + "OS"] = os_
         out[prefix + "ARCH"] = arch

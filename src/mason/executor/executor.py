@@ -243,6 +243,7 @@ class Build:
         for warning in apply_checks(directives, plan.warnings, name):
             self.reporter.emit(ev.Warn(str(warning)))
         self.plan = plan
+        self._check_emulation(plan)
         self.ignore = load_ignore(Path(opts.context_dir), opts.dockerfile)
         self.context = SourceTree(str(opts.context_dir), self.ignore)
         self._check_push_permission()
@@ -314,6 +315,16 @@ class Build:
             pull=self.pull, strategy=lambda: self.fs, strategy_chosen=lambda: self._fs, store=self.store,
             skeletons=self.skeletons, scratch=self.work.sub, runner=self.runner, cache=self.cache,
             reporter=self.reporter, cancel=self.cancel, records=self.stage_records)
+
+    def _check_emulation(self, plan: StagePlan) -> None:
+        """A RUN in a stage for a foreign platform needs qemu-user: refused now, before any work,
+        when binfmt_misc has no usable interpreter (``mason.sandbox.binfmt``)."""
+        from mason.executor.emulation import run_platforms
+        from mason.sandbox.binfmt import DEFAULT_DIR, require_emulation
+
+        wanted = run_platforms(plan, self.platform)
+        if wanted:
+            require_emulation(wanted, self.options.binfmt_dir or DEFAULT_DIR)
 
     def _check_push_permission(self) -> None:
         """Kaniko checks push access before building, so a 20-minute build does not end in

@@ -56,6 +56,7 @@ class BuildOptions:
     build_args: Mapping[str, str] = field(default_factory=dict)
     target: str | None = None
     platform: str | None = None             # "os/arch[/variant]"; None: the host's
+    binfmt_dir: Path | None = None          # where binfmt_misc is read (None: /proc/sys/fs/binfmt_misc)
     labels: Mapping[str, str] = field(default_factory=dict)
     no_push: bool = False
     tar_path: Path | None = None
