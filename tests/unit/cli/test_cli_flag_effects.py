@@ -78,6 +78,7 @@ CASES = {
     "target": (NP + ["-f", "Dockerfile.other", "--target", "a"], lambda r: r.o.target == "a"),
     "skip-unused-stages": (NP + ["--skip-unused-stages"], lambda r: r.o.skip_unused_stages is True),
     "custom-platform": (NP + ["--custom-platform", "linux/arm64"], lambda r: r.o.platform == "linux/arm64"),
+    "platform": (NP + ["--platform", "linux/arm64"], lambda r: r.o.platform == "linux/arm64"),
     "label": (NP + ["--label", "k=v"], lambda r: dict(r.o.labels) == {"k": "v"}),
     "snapshot-mode": (NP + ["--snapshot-mode", "walk"], lambda r: r.o.snapshot_mode == "walk"),
     "single-snapshot": (NP + ["--single-snapshot"], lambda r: r.o.single_snapshot is True),
