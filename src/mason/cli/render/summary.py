@@ -62,7 +62,10 @@ def summary_lines(result, width: int = 100) -> list[str]:
     hits = sum(1 for s in result.steps if s.cache == "hit")
     cacheable = sum(1 for s in result.steps if s.cache in ("hit", "miss"))
     lines.append(f"cache: {hits}/{cacheable} hit" if cacheable else "cache: not used")
-    lines.append(f"image: {result.image_digest}  config: {result.config_digest}")
+    if result.config_digest:
+        lines.append(f"image: {result.image_digest}  config: {result.config_digest}")
+    else:       # several platforms: the result is an index, each platform's image has its config
+        lines.append(f"image index: {result.image_digest}")
     for ref, digest in result.pushed:
         lines.append(f"pushed: {ref}@{digest}")
     return lines
