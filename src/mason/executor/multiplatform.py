@@ -46,6 +46,10 @@ def run_multi_platform(options: BuildOptions, platforms: tuple[str, ...], *, rep
     parse_settings(options, env)             # option errors before anything runs
     _check_all_emulators(options, platforms)
     cache_repo = default_cache_repo(options) if options.cache else options.cache_repo
+    pusher = _Pusher(options, registry, env)
+    if options.check_push_permission and not options.no_push:
+        for dest in options.destinations:     # Kaniko's check, before anything is built
+            pusher.client().check_push_permission(parse_reference(dest))
     if options.work_root is not None:
         Path(options.work_root).mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="mason-platforms-", dir=options.work_root))
@@ -65,7 +69,7 @@ def run_multi_platform(options: BuildOptions, platforms: tuple[str, ...], *, rep
             view = open_source(parse_location(f"oci:{layout}:latest"), lambda: None)
             sources.append((platform, view))
         index = combine(sources)
-        pushed = write_outputs(index, _outputs(options, registry, env), warn=lambda m: reporter.emit(ev.Warn(m)))
+        pushed = write_outputs(index, _outputs(options, pusher), warn=lambda m: reporter.emit(ev.Warn(m)))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     digest = index.descriptor().digest
@@ -99,26 +103,35 @@ def _check_all_emulators(options: BuildOptions, platforms: tuple[str, ...]) -> N
     require_emulation(wanted, options.binfmt_dir or DEFAULT_DIR)
 
 
-def _outputs(options: BuildOptions, registry, env: Mapping[str, str]) -> list[Output]:
+class _Pusher:
+    """The destinations' registry client, made once, on first use (the caller's, if it gave one)."""
+
+    def __init__(self, options: BuildOptions, registry, env: Mapping[str, str]):
+        self.options, self._client, self.env = options, registry, env
+
+    def client(self):
+        if self._client is None:
+            from mason.registry import RegistryClient, default_keychain
+            from mason.tls import TlsTrust
+
+            self._client = RegistryClient(keychain=default_keychain(self.env),
+                                          options=registry_options(self.options.registry, push=True,
+                                                                   trust=self.options.tls or TlsTrust.of()))
+        return self._client
+
+
+def _outputs(options: BuildOptions, pusher: _Pusher) -> list[Output]:
     from mason.image.layout import LayoutSink
     from mason.image.remote import RemoteSink
 
     outs = []
-    if not options.no_push and options.destinations:
-        client = registry
-        if client is None:
-            from mason.registry import RegistryClient, default_keychain
-            from mason.tls import TlsTrust
-
-            client = RegistryClient(keychain=default_keychain(env),
-                                    options=registry_options(options.registry, push=True,
-                                                             trust=options.tls or TlsTrust.of()))
+    if not options.no_push:
         access = options.registry
+        ignore_immutable = bool(access and access.push_ignore_immutable_tag_errors)
         for dest in options.destinations:
             ref = parse_reference(dest)
             outs.append(Output("registry", dest,
-                               lambda ref=ref: RemoteSink(client, ref, ignore_immutable_tag=bool(
-                                   access and access.push_ignore_immutable_tag_errors)),
+                               lambda ref=ref: RemoteSink(pusher.client(), ref, ignore_immutable_tag=ignore_immutable),
                                retries=access.push_retry if access else 0))
     if options.oci_layout_path:
         path = str(options.oci_layout_path)

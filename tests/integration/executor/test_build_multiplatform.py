@@ -172,3 +172,34 @@ def test_copy_only_needs_no_emulator(tmp_path, native_base):
                     env={"MASON_BINFMT_DIR": str(empty)})
     assert code == 0, log
     assert len(skopeo_raw(f"oci:{out}:latest")["manifests"]) == 2
+
+
+def test_cache_keys_are_per_platform(tmp_path, registry_plain, native_base, binfmt):
+    """One Dockerfile, two platforms, a shared cache repository: each platform's RUN is its own
+    cache entry (the second platform never reuses the first's layer), and a rebuild hits both."""
+    from mason.executor.events import CollectingReporter
+    from mason.executor.multiplatform import run_multi_platform
+    from mason.executor.options import BuildOptions, RegistryAccess
+
+    ctx = write_context(tmp_path / "ctx", DOCKERFILE.format(base=f"oci:{native_base}:latest"))
+    access = RegistryAccess(insecure_registries=(registry_plain.host,))
+
+    def build(n):
+        options = BuildOptions(context_dir=ctx, destinations=(f"{registry_plain.host}/multi/cached:{n}",),
+                               cache=True, cache_repo=f"{registry_plain.host}/multi/cache", registry=access,
+                               oci_layout_path=tmp_path / f"out{n}", work_root=tmp_path / f"w{n}")
+        return run_multi_platform(options, ("linux/amd64", "linux/arm64"), reporter=CollectingReporter(),
+                                  env={"PATH": os.environ["PATH"]})
+
+    first, second = build(1), build(2)
+    runs = lambda result: [s for s in result.steps if s.instruction.startswith("RUN")]   # noqa: E731
+    assert [s.cache for s in runs(first)] == ["miss", "miss"]
+    assert runs(first)[0].cache_key != runs(first)[1].cache_key
+    assert [s.cache for s in runs(second)] == ["hit", "hit"]
+    index = skopeo_raw(f"oci:{tmp_path / 'out2'}:2")
+    for entry in index["manifests"]:
+        manifest = json.loads(read_blob(tmp_path / "out2", entry["digest"]))
+        layer = manifest["layers"][-1]["digest"]
+        listing = subprocess.run(["tar", "-xzOf", str(tmp_path / "out2" / "blobs" / "sha256" / layer.split(":")[1]),
+                                  "arch"], capture_output=True, text=True, check=True).stdout.strip()
+        assert listing == {"amd64": "x86_64", "arm64": "aarch64"}[entry["platform"]["architecture"]]
