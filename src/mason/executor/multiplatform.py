@@ -31,7 +31,7 @@ from mason.executor.settings import default_cache_repo, parse_settings
 from mason.executor.stagebuilder import format_platform
 from mason.image.combine import combine
 from mason.image.location import open_source, parse_location
-from mason.oci.platform import host_platform, parse_platform
+from mason.oci.platform import Platform, host_platform, parse_platform
 from mason.oci.reference import parse_reference
 from mason.sandbox.binfmt import DEFAULT_DIR, require_emulation
 
@@ -94,7 +94,7 @@ def _check_all_emulators(options: BuildOptions, platforms: tuple[str, ...]) -> N
             return        # the first platform's build reports it as every build does
     dockerfile = parse_dockerfile(text, file=name)
     host = format_platform(host_platform())
-    wanted = []
+    wanted: list[Platform] = []
     for platform in platforms:
         target = parse_platform(platform)
         plan = plan_stages(dockerfile, build_args=dict(options.build_args), target=options.target,
@@ -130,9 +130,10 @@ def _outputs(options: BuildOptions, pusher: _Pusher) -> list[Output]:
         ignore_immutable = bool(access and access.push_ignore_immutable_tag_errors)
         for dest in options.destinations:
             ref = parse_reference(dest)
-            outs.append(Output("registry", dest,
-                               lambda ref=ref: RemoteSink(pusher.client(), ref, ignore_immutable_tag=ignore_immutable),
-                               retries=access.push_retry if access else 0))
+            def sink(ref=ref) -> RemoteSink:
+                return RemoteSink(pusher.client(), ref, ignore_immutable_tag=ignore_immutable)
+
+            outs.append(Output("registry", dest, sink, retries=access.push_retry if access else 0))
     if options.oci_layout_path:
         path = str(options.oci_layout_path)
         tag = parse_reference(options.destinations[0]).tag if options.destinations else "latest"

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from mason.image.copy import copy
-from mason.image.view import Image
+from mason.image.view import Image, ImageIndex
 from mason.registry.operation_retry import retry_operation
 
 
@@ -24,7 +24,7 @@ class Output:
     retries: int = 0     # --push-retry: times the whole write starts over after a registry failure
 
 
-def write_outputs(image: Image, outputs: list[Output], *, jobs: int = 4,
+def write_outputs(image: Image | ImageIndex, outputs: list[Output], *, jobs: int = 4,
                   warn: Callable[[str], None] = lambda message: None) -> list[tuple[str, str]]:
     """Write ``image`` to every output, concurrently; returns (target, manifest digest) pairs.
 
