@@ -9,7 +9,7 @@ A case (one entry of a ``cases/*.yml`` list) is data only:
 ``dockerfile_name`` where to write it (default ``Dockerfile``); ``dockerfile_path`` passes it
                     explicitly as ``--dockerfile``
 ``files``           context files: path -> text, or a mapping with ``content``, ``mode``,
-                    ``symlink`` (a target), ``dir: true``, ``tar`` (name -> text, a tar file),
+                    ``symlink`` (a target), ``dir: true``, ``tar`` (name -> text or ``{symlink: target}``, a tar file),
                     ``socket: true``
 ``args``, ``target``, ``options``  build arguments, ``--target``, other ``BuildOptions`` fields
 ``config``          expected fields of the image config's ``config`` object; a dotted key
@@ -18,6 +18,7 @@ A case (one entry of a ``cases/*.yml`` list) is data only:
 ``expect``          path -> expected file: text (the exact content) or a mapping with
                     ``content``, ``contains``, ``mode`` (octal text), ``uid``, ``gid``,
                     ``type`` (file/dir/symlink), ``target``
+``history``         the stage's history entries (the last ones): ``contains``, ``empty_layer``
 ``history_lacks``   text no history entry's ``created_by`` may contain
 ``absent``          paths that must not exist in the image
 ``error``           text (or list of texts) the build's error message must contain
@@ -72,9 +73,14 @@ def write_context(case: dict, ctx: Path, base_layout: str) -> Path | None:
         elif "tar" in spec:
             with tarfile.open(path, "w:gz" if name.endswith("gz") else "w") as tar:
                 for member, text in spec["tar"].items():
-                    data = text.encode()
                     info = tarfile.TarInfo(member)
-                    info.size, info.mode, info.mtime = len(data), 0o644, 1_600_000_000
+                    info.mode, info.mtime = 0o644, 1_600_000_000
+                    if isinstance(text, dict):      # {symlink: target}
+                        info.type, info.linkname = tarfile.SYMTYPE, text["symlink"]
+                        tar.addfile(info)
+                        continue
+                    data = text.encode()
+                    info.size = len(data)
                     tar.addfile(info, io.BytesIO(data))
         elif spec.get("socket"):
             sock = socket.socket(socket.AF_UNIX)
@@ -132,6 +138,13 @@ def check_config(case: dict, config: dict) -> list[str]:
         for entry in config.get("history") or ():
             if case["history_lacks"] in entry.get("created_by", ""):
                 problems.append(f"history entry {entry['created_by']!r} names {case['history_lacks']!r}")
+    if case.get("history"):
+        # the last entries, after the base image's own
+        got = (config.get("history") or [])[-len(case["history"]):]
+        for want, entry in zip(case["history"], got):
+            if want["contains"] not in entry.get("created_by", "") or \
+                    bool(entry.get("empty_layer")) != want["empty_layer"]:
+                problems.append(f"history entry {entry!r}: want {want!r}")
     for key, want in (case.get("image") or {}).items():
         got = config.get(key)
         if got != want:
