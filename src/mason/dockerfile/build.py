@@ -187,6 +187,8 @@ def _duration(flags, name, fail) -> int:
         ns = parse_go_duration(value)
     except ValueError as exc:
         raise fail(f"HEALTHCHECK --{name}: {exc}") from None
+    if ns == 0:
+        return 0            # BuildKit's parseOptInterval: zero is "not set", not too short
     if ns < 1_000_000:
         raise fail(f'Interval "{name}" cannot be less than 1ms')
     return ns

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from mason.dockerfile.expand import expand_heredoc, expand_word, expand_words
 from mason.dockerfile.mounts import Mount, parse_mount
 from mason.dockerfile.syntax import Heredoc, Location, Node
-from mason.dockerfile.values import is_digest
+from mason.dockerfile.values import check_signal, is_digest
 from mason.errors import DockerfileError
 
 
@@ -258,7 +258,8 @@ class StopSignal(Instruction):
     signal: str
 
     def _expand(self, env):
-        return replace(self, signal=self._w(self.signal, env))
+        # BuildKit checks the name after expansion, when the stage is converted
+        return replace(self, signal=check_signal(self._w(self.signal, env)))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,7 +11,8 @@ Rules (BuildKit's):
 * TARGETPLATFORM/TARGETOS/TARGETARCH/TARGETVARIANT/BUILDPLATFORM/BUILDOS/BUILDARCH/BUILDVARIANT
   are automatic in the global scope and need ``ARG NAME`` inside a stage;
 * the proxy ARGs (HTTP_PROXY, HTTPS_PROXY, FTP_PROXY, NO_PROXY, ALL_PROXY, either case) reach
-  RUN from ``--build-arg`` without a declaration, but are kept out of cache keys and history.
+  RUN from ``--build-arg`` without a declaration, in both spellings, but are kept out of cache
+  keys and history.
 """
 
 from __future__ import annotations
@@ -88,8 +89,10 @@ class StageScope:
         for k, v in self.args:
             out.setdefault(k, v)
         for k, v in self.build_args:
-            if k in PROXY_ARGS:
-                out.setdefault(k, v)
+            if k in PROXY_ARGS and v:
+                # BuildKit's exec op sets both spellings from either one (proxyEnvList)
+                out.setdefault(k.upper(), v)
+                out.setdefault(k.lower(), v)
         return out
 
     def run_args(self) -> dict[str, str]:

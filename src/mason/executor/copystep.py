@@ -24,11 +24,10 @@ def _chown(builder, spec: str | None, root_cm) -> tuple[int, int] | None:
     user, _, group = spec.partition(":")
     if user.isdigit() and (not group or group.isdigit()):
         return int(user), int(group or user)
-    from mason.sandbox.users import resolve_user
+    from mason.sandbox.users import resolve_owner
 
     with root_cm() as root:
-        resolved = resolve_user(root, spec)
-    return resolved.uid, resolved.gid
+        return resolve_owner(root, spec)
 
 
 def _source_tree(builder, ins, stack: contextlib.ExitStack):

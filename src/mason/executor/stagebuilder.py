@@ -247,7 +247,7 @@ class StageBuilder:
     def _workdir_layer(self, path: str, history: str) -> LayerRef | None:
         """BuildKit creates a missing WORKDIR (owned by the current USER) as its own layer."""
         from mason.fsops import make_dirs, resolve_inroot
-        from mason.sandbox.users import resolve_user
+        from mason.sandbox.users import resolve_owner
 
         with self.build.fs.step(self.state.layers) as fs:
             try:
@@ -256,8 +256,8 @@ class StageBuilder:
             except MasonError:
                 exists = False
             if not exists:
-                user = resolve_user(fs.root, self.state.config.user) if self.state.config.user else None
-                owner = {"uid": user.uid, "gid": user.gid} if user else {}
+                user = resolve_owner(fs.root, self.state.config.user) if self.state.config.user else None
+                owner = {"uid": user[0], "gid": user[1]} if user else {}
                 make_dirs(str(fs.root), path, **owner)
         return self.commit(fs, history)
 

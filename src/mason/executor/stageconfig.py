@@ -28,6 +28,10 @@ class StageConfig:
         if variant and "variant" not in doc:
             doc["variant"] = variant
         doc.setdefault("config", {})
+        if not base:
+            # BuildKit's emptyImage: only FROM scratch gets "/"; a base image's WorkingDir
+            # (often empty) is kept as it is
+            doc["config"]["WorkingDir"] = "/"
         doc["rootfs"] = {"type": "layers", "diff_ids": list(doc.get("rootfs", {}).get("diff_ids", []))}
         doc["history"] = list(doc.get("history", []))
         # CMD set in this stage survives a later ENTRYPOINT; an inherited one does not.
@@ -161,6 +165,4 @@ class StageConfig:
         for key in [k for k, v in cfg.items() if v is None or v == {} or v == []]:
             # Docker omits empty optional fields; an explicit empty Cmd/Entrypoint stays absent too.
             del cfg[key]
-        if "WorkingDir" not in cfg:
-            cfg["WorkingDir"] = "/"
         return doc
