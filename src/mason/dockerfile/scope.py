@@ -9,7 +9,8 @@ Rules (BuildKit's):
 * an ARG's value is the ``--build-arg`` if given, else its own default, else the global one;
 * ENV wins over an ARG of the same name in expansions and in the RUN environment;
 * TARGETPLATFORM/TARGETOS/TARGETARCH/TARGETVARIANT/BUILDPLATFORM/BUILDOS/BUILDARCH/BUILDVARIANT
-  are automatic in the global scope and need ``ARG NAME`` inside a stage;
+  and TARGETSTAGE (the --target, or "default") are automatic in the global scope and need
+  ``ARG NAME`` inside a stage;
 * the proxy ARGs (HTTP_PROXY, HTTPS_PROXY, FTP_PROXY, NO_PROXY, ALL_PROXY, either case) reach
   RUN from ``--build-arg`` without a declaration, in both spellings, but are kept out of cache
   keys and history.
@@ -26,7 +27,7 @@ from mason.dockerfile.values import split_platform
 PROXY_ARGS = frozenset(n for base in ("HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY")
                        for n in (base, base.lower()))
 PLATFORM_ARG_NAMES = ("TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT",
-                      "BUILDPLATFORM", "BUILDOS", "BUILDARCH", "BUILDVARIANT")
+                      "BUILDPLATFORM", "BUILDOS", "BUILDARCH", "BUILDVARIANT", "TARGETSTAGE")
 
 Pairs = tuple[tuple[str, str], ...]
 
@@ -129,7 +130,10 @@ class StageScope:
         All pairs of one ENV/ARG instruction are expanded against the scope *before* it
         (``ENV a=1 b=$a`` gives b the old a), as in BuildKit.
         """
-        expanded = self.expand(instruction)
+        if isinstance(instruction, Arg):
+            expanded = instruction.expand(self.expansion_env(), given={k for k, _ in self.build_args})
+        else:
+            expanded = self.expand(instruction)
         scope = self
         if isinstance(expanded, Arg):
             for decl in expanded.args:

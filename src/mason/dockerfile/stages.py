@@ -96,6 +96,8 @@ def plan_stages(dockerfile: Dockerfile, *, build_args: Mapping[str, str] = {}, t
         plat = platform_args(target_platform, build_platform)
     except ValueError as exc:
         raise DockerfileError(str(exc), hint="use os/arch[/variant], e.g. linux/arm64/v8") from None
+    # BuildKit (dockerfile frontend 1.7+): the --target as given, "default" without one
+    plat["TARGETSTAGE"] = target or "default"
     meta: dict[str, str] = dict(plat)
     global_declared: set[str] = set()
     stage_heads: list[tuple[From, list[Instruction]]] = []
@@ -105,7 +107,7 @@ def plan_stages(dockerfile: Dockerfile, *, build_args: Mapping[str, str] = {}, t
         elif stage_heads:
             stage_heads[-1][1].append(ins)
         elif isinstance(ins, Arg):
-            for decl in ins.expand(meta).args:
+            for decl in ins.expand(meta, given=set(build_args)).args:
                 global_declared.add(decl.name)
                 value = build_args.get(decl.name, decl.default)
                 if value is not None:

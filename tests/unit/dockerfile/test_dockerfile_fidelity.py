@@ -1,0 +1,72 @@
+"""Front-end behaviours where mason once differed from BuildKit (each case failed before)."""
+
+import pytest
+
+from mason.dockerfile import parse_dockerfile, plan_stages
+from mason.errors import DockerfileError
+
+
+def walk(text, build_args=None, **kw):
+    p = plan_stages(parse_dockerfile(text), build_args=build_args or {}, **kw)
+    stage = p.stages[p.target]
+    scope = p.scope(stage, ())
+    out = []
+    for instruction in stage.instructions:
+        expanded, scope = scope.apply(instruction)
+        out.append((expanded, scope))
+    return out
+
+
+@pytest.mark.parametrize("signal", ["SIGKILL", "kill", "9", "SIGRTMIN+3", "usr1"])
+def test_stopsignal_accepts_what_parse_signal_accepts(signal):
+    (ins, _), = walk(f"FROM a\nSTOPSIGNAL {signal}\n")
+    assert ins.signal == signal
+
+
+@pytest.mark.parametrize("signal", ["NOTASIGNAL", "0", "SIGNOPE"])
+def test_stopsignal_rejects_unknown_names_at_its_line(signal):
+    with pytest.raises(DockerfileError, match=f"Invalid signal: {signal}") as info:
+        walk(f"FROM a\nSTOPSIGNAL {signal}\n")
+    assert info.value.line == 2
+
+
+def test_stopsignal_is_checked_after_expansion():
+    (_, scope), (ins, _) = walk("FROM a\nARG S=SIGINT\nSTOPSIGNAL $S\n")
+    assert ins.signal == "SIGINT"
+
+
+def test_healthcheck_interval_zero_means_default():
+    (ins, _), = walk("FROM a\nHEALTHCHECK --interval=0ms --timeout=0s CMD true\n")
+    assert ins.interval == 0 and ins.timeout == 0
+    with pytest.raises(DockerfileError, match="cannot be less than 1ms"):
+        walk("FROM a\nHEALTHCHECK --interval=500us CMD true\n")
+
+
+@pytest.mark.parametrize("given", ["http_proxy", "HTTP_PROXY"])
+def test_proxy_build_arg_sets_both_spellings(given):
+    (_, scope), = walk("FROM a\nRUN x\n", build_args={given: "http://p:3128"})
+    env = scope.run_env()
+    assert env["http_proxy"] == env["HTTP_PROXY"] == "http://p:3128"
+    assert scope.run_args() == {}
+
+
+def test_build_arg_value_replaces_default_without_expanding_it():
+    steps = walk('FROM a\nARG X="${UNSET:?must be set}"\nRUN x\n', build_args={"X": "given"})
+    assert steps[-1][1].run_env()["X"] == "given"
+    with pytest.raises(DockerfileError, match="must be set"):
+        walk('FROM a\nARG X="${UNSET:?must be set}"\nRUN x\n')
+
+
+def test_global_build_arg_replaces_default_without_expanding_it():
+    p = plan_stages(parse_dockerfile('ARG B="${UNSET:?need B}"\nFROM $B\n'), build_args={"B": "img"})
+    assert p.stages[0].base == "img"
+
+
+@pytest.mark.parametrize("target, value", [(None, "default"), ("first", "first")])
+def test_targetstage_is_predefined(target, value):
+    text = "FROM a AS first\nARG TARGETSTAGE\nRUN x\nFROM first\n"
+    p = plan_stages(parse_dockerfile(text), target=target)
+    scope = p.scope(p.stages[0], ())
+    for instruction in p.stages[0].instructions:
+        _, scope = scope.apply(instruction)
+    assert scope.run_env()["TARGETSTAGE"] == value
