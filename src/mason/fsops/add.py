@@ -68,15 +68,19 @@ def add(tree: SourceTree, sources: Sequence[str], root: str, dest: str, *, work_
     local = [(s, sel) for s in sources if s not in remote
              for sel in select(tree, s, plist, where=where)]
     dest_inroot, spelled_dir = destination(dest, workdir)
-    if len(local) + len(remote) > 1 and not spelled_dir:
+    archives = {id(sel) for _, sel in local
+                if not sel.is_dir and opts.unpack is not False and archive.is_tar_archive(sel.host)}
+    # Archives are unpacked into the destination and directories copied into it, so only
+    # several plain files (or downloads) need it spelled as a directory (``ADD *.tar /dest``
+    # builds in BuildKit)
+    files = [s for s, sel in local if not sel.is_dir and id(sel) not in archives] + remote
+    if len(local) + len(remote) > 1 and not spelled_dir and len(files) > 1:
         if not os.path.isdir(os.path.join(root, dest_inroot.lstrip("/"))):
             raise BuildError(f"destination {dest!r} must be a directory ending with '/' when "
                              f"adding several sources ({', '.join(map(repr, sources[:5]))})")
         dest = dest_inroot + "/"
     elif len(local) + len(remote) > 1:
         dest = dest_inroot + "/"
-    archives = {id(sel) for _, sel in local
-                if not sel.is_dir and opts.unpack is not False and archive.is_tar_archive(sel.host)}
     if remote or archives:
         deferred = None
     result = CopyResult()
