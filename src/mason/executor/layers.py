@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import BinaryIO, Callable
 
 from mason.executor.layerstore import LayerStore
+# at module level: imported lazily from stage threads it raced (a partially initialised module)
+from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, extract_layer
 from mason.errors import BuildError
 from mason.oci.descriptor import Descriptor
 
@@ -41,7 +43,6 @@ def materialize(layers: list[LayerRef], store: LayerStore, *, jobs: int = 2) -> 
     Distinct layers extract in parallel (each into its own directory, so order does not
     matter); a layer already in the store costs one ``stat``.
     """
-    from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, extract_layer
 
     cancel = threading.Event()
     options = ExtractOptions(mode="overlay", cancel=cancel, allowed_devices=SAFE_DEVICES)

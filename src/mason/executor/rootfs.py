@@ -30,6 +30,8 @@ from mason.executor.layers import LayerRef, materialize
 from mason.executor.layerstore import LayerStore
 from mason.errors import BuildError
 from mason.snapshot.changeset import ChangeSet
+# at module level: imported lazily from stage threads it raced (a partially initialised module)
+from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, extract_layer
 
 
 @dataclass
@@ -114,7 +116,6 @@ class WalkStrategy:
             return self._root_locks.setdefault(id(layers), threading.Lock())
 
     def _root_for(self, layers: list[LayerRef]) -> Path:
-        from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, extract_layer
 
         with self._root_lock(layers):
             with self._lock:

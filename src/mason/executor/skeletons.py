@@ -20,6 +20,9 @@ import threading
 from pathlib import Path
 from typing import Callable
 
+# at module level: imported lazily from stage threads it raced (a partially initialised module)
+from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, extract_layer
+
 
 class Skeletons:
     """One build's skeletons, by diff_id: (directory, in-root paths of the files left out)."""
@@ -31,7 +34,6 @@ class Skeletons:
         self._made: dict[str, tuple[Path, frozenset[str]]] = {}
 
     def get(self, ref) -> tuple[Path, frozenset[str]]:
-        from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, extract_layer
 
         with self._lock:       # stages asking at once wait for one extraction
             made = self._made.get(ref.diff_id)
