@@ -10,9 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import mason.executor
+import mason.executor.executor
 
-EXECUTOR = Path(mason.executor.__file__).parent
+EXECUTOR = Path(mason.executor.executor.__file__).parent
 RACED = ("mason.tarfs.extract",)
 
 
