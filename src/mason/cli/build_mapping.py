@@ -173,6 +173,9 @@ def resolve_dockerfile(value: str, context_dir: Path, *, cwd: Path, stdin: IO[by
         default = Path(os.path.normpath(context_dir / value))
         if default.is_file():
             return default, None
+        lower = default.with_name(default.name.lower())
+        if default.name == "Dockerfile" and lower.is_file():
+            return lower, None      # BuildKit falls back to a lower-case "dockerfile"
         raise UsageError(f"no Dockerfile in the build context: {default} does not exist",
                          hint="pass --dockerfile PATH (relative to the context, or absolute)")
     if value == "-":

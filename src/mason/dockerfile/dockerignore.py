@@ -95,6 +95,9 @@ class DockerIgnore:
                 continue
             exclusion = line.startswith("!")
             if exclusion:
+                if line == "!":
+                    # moby/patternmatcher's ReadAll refuses it; it would re-include everything
+                    raise DockerfileError('.dockerignore: illegal exclusion pattern: "!"')
                 line = line[1:].strip()
             if line:
                 line = _clean(line)

@@ -85,6 +85,12 @@ def run_build(options: BuildOptions, *, reporter=None, env: Mapping[str, str] | 
             raise
 
 
+def default_dockerfile(context: Path) -> Path:
+    """``<context>/Dockerfile``, or ``<context>/dockerfile`` when only that exists (BuildKit)."""
+    upper = context / "Dockerfile"
+    return context / "dockerfile" if not upper.exists() and (context / "dockerfile").is_file() else upper
+
+
 class Build:
     def __init__(self, options: BuildOptions, work: WorkDir, *, reporter, env: Mapping[str, str], registry=None):
         self.options = options
@@ -342,7 +348,7 @@ class Build:
         opts = self.options
         if opts.dockerfile_text is not None:
             return opts.dockerfile_text, str(opts.dockerfile or "Dockerfile")
-        path = Path(opts.dockerfile) if opts.dockerfile else Path(opts.context_dir) / "Dockerfile"
+        path = Path(opts.dockerfile) if opts.dockerfile else default_dockerfile(Path(opts.context_dir))
         try:
             return path.read_text(encoding="utf-8"), str(path)
         except FileNotFoundError:

@@ -84,3 +84,20 @@ def test_onbuild_triggers():
 def test_bad_onbuild_triggers(trigger, message):
     with pytest.raises(DockerfileError, match=message):
         onbuild_instructions([trigger], image="img")
+
+
+def test_lone_exclamation_is_an_error():
+    """moby/patternmatcher refuses ``!`` alone (it would re-include everything)."""
+    with pytest.raises(DockerfileError, match='illegal exclusion pattern: "!"'):
+        DockerIgnore.parse("foo\n!\n")
+    assert DockerIgnore.parse("foo\n!foo\n").excludes("foo") is False
+
+
+def test_lowercase_dockerfile_is_found(tmp_path):
+    from mason.executor.executor import default_dockerfile
+
+    assert default_dockerfile(tmp_path) == tmp_path / "Dockerfile"
+    (tmp_path / "dockerfile").write_text("FROM scratch\n")
+    assert default_dockerfile(tmp_path) == tmp_path / "dockerfile"
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    assert default_dockerfile(tmp_path) == tmp_path / "Dockerfile"
