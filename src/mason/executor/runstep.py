@@ -34,14 +34,14 @@ def command_argv(shell: list[str], ins) -> list[str]:
         return [*shell, text]
     first = ins.heredocs[0]
     if len(ins.heredocs) == 1 and _is_lone_heredoc(text, first.name):
-        body = first.content
+        body = first.body()     # <<- strips the leading tabs here: no shell reads the heredoc
         if body.startswith("#!"):
             return ["/dev/pipes/" + first.name]  # the script runs by its own interpreter
         return [*shell, body]
     script = text
     for doc in ins.heredocs:
-        script += "\n" + doc.content.rstrip("\n") + "\n" + doc.name
-    return [*shell, script + "\n"]
+        script += "\n" + doc.content + doc.name    # as BuildKit; the shell handles <<-
+    return [*shell, script]
 
 
 def _is_lone_heredoc(text: str, name: str) -> bool:
@@ -176,7 +176,7 @@ def run_step(builder, ins, step_id: str, loc: str):
         if argv[0].startswith("/dev/pipes/"):
             script_dir = build.work.sub("heredocs", step_id.replace("/", "-"))
             script = script_dir / ins.heredocs[0].name
-            script.write_text(ins.heredocs[0].content)
+            script.write_text(ins.heredocs[0].body())
             os.chmod(script, 0o755)
             from mason.sandbox.spec import Mount
 
