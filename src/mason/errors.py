@@ -43,16 +43,20 @@ class DockerfileError(MasonError):
     """A Dockerfile problem; ``file``/``line``/``column`` locate it when known."""
 
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
-                 column: int | None = None, hint: str | None = None):
+                 column: int | None = None, hint: str | None = None, end_line: int | None = None):
         super().__init__(message, hint=hint)
         self.file = file
         self.line = line
         self.column = column
+        self.end_line = end_line        # a multi-line instruction is located by its whole range
 
     def location(self) -> str:
         parts = [self.file or "Dockerfile"]
         if self.line is not None:
-            parts.append(str(self.line))
+            if self.end_line is not None and self.end_line > self.line and self.column is None:
+                parts.append(f"{self.line}-{self.end_line}")
+            else:
+                parts.append(str(self.line))
             if self.column is not None:
                 parts.append(str(self.column))
         return ":".join(parts)

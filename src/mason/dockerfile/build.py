@@ -10,7 +10,8 @@ import re
 from types import MappingProxyType
 
 from mason.dockerfile import instructions as ins
-from mason.dockerfile.flags import did_you_mean, parse_flags
+from mason.dockerfile.flags import parse_flags
+from mason.dockerfile.suggest import closest
 from mason.dockerfile.mounts import parse_mount
 from mason.dockerfile.parser import KNOWN_COMMANDS, parse_heredoc_word
 from mason.dockerfile.syntax import Node, chomp_heredoc
@@ -27,14 +28,16 @@ def build_instruction(node: Node, escape: str = "\\") -> ins.Instruction:
     loc = node.location
 
     def fail(msg: str, hint: str | None = None) -> DockerfileError:
-        return DockerfileError(msg, file=loc.file, line=loc.start_line, hint=hint)
+        return DockerfileError(msg, file=loc.file, line=loc.start_line, end_line=loc.end_line, hint=hint)
 
     builder = _BUILDERS.get(node.cmd)
     if builder is None:
-        hint = did_you_mean(node.cmd, _NAMES)
+        written = node.original.split(None, 1)[0] if node.original.strip() else node.cmd
+        match = closest(written, _NAMES, case_sensitive=False)
+        hint = f"did you mean {match}?" if match else None
         raise fail(f"unknown instruction: {node.cmd.upper()}", hint or "see the Dockerfile reference for instructions")
     try:
-        flags = parse_flags(node.cmd, node.flags, file=loc.file, line=loc.start_line)
+        flags = parse_flags(node.cmd, node.flags, file=loc.file, line=loc.start_line, end_line=loc.end_line)
         return builder(node, flags, dict(location=loc, original=node.original, escape=escape), fail)
     except ValueError as exc:
         raise fail(f"{node.cmd.upper()}: {exc}") from None

@@ -41,7 +41,7 @@ class Instruction:
     def _located(self, exc: Exception) -> DockerfileError:
         msg = exc.message if isinstance(exc, DockerfileError) else str(exc)
         return DockerfileError(f"{self.name}: {msg}", file=self.location.file, line=self.location.start_line,
-                               hint=getattr(exc, "hint", None))
+                               end_line=self.location.end_line, hint=getattr(exc, "hint", None))
 
     def _expand(self, env: Mapping[str, str]) -> Instruction:
         return self

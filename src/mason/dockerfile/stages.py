@@ -15,6 +15,7 @@ from mason.dockerfile.document import Dockerfile
 from mason.dockerfile.expand import expand_word
 from mason.dockerfile.instructions import Arg, Copy, From, Instruction, Run
 from mason.dockerfile.scope import PLATFORM_ARG_NAMES, PROXY_ARGS, StageScope, platform_args
+from mason.dockerfile.suggest import with_suggestion
 from mason.dockerfile.syntax import Diagnostic
 from mason.errors import DockerfileError
 
@@ -138,8 +139,10 @@ def plan_stages(dockerfile: Dockerfile, *, build_args: Mapping[str, str] = {}, t
         found = _lookup(stages, target) if not target.isdigit() else None
         if found is None:
             known = ", ".join(s.name for s in stages if s.name) or "none"
-            raise DockerfileError(f"target stage {target!r} could not be found", file=dockerfile.file,
-                                  hint=f"named stages: {known}")
+            names = [s.name for s in stages if s.name]
+            raise DockerfileError(with_suggestion(f"target stage {target!r} could not be found", target, names,
+                                                  case_sensitive=False),
+                                  file=dockerfile.file, hint=f"named stages: {known}")
         target_index = found
     order = _build_order(stages, target_index)
     consumed = set(global_declared)

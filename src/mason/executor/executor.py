@@ -232,7 +232,7 @@ class Build:
         from mason.executor.directives import apply_checks, check_syntax
 
         directives = dict(dockerfile.directives)
-        check_syntax(directives, name)
+        check_syntax(directives, name, text)
         for warning in apply_checks(directives, plan.warnings, name):
             self.reporter.emit(ev.Warn(str(warning)))
         self.plan = plan

@@ -196,5 +196,7 @@ def run_step(builder, ins, step_id: str, loc: str):
             code = runner.run(spec, output)
             if code != 0:
                 shown = "".join(f"\n  | {line}" for line in tail)
-                raise BuildError(f"{loc}: RUN {' '.join(ins.command)[:200]} exited with code {code}{shown}")
+                at = ins.location   # a multi-line RUN is located by its whole line range
+                where = f"{loc}-{at.end_line}" if at.end_line > at.start_line else loc
+                raise BuildError(f"{where}: RUN {' '.join(ins.command)[:200]} exited with code {code}{shown}")
     return builder.commit(fs, created_by)

@@ -337,8 +337,9 @@ def _without_ignored(changes, options):
 def locate(exc: MasonError, instruction) -> None:
     """Attach the Dockerfile location to an error that does not have one yet."""
     loc = instruction.location
-    where = f"{loc.file}:{loc.start_line}"
-    if getattr(exc, "line", None) is None and where not in exc.message:
+    lines = f"{loc.start_line}-{loc.end_line}" if loc.end_line > loc.start_line else str(loc.start_line)
+    where = f"{loc.file}:{lines}"
+    if getattr(exc, "line", None) is None and f"{loc.file}:{loc.start_line}" not in exc.message:
         exc.message = f"{where}: {instruction.name}: {exc.message}"
         exc.args = (exc.message,)
 

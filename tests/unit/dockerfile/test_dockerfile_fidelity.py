@@ -70,3 +70,35 @@ def test_targetstage_is_predefined(target, value):
     for instruction in p.stages[0].instructions:
         _, scope = scope.apply(instruction)
     assert scope.run_env()["TARGETSTAGE"] == value
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("FROM a\nRUN --mount=type=cache,targte=/x true\n", "unexpected key 'targte' in 'targte=/x' (did you mean target?)"),
+    ("FROM a\nRUN --mount=type=cahce,target=/x true\n", "(did you mean cache?)"),
+    ("FROM a\nFNTRYPOINT x\n", "did you mean ENTRYPOINT?"),
+    ("FROM a\nwrokdir /x\n", "did you mean workdir?"),
+])
+def test_errors_suggest_as_buildkit(text, fragment):
+    with pytest.raises(DockerfileError) as info:
+        walk(text)
+    assert fragment in f"{info.value} {info.value.hint}"
+
+
+def test_target_suggests_a_stage():
+    with pytest.raises(DockerfileError, match=r"could not be found \(did you mean build\?\)"):
+        plan_stages(parse_dockerfile("FROM a AS build\nFROM b\n"), target="biuld")
+
+
+def test_suggestion_rules():
+    from mason.dockerfile.suggest import closest
+
+    assert closest("mont", ["mount", "network"]) == "mount"
+    assert closest("mount", ["mount"]) is None          # an exact match: the value is not the problem
+    assert closest("xyzzy", ["mount"]) is None          # three edits or more: no suggestion
+    assert closest("FNTRYPOINT", ["entrypoint"], case_sensitive=False) == "ENTRYPOINT"
+
+
+def test_multiline_instruction_error_names_its_line_range():
+    with pytest.raises(DockerfileError) as info:
+        walk("FROM a\nRUN --bogus \\\n  x \\\n  y\n")
+    assert str(info.value).startswith("Dockerfile:2-4: ")
