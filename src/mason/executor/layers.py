@@ -57,7 +57,7 @@ def materialize(layers: list[LayerRef], store: LayerStore, *, jobs: int = 2) -> 
                               expected_diff_id=ref.diff_id)
 
         def write_image(image: Path) -> None:
-            from mason.erofs.image import build_image
+            from mason.erofs.image import build_image  # only where EROFS layer images are in use
 
             with ref.opener() as blob:
                 build_image(CancellableStream(blob, cancel), image, media_type=ref.descriptor.media_type,

@@ -61,7 +61,7 @@ class OverlayStrategy:
     @contextlib.contextmanager
     def step(self, layers: list[LayerRef], *, base_visible: bool = True) -> Iterator[StepFS]:
         """A writable root over ``layers``; ``base_visible=False`` starts from empty (COPY --link)."""
-        from mason.snapshot.overlay import OverlayRoot
+        from mason.snapshot.overlay import OverlayRoot  # each strategy loads only its own snapshotter
         from mason.snapshot.upperdiff import diff_upper
 
         lowers = list(reversed(materialize(layers, self.store))) if base_visible else []
@@ -75,7 +75,7 @@ class OverlayStrategy:
     @contextlib.contextmanager
     def view(self, layers: list[LayerRef]) -> Iterator[Path]:
         """A root to read from (COPY --from, bind mounts); writes are discarded."""
-        from mason.snapshot.overlay import OverlayRoot
+        from mason.snapshot.overlay import OverlayRoot  # each strategy loads only its own snapshotter
 
         lowers = list(reversed(materialize(layers, self.store)))
         state = self._state_dir("view")
@@ -151,7 +151,7 @@ class WalkStrategy:
 
     @contextlib.contextmanager
     def step(self, layers: list[LayerRef], *, base_visible: bool = True) -> Iterator[StepFS]:
-        from mason.snapshot import walker
+        from mason.snapshot import walker  # each strategy loads only its own snapshotter
 
         root = self._root_for(layers) if base_visible else self._new_root("link")
         before = walker.take(root)

@@ -3,7 +3,7 @@
 import pytest
 
 from mason.dockerfile import parse_dockerfile
-from mason.executor.runstep import command_argv
+from mason.executor.steps.run import command_argv
 
 SHELL = ["/bin/sh", "-c"]
 
