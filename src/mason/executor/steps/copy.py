@@ -16,9 +16,10 @@ from typing import Callable, ContextManager
 
 from mason import fsops
 from mason.dockerfile import instructions as di
+from mason.dockerfile.history import copy_created_by
 from mason.errors import NotSupportedError
 from mason.executor.layers import LayerRef, layer_refs_of
-from mason.executor.steps.context import Step, StepContext, original_text
+from mason.executor.steps.context import Step, StepContext
 from mason.executor.steps.copykey import copy_record
 from mason.fsops.deferred import DeferredFiles, HiddenFileReached
 from mason.sandbox.users import resolve_owner
@@ -34,7 +35,7 @@ class CopyStep(Step):
         self.kind = kind
 
     def history(self, ins: di.Copy | di.Add, ctx: StepContext) -> str:
-        return original_text(ins) + " # buildkit"
+        return copy_created_by(ins)
 
     def cacheable(self, settings) -> bool:
         return settings.options.cache_copy_layers
