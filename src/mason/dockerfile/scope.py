@@ -26,6 +26,8 @@ from mason.dockerfile.values import split_platform
 
 PROXY_ARGS = frozenset(n for base in ("HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY")
                        for n in (base, base.lower()))
+# A build argument (no ARG needed) naming the RUN sandbox's hostname, as BuildKit's frontend reads it.
+SANDBOX_HOSTNAME_ARG = "BUILDKIT_SANDBOX_HOSTNAME"
 PLATFORM_ARG_NAMES = ("TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT",
                       "BUILDPLATFORM", "BUILDOS", "BUILDARCH", "BUILDVARIANT", "TARGETSTAGE")
 
@@ -101,6 +103,10 @@ class StageScope:
         ENV, proxies excluded (BuildKit keeps them out of the cache key)."""
         env = dict(self.env)
         return {k: v for k, v in self.args if k not in env}
+
+    def sandbox_hostname(self) -> str | None:
+        """``--build-arg BUILDKIT_SANDBOX_HOSTNAME=…`` (empty: not set), else None."""
+        return dict(self.build_args).get(SANDBOX_HOSTNAME_ARG) or None
 
     # -- changing -----------------------------------------------------------------------
     def declare(self, name: str, default: str | None) -> StageScope:

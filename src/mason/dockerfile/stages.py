@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from mason.dockerfile.document import Dockerfile
 from mason.dockerfile.expand import expand_word
 from mason.dockerfile.instructions import Arg, Copy, From, Instruction, Run
-from mason.dockerfile.scope import PLATFORM_ARG_NAMES, PROXY_ARGS, StageScope, platform_args
+from mason.dockerfile.scope import (PLATFORM_ARG_NAMES, PROXY_ARGS, SANDBOX_HOSTNAME_ARG, StageScope,
+                                    platform_args)
 from mason.dockerfile.suggest import with_suggestion
 from mason.dockerfile.syntax import Diagnostic
 from mason.errors import DockerfileError
@@ -151,7 +152,7 @@ def plan_stages(dockerfile: Dockerfile, *, build_args: Mapping[str, str] = {}, t
             if isinstance(ins, Arg):
                 consumed.update(d.name for d in ins.args)
     unused = sorted(k for k in build_args if k not in consumed and k not in PROXY_ARGS
-                    and k not in PLATFORM_ARG_NAMES)
+                    and k not in PLATFORM_ARG_NAMES and k != SANDBOX_HOSTNAME_ARG)
     warnings = ()
     if unused:
         warnings = (Diagnostic(f"one or more build-args [{' '.join(unused)}] were not consumed",

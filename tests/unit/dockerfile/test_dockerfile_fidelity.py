@@ -102,3 +102,11 @@ def test_multiline_instruction_error_names_its_line_range():
     with pytest.raises(DockerfileError) as info:
         walk("FROM a\nRUN --bogus \\\n  x \\\n  y\n")
     assert str(info.value).startswith("Dockerfile:2-4: ")
+
+
+def test_sandbox_hostname_build_arg_needs_no_arg_and_is_not_unused():
+    p = plan_stages(parse_dockerfile("FROM a\nRUN x\n"), build_args={"BUILDKIT_SANDBOX_HOSTNAME": "foo"})
+    assert p.scope(p.stages[0], ()).sandbox_hostname() == "foo"
+    assert not p.warnings
+    p = plan_stages(parse_dockerfile("FROM a\nRUN x\n"))
+    assert p.scope(p.stages[0], ()).sandbox_hostname() is None

@@ -54,7 +54,7 @@ class RunStep(Step):
             argv=command_argv(cfg.shell, ins), heredocs=[(h.name, h.content) for h in ins.heredocs], env=env,
             user=cfg.user, workdir=cfg.workdir, network=network_mode(ins),
             mounts=[mount_record(ctx, m, cfg.workdir) for m in ins.mounts],
-            writer=ctx.cache.writer(ctx.docker_media) if ctx.cache else {})
+            writer=ctx.cache.writer(ctx.docker_media) if ctx.cache else {}, hostname=scope.sandbox_hostname())
 
     def execute(self, ins: di.Run, ctx: StepContext) -> LayerRef | None:
         return run_step(ctx, ins, self.history(ins, ctx))
@@ -245,8 +245,9 @@ def run_step(ctx: StepContext, ins: di.Run, created_by: str) -> LayerRef | None:
             user = resolve_user(fs.root, config.user)
             env.setdefault("PATH", DEFAULT_PATH)
             env.setdefault("HOME", user.home)
+            hostname = {"hostname": h} if (h := ctx.scope.sandbox_hostname()) else {}
             spec = RunSpec(root=fs.root, argv=tuple(argv), env=tuple(f"{k}={v}" for k, v in env.items()),
-                           user=user, cwd=config.workdir, mounts=tuple(mounts), network=network)
+                           user=user, cwd=config.workdir, mounts=tuple(mounts), network=network, **hostname)
             tail: collections.deque[str] = collections.deque(maxlen=10)
 
             def output(stream: str, line: str) -> None:
