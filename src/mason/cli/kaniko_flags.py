@@ -84,7 +84,9 @@ FLAGS: tuple[FlagSpec, ...] = (
        effect="a bare K whose variable is unset is not passed (the Dockerfile default applies, as in "
               "BuildKit; Kaniko passes an empty string); mason warns"),
     _f("target", STRING, "", "Build stage to build"),
-    _f("skip-unused-stages", BOOL, False, "Build only the stages the target needs"),
+    _f("skip-unused-stages", BOOL, True, "Build only the stages the target needs",
+       effect="default true (BuildKit's rule, and faster); Kaniko defaults to false: "
+              "--skip-unused-stages=false builds every stage up to the target, as Kaniko does"),
     _f("custom-platform", STRING, "", "Platform to build for, os/arch[/variant] (default: the host's)",
        aliases=("customPlatform",)),
     _f("label", LIST, (), "Image label k=v (repeatable)"),

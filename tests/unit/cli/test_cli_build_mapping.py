@@ -276,3 +276,15 @@ def test_secrets(ctx, tmp_path):
 def test_secret_errors(ctx, raw, message):
     with pytest.raises(UsageError, match=message):
         mapped(["--no-push", f"--secret={raw}"], ctx)
+
+
+def test_unused_stages_are_skipped_by_default(ctx):
+    """BuildKit's rule (and faster); Kaniko's "every stage" stays one flag away."""
+    assert mapped(["--no-push"], ctx).options.skip_unused_stages is True
+    assert mapped(["--no-push", "--skip-unused-stages=false"], ctx).options.skip_unused_stages is False
+
+
+def test_lowercase_dockerfile_found_in_context(ctx):
+    (ctx[0] / "Dockerfile").unlink()
+    (ctx[0] / "dockerfile").write_text("FROM scratch\n")
+    assert mapped(["--no-push"], ctx).options.dockerfile == ctx[0] / "dockerfile"
