@@ -119,7 +119,10 @@ def image_config(layout: Path) -> dict:
 
 
 def unpack(layout: Path, dest: Path) -> Path:
-    subprocess.run(["umoci", "unpack", "--image", f"{layout}:latest", str(dest)], check=True,
+    """The image's filesystem, unpacked by umoci (``raw unpack``: no runtime config, which
+    would resolve USER against the image's /etc/passwd)."""
+    dest.mkdir()
+    subprocess.run(["umoci", "raw", "unpack", "--image", f"{layout}:latest", str(dest / "rootfs")], check=True,
                    capture_output=True)
     return dest / "rootfs"
 
