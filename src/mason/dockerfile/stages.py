@@ -152,7 +152,7 @@ def plan_stages(dockerfile: Dockerfile, *, build_args: Mapping[str, str] = {}, t
             if isinstance(ins, Arg):
                 consumed.update(d.name for d in ins.args)
     unused = sorted(k for k in build_args if k not in consumed and k not in PROXY_ARGS
-                    and k not in PLATFORM_ARG_NAMES and k != SANDBOX_HOSTNAME_ARG)
+                    and k not in PLATFORM_ARG_NAMES and k not in (SANDBOX_HOSTNAME_ARG, "SOURCE_DATE_EPOCH"))
     warnings = ()
     if unused:
         warnings = (Diagnostic(f"one or more build-args [{' '.join(unused)}] were not consumed",
