@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from mason.dockerfile.document import Dockerfile
 from mason.dockerfile.expand import expand_word
-from mason.dockerfile.instructions import Arg, Copy, From, Instruction, Run
+from mason.dockerfile.instructions import Arg, Copy, From, Instruction, Onbuild, Run
+from mason.dockerfile.onbuild import onbuild_instructions
 from mason.dockerfile.scope import (PLATFORM_ARG_NAMES, PROXY_ARGS, SANDBOX_HOSTNAME_ARG, StageScope,
                                     platform_args)
 from mason.dockerfile.suggest import with_suggestion
@@ -171,9 +172,16 @@ def _with_deps(stage: Stage, stages: list[Stage]) -> Stage:
 
     deps: list[int] = []
     external: list[str] = []
+    instructions = list(stage.instructions)
     if stage.base_stage is not None:
         deps.append(stage.base_stage)
-    for ins in stage.instructions:
+        # the parent's ONBUILD triggers run in this stage: what they read is needed here
+        parent = stages[stage.base_stage]
+        triggers = [i.expression for i in parent.instructions if isinstance(i, Onbuild)]
+        if triggers:
+            instructions = onbuild_instructions(triggers, image=f"stage {parent.name or parent.index}",
+                                                escape=parent.from_.escape) + instructions
+    for ins in instructions:
         refs: list[str] = []
         if isinstance(ins, Copy) and ins.from_ is not None:
             refs.append(ins.from_)
@@ -181,6 +189,8 @@ def _with_deps(stage: Stage, stages: list[Stage]) -> Stage:
             refs.extend(m.from_ for m in ins.mounts if m.from_ and m.type in ("bind", "cache"))
         for ref in refs:
             found = _lookup(stages, ref)
+            if found is None and "$" in ref:
+                continue            # refused with its own error when the trigger runs
             if found is None and ref.isdigit():
                 raise _fail(f"invalid stage index {ref}", ins, f"this Dockerfile has {len(stages)} stages (0-based)")
             if found is None:

@@ -110,3 +110,12 @@ def test_sandbox_hostname_build_arg_needs_no_arg_and_is_not_unused():
     assert not p.warnings
     p = plan_stages(parse_dockerfile("FROM a\nRUN x\n"))
     assert p.scope(p.stages[0], ()).sandbox_hostname() is None
+
+
+def test_inherited_onbuild_triggers_make_their_sources_dependencies():
+    text = ("FROM a AS files\nFROM a AS parent\nONBUILD COPY --from=files /x /x\n"
+            "ONBUILD RUN --mount=from=other,target=/m true\nFROM a AS other\nFROM parent\n")
+    p = plan_stages(parse_dockerfile(text))
+    child = p.stages[p.target]
+    assert set(child.deps) == {0, 1, 2}
+    assert {s.id for s in p.needed()} >= {"files", "parent", "other"}
