@@ -22,6 +22,7 @@ from mason.dockerfile import onbuild_instructions
 from mason.dockerfile.instructions import Instruction
 from mason.dockerfile.scope import StageScope
 from mason.dockerfile.stages import Stage, StagePlan
+from mason.dockerfile.suggest import with_suggestion
 from mason.errors import BuildError, MasonError
 from mason.executor import events as ev
 from mason.executor.buildcache import BuildCache, PlannedStep
@@ -82,7 +83,15 @@ class BuildSources:
         return self._results[index]
 
     def image(self, ref: str) -> Image:
-        return self._pull(ref, None)
+        try:
+            return self._pull(ref, None)
+        except MasonError as exc:
+            # a misspelt stage name reads as an image reference: say which stage was meant,
+            # as BuildKit does when the image cannot be resolved
+            names = [s.name for s in self._plan.stages if s.name]
+            exc.message = with_suggestion(exc.message, ref, names, case_sensitive=False)
+            exc.args = (exc.message,)
+            raise
 
 
 def stage_index(plan: StagePlan, ref: str) -> int | None:

@@ -172,3 +172,20 @@ def test_a_replayed_hit_reads_like_the_step_ran(world):
     assert step_for(run_ins).replay(run_ins, ctx_for(stage, 2, world), empty) is None
     assert [h["created_by"] for h in config.doc["history"]] == ["WORKDIR /srv", "RUN /bin/sh -c make # buildkit"]
     assert config.diff_ids == ["sha256:" + "2" * 64]
+
+
+def test_misspelt_stage_in_copy_from_gets_a_suggestion(tmp_path):
+    """A name that is no stage is pulled as an image; when that fails, BuildKit names the
+    stage it resembles (here without any network: the pull is a stand-in that fails)."""
+    from mason.dockerfile import parse_dockerfile, plan_stages
+    from mason.errors import RegistryError
+    from mason.executor.stagebuilder import BuildSources
+
+    plan = plan_stages(parse_dockerfile("FROM scratch AS build\nFROM scratch\nCOPY --from=biuld /x /y\n"))
+
+    def pull(ref, platform):
+        raise RegistryError(f"{ref}: pull access denied")
+
+    sources = BuildSources(None, plan, {}, pull)
+    with pytest.raises(RegistryError, match=r"pull access denied \(did you mean build\?\)"):
+        sources.image("biuld")
