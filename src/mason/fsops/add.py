@@ -137,7 +137,8 @@ def _add_git(url: str, root: str, dest: str, work_dir: str, workdir: str, opts: 
             raise BuildError(f"ADD {src.redacted()}: checksum mismatch: expected commit "
                              f"{opts.checksum}, got {commit}")
         tree = SourceTree(checkout, label=f"git repository {src.redacted()}")
-        excludes = PatternList([*opts.excludes, *(() if opts.keep_git_dir else (".git",))])
+        keep = src.keep_git_dir if src.keep_git_dir is not None else opts.keep_git_dir
+        excludes = PatternList([*opts.excludes, *(() if keep else (".git",))])
         sel = select(tree, src.subdir or ".", excludes if excludes else None)
         copy_selected(tree, [(url, "", s) for s in sel], root, dest, workdir=workdir,
                       chown=opts.chown, chmod=chm, excludes=excludes or None, parents=False,
