@@ -137,6 +137,10 @@ def _cache_dir(ctx: StepContext, m: MountFlag, target: str, stack: contextlib.Ex
     builds on this machine; ``sharing=locked`` serialises users with a file lock."""
     if m.from_:
         raise NotSupportedError("RUN --mount=type=cache,from= is not supported")
+    if m.source:
+        # BuildKit mounts that path of the cache (or of from=); refused rather than ignored
+        raise NotSupportedError("RUN --mount=type=cache,source= is not supported",
+                                hint="drop source= to mount the whole cache at the target")
     options = ctx.settings.options
     base = Path(options.cache_dir) / "run-cache" if options.cache_dir else ctx.scratch("run-cache")
     cache_id = m.id or target
