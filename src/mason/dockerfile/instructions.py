@@ -81,7 +81,7 @@ class Arg(Instruction):
     def expand(self, env: Mapping[str, str], given: frozenset[str] | set[str] = frozenset()) -> Arg:
         """``given``: the names a ``--build-arg`` sets. Their defaults are not expanded (the
         value replaces them, so ``ARG X=${Y:?required}`` with ``--build-arg X=1`` builds), as
-        BuildKit's dispatchArg and buildMetaArgs do since v0.13."""
+        newer BuildKit's dispatchArg and buildMetaArgs do (v0.11.6 expanded the default first)."""
         try:
             return replace(self, args=tuple(ArgDecl(self._w(a.name, env), None if a.name in given else
                                                     self._w(a.default, env)) for a in self.args))
