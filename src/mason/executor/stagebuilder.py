@@ -23,7 +23,7 @@ from mason.dockerfile.instructions import Instruction
 from mason.dockerfile.scope import StageScope
 from mason.dockerfile.stages import Stage, StagePlan
 from mason.dockerfile.suggest import with_suggestion
-from mason.errors import BuildError, MasonError
+from mason.errors import BuildError, MasonError, SourceRange
 from mason.executor import events as ev
 from mason.executor.buildcache import BuildCache, PlannedStep
 from mason.executor.layers import CancellableStream, LayerRef, layer_refs_of
@@ -162,6 +162,7 @@ class StageBuilder:
     def run(self) -> StageState:
         state, triggers = self._start()
         self.state = state
+        self.base_layer_count = len(state.layers)     # what --single-snapshot keeps as is
         svc = self.services
         self.layers = StageLayers(state, settings=svc.settings, strategy=svc.strategy, store=svc.store,
                                   skeletons=svc.skeletons, blobs=lambda: svc.scratch("blobs"),
@@ -318,10 +319,13 @@ def _stoppable(refs: list[LayerRef], cancel: threading.Event) -> list[LayerRef]:
 
 
 def locate(exc: MasonError, instruction: Instruction) -> None:
-    """Attach the Dockerfile location to an error that does not have one yet."""
+    """Attach the Dockerfile location to an error that does not have one yet: as a
+    ``SourceRange`` (the instruction's lines) and, for people reading the text, as a prefix."""
     loc = instruction.location
     lines = f"{loc.start_line}-{loc.end_line}" if loc.end_line > loc.start_line else str(loc.start_line)
     where = f"{loc.file}:{lines}"
+    if exc.source is None:
+        exc.source = SourceRange(loc.file, loc.start_line, loc.end_line)
     if getattr(exc, "line", None) is None and f"{loc.file}:{loc.start_line}" not in exc.message:
         exc.message = f"{where}: {instruction.name}: {exc.message}"
         exc.args = (exc.message,)

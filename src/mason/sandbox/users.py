@@ -13,7 +13,7 @@ runc's ``GetExecUser``:
   of CVE-2023-25173).
 * ``name:group`` / ``uid:group`` -> the explicit group (name or number) is the primary gid and no
   supplementary groups are added (runc: "supplementary groups only in the implicit form").
-* HOME is the passwd entry's home, else ``/root`` (issue 4).
+* HOME is the passwd entry's home, else ``/root``.
 
 ``resolve_owner`` is the other reading, for file owners (``--chown``, WORKDIR's directory).
 Unknown names raise :class:`~mason.errors.BuildError` naming the file.
