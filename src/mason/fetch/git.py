@@ -129,11 +129,11 @@ def parse_buildkit(text: str) -> GitSource:
     refs = [values[k] for k in ("ref", "branch", "tag") if values.get(k)]
     if len(refs) > 1:
         raise UsageError(f"git URL {redact_url(text)!r}: give one of ref, branch and tag")
-    ref = refs[0] if refs else None
+    chosen = refs[0] if refs else None
     if values.get("tag"):
-        ref = "refs/tags/" + values["tag"]
+        chosen = "refs/tags/" + values["tag"]
     elif values.get("branch"):
-        ref = "refs/heads/" + values["branch"]
+        chosen = "refs/heads/" + values["branch"]
     commit = values.get("commit") or None
     if commit is not None and not _SHA.fullmatch(commit):
         raise UsageError(f"git URL {redact_url(text)!r}: commit={commit!r} is not a commit hash")
@@ -146,7 +146,7 @@ def parse_buildkit(text: str) -> GitSource:
         return values[key].lower() in ("true", "1")
 
     clean = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-    return GitSource(url=clean, ref=ref, commit=commit, subdir=(values.get("subdir") or "").strip("/") or None,
+    return GitSource(url=clean, ref=chosen, commit=commit, subdir=(values.get("subdir") or "").strip("/") or None,
                      submodules=flag("submodules", True), keep_git_dir=flag("keep-git-dir", None))
 
 

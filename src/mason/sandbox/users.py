@@ -68,9 +68,9 @@ def resolve_user(root: str | os.PathLike, spec: str) -> ExecUser:
         raise BuildError(f"invalid USER {spec!r}: empty group after ':'")
     if not user_part:
         raise BuildError(f"invalid USER {spec!r}: empty user name")
-    if has_group and _numeric(user_part) is not None and _numeric(group_part) is not None:
-        uid, gid = _numeric(user_part), _numeric(group_part)
-        return ExecUser(uid, gid, (gid,), _home_of(root, uid=uid), name=None)
+    fast_uid, fast_gid = _numeric(user_part), _numeric(group_part)
+    if has_group and fast_uid is not None and fast_gid is not None:
+        return ExecUser(fast_uid, fast_gid, (fast_gid,), _home_of(root, uid=fast_uid), name=None)
 
     passwd = _read_passwd(root, required=not user_part.isdigit())
     entry = next((p for p in passwd if p.name == user_part or str(p.uid) == user_part), None)
@@ -109,8 +109,10 @@ def resolve_owner(root: str | os.PathLike, spec: str) -> tuple[int, int]:
             raise BuildError(f"unable to find user {user_part}: no matching entries in the image's /etc/passwd")
         uid, gid = entry.uid, entry.gid
     if has_group:
-        gid = _numeric(group_part)
-        if gid is None:
+        group_id = _numeric(group_part)
+        if group_id is not None:
+            gid = group_id
+        else:
             found = next((g for g in _read_group(root) if g.name == group_part), None)
             if found is None:
                 raise BuildError(f"unable to find group {group_part}: no matching entries in the image's /etc/group")

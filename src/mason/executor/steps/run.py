@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import os
@@ -264,9 +265,10 @@ def run_step(ctx: StepContext, ins: di.Run, created_by: str) -> LayerRef | None:
             user = resolve_user(fs.root, config.user)
             env.setdefault("PATH", DEFAULT_PATH)
             env.setdefault("HOME", user.home)
-            hostname = {"hostname": h} if (h := ctx.scope.sandbox_hostname()) else {}
             spec = RunSpec(root=fs.root, argv=tuple(argv), env=tuple(f"{k}={v}" for k, v in env.items()),
-                           user=user, cwd=config.workdir, mounts=tuple(mounts), network=network, **hostname)
+                           user=user, cwd=config.workdir, mounts=tuple(mounts), network=network)
+            if (hostname := ctx.scope.sandbox_hostname()) is not None:
+                spec = dataclasses.replace(spec, hostname=hostname)
             tail: collections.deque[str] = collections.deque(maxlen=10)
 
             def output(stream: str, line: str) -> None:
