@@ -76,7 +76,8 @@ CASES = {
     "git": ("GIT", lambda r: "only-on-dev" in r.context_files),
     "build-arg": (NP + ["--build-arg", "A=1"], lambda r: dict(r.o.build_args) == {"A": "1"}),
     "target": (NP + ["-f", "Dockerfile.other", "--target", "a"], lambda r: r.o.target == "a"),
-    "skip-unused-stages": (NP + ["--skip-unused-stages"], lambda r: r.o.skip_unused_stages is True),
+    # on by default (BuildKit's rule): the flag's effect is turning it off, Kaniko's way
+    "skip-unused-stages": (NP + ["--skip-unused-stages=false"], lambda r: r.o.skip_unused_stages is False),
     "custom-platform": (NP + ["--custom-platform", "linux/arm64"], lambda r: r.o.platform == "linux/arm64"),
     "label": (NP + ["--label", "k=v"], lambda r: dict(r.o.labels) == {"k": "v"}),
     "snapshot-mode": (NP + ["--snapshot-mode", "walk"], lambda r: r.o.snapshot_mode == "walk"),
