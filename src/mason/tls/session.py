@@ -42,7 +42,7 @@ def trusted_session(trust: TlsTrust, *, pool_size: int = 10) -> requests.Session
     return session
 
 
-def is_certificate_failure(exc: BaseException | None) -> bool:
+def is_certificate_failure(exc: BaseException) -> bool:
     """True when TLS failed because the peer's certificate was not accepted (so the server
     does speak TLS), as opposed to a server that answered in plain HTTP or hung up."""
     seen: set[int] = set()
@@ -75,7 +75,7 @@ def tls_failure_text(url: str, exc: BaseException, trust: TlsTrust, ca_files: tu
     return f"TLS with {host} failed: {reason}; CA files tried: {trust.tried(ca_files)}"
 
 
-def _reason(exc: BaseException | None) -> str:
+def _reason(exc: BaseException) -> str:
     seen: set[int] = set()
     cur: BaseException | None = exc
     while cur is not None and id(cur) not in seen:
