@@ -26,7 +26,7 @@ from pathlib import Path
 from tests.support.unpriv_exec import DOCKER_DEFAULT_CAPS, DOCKER_DEFAULT_MASK
 
 __all__ = ["DOCKER_DEFAULT_CAPS", "DOCKER_DEFAULT_MASK", "EXEC_SCRIPT", "SRC",
-           "python_in_harness", "run_unprivileged"]
+           "container_argv", "python_in_harness", "run_in_container", "run_unprivileged"]
 
 EXEC_SCRIPT = str(Path(__file__).with_name("unpriv_exec.py"))
 SRC = str(Path(__file__).resolve().parents[2] / "src")
@@ -81,3 +81,38 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+def container_argv(root: str | os.PathLike, argv: Sequence[str], scratch: str,
+                   binds: Sequence[tuple[str, str]] = ()) -> list[str]:
+    """The harness command line running ``argv`` with ``root`` as ``/`` (see ``enter_container_root``)."""
+    cmd = [sys.executable, "-I", EXEC_SCRIPT, "--tmpfs", scratch, "--root", str(root)]
+    for source, target in binds:
+        cmd += ["--bind", f"{source}:{target}"]
+    return [*cmd, "--", *argv]
+
+
+def run_in_container(root: str | os.PathLike, argv: Sequence[str], *, env: Mapping[str, str],
+                     binds: Sequence[tuple[str, str]] = (), timeout: float = 300,
+                     ) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` (paths as the container sees them) in the container root ``root``: a
+    private mount namespace, ``/proc``, ``/sys``, ``/dev`` and ``/etc`` files mounted as Docker
+    does, ``binds`` (host dir, container path) as volumes, then Docker's capabilities and
+    seccomp. ``env`` is the whole environment (nothing of the test machine's)."""
+    if os.geteuid() != 0:
+        raise PermissionError("the container harness must be started as root")
+    scratch = tempfile.mkdtemp(prefix="mason-container-")
+    cmd = container_argv(root, argv, scratch, binds)
+    try:
+        proc = subprocess.Popen(cmd, env=dict(env), text=True, start_new_session=True,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except BaseException:
+            _kill_group(proc.pid)
+            proc.communicate()
+            raise
+        _kill_group(proc.pid)
+        return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

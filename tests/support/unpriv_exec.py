@@ -1,12 +1,14 @@
 """Become a simulated unprivileged container, then exec a command (issue 9's test harness).
 
-    python -I tests/support/unpriv_exec.py [--tmpfs DIR] -- CMD [ARG...]
+    python -I tests/support/unpriv_exec.py [--tmpfs DIR] [--root DIR [--bind SRC:DST]...] -- CMD [ARG...]
 
 Run as root with full capabilities.  In this one process, before ``execvp(CMD)``:
 
 1. a private mount namespace (``unshare(CLONE_NEWNS)``, ``/`` made ``MS_PRIVATE`` recursively),
    where ``/sys`` and ``/proc/sys`` are remounted read-only as Docker does, and an optional fresh
    tmpfs is mounted on ``DIR`` (the container's own scratch space);
+   with ``--root``, ``DIR`` then becomes ``/`` as a container runtime makes it (see
+   :func:`enter_container_root`): the host-root tests never run mason on the machine's own ``/``;
 2. every capability outside Docker's default set is dropped from the bounding set, and the
    permitted/effective sets become exactly that set; inheritable and ambient sets are emptied
    (moby >= 20.10.14 leaves inheritable empty), so after ``execve`` of a root process
@@ -26,6 +28,7 @@ is the environment under which mason is tested, so it must not share code with w
 from __future__ import annotations
 
 import ctypes
+import encodings.ascii  # noqa: F401 (used after --root's pivot_root, when the host's stdlib is gone)
 import os
 import platform
 import struct
@@ -142,6 +145,50 @@ def enter_mount_namespace(libc: ctypes.CDLL, tmpfs: str | None) -> None:
         _mount(libc, "unpriv-tmp", tmpfs, "tmpfs", 0, "mode=1777")
 
 
+MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
+DEV_NODES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8), "urandom": (1, 9), "tty": (5, 0)}
+
+
+def enter_container_root(libc: ctypes.CDLL, root: str, binds: list[tuple[str, str]], scratch: str) -> None:
+    """Make ``root`` this process's ``/`` as a container runtime does (after the private mount
+    namespace is entered): a fresh proc, the host's sysfs read-only, a tmpfs ``/dev`` with
+    Docker's nodes, ``/dev/pts``, ``/dev/shm`` and the ``/dev/fd`` links, per-container
+    ``/etc/resolv.conf``, ``/etc/hosts``, ``/etc/hostname`` bind-mounted from ``scratch``, the
+    given volumes bound in; then ``pivot_root`` and the old root detached (so it is gone from
+    this process's mount table, as in a real container)."""
+    _mount(libc, root, root, None, MS_BIND | MS_REC)
+    _mount(libc, "proc", f"{root}/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    _mount(libc, "/sys", f"{root}/sys", None, MS_BIND | MS_REC)
+    _mount(libc, None, f"{root}/sys", None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+    _mount(libc, "tmpfs", f"{root}/dev", "tmpfs", MS_NOSUID, "mode=755,size=65536k")
+    for name, (major, minor) in DEV_NODES.items():
+        os.mknod(f"{root}/dev/{name}", 0o020666, os.makedev(major, minor))
+        os.chmod(f"{root}/dev/{name}", 0o666)
+    for d in ("pts", "shm"):
+        os.mkdir(f"{root}/dev/{d}")
+    _mount(libc, "devpts", f"{root}/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620")
+    _mount(libc, "shm", f"{root}/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k")
+    os.symlink("pts/ptmx", f"{root}/dev/ptmx")
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                         ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, f"{root}/dev/{name}")
+    files = {"resolv.conf": "nameserver 127.0.0.11\n", "hosts": "127.0.0.1\tlocalhost\n172.17.0.2\tjob\n",
+             "hostname": "job\n"}
+    for name, text in files.items():
+        path = os.path.join(scratch, name)
+        with open(path, "w") as f:
+            f.write(text)
+        _mount(libc, path, f"{root}/etc/{name}", None, MS_BIND)
+    for source, target in binds:
+        dest = f"{root}/{target.lstrip('/')}"
+        os.makedirs(dest, exist_ok=True)
+        _mount(libc, source, dest, None, MS_BIND | MS_REC)
+    os.chdir(root)
+    _check(libc.syscall(ctypes.c_long(155 if platform.machine() == "x86_64" else 41), b".", b"."), "pivot_root")
+    _check(libc.umount2(b".", ctypes.c_int(2)), "umount2(old root)")
+    os.chdir("/")
+
+
 def drop_capabilities(libc: ctypes.CDLL) -> None:
     with open("/proc/sys/kernel/cap_last_cap", encoding="ascii") as f:
         last = int(f.read())
@@ -163,16 +210,26 @@ def install_seccomp(libc: ctypes.CDLL, program: bytes) -> None:
 
 
 def main(argv: list[str]) -> int:
-    tmpfs = None
-    if argv[:1] == ["--tmpfs"]:
-        tmpfs, argv = argv[1], argv[2:]
-    if argv[:1] != ["--"] or len(argv) < 2:
-        sys.stderr.write("usage: unpriv_exec.py [--tmpfs DIR] -- CMD [ARG...]\n")
+    tmpfs, root, binds = None, None, []
+    while argv[:1] in (["--tmpfs"], ["--root"], ["--bind"]) and len(argv) >= 2:
+        if argv[0] == "--tmpfs":
+            tmpfs = argv[1]
+        elif argv[0] == "--root":
+            root = argv[1]
+        else:
+            source, _, target = argv[1].partition(":")
+            binds.append((source, target or source))
+        argv = argv[2:]
+    if argv[:1] != ["--"] or len(argv) < 2 or (root and not tmpfs):
+        sys.stderr.write("usage: unpriv_exec.py [--tmpfs DIR] [--root DIR [--bind SRC:DST]...] -- CMD [ARG...]\n"
+                         "  (--root needs --tmpfs: the container's own /etc files are made there)\n")
         return 2
     command = argv[1:]
     program = build_filter(platform.machine())  # before any restriction: fail early, unchanged
     libc = _libc()
     enter_mount_namespace(libc, tmpfs)
+    if root:
+        enter_container_root(libc, os.path.abspath(root), binds, tmpfs)
     drop_capabilities(libc)
     _prctl(libc, PR_SET_NO_NEW_PRIVS, 1, "PR_SET_NO_NEW_PRIVS")
     install_seccomp(libc, program)

@@ -165,7 +165,10 @@ class Build:
         from mason.executor.rootfs import OverlayStrategy, WalkStrategy
         from mason.sandbox.capabilities import choose, detect
 
-        isolation = choose(detect(self.work.data), self.options.isolation)
+        isolation = choose(detect(self.work.data), self.options.isolation, force=self.options.force)
+        if isolation.level == "host-root":
+            self._open_host_root(isolation)
+            return
         mode = self.options.snapshot_mode
         if mode not in ("auto", "overlay", "walk"):
             raise UsageError(f"unknown snapshot mode {mode!r}: use auto, overlay or walk")
@@ -186,6 +189,29 @@ class Build:
             lowers = "EROFS images" if self.store.images() else f"directories ({self.store.images_refused})"
             files += f"; lower layers: {lowers}"
         self.reporter.emit(ev.Info(f"work files: {files}"))
+
+    def _open_host_root(self, isolation) -> None:
+        """Host-root isolation (mason.executor.hostrootfs): / is the build root, locked, verified."""
+        from mason.executor.hostrootfs import HostRootStrategy, kept_paths_for
+
+        if self.options.snapshot_mode == "overlay":
+            raise NotSupportedError("--snapshot-mode=overlay needs overlayfs mounts; host-root isolation walks /")
+        kept = kept_paths_for(self.options, self.work.path, isolation.runtime, self.env)
+        _ = self.registry                  # CA files are read now: / is about to be replaced
+        if self.options.destinations and not self.options.no_push:
+            _ = self.push_registry
+        fs = HostRootStrategy(self.store, self.work.sub("roots"), kept, warn=self._warn)
+        done = fs.open(self.work.path.name)
+        self.isolation = isolation
+        self._fs = fs
+        self.reporter.emit(ev.Info(f"isolation: host-root ({isolation.reason}); snapshots: walk of /"))
+        self.reporter.emit(ev.Info(f"host-root: {done}; kept out of the build: {kept.describe()}"))
+
+    def close_fs(self) -> None:
+        """Host-root: / back to pristine and verified (raises when it is not); else nothing."""
+        close = getattr(self._fs, "close", None)
+        if close is not None:
+            close()
 
     @property
     def fs(self):
@@ -238,8 +264,8 @@ class Build:
         self._check_push_permission()
         if opts.snapshot_mode not in ("auto", "overlay", "walk"):
             raise UsageError(f"unknown snapshot mode {opts.snapshot_mode!r}: use auto, overlay or walk")
-        if not opts.cache:
-            self._choose_isolation()
+        if not opts.cache or _host_root_possible(opts):
+            self._choose_isolation()       # host-root: the root is verified before anything runs
         if opts.cache:
             from mason.executor.buildcache import BuildCache
 
@@ -249,6 +275,7 @@ class Build:
         finally:
             if self.cache is not None:
                 self.cache.close()     # no lookup or cache push outlives the build
+            self.close_fs()
 
     def _build_and_write(self, plan) -> BuildResult:
         from mason.executor.assemble import build_image, write_outputs
@@ -274,6 +301,7 @@ class Build:
                    cancel=self.cancel, done=done)
         # Every stage is built: the step dirs (overlay uppers, walk roots) are dead; layers
         # live on as blobs. Their removal overlaps the push instead of following it.
+        self.close_fs()                # host-root: / pristine and verified before anything is written
         for sub in ("steps", "roots", "skeletons"):
             self.work.remove_early(sub)
         self.work.check()              # nothing is written from a scratch fs that lost writes
@@ -324,6 +352,8 @@ class Build:
         """How many stages may build at once: ``stage_jobs``, or the CPUs this process has."""
         from mason.executor.stagerun import default_jobs
 
+        if self.isolation is not None and self.isolation.level == "host-root":
+            return 1                       # one root: stages one after another
         return self.options.stage_jobs or default_jobs()
 
     def _check_refused_options(self) -> None:
@@ -499,6 +529,17 @@ class _CancellingRunner:
 
     def __getattr__(self, name):
         return getattr(self._runner, name)
+
+
+def _host_root_possible(opts) -> bool:
+    """Whether this build may end up in host-root isolation (then the probe cannot wait)."""
+    if opts.isolation == "host-root":
+        return True
+    if opts.isolation != "auto":
+        return False
+    from mason.sandbox.container import container_hint
+
+    return container_hint() is not None
 
 
 def format_platform(p) -> str:

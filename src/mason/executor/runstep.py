@@ -2,7 +2,8 @@
 
 The command runs in the sandbox with the step root as ``/``; what it writes there becomes
 the layer. ``RUN --mount`` sources (secrets, caches, binds, tmpfs) are mounted by the
-sandbox inside its private mount namespace, so they never reach the step root or the layer.
+sandbox inside its private mount namespace, or, without mount rights, placed for the RUN and
+removed before the snapshot (mason.sandbox.mountemu): either way they never reach the layer.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def _mounts(builder, ins, stack: contextlib.ExitStack, env: dict[str, str]) -> l
         elif m.type == "tmpfs":
             out.append(Mount(target, "tmpfs", size_bytes=m.size))
         elif m.type == "cache":
-            out.append(Mount(target, "bind", _cache_dir(builder, m, target, stack), readonly=False))
+            out.append(Mount(target, "bind", _cache_dir(builder, m, target, stack), readonly=False, move=True))
         elif m.type == "bind":
             out.append(_bind(builder, m, target, stack))
         else:
@@ -111,10 +112,25 @@ def _cache_dir(builder, m, target: str, stack: contextlib.ExitStack) -> Path:
     sharing = m.sharing or "shared"
     if sharing not in ("shared", "locked", "private"):
         raise BuildError(f"RUN --mount=type=cache: unknown sharing={sharing}")
-    if sharing in ("locked", "private"):
+    # Without mount rights the cache directory is moved into the root for the RUN
+    # (mason.sandbox.mountemu), so even "shared" users take turns there.
+    moved = build.runner().name in ("chroot", "host-root")
+    if sharing in ("locked", "private") or moved:
         fd = os.open(str(path) + ".lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
         stack.callback(os.close, fd)
-        fcntl.flock(fd, fcntl.LOCK_EX)  # released when the fd closes
+        if sharing == "private":
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                # BuildKit: another writer has it, so this RUN gets a fresh instance of its own.
+                private = build.work.sub("run-cache-private") / hashlib.sha256(
+                    f"{builder.stage.index}:{builder._step}:{target}".encode()).hexdigest()[:16]
+                private.mkdir(parents=True, exist_ok=True)
+                os.chmod(private, m.mode if m.mode is not None else 0o755)
+                os.chown(private, m.uid or 0, m.gid or 0)
+                return private
+        else:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released when the fd closes
     return path
 
 
