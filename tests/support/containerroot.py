@@ -122,6 +122,8 @@ def make_container_root(dest: Path) -> Path:
     ver = f"python{sys.version_info.major}.{sys.version_info.minor}"
     shutil.copytree(REPO / "src" / "mason", dest / RUNTIME.lstrip("/") / "lib" / ver / "site-packages" / "mason",
                     ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(dest / RUNTIME.lstrip("/"))], check=False,
+                   capture_output=True)     # as an image would ship it: never written at run time
     (dest / ".dockerenv").touch()
     for d in ("proc", "sys", "dev", "builds", "workspace"):
         (dest / d).mkdir(exist_ok=True)
@@ -136,3 +138,60 @@ def container_env(**extra: str) -> dict[str, str]:
            "LIBARCHIVE": f"{RUNTIME}/lib/libarchive.so.13", "PYTHONDONTWRITEBYTECODE": "1"}
     env.update(extra)
     return env
+
+
+class Container:
+    """One CI job container: a root made by :func:`make_container_root` and its volume
+    ``/builds`` (the host directory ``builds``), in which ``mason build`` is run repeatedly."""
+
+    def __init__(self, tmp: Path, base_layout: str | None = None):
+        self.root = make_container_root(tmp / "root")
+        self.builds = tmp / "builds"
+        self.builds.mkdir()
+        if base_layout:
+            shutil.copytree(base_layout, self.builds / "base", symlinks=True)
+
+    def mason_argv(self, *args: str) -> list[str]:
+        return [PYTHON, "-m", "mason", "build", "--progress=plain", *args]
+
+    def build(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        from tests.support.unpriv import run_in_container
+
+        return run_in_container(self.root, self.mason_argv(*args), env=container_env(),
+                                binds=[(str(self.builds), "/builds")], timeout=timeout)
+
+    def popen(self, *args: str, scratch: str) -> subprocess.Popen:
+        """``mason build`` started in the container (its pid is mason's: the harness execs it);
+        its log and the RUNs' output both come on ``stdout``."""
+        from tests.support.unpriv import container_argv
+
+        argv = container_argv(self.root, self.mason_argv(*args), scratch, [(str(self.builds), "/builds")])
+        return subprocess.Popen(argv, env=container_env(), text=True, start_new_session=True,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    def context(self, name: str, dockerfile: str, files: dict[str, str] | None = None) -> str:
+        """A build context on the volume; returns its path inside the container."""
+        ctx = self.builds / name
+        ctx.mkdir(parents=True)
+        (ctx / "Dockerfile").write_text(dockerfile)
+        for rel, text in (files or {}).items():
+            (ctx / rel).parent.mkdir(parents=True, exist_ok=True)
+            (ctx / rel).write_text(text)
+        return f"/builds/{name}"
+
+    def listing(self) -> dict[str, tuple]:
+        """The container root as the test machine sees it (its mounts are not there), without
+        mason's state dir: path -> (type+mode, uid, gid, size and mtime of non-directories, link target)."""
+        out = {}
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            for name in dirnames + filenames:
+                p = Path(dirpath) / name
+                rel = str(p.relative_to(self.root))
+                if rel == ".mason-hostroot" or rel.startswith(".mason-hostroot/"):
+                    continue
+                st = os.lstat(p)
+                plain = not os.path.isdir(p) or os.path.islink(p)
+                out[rel] = (st.st_mode, st.st_uid, st.st_gid, st.st_size if plain else 0,
+                            st.st_mtime_ns if plain else 0, os.readlink(p) if os.path.islink(p) else None)
+            dirnames[:] = [d for d in dirnames if d != ".mason-hostroot"]
+        return out

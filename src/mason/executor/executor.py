@@ -169,6 +169,13 @@ class Build:
         if isolation.level == "host-root":
             self._open_host_root(isolation)
             return
+        if isolation.container is not None:
+            from mason.snapshot.pristine import busy
+
+            holder = busy()
+            if holder is not None:
+                raise BuildError(f"a host-root build (pid {holder}) owns this container's / right now",
+                                 hint="run the builds one after another")
         mode = self.options.snapshot_mode
         if mode not in ("auto", "overlay", "walk"):
             raise UsageError(f"unknown snapshot mode {mode!r}: use auto, overlay or walk")

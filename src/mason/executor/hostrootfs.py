@@ -109,7 +109,7 @@ def kept_paths_for(options, work_path: Path, runtime: tuple[str, ...], env) -> K
     from mason.errors import UsageError
     from mason.snapshot.pristine import STATE_NAME
 
-    own = {str(work_path), "/" + STATE_NAME}
+    own = {str(work_path), "/" + STATE_NAME, *_live_work_dirs(work_path.parent)}
     named = [options.context_dir, options.cache_dir, options.oci_layout_path, options.tar_path,
              options.digest_file, options.image_name_with_digest_file,
              options.image_name_tag_with_digest_file, options.cache_report, env.get("DOCKER_CONFIG")]
@@ -125,4 +125,39 @@ def kept_paths_for(options, work_path: Path, runtime: tuple[str, ...], env) -> K
                 raise UsageError(f"{path} is the build root itself: in host-root isolation the context, "
                                  "outputs and caches must be below their own directory (e.g. a CI volume)")
             own.add(real)
-    return KeptPaths.of(runtime=runtime, own=tuple(own))
+    return KeptPaths.of(runtime=runtime, own=tuple(own), markers=_container_markers())
+
+
+def _container_markers() -> tuple[str, ...]:
+    """What the container runtime put in / to say what it is (container detection reads them)."""
+    import os
+
+    return tuple(p for p in ("/.dockerenv", "/run/.containerenv") if os.path.lexists(p))
+
+
+def _live_work_dirs(parent: Path) -> list[str]:
+    """Work dirs of other builds still running (their lock is held): never ours to remove."""
+    import fcntl
+    import os
+
+    from mason.executor.workdir import LOCK_NAME, PREFIX
+
+    live = []
+    try:
+        entries = list(parent.iterdir())
+    except OSError:
+        return live
+    for entry in entries:
+        if not entry.name.startswith(PREFIX):
+            continue
+        try:
+            fd = os.open(entry / LOCK_NAME, os.O_RDWR | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            live.append(str(entry))
+        finally:
+            os.close(fd)
+    return live

@@ -64,8 +64,8 @@ class ChrootRunner:
         emulated = [m for m in spec.mounts if not _is_dev_copy(m)]
         for m in emulated:
             if m.target.rstrip("/") in ("", "/dev", "/proc", "/sys") or m.target.startswith(("/proc/", "/sys/", "/dev/")):
-                raise NotSupportedError(f"RUN --mount at {m.target}: in chroot isolation that directory is the "
-                                        "sandbox's own (no mounts)", hint=_HINT)
+                raise NotSupportedError(f"RUN --mount at {m.target}: that directory is the sandbox's own and "
+                                        "cannot take a mount here (isolation: chroot)", hint=_HINT)
         root = os.path.realpath(spec.root)
         with PrivateDir(root, "/proc", on_new="refuse"), PrivateDir(root, "/sys", on_new="refuse"), \
              PrivateDir(root, "/dev", on_new="discard") as dev, Stubs(root) as stubs:

@@ -32,10 +32,13 @@ class KeptPaths:
     own: tuple[str, ...] = ()
 
     @staticmethod
-    def of(*, runtime: tuple[str, ...], own: tuple[str, ...], mountinfo: str = "/proc/self/mountinfo") -> "KeptPaths":
+    def of(*, runtime: tuple[str, ...], own: tuple[str, ...], markers: tuple[str, ...] = (),
+           mountinfo: str = "/proc/self/mountinfo") -> "KeptPaths":
+        """``markers``: files the container runtime created (``/.dockerenv``): kept like mounts."""
         from mason.sandbox.linux import mount_points
 
-        mounts = tuple(sorted({os.path.normpath(p) for p in mount_points(mountinfo) if p != "/"}))
+        found = {os.path.normpath(p) for p in mount_points(mountinfo) if p != "/"} | set(markers)
+        mounts = tuple(sorted(found))
         return KeptPaths(mounts, tuple(sorted({os.path.normpath(p) for p in runtime})),
                          tuple(sorted({os.path.normpath(p) for p in own})))
 

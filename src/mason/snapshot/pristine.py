@@ -50,6 +50,21 @@ def _record(root: str, kept: KeptPaths) -> dict[str, list]:
     return out
 
 
+def busy(root: str = "/") -> str | None:
+    """The pid of a host-root build holding this root, or None (nothing to wait for)."""
+    try:
+        fd = os.open(os.path.join(root, STATE_NAME, "lock"), os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+    finally:
+        os.close(fd)
+    return None
+
+
 class HostRoot:
     def __init__(self, kept: KeptPaths, *, root: str = "/"):
         self.root = root
@@ -85,7 +100,7 @@ class HostRoot:
                 _write_json(record_path, _record(self.root, self.kept))
                 done = "pristine state recorded"
             self._verify_pristine(start=journal is None)
-            self._write_journal({"pid": os.getpid(), "build": build_id, "stash": []})
+            self._write_journal({"pid": os.getpid(), "build": build_id, "stash": [], "stashed": False})
         except BaseException:
             self.release()
             raise
@@ -135,6 +150,8 @@ class HostRoot:
                 continue
             except OSError as exc:
                 raise BuildError(f"host-root: cannot move /{rel} aside: {exc.strerror}") from exc
+        journal["stashed"] = True         # from here on, whatever else is in / is the build's
+        self._write_journal(journal)
         self._stashed = True
 
     def _clear(self) -> None:
@@ -157,7 +174,10 @@ class HostRoot:
                     os.unlink(full)
 
     def _replay(self, journal: dict) -> None:
-        self._clear()
+        """Undo a build: only once every pristine entry was stashed can the rest of / be the
+        build's; before that, nothing was written, and the entries moved so far just go back."""
+        if journal.get("stashed"):
+            self._clear()
         self._unstash(journal.get("stash") or [])
         self._restore_ancestors()
         self._stashed = False
@@ -209,8 +229,8 @@ class HostRoot:
                 return json.load(f)
         except FileNotFoundError:
             return None
-        except ValueError:
-            return {"stash": sorted(_stash_entries(os.path.join(self.state, "stash")))}
+        except ValueError:       # written atomically, so never torn; but never trust it blindly
+            return {"stash": sorted(_stash_entries(os.path.join(self.state, "stash"))), "stashed": False}
 
     def _write_journal(self, data: dict) -> None:
         _write_json(os.path.join(self.state, "journal.json"), data)
