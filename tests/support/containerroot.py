@@ -5,8 +5,7 @@ busybox userland (the "job image"), mason's runtime self-contained under ``/kani
 test interpreter's CPython, its stdlib and mason's dependencies, the C libraries and the
 loader they need, ``patchelf``-ed to find them there: what mason's own image ships), the
 ``/.dockerenv`` marker, and empty mount points for what the harness mounts as Docker would
-(``/proc``, ``/sys``, ``/dev``, ``/etc/resolv.conf``, ``/etc/hosts``, ``/etc/hostname``, the
-CI volume ``/builds``). ``tests.support.unpriv.run_in_container`` then runs a command with that
+(``/proc``, ``/sys``, ``/dev``, ``/etc/resolv.conf``, ``/etc/hosts``, the CI volume ``/builds``). ``tests.support.unpriv.run_in_container`` then runs a command with that
 directory as ``/``, Docker's default capabilities and seccomp.
 
 The runtime is assembled once per machine under ``/var/tmp`` (keyed by the interpreter) and
@@ -127,7 +126,7 @@ def make_container_root(dest: Path) -> Path:
     (dest / ".dockerenv").touch()
     for d in ("proc", "sys", "dev", "builds", "workspace"):
         (dest / d).mkdir(exist_ok=True)
-    for f in ("etc/resolv.conf", "etc/hosts", "etc/hostname"):
+    for f in ("etc/resolv.conf", "etc/hosts"):
         (dest / f).touch()
     return dest
 
@@ -160,12 +159,12 @@ class Container:
         return run_in_container(self.root, self.mason_argv(*args), env=container_env(),
                                 binds=[(str(self.builds), "/builds")], timeout=timeout)
 
-    def popen(self, *args: str, scratch: str) -> subprocess.Popen:
+    def popen(self, *args: str) -> subprocess.Popen:
         """``mason build`` started in the container (its pid is mason's: the harness execs it);
         its log and the RUNs' output both come on ``stdout``."""
         from tests.support.unpriv import container_argv
 
-        argv = container_argv(self.root, self.mason_argv(*args), scratch, [(str(self.builds), "/builds")])
+        argv = container_argv(self.root, self.mason_argv(*args), binds=[(str(self.builds), "/builds")])
         return subprocess.Popen(argv, env=container_env(), text=True, start_new_session=True,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 

@@ -8,6 +8,10 @@ Needs root with full capabilities on the host (the test machine), nothing else.
     res = run_unprivileged([sys.executable, "-m", "mason", "build", ...], env=env, timeout=300)
     assert res.returncode == 0, res.stderr
 
+``run_in_container(rootfs, argv)`` runs ``argv`` the same way inside an unpacked image's root
+filesystem, furnished as Docker furnishes a container (``/proc``, a ``/dev`` tmpfs, bind
+mounts for volumes, ``pivot_root``; see ``unpriv_exec.py``), with only the given environment.
+
 ``python_in_harness(code)`` is a shortcut for running a Python snippet with mason's ``src`` on
 ``sys.path`` inside the harness.
 """
@@ -49,23 +53,50 @@ def run_unprivileged(argv: Sequence[str], *, env: Mapping[str, str] | None = Non
     full_env["TMPDIR"] = scratch
     cmd = [sys.executable, "-I", EXEC_SCRIPT, "--tmpfs", scratch, "--", *argv]
     try:
-        proc = subprocess.Popen(cmd, env=full_env, cwd=cwd, text=True, start_new_session=True,
-                                stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            out, err = proc.communicate(input, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc.pid)
-            proc.communicate()
-            raise
-        except BaseException:
-            _kill_group(proc.pid)
-            proc.wait()
-            raise
-        _kill_group(proc.pid)  # stragglers the command left in its session
-        return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+        return _run(cmd, full_env, cwd, timeout, input)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def container_argv(rootfs: str | os.PathLike, argv: Sequence[str], *, cwd: str = "/",
+                   binds: Sequence[tuple[str, str]] = ()) -> list[str]:
+    """The harness command line of :func:`run_in_container`, for callers that start it
+    themselves (to signal the command mid-way: the harness execs it, so its pid is the command's)."""
+    cmd = [sys.executable, "-I", EXEC_SCRIPT, "--rootfs", str(rootfs), "--cwd", cwd]
+    for source, target in binds:
+        cmd += ["--bind", f"{source}:{target}"]
+    return [*cmd, "--", *argv]
+
+
+def run_in_container(rootfs: str | os.PathLike, argv: Sequence[str], *, env: Mapping[str, str],
+                     cwd: str = "/", binds: Sequence[tuple[str, str]] = (), timeout: float = 120,
+                     input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` inside ``rootfs`` as a container would, with exactly ``env`` (the image's ENV
+    plus the job's variables: nothing of this process's environment leaks in). ``binds`` are
+    (host path, path inside) volumes; ``cwd`` is inside the root. ``argv[0]`` is looked up on
+    ``env["PATH"]`` inside the root."""
+    if os.geteuid() != 0:
+        raise PermissionError("the unprivileged-container harness must be started as root")
+    return _run(container_argv(rootfs, argv, cwd=cwd, binds=binds), dict(env), None, timeout, input)
+
+
+def _run(cmd: list[str], env: dict[str, str], cwd, timeout: float,
+         input: str | None) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, text=True, start_new_session=True,
+                            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = proc.communicate(input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc.pid)
+        proc.communicate()
+        raise
+    except BaseException:
+        _kill_group(proc.pid)
+        proc.wait()
+        raise
+    _kill_group(proc.pid)  # stragglers the command left in its session
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def python_in_harness(code: str, *, env: Mapping[str, str] | None = None,
@@ -81,38 +112,3 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-
-
-def container_argv(root: str | os.PathLike, argv: Sequence[str], scratch: str,
-                   binds: Sequence[tuple[str, str]] = ()) -> list[str]:
-    """The harness command line running ``argv`` with ``root`` as ``/`` (see ``enter_container_root``)."""
-    cmd = [sys.executable, "-I", EXEC_SCRIPT, "--tmpfs", scratch, "--root", str(root)]
-    for source, target in binds:
-        cmd += ["--bind", f"{source}:{target}"]
-    return [*cmd, "--", *argv]
-
-
-def run_in_container(root: str | os.PathLike, argv: Sequence[str], *, env: Mapping[str, str],
-                     binds: Sequence[tuple[str, str]] = (), timeout: float = 300,
-                     ) -> subprocess.CompletedProcess[str]:
-    """Run ``argv`` (paths as the container sees them) in the container root ``root``: a
-    private mount namespace, ``/proc``, ``/sys``, ``/dev`` and ``/etc`` files mounted as Docker
-    does, ``binds`` (host dir, container path) as volumes, then Docker's capabilities and
-    seccomp. ``env`` is the whole environment (nothing of the test machine's)."""
-    if os.geteuid() != 0:
-        raise PermissionError("the container harness must be started as root")
-    scratch = tempfile.mkdtemp(prefix="mason-container-")
-    cmd = container_argv(root, argv, scratch, binds)
-    try:
-        proc = subprocess.Popen(cmd, env=dict(env), text=True, start_new_session=True,
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except BaseException:
-            _kill_group(proc.pid)
-            proc.communicate()
-            raise
-        _kill_group(proc.pid)
-        return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)

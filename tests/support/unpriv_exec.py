@@ -1,14 +1,20 @@
 """Become a simulated unprivileged container, then exec a command (issue 9's test harness).
 
-    python -I tests/support/unpriv_exec.py [--tmpfs DIR] [--root DIR [--bind SRC:DST]...] -- CMD [ARG...]
+    python -I tests/support/unpriv_exec.py [--tmpfs DIR] -- CMD [ARG...]
+    python -I tests/support/unpriv_exec.py --rootfs DIR [--bind SRC:DST]... [--cwd DIR] -- CMD [ARG...]
 
 Run as root with full capabilities.  In this one process, before ``execvp(CMD)``:
 
 1. a private mount namespace (``unshare(CLONE_NEWNS)``, ``/`` made ``MS_PRIVATE`` recursively),
    where ``/sys`` and ``/proc/sys`` are remounted read-only as Docker does, and an optional fresh
    tmpfs is mounted on ``DIR`` (the container's own scratch space);
-   with ``--root``, ``DIR`` then becomes ``/`` as a container runtime makes it (see
-   :func:`enter_container_root`): the host-root tests never run mason on the machine's own ``/``;
+   With ``--rootfs`` the command runs in that root filesystem instead, set up as Docker sets up
+   a container's: the root bind-mounted on itself, a fresh ``proc``, ``/dev`` a tmpfs holding
+   only Docker's device nodes (null, zero, full, random, urandom, tty; ``/dev/pts``,
+   ``/dev/shm``), ``/sys`` read-only, the host's ``/etc/hosts`` and ``/etc/resolv.conf``,
+   each ``--bind SRC:DST`` (volumes, e.g. a CI job's project directory), then ``pivot_root``
+   into it with the old root detached, and ``--cwd`` (default ``/``) as the working directory.
+   The PID namespace stays the host's (a new one would need a fork here).
 2. every capability outside Docker's default set is dropped from the bounding set, and the
    permitted/effective sets become exactly that set; inheritable and ambient sets are emptied
    (moby >= 20.10.14 leaves inheritable empty), so after ``execve`` of a root process
@@ -28,11 +34,11 @@ is the environment under which mason is tested, so it must not share code with w
 from __future__ import annotations
 
 import ctypes
-import encodings.ascii  # noqa: F401 (used after --root's pivot_root, when the host's stdlib is gone)
 import os
 import platform
 import struct
 import sys
+import warnings  # noqa: F401  (os.execvp imports it lazily: after a pivot_root it is out of reach)
 
 # Docker's default capability set (moby oci/caps/defaults.go), by capability number.
 DOCKER_DEFAULT_CAPS = {
@@ -69,6 +75,9 @@ PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, PR_CAP_AMBIENT = 24, 38, 2
 PR_CAP_AMBIENT_CLEAR_ALL, SECCOMP_MODE_FILTER = 4, 2
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 32, 4096, 16384, 1 << 18
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MNT_DETACH = 2, 4, 8, 2
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+DOCKER_DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 
 
 def _insn(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
@@ -145,53 +154,63 @@ def enter_mount_namespace(libc: ctypes.CDLL, tmpfs: str | None) -> None:
         _mount(libc, "unpriv-tmp", tmpfs, "tmpfs", 0, "mode=1777")
 
 
-MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
-DEV_NODES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8), "urandom": (1, 9), "tty": (5, 0)}
+def _bind(libc: ctypes.CDLL, source: str, target: str, *, readonly: bool = False) -> None:
+    if os.path.isdir(source):
+        os.makedirs(target, exist_ok=True)
+    elif not os.path.exists(target):
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        open(target, "a").close()
+    _mount(libc, source, target, None, MS_BIND | MS_REC)
+    if readonly:
+        _mount(libc, None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
 
 
-def enter_container_root(libc: ctypes.CDLL, root: str, binds: list[tuple[str, str]], scratch: str) -> None:
-    """Make ``root`` this process's ``/`` as a container runtime does (after the private mount
-    namespace is entered): a fresh proc, the host's sysfs read-only, a tmpfs ``/dev`` with
-    Docker's nodes, ``/dev/pts``, ``/dev/shm`` and the ``/dev/fd`` links, per-container
-    ``/etc/resolv.conf``, ``/etc/hosts``, ``/etc/hostname`` bind-mounted from ``scratch``, the
-    given volumes bound in; then ``pivot_root`` and the old root detached (so it is gone from
-    this process's mount table, as in a real container)."""
-    _mount(libc, root, root, None, MS_BIND | MS_REC)
-    _mount(libc, "proc", f"{root}/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    _mount(libc, "/sys", f"{root}/sys", None, MS_BIND | MS_REC)
-    _mount(libc, None, f"{root}/sys", None, MS_REMOUNT | MS_BIND | MS_RDONLY)
-    _mount(libc, "tmpfs", f"{root}/dev", "tmpfs", MS_NOSUID, "mode=755,size=65536k")
-    for name, (major, minor) in DEV_NODES.items():
-        os.mknod(f"{root}/dev/{name}", 0o020666, os.makedev(major, minor))
-        os.chmod(f"{root}/dev/{name}", 0o666)
-    for d in ("pts", "shm"):
-        os.mkdir(f"{root}/dev/{d}")
-    _mount(libc, "devpts", f"{root}/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620")
-    _mount(libc, "shm", f"{root}/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k")
-    os.symlink("pts/ptmx", f"{root}/dev/ptmx")
+def enter_rootfs(libc: ctypes.CDLL, rootfs: str, binds: list[tuple[str, str]], cwd: str) -> None:
+    """Make ``rootfs`` this mount namespace's ``/``, furnished as Docker furnishes a container."""
+    rootfs = os.path.realpath(rootfs)
+    _mount(libc, rootfs, rootfs, None, MS_BIND | MS_REC)
+    inside = lambda path: os.path.join(rootfs, path.lstrip("/"))  # noqa: E731
+    os.makedirs(inside("/proc"), exist_ok=True)
+    _mount(libc, "proc", inside("/proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    os.makedirs(inside("/dev"), exist_ok=True)
+    _mount(libc, "tmpfs", inside("/dev"), "tmpfs", MS_NOSUID, "mode=755,size=65536k")
+    for name in DOCKER_DEVICES:
+        _bind(libc, f"/dev/{name}", inside(f"/dev/{name}"))
+    os.makedirs(inside("/dev/pts"))
+    _mount(libc, "devpts", inside("/dev/pts"), "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620")
+    os.symlink("pts/ptmx", inside("/dev/ptmx"))
+    os.makedirs(inside("/dev/shm"))
+    _mount(libc, "shm", inside("/dev/shm"), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k")
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
                          ("stderr", "/proc/self/fd/2")):
-        os.symlink(target, f"{root}/dev/{name}")
-    files = {"resolv.conf": "nameserver 127.0.0.11\n", "hosts": "127.0.0.1\tlocalhost\n172.17.0.2\tjob\n",
-             "hostname": "job\n"}
-    for name, text in files.items():
-        path = os.path.join(scratch, name)
-        with open(path, "w") as f:
-            f.write(text)
-        _mount(libc, path, f"{root}/etc/{name}", None, MS_BIND)
+        os.symlink(target, inside(f"/dev/{name}"))
+    if os.path.ismount("/sys"):
+        _bind(libc, "/sys", inside("/sys"), readonly=True)
+    for name in ("/etc/hosts", "/etc/resolv.conf"):
+        if os.path.exists(name):
+            _bind(libc, name, inside(name))
     for source, target in binds:
-        dest = f"{root}/{target.lstrip('/')}"
-        os.makedirs(dest, exist_ok=True)
-        _mount(libc, source, dest, None, MS_BIND | MS_REC)
-    os.chdir(root)
-    _check(libc.syscall(ctypes.c_long(155 if platform.machine() == "x86_64" else 41), b".", b"."), "pivot_root")
-    _check(libc.umount2(b".", ctypes.c_int(2)), "umount2(old root)")
+        _bind(libc, source, inside(target))
+    old = inside("/.unpriv-old-root")
+    os.makedirs(old, exist_ok=True)
+    nr = SYS_PIVOT_ROOT[platform.machine()]
+    _check(libc.syscall(ctypes.c_long(nr), os.fsencode(rootfs), os.fsencode(old)), "pivot_root")
     os.chdir("/")
+    _check(libc.umount2(b"/.unpriv-old-root", ctypes.c_int(MNT_DETACH)), "umount old root")
+    os.rmdir("/.unpriv-old-root")
+    os.chdir(cwd)
 
 
-def drop_capabilities(libc: ctypes.CDLL) -> None:
+def last_capability() -> int:
     with open("/proc/sys/kernel/cap_last_cap", encoding="ascii") as f:
-        last = int(f.read())
+        return int(f.read())
+
+
+def drop_capabilities(libc: ctypes.CDLL, last: int | None = None) -> None:
+    """Keep only Docker's capabilities. ``last`` (cap_last_cap) is read before a ``pivot_root``
+    when there is one: this interpreter's standard library is not inside the new root."""
+    if last is None:
+        last = last_capability()
     for cap in range(last + 1):  # the bounding set first: dropping it needs CAP_SETPCAP, kept
         if not DOCKER_DEFAULT_MASK & (1 << cap):
             _prctl(libc, PR_CAPBSET_DROP, cap, f"PR_CAPBSET_DROP({cap})")
@@ -210,27 +229,32 @@ def install_seccomp(libc: ctypes.CDLL, program: bytes) -> None:
 
 
 def main(argv: list[str]) -> int:
-    tmpfs, root, binds = None, None, []
-    while argv[:1] in (["--tmpfs"], ["--root"], ["--bind"]) and len(argv) >= 2:
-        if argv[0] == "--tmpfs":
-            tmpfs = argv[1]
-        elif argv[0] == "--root":
-            root = argv[1]
+    tmpfs = rootfs = None
+    cwd = "/"
+    binds: list[tuple[str, str]] = []
+    while argv[:1] in (["--tmpfs"], ["--rootfs"], ["--bind"], ["--cwd"]) and len(argv) > 1:
+        option, value, argv = argv[0], argv[1], argv[2:]
+        if option == "--tmpfs":
+            tmpfs = value
+        elif option == "--rootfs":
+            rootfs = value
+        elif option == "--cwd":
+            cwd = value
         else:
-            source, _, target = argv[1].partition(":")
+            source, _, target = value.partition(":")
             binds.append((source, target or source))
-        argv = argv[2:]
-    if argv[:1] != ["--"] or len(argv) < 2 or (root and not tmpfs):
-        sys.stderr.write("usage: unpriv_exec.py [--tmpfs DIR] [--root DIR [--bind SRC:DST]...] -- CMD [ARG...]\n"
-                         "  (--root needs --tmpfs: the container's own /etc files are made there)\n")
+    if argv[:1] != ["--"] or len(argv) < 2:
+        sys.stderr.write("usage: unpriv_exec.py [--tmpfs DIR | --rootfs DIR [--bind SRC:DST]... [--cwd DIR]]"
+                         " -- CMD [ARG...]\n")
         return 2
     command = argv[1:]
     program = build_filter(platform.machine())  # before any restriction: fail early, unchanged
     libc = _libc()
+    last = last_capability()
     enter_mount_namespace(libc, tmpfs)
-    if root:
-        enter_container_root(libc, os.path.abspath(root), binds, tmpfs)
-    drop_capabilities(libc)
+    if rootfs:
+        enter_rootfs(libc, rootfs, binds, cwd)
+    drop_capabilities(libc, last)
     _prctl(libc, PR_SET_NO_NEW_PRIVS, 1, "PR_SET_NO_NEW_PRIVS")
     install_seccomp(libc, program)
     try:

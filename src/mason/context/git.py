@@ -120,6 +120,8 @@ def parse_kaniko(text: str, *, pull_method: str = "https") -> GitSource:
 def _run(args: list[str], *, what: str, src: GitSource, insecure: bool = False) -> str:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "GIT_TERMINAL_PROMPT": "0",
            "HOME": os.environ.get("HOME", "/root"), "GIT_CONFIG_NOSYSTEM": "1", "LC_ALL": "C"}
+    # Where a relocated git (mason's image bundles one under /kaniko) finds its helpers.
+    env.update({k: os.environ[k] for k in ("GIT_EXEC_PATH", "GIT_TEMPLATE_DIR") if k in os.environ})
     try:
         tls = ["-c", "http.sslVerify=false"] if insecure else []
         proc = subprocess.run(["git", "-c", "advice.detachedHead=false", *tls, *args], env=env,
