@@ -109,7 +109,9 @@ class EmulatedMounts:
         problem = None
         for placed in reversed(self._placed):
             m, host = placed.mount, placed.host
+            parent = os.path.dirname(host)
             try:
+                untouched = os.stat(parent).st_mtime_ns == placed.parent_after   # the RUN left it alone
                 if getattr(m, "move", False):
                     if placed.cache_moved:
                         if os.path.lexists(host) and not _try_rename(host, str(m.source)):
@@ -124,8 +126,7 @@ class EmulatedMounts:
                     _remove(host)
                 if placed.aside is not None:
                     os.rename(placed.aside, host)
-                parent = os.path.dirname(host)
-                if os.path.isdir(parent) and os.stat(parent).st_mtime_ns == placed.parent_after:
+                if untouched:
                     os.utime(parent, ns=placed.parent_times)
             except OSError as exc:
                 problem = problem or f"cannot undo RUN --mount at {m.target}: {exc}"
