@@ -51,9 +51,10 @@ def _isolation(stderr: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def images(tmp_path_factory, busybox_layout):
+def images(tmp_path_factory, busybox_layout, mason_rootfs):
     tmp = tmp_path_factory.mktemp("mounts")
-    job = Container(tmp / "job", busybox_layout)
+    (tmp / "job").mkdir()
+    job = Container(tmp / "job", *mason_rootfs, busybox_layout)
     ctx_in = job.context("ctx", DOCKERFILE, FILES)
     (job.builds / "secret.txt").write_bytes(SECRET)
     common = ("--no-push", "--reproducible")
