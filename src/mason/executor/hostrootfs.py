@@ -18,14 +18,20 @@ Reading another stage (``COPY --from``, ``RUN --mount=from=``) needs that stage'
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 from pathlib import Path
 from typing import Callable, Iterator
 
+from mason.errors import UsageError
 from mason.executor.layers import LayerRef, materialize
 from mason.executor.layerstore import LayerStore
 from mason.executor.rootfs import StepFS, WalkStrategy
+from mason.executor.workdir import LOCK_NAME, PREFIX
+from mason.snapshot import walker
+from mason.snapshot.hostapply import apply_lower
 from mason.snapshot.keptpaths import KeptPaths
-from mason.snapshot.pristine import HostRoot
+from mason.snapshot.pristine import STATE_NAME, HostRoot
 
 ROOT = Path("/")
 
@@ -59,8 +65,6 @@ class HostRootStrategy:
             self.root.release()
 
     def _root_for(self, layers: list[LayerRef]) -> Path:
-        from mason.snapshot.hostapply import apply_lower
-
         fresh = self._current is not layers
         if fresh:
             self.root.bare()
@@ -80,8 +84,6 @@ class HostRootStrategy:
 
     @contextlib.contextmanager
     def step(self, layers: list[LayerRef], *, base_visible: bool = True) -> Iterator[StepFS]:
-        from mason.snapshot import walker
-
         if not base_visible:                    # COPY --link: a layer of its own, off the root
             with self._views.step(layers, base_visible=False) as fs:
                 yield fs
@@ -104,11 +106,6 @@ class HostRootStrategy:
 def kept_paths_for(options, work_path: Path, runtime: tuple[str, ...], env) -> KeptPaths:
     """Everything this build needs outside the image: mason's runtime, its work dir and state,
     and the paths the options name (context, cache dir, outputs, registry files)."""
-    import os
-
-    from mason.errors import UsageError
-    from mason.snapshot.pristine import STATE_NAME
-
     own = {str(work_path), "/" + STATE_NAME, *_live_work_dirs(work_path.parent)}
     named = [options.context_dir, options.cache_dir, options.oci_layout_path, options.tar_path,
              options.digest_file, options.image_name_with_digest_file,
@@ -130,18 +127,11 @@ def kept_paths_for(options, work_path: Path, runtime: tuple[str, ...], env) -> K
 
 def _container_markers() -> tuple[str, ...]:
     """What the container runtime put in / to say what it is (container detection reads them)."""
-    import os
-
     return tuple(p for p in ("/.dockerenv", "/run/.containerenv") if os.path.lexists(p))
 
 
 def _live_work_dirs(parent: Path) -> list[str]:
     """Work dirs of other builds still running (their lock is held): never ours to remove."""
-    import fcntl
-    import os
-
-    from mason.executor.workdir import LOCK_NAME, PREFIX
-
     live = []
     try:
         entries = list(parent.iterdir())
