@@ -160,3 +160,22 @@ def test_killed_mid_run_the_next_build_finds_the_root_restored(job, tmp_path, si
     assert "half" not in (root / "top").read_text().split()
     assert (root / "etcs").read_text().split() == ["group", "hosts", "passwd", "resolv.conf"]
     assert job.listing() == before
+
+
+def test_apt_get_install_on_a_debootstrapped_debian_base(tmp_path, mason_rootfs):
+    """Kaniko's everyday job: a Debian base (debootstrap, packed by umoci: tests.support.masonimage),
+    apt-get from the Debian mirror, then tools that need /proc."""
+    from tests.support.containerroot import Container
+    from tests.support.masonimage import DEBIAN_TAG, debian_base
+
+    job = Container(tmp_path, *mason_rootfs, str(debian_base()))
+    ctx = job.context("ctx", f"FROM oci:/builds/base:{DEBIAN_TAG}\n"
+                             "RUN apt-get update -q && apt-get install -y -q --no-install-recommends procps "
+                             "&& ps -eo comm > /ps && rm -rf /var/lib/apt/lists/*\n")
+    before = job.listing()
+    res = job.build("--context", ctx, "--no-push", "--oci-layout-path", "/builds/out", timeout=900)
+    assert res.returncode == 0, res.stderr
+    root = unpack(_out(job, "out"), tmp_path / "unpacked")
+    assert "ps" in (root / "ps").read_text().split()
+    assert (root / "usr/bin/ps").is_file() and not (root / "kaniko").exists()
+    assert job.listing() == before
