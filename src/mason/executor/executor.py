@@ -12,6 +12,7 @@ shared directory a previous build could have left files in (Kaniko #1829).
 from __future__ import annotations
 
 import errno
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -479,6 +480,7 @@ def _host_root_possible(opts) -> bool:
         return True
     if opts.isolation != "auto":
         return False
-    from mason.sandbox.container import container_hint   # local: the sandbox loads lazily
+    # local: the sandbox loads lazily
+    from mason.sandbox.container import container_hint, runtime_roots
 
-    return container_hint() is not None
+    return os.geteuid() == 0 and container_hint() is not None and not runtime_roots()[1]
