@@ -106,3 +106,25 @@ def build(workdir: Path, *, target: str | None, cache: Path, context: Path) -> B
     if proc.returncode != 0:
         raise AssertionError(f"mason could not build its own image (exit {proc.returncode}):\n{log}")
     return BuiltImage(out, log)
+
+
+def main() -> None:
+    """Build both variants and print their compressed sizes (the figures in docs/image.md):
+
+        .venv/bin/python -m tests.support.masonimage
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="mason-image-size-") as tmp:
+        work = Path(tmp)
+        context = build_context(work / "context")
+        for target in (None, "debug"):
+            image = build(work, target=target, cache=work / "cache", context=context)
+            layers = image.manifest()["layers"]
+            print(f"{target or 'executor'}: {image.compressed_size()} bytes compressed "
+                  f"({image.compressed_size() / 1e6:.1f} MB) in {len(layers)} layers: "
+                  + ", ".join(str(layer["size"]) for layer in layers))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,4 +1,4 @@
-"""Run commands as a simulated unprivileged container (issue 9): the harness's public API.
+"""Run commands as a simulated unprivileged container: the harness's public API.
 
 ``run_unprivileged(argv)`` runs ``argv`` as uid 0 with exactly Docker's default capabilities,
 ``NoNewPrivs``, a seccomp filter denying mounts and new namespaces, in a private mount
@@ -59,25 +59,29 @@ def run_unprivileged(argv: Sequence[str], *, env: Mapping[str, str] | None = Non
 
 
 def container_argv(rootfs: str | os.PathLike, argv: Sequence[str], *, cwd: str = "/",
-                   binds: Sequence[tuple[str, str]] = ()) -> list[str]:
+                   binds: Sequence[tuple[str, str]] = (), privileged: bool = False) -> list[str]:
     """The harness command line of :func:`run_in_container`, for callers that start it
     themselves (to signal the command mid-way: the harness execs it, so its pid is the command's)."""
     cmd = [sys.executable, "-I", EXEC_SCRIPT, "--rootfs", str(rootfs), "--cwd", cwd]
     for source, target in binds:
         cmd += ["--bind", f"{source}:{target}"]
+    if privileged:
+        cmd.append("--privileged")
     return [*cmd, "--", *argv]
 
 
 def run_in_container(rootfs: str | os.PathLike, argv: Sequence[str], *, env: Mapping[str, str],
                      cwd: str = "/", binds: Sequence[tuple[str, str]] = (), timeout: float = 120,
-                     input: str | None = None) -> subprocess.CompletedProcess[str]:
+                     input: str | None = None, privileged: bool = False) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` inside ``rootfs`` as a container would, with exactly ``env`` (the image's ENV
     plus the job's variables: nothing of this process's environment leaks in). ``binds`` are
     (host path, path inside) volumes; ``cwd`` is inside the root. ``argv[0]`` is looked up on
-    ``env["PATH"]`` inside the root."""
+    ``env["PATH"]`` inside the root. ``privileged``: as ``docker run --privileged`` (every
+    capability, no seccomp, the host's devices)."""
     if os.geteuid() != 0:
         raise PermissionError("the unprivileged-container harness must be started as root")
-    return _run(container_argv(rootfs, argv, cwd=cwd, binds=binds), dict(env), None, timeout, input)
+    return _run(container_argv(rootfs, argv, cwd=cwd, binds=binds, privileged=privileged), dict(env), None,
+                timeout, input)
 
 
 def _run(cmd: list[str], env: dict[str, str], cwd, timeout: float,

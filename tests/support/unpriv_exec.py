@@ -1,7 +1,7 @@
-"""Become a simulated unprivileged container, then exec a command (issue 9's test harness).
+"""Become a simulated unprivileged container, then exec a command (the unprivileged test harness).
 
     python -I tests/support/unpriv_exec.py [--tmpfs DIR] -- CMD [ARG...]
-    python -I tests/support/unpriv_exec.py --rootfs DIR [--bind SRC:DST]... [--cwd DIR] -- CMD [ARG...]
+    python -I tests/support/unpriv_exec.py --rootfs DIR [--bind SRC:DST]... [--cwd DIR] [--privileged] -- CMD [ARG...]
 
 Run as root with full capabilities.  In this one process, before ``execvp(CMD)``:
 
@@ -14,7 +14,9 @@ Run as root with full capabilities.  In this one process, before ``execvp(CMD)``
    ``/dev/shm``), ``/sys`` read-only, the host's ``/etc/hosts`` and ``/etc/resolv.conf``,
    each ``--bind SRC:DST`` (volumes, e.g. a CI job's project directory), then ``pivot_root``
    into it with the old root detached, and ``--cwd`` (default ``/``) as the working directory.
-   The PID namespace stays the host's (a new one would need a fork here).
+   The PID namespace stays the host's (a new one would need a fork here). ``--privileged`` is
+   Docker's ``--privileged``: the host's ``/dev`` (loop devices included), and steps 2-4 are
+   skipped (every capability, no seccomp filter).
 2. every capability outside Docker's default set is dropped from the bounding set, and the
    permitted/effective sets become exactly that set; inheritable and ambient sets are emptied
    (moby >= 20.10.14 leaves inheritable empty), so after ``execve`` of a root process
@@ -165,7 +167,8 @@ def _bind(libc: ctypes.CDLL, source: str, target: str, *, readonly: bool = False
         _mount(libc, None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
 
 
-def enter_rootfs(libc: ctypes.CDLL, rootfs: str, binds: list[tuple[str, str]], cwd: str) -> None:
+def enter_rootfs(libc: ctypes.CDLL, rootfs: str, binds: list[tuple[str, str]], cwd: str,
+                 privileged: bool = False) -> None:
     """Make ``rootfs`` this mount namespace's ``/``, furnished as Docker furnishes a container."""
     rootfs = os.path.realpath(rootfs)
     _mount(libc, rootfs, rootfs, None, MS_BIND | MS_REC)
@@ -173,6 +176,10 @@ def enter_rootfs(libc: ctypes.CDLL, rootfs: str, binds: list[tuple[str, str]], c
     os.makedirs(inside("/proc"), exist_ok=True)
     _mount(libc, "proc", inside("/proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     os.makedirs(inside("/dev"), exist_ok=True)
+    if privileged:
+        _bind(libc, "/dev", inside("/dev"))
+        _finish_root(libc, rootfs, inside, binds, cwd)
+        return
     _mount(libc, "tmpfs", inside("/dev"), "tmpfs", MS_NOSUID, "mode=755,size=65536k")
     for name in DOCKER_DEVICES:
         _bind(libc, f"/dev/{name}", inside(f"/dev/{name}"))
@@ -184,6 +191,10 @@ def enter_rootfs(libc: ctypes.CDLL, rootfs: str, binds: list[tuple[str, str]], c
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
                          ("stderr", "/proc/self/fd/2")):
         os.symlink(target, inside(f"/dev/{name}"))
+    _finish_root(libc, rootfs, inside, binds, cwd)
+
+
+def _finish_root(libc: ctypes.CDLL, rootfs: str, inside, binds: list[tuple[str, str]], cwd: str) -> None:
     if os.path.ismount("/sys"):
         _bind(libc, "/sys", inside("/sys"), readonly=True)
     for name in ("/etc/hosts", "/etc/resolv.conf"):
@@ -231,8 +242,13 @@ def install_seccomp(libc: ctypes.CDLL, program: bytes) -> None:
 def main(argv: list[str]) -> int:
     tmpfs = rootfs = None
     cwd = "/"
+    privileged = False
     binds: list[tuple[str, str]] = []
-    while argv[:1] in (["--tmpfs"], ["--rootfs"], ["--bind"], ["--cwd"]) and len(argv) > 1:
+    while argv[:1] == ["--privileged"] or (argv[:1] in (["--tmpfs"], ["--rootfs"], ["--bind"], ["--cwd"])
+                                            and len(argv) > 1):
+        if argv[0] == "--privileged":
+            privileged, argv = True, argv[1:]
+            continue
         option, value, argv = argv[0], argv[1], argv[2:]
         if option == "--tmpfs":
             tmpfs = value
@@ -244,7 +260,7 @@ def main(argv: list[str]) -> int:
             source, _, target = value.partition(":")
             binds.append((source, target or source))
     if argv[:1] != ["--"] or len(argv) < 2:
-        sys.stderr.write("usage: unpriv_exec.py [--tmpfs DIR | --rootfs DIR [--bind SRC:DST]... [--cwd DIR]]"
+        sys.stderr.write("usage: unpriv_exec.py [--tmpfs DIR | --rootfs DIR [--bind SRC:DST]... [--cwd DIR] [--privileged]]"
                          " -- CMD [ARG...]\n")
         return 2
     command = argv[1:]
@@ -253,7 +269,9 @@ def main(argv: list[str]) -> int:
     last = last_capability()
     enter_mount_namespace(libc, tmpfs)
     if rootfs:
-        enter_rootfs(libc, rootfs, binds, cwd)
+        enter_rootfs(libc, rootfs, binds, cwd, privileged)
+    if privileged:
+        os.execvp(command[0], command)
     drop_capabilities(libc, last)
     _prctl(libc, PR_SET_NO_NEW_PRIVS, 1, "PR_SET_NO_NEW_PRIVS")
     install_seccomp(libc, program)

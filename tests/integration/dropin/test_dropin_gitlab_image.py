@@ -1,6 +1,6 @@
 """Acceptance: a team's Kaniko pipelines pass with mason's image as the job's ``image:``.
 
-The two pipelines in ``pipelines/`` are the user's, copied unchanged: ``before.gitlab-ci.yml``
+The two pipelines in ``tests/fixtures/seed/`` are the user's, copied unchanged: ``before.gitlab-ci.yml``
 (one job, two ``/kaniko/executor --cache=true`` calls: Kaniko's trap, image-b picks up
 image-a's files) and ``after.gitlab-ci.yml`` (the workaround: a ``.build-image`` template
 extended by one job per image). Each job's ``before_script`` and ``script`` lines run
@@ -37,7 +37,7 @@ from tests.support.images import push_layout
 
 pytestmark = pytest.mark.integration
 
-PIPELINES = Path(__file__).with_name("pipelines")
+PIPELINES = Path(__file__).resolve().parents[2] / "fixtures" / "seed"
 CA_RECIPE = 'cat "$CI_SERVER_TLS_CA_FILE" >> /kaniko/ssl/certs/additional-ca-cert-bundle.crt'
 DOCKERFILE = """\
 FROM {base} AS build
