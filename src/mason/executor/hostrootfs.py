@@ -113,7 +113,7 @@ def kept_paths_for(options, work_path: Path, runtime: tuple[str, ...], env) -> K
     if options.dockerfile is not None:
         named.append(options.dockerfile)
     access = options.registry
-    named += list(access.ca_files) + list(access.ca_certificates.values())
+    named += list(access.ca_certificates.values())
     named += [p for pair in access.client_certificates.values() for p in pair]
     for path in named:
         if path:
