@@ -153,20 +153,21 @@ def _bind(builder, m, target: str, stack: contextlib.ExitStack):
 
 
 def network_mode(ins) -> str:
-    network = {None: "host", "default": "host", "host": "host", "none": "none"}.get(ins.network)
-    if network is None:
-        raise NotSupportedError(f"RUN --network={ins.network} is not supported")
-    return network
+    """The RUN's sandbox as its cache key records it: the network, plus ``+insecure``."""
+    from mason.sandbox.entitlements import NETWORKS, SECURITIES
+
+    network, security = NETWORKS.get(ins.network, ins.network), SECURITIES.get(ins.security, ins.security)
+    return network if security == "sandbox" else f"{network}+{security}"
 
 
 def run_step(builder, ins, step_id: str, loc: str):
     from mason.sandbox.spec import RunSpec
     from mason.sandbox.users import resolve_user
 
+    from mason.sandbox.entitlements import run_modes
+
     build, state = builder.build, builder.state
-    if ins.security not in (None, "sandbox"):
-        raise NotSupportedError(f"RUN --security={ins.security} is not supported")
-    network = network_mode(ins)
+    network, security = run_modes(ins.network, ins.security, build.options.allow, loc)
     argv = command_argv(state.config.shell, ins)
     env = dict(state.scope.run_env())
     created_by = "RUN " + " ".join(argv) + " # buildkit"
@@ -186,7 +187,8 @@ def run_step(builder, ins, step_id: str, loc: str):
             env.setdefault("PATH", DEFAULT_PATH)
             env.setdefault("HOME", user.home)
             spec = RunSpec(root=fs.root, argv=tuple(argv), env=tuple(f"{k}={v}" for k, v in env.items()),
-                           user=user, cwd=state.config.workdir, mounts=tuple(mounts), network=network)
+                           user=user, cwd=state.config.workdir, mounts=tuple(mounts), network=network,
+                           security=security, host_loopback=build.options.run_host_loopback)
             tail: collections.deque[str] = collections.deque(maxlen=10)
 
             def output(stream: str, line: str) -> None:

@@ -51,14 +51,22 @@ class RunSpec:
     user: ExecUser = field(default_factory=lambda: ExecUser(0, 0, (), "/root"))
     cwd: str = "/"
     mounts: tuple[Mount, ...] = ()
-    network: Literal["host", "none"] = "host"
+    # sandbox: a network namespace of its own with user-mode networking (mason.sandbox.usernet);
+    # none: its own namespace with only loopback; host: the builder's (entitlement network.host).
+    network: Literal["sandbox", "host", "none"] = "sandbox"
+    # sandbox: BuildKit's default confinement (mason.sandbox.confinement); insecure: none
+    # (entitlement security.insecure).
+    security: Literal["sandbox", "insecure"] = "sandbox"
+    host_loopback: bool = False   # network=sandbox: the gateway 10.0.2.2 leads to the builder's 127.0.0.1
     hostname: str = "mason"
     timeout: float | None = None
 
     def __post_init__(self) -> None:
         if not self.argv:
             raise NotSupportedError("RUN needs a command")
-        if self.network not in ("host", "none"):
-            raise NotSupportedError(f"RUN --network={self.network} is not supported (use host or none)")
+        if self.network not in ("sandbox", "host", "none"):
+            raise NotSupportedError(f"RUN --network={self.network} is not supported (use default, host or none)")
+        if self.security not in ("sandbox", "insecure"):
+            raise NotSupportedError(f"RUN --security={self.security} is not supported (use sandbox or insecure)")
         if not self.cwd.startswith("/"):
             raise NotSupportedError(f"working directory {self.cwd!r} must be absolute")
