@@ -14,6 +14,9 @@ no snapshot: only the sandbox is measured), in the three network modes:
 2. a download-heavy RUN: busybox ``wget`` of a ``--mb`` MB file from busybox ``httpd`` on the
    builder's 127.0.0.1 (at 127.0.0.1 for ``host``, at slirp4netns's gateway 10.0.2.2 with
    ``host_loopback`` for ``sandbox``); the median of 3 wall times and its throughput.
+3. with ``--apt-root DIR`` (a ``debootstrap --variant=minbase bookworm DIR`` tree): a real
+   download-heavy RUN, ``apt-get update`` plus ``apt-get install -d curl python3`` from the
+   Debian mirror, 3 runs per mode, interleaved (the mirror's speed drifts).
 Every server listens on 127.0.0.1 only. Prints measured figures only.
 """
 
@@ -60,6 +63,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--mb", type=int, default=300)
+    ap.add_argument("--apt-root", type=Path, default=None)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as tmp:
         tmp = Path(tmp)
@@ -90,6 +94,28 @@ def main() -> None:
         finally:
             httpd.terminate()
             httpd.wait()
+        if args.apt_root:
+            _apt(runner, args.apt_root)
+
+
+APT = ("rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb && apt-get update -qq && "
+       "apt-get install -y -qq --no-install-recommends -d curl python3 >/dev/null")
+
+
+def _apt(runner, root: Path) -> None:
+    print("apt-get update + install -d curl python3 (Debian mirror), 3 runs each, interleaved")
+    times = {"host": [], "sandbox": []}
+    for _ in range(3):
+        for network in times:
+            spec = RunSpec(root=root, argv=("/bin/sh", "-c", APT), network=network,
+                           env=("PATH=/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND=noninteractive"))
+            lines = []
+            t0 = time.monotonic()
+            if runner.run(spec, lambda stream, line: lines.append(line)) != 0:
+                raise SystemExit(f"apt RUN ({network}) failed: {lines[-5:]}")
+            times[network].append(time.monotonic() - t0)
+    for network, values in times.items():
+        print(f"  {network:8s} median {statistics.median(values):6.1f} s  all " + " ".join(f"{t:.1f}" for t in values))
 
 
 if __name__ == "__main__":

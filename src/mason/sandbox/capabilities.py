@@ -30,7 +30,8 @@ from mason.errors import UsageError
 Level = Literal["namespaces", "chroot", "none"]
 FORCEABLE = ("auto", "namespaces", "chroot")   # the --isolation flag's values
 # Stated in the build log with the level, so a RUN failing for these reasons is understood.
-CHROOT_LIMITS = ("RUN gets no /proc, /sys, /dev/pts; RUN --mount and --network=none are refused "
+CHROOT_LIMITS = ("RUN gets no /proc, /sys, /dev/pts and shares this container's network; "
+                 "RUN --mount and --network=none are refused "
                  "(docs/unprivileged.md)")
 _CAP_SYS_CHROOT = 18
 _CAP_MKNOD = 27
