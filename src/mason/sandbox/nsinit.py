@@ -51,6 +51,9 @@ def main() -> int:
     plan = json.loads(sys.stdin.buffer.read())
     status_fd = plan["status_fd"]
     os.set_inheritable(status_fd, False)
+    go_fd = plan.get("go_fd")
+    if go_fd is not None and plan["network"] != "sandbox":
+        os.close(go_fd)  # only the user-mode network waits for it; the command must not inherit it
     linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != plan["parent_pid"]:
         return 125  # mason died before we armed PDEATHSIG
@@ -65,9 +68,9 @@ def main() -> int:
         # mason attaches user-mode networking to this network namespace (it must run outside
         # every namespace of the RUN), then says go; EOF instead means it gave up.
         os.write(status_fd, b'{"netns": true}\n')
-        if os.read(plan["go_fd"], 1) != b"g":
+        if os.read(go_fd, 1) != b"g":
             return 125
-        os.close(plan["go_fd"])
+        os.close(go_fd)
     # getppid() is 0 inside the new PID namespace, so init learns whether the helper is still
     # alive from a pipe instead: EOF on it means the helper died before PDEATHSIG was armed.
     alive_r, alive_w = os.pipe()
