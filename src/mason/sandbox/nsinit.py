@@ -142,6 +142,10 @@ def _exec_command(plan: dict, user: dict) -> None:
         os.dup2(devnull, 0)
         os.setsid()
         _PRIVILEGES.enter(_LINUX, plan["confine"], user)
+    except OSError as e:
+        # a setup failure, not the command's: reported as such (the status fd closes at exec)
+        os._exit(_fail(plan["status_fd"], f"cannot confine the command: {e}"))
+    try:
         os.chdir(plan["cwd"])
         for sig in (signal.SIGPIPE, signal.SIGXFSZ):
             signal.signal(sig, signal.SIG_DFL)
