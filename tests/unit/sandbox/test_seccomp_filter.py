@@ -9,9 +9,6 @@ import pytest
 
 from mason.errors import NotSupportedError
 from mason.sandbox import seccomp
-from mason.sandbox.confinement import DEFAULT_CAPABILITIES, for_security, mask_of
-from mason.sandbox.entitlements import parse, run_modes
-from mason.errors import UsageError
 
 X86_64 = 0xC000003E
 ALLOW, EPERM, ENOSYS = seccomp.RET_ALLOW, seccomp.RET_ERRNO | 1, seccomp.RET_ERRNO | 38
@@ -92,26 +89,3 @@ def test_the_program_fits_the_kernel_limit_and_encodes(prog):
 def test_unknown_machine_is_refused():
     with pytest.raises(NotSupportedError, match="no seccomp filter for sparc"):
         seccomp.program("sparc")
-
-
-def test_default_and_insecure_confinement():
-    default, insecure = for_security("sandbox", "x86_64"), for_security("insecure", "x86_64")
-    assert default.capabilities == mask_of(DEFAULT_CAPABILITIES) == 0xA80425FB
-    assert default.seccomp_filter and default.nodev and default.sysfs_readonly
-    assert "/proc/kcore" in default.masked_paths and "/proc/sys" in default.readonly_paths
-    assert insecure.seccomp_filter is None and not insecure.masked_paths and not insecure.nodev
-    assert insecure.capabilities & (1 << 21)
-    assert default.helper_plan()["no_new_privs"] is False
-
-
-def test_entitlements():
-    assert parse(["network.host,security.insecure"]) == {"network.host", "security.insecure"}
-    with pytest.raises(UsageError, match="unknown entitlement"):
-        parse(["device"])
-    assert run_modes(None, None, frozenset(), "Dockerfile:2") == ("sandbox", "sandbox")
-    assert run_modes("none", "sandbox", frozenset(), "Dockerfile:2") == ("none", "sandbox")
-    with pytest.raises(UsageError, match="Dockerfile:2: RUN --network=host needs the network.host"):
-        run_modes("host", None, frozenset(), "Dockerfile:2")
-    with pytest.raises(UsageError, match="security.insecure"):
-        run_modes(None, "insecure", frozenset({"network.host"}), "Dockerfile:2")
-    assert run_modes("host", "insecure", frozenset({"network.host", "security.insecure"}), "x") == ("host", "insecure")
