@@ -163,9 +163,9 @@ def mount_plan(spec: RunSpec, stubs: Stubs, tmp: Path, confinement: Confinement 
         ops.append({"op": "symlink", "path": f"{dev}/{name}", "target": target})
     sys_dir = stubs.ensure("/sys", is_dir=True)
     mount(sys_dir, "sysfs", "sysfs", nosuid_nodev_noexec | (linux.MS_RDONLY if confinement.sysfs_readonly else 0))
-    for path in confinement.masked_paths:
-        base = proc if path.startswith("/proc/") else sys_dir
-        ops.append({"op": "mask", "target": base + path[len("/proc"):] if base == proc else base + path[len("/sys"):]})
+    for path in confinement.masked_paths:   # /proc/... and /sys/... paths, under their mounts
+        top, rest = path[1:].split("/", 1)
+        ops.append({"op": "mask", "target": f"{proc if top == 'proc' else sys_dir}/{rest}"})
 
     resolv = tmp / "resolv.conf"
     # a host without resolver config gives an empty one; the RUN's own network has its own DNS
