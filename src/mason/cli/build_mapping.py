@@ -387,6 +387,7 @@ def build_options(parsed: ParsedFlags, context_dir: Path, *, env: Mapping[str, s
         isolation=parsed["isolation"],
         allow=entitlements.parse(parsed["allow"]),
         run_host_loopback=parsed["run-host-loopback"],
+        force=parsed["force"],
         single_snapshot=parsed["single-snapshot"],
         ignore_paths=tuple(parsed["ignore-path"]),
         ignore_var_run=parsed["ignore-var-run"],

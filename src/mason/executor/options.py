@@ -70,7 +70,8 @@ class BuildOptions:
     work_root: Path | None = None           # parent of the build's private work dir
     cache_dir: Path | None = None           # shared extracted-layer store (persistent)
     snapshot_mode: str = "auto"             # auto | overlay | walk
-    isolation: str = "auto"                 # auto | namespaces | chroot (forced down, never up)
+    isolation: str = "auto"                 # auto | namespaces | host-root | chroot
+    force: bool = False                     # Kaniko's --force: host-root isolation outside a container
     # BuildKit entitlements granted (--allow): network.host, security.insecure (mason.sandbox.entitlements)
     allow: frozenset[str] = frozenset()
     run_host_loopback: bool = False         # RUN's own network reaches the builder's 127.0.0.1 at 10.0.2.2

@@ -46,18 +46,24 @@ def is_certificate_failure(exc: BaseException) -> bool:
     """True when TLS failed because the peer's certificate was not accepted (so the server
     does speak TLS), as opposed to a server that answered in plain HTTP or hung up."""
     seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, ssl.SSLCertVerificationError):
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, ssl.SSLCertVerificationError):
             return True
-        if isinstance(exc, ssl.CertificateError):
+        if isinstance(cur, ssl.CertificateError):
             return True
-        text = str(exc)
+        text = str(cur)
         if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
             return True
-        exc = exc.__cause__ or exc.__context__ or (exc.args[0] if exc.args and isinstance(exc.args[0], BaseException)
-                                                   else None)
+        cur = _next_cause(cur)
     return False
+
+
+def _next_cause(exc: BaseException) -> BaseException | None:
+    """The exception ``exc`` wraps: its cause, its context, or (urllib3's way) its first argument."""
+    return exc.__cause__ or exc.__context__ or (exc.args[0] if exc.args and isinstance(exc.args[0], BaseException)
+                                                else None)
 
 
 def tls_failure_text(url: str, exc: BaseException, trust: TlsTrust, ca_files: tuple[str, ...] = ()) -> str:
@@ -71,12 +77,12 @@ def tls_failure_text(url: str, exc: BaseException, trust: TlsTrust, ca_files: tu
 
 def _reason(exc: BaseException) -> str:
     seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, ssl.SSLCertVerificationError):
-            return f"certificate not trusted ({exc.verify_message})"
-        if isinstance(exc, ssl.SSLError):
-            return f"{exc.reason or exc}"
-        exc = exc.__cause__ or exc.__context__ or (exc.args[0] if exc.args and isinstance(exc.args[0], BaseException)
-                                                   else None)
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, ssl.SSLCertVerificationError):
+            return f"certificate not trusted ({cur.verify_message})"
+        if isinstance(cur, ssl.SSLError):
+            return f"{cur.reason or cur}"
+        cur = _next_cause(cur)
     return "certificate not trusted" if "CERTIFICATE_VERIFY_FAILED" in str(exc) else "handshake failed"

@@ -140,6 +140,7 @@ CASES = {
     "allow": (NP + ["--allow", "network.host", "--allow=security.insecure"],
               lambda r: r.o.allow == {"network.host", "security.insecure"}),
     "run-host-loopback": (NP + ["--run-host-loopback"], lambda r: r.o.run_host_loopback is True),
+    "force": (NP + ["--force"], lambda r: r.o.force is True),
 }
 
 IMPLEMENTED_FLAGS = [spec.name for spec in FLAGS if spec.status == IMPLEMENTED]
