@@ -187,6 +187,7 @@ class Build:
         # Local: the capability probe pulls in the sandbox; an all-hits build never probes.
         from mason.sandbox.capabilities import choose, detect
 
+        assert self.work.data is not None, "the work dir is open before isolation is probed"
         isolation = choose(detect(self.work.data), self.options.isolation, force=self.options.force)
         if isolation.level == "host-root":
             self._open_host_root(isolation)
@@ -225,6 +226,7 @@ class Build:
 
         if self.settings.snapshot_mode is SnapshotMode.OVERLAY:
             raise NotSupportedError("--snapshot-mode=overlay needs overlayfs mounts; host-root isolation walks /")
+        assert self.work.path is not None, "the work dir is open before isolation is probed"
         kept = kept_paths_for(self.options, self.work.path, isolation.runtime, self.env)
         _ = self.registry                  # CA files are read now: / is about to be replaced
         if self.options.destinations and not self.options.no_push:

@@ -132,7 +132,7 @@ def _container_markers() -> tuple[str, ...]:
 
 def _live_work_dirs(parent: Path) -> list[str]:
     """Work dirs of other builds still running (their lock is held): never ours to remove."""
-    live = []
+    live: list[str] = []
     try:
         entries = list(parent.iterdir())
     except OSError:

@@ -27,7 +27,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 from mason.errors import UsageError
 
@@ -170,5 +170,5 @@ def choose(detected: Isolation, forced: str | None = None, *, force: bool = Fals
     if forced == detected.level:
         return detected
     limits = f"; {CHROOT_LIMITS}" if forced == "chroot" else ""
-    return replace(detected, level=forced, overlay=detected.overlay and forced == "namespaces",
+    return replace(detected, level=cast(Level, forced), overlay=detected.overlay and forced == "namespaces",
                    reason=f"forced by --isolation={forced} (detected: {detected.level}){limits}")

@@ -82,6 +82,8 @@ class EmulatedMounts:
         if m.kind == "tmpfs":
             os.mkdir(host)
             os.chmod(host, 0o1777)
+        elif m.source is None:
+            raise BuildError(f"RUN --mount at {m.target} has no source to place")
         elif getattr(m, "move", False):
             placed.cache_moved = _try_rename(str(m.source), host)
             if not placed.cache_moved:
@@ -112,7 +114,7 @@ class EmulatedMounts:
             parent = os.path.dirname(host)
             try:
                 untouched = os.stat(parent).st_mtime_ns == placed.parent_after   # the RUN left it alone
-                if getattr(m, "move", False):
+                if getattr(m, "move", False) and m.source is not None:
                     if placed.cache_moved:
                         if os.path.lexists(host) and not _try_rename(host, str(m.source)):
                             raise OSError(f"cannot move the cache back from {m.target}")
@@ -126,7 +128,7 @@ class EmulatedMounts:
                     _remove(host)
                 if placed.aside is not None:
                     os.rename(placed.aside, host)
-                if untouched:
+                if untouched and placed.parent_times is not None:
                     os.utime(parent, ns=placed.parent_times)
             except OSError as exc:
                 problem = problem or f"cannot undo RUN --mount at {m.target}: {exc}"

@@ -33,7 +33,6 @@ import stat
 from pathlib import Path
 
 from mason.errors import BuildError
-from mason.snapshot.changeset import read_attrs
 from mason.snapshot.keptpaths import KeptPaths
 
 STATE_NAME = ".mason-hostroot"
