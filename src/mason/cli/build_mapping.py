@@ -21,6 +21,7 @@ from mason.executor.events import Info, Warn
 from mason.executor.options import BuildOptions, RegistryAccess, SecretSource
 from mason.cli.kaniko_flags import ACCEPTED, BY_NAME, ParsedFlags, parse_go_bool
 from mason.errors import NotSupportedError, UsageError
+from mason.sandbox import entitlements
 
 _KANIKO_SNAPSHOT_MODES = ("full", "redo", "time")
 _PLATFORM = re.compile(r"[a-z0-9][a-z0-9_.-]*")
@@ -387,6 +388,8 @@ def build_options(parsed: ParsedFlags, context_dir: Path, *, env: Mapping[str, s
         cache_dir=cache_dir,
         snapshot_mode="auto" if mode in _KANIKO_SNAPSHOT_MODES else mode,
         isolation=parsed["isolation"],
+        allow=entitlements.parse(parsed["allow"]),
+        run_host_loopback=parsed["run-host-loopback"],
         force=parsed["force"],
         single_snapshot=parsed["single-snapshot"],
         ignore_paths=tuple(parsed["ignore-path"]),

@@ -195,6 +195,14 @@ FLAGS: tuple[FlagSpec, ...] = (
     _f("stage-jobs", INT, 0, "Independent stages built at once (0: one per CPU; 1: one after another, "
        "in order)", origin="mason",
        effect="Kaniko builds stages one after another; the image is the same either way"),
+    _f("allow", LIST, (), "Grant an entitlement a Dockerfile may ask for: network.host (RUN --network=host: "
+       "the builder's network) or security.insecure (RUN --security=insecure: all capabilities, no seccomp); "
+       "repeatable or comma-separated", origin="buildkit",
+       effect="as buildctl --allow: without it such a RUN is refused (exit 2) naming the entitlement"),
+    _f("run-host-loopback", BOOL, False, "Let RUN's own network reach the builder's 127.0.0.1 (the job's "
+       "services) at 10.0.2.2", origin="mason",
+       effect="off: RUN has its own network namespace (slirp4netns) and cannot reach the builder's loopback; "
+              "docs/sandbox.md"),
     _f("isolation", STRING, "auto", "How RUN is isolated: auto (the strongest this process may use, "
        "detected and stated in the log), namespaces (mount/PID namespaces, overlay snapshots), host-root "
        "(no mounts or namespaces, inside a container: the build root is the container's own /, as in "

@@ -72,6 +72,9 @@ class BuildOptions:
     snapshot_mode: str = "auto"             # auto | overlay | walk
     isolation: str = "auto"                 # auto | namespaces | host-root | chroot
     force: bool = False                     # Kaniko's --force: host-root isolation outside a container
+    # BuildKit entitlements granted (--allow): network.host, security.insecure (mason.sandbox.entitlements)
+    allow: frozenset[str] = frozenset()
+    run_host_loopback: bool = False         # RUN's own network reaches the builder's 127.0.0.1 at 10.0.2.2
     single_snapshot: bool = False
     ignore_paths: tuple[str, ...] = ()
     ignore_var_run: bool = True

@@ -36,8 +36,8 @@ FORCEABLE = ("auto", "namespaces", "host-root", "chroot")   # the --isolation fl
 HOST_ROOT_LIMITS = ("RUN gets the container's /proc, /sys, /dev; / is reset and verified before each "
                     "stage and after the build; one build at a time per container (docs/unprivileged.md)")
 # Stated in the build log with the level, so a RUN failing for these reasons is understood.
-CHROOT_LIMITS = ("RUN gets no /proc, /sys, /dev/pts; RUN --mount is emulated without mounts; "
-                 "--network=none is refused (docs/unprivileged.md)")
+CHROOT_LIMITS = ("RUN gets no /proc, /sys, /dev/pts and shares this container's network; RUN --mount is "
+                 "emulated without mounts; --network=none is refused (docs/unprivileged.md)")
 _CAP_SYS_CHROOT = 18
 _CAP_MKNOD = 27
 

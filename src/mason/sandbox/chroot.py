@@ -40,6 +40,8 @@ import time
 from pathlib import Path
 
 from mason.errors import BuildError, NotSupportedError
+from mason.sandbox.capabilities import capability_set
+from mason.sandbox.confinement import CAPABILITIES, for_security
 from mason.sandbox.helperproc import DEV_NODES, host_resolv, hosts_file, show, spawn, user_plan
 from mason.sandbox.mountemu import EmulatedMounts
 from mason.sandbox.privatedir import PrivateDir
@@ -57,7 +59,7 @@ class ChrootRunner:
         self.scratch_dir = Path(scratch_dir)
 
     def run(self, spec: RunSpec, output: OutputCallback, *, cancel: threading.Event | None = None) -> int:
-        if spec.network != "host":
+        if spec.network == "none":
             raise NotSupportedError(f"RUN --network={spec.network} needs a network namespace, which this "
                                     "environment does not allow (isolation: chroot)", hint=_HINT)
         dev_copies = [m for m in spec.mounts if _is_dev_copy(m)]
@@ -164,13 +166,36 @@ class _Substituted:
         os.utime(self.path, ns=(self.stat.st_atime_ns, self.stat.st_mtime_ns))
 
 
+def confine_plan(spec: RunSpec) -> dict:
+    """BuildKit's capability set and seccomp filter, as far as this process can apply them.
+
+    Installing a filter without ``no_new_privs`` needs CAP_SYS_ADMIN, which an unprivileged CI
+    container lacks; there the container's own filter (Docker's default) already applies to the
+    RUN, so mason adds none.  Only a process with neither sets ``no_new_privs`` to install one
+    (setuid binaries then run without their privileges: the price of having a filter at all)."""
+    confinement = for_security(spec.security)
+    if confinement.seccomp_filter is None or capability_set() & (1 << CAPABILITIES["CAP_SYS_ADMIN"]):
+        return confinement.helper_plan()
+    if seccomp_mode() == 2:
+        return confinement.helper_plan(seccomp=False)
+    return confinement.helper_plan(no_new_privs=True)
+
+
+def seccomp_mode() -> int:
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("Seccomp:"):
+                return int(line.split()[1])
+    return 0
+
+
 def _execute(root: str, spec: RunSpec, output: OutputCallback, cancel: threading.Event | None,
              sweep=None) -> int:
     """Run the helper and the command; ``sweep(root, pgid)`` kills what is left (default: the
     process group and every process whose root is ``root``)."""
     kill_processes_in = sweep or _sweep_root
     plan = {"root": root, "argv": list(spec.argv), "env": list(spec.env), "cwd": spec.cwd,
-            "user": user_plan(spec.user)}
+            "user": user_plan(spec.user), "confine": confine_plan(spec)}
     proc, streams, st_r = spawn(_INIT, plan)
     # When the command exits, kill what it left behind: that closes the pipes pump() waits on.
     reaper = threading.Thread(target=lambda: (proc.wait(), kill_processes_in(root, proc.pid)), daemon=True)

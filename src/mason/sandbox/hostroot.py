@@ -42,7 +42,7 @@ class HostRootRunner:
         from mason.sandbox.chroot import _execute
         from mason.sandbox.mountemu import EmulatedMounts
 
-        if spec.network != "host":
+        if spec.network == "none":   # the default RUN shares the container's network here, as in chroot mode
             raise NotSupportedError(f"RUN --network={spec.network} needs a network namespace, which this "
                                     "environment does not allow (isolation: host-root)", hint=_HINT)
         for m in spec.mounts:

@@ -138,6 +138,9 @@ CASES = {
     "work-dir": (NP + ["--work-dir", "{tmp}/w"], lambda r: r.o.work_root == r.tmp / "w"),
     "stage-jobs": (NP + ["--stage-jobs", "1"], lambda r: r.o.stage_jobs == 1),
     "isolation": (NP + ["--isolation", "chroot"], lambda r: r.o.isolation == "chroot"),
+    "allow": (NP + ["--allow", "network.host", "--allow=security.insecure"],
+              lambda r: r.o.allow == {"network.host", "security.insecure"}),
+    "run-host-loopback": (NP + ["--run-host-loopback"], lambda r: r.o.run_host_loopback is True),
     "force": (NP + ["--force"], lambda r: r.o.force is True),
 }
 

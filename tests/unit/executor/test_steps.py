@@ -71,7 +71,7 @@ def test_run_history_key_and_result(world, cache):
     record = step.record(ins, keyed)
     assert record["argv"] == ["/bin/sh", "-c", "echo $V > out"]
     assert record["env"]["V"] == "1" and record["env"]["E"] == "x"
-    assert (record["user"], record["workdir"], record["network"]) == ("app", "/w", "host")
+    assert (record["user"], record["workdir"], record["network"]) == ("app", "/w", "sandbox")
 
     runner = FakeRunner(effect=lambda root: (root / "w").mkdir() or (root / "w" / "out").write_text("1\n"),
                         output=("hello",))
@@ -79,6 +79,7 @@ def test_run_history_key_and_result(world, cache):
     layer = step.execute(ins, ctx_for(stage, 5, world, runner=runner, reporter=reporter))
     spec = runner.specs[0]
     assert spec.argv == ("/bin/sh", "-c", "echo $V > out") and spec.cwd == "/w"
+    assert (spec.network, spec.security, spec.host_loopback) == ("sandbox", "sandbox", False)
     assert (spec.user.uid, spec.user.gid, spec.user.home) == (7, 8, "/home/app")
     env = dict(item.split("=", 1) for item in spec.env)
     assert env["V"] == "1" and env["E"] == "x" and env["HOME"] == "/home/app" and "PATH" in env

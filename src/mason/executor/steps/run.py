@@ -21,7 +21,7 @@ import os
 import posixpath
 import shutil
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from mason.cache import records
 from mason.dockerfile import instructions as di
@@ -34,6 +34,7 @@ from mason.executor.steps.context import Step, StepContext
 from mason.dockerfile.mounts import Mount as MountFlag
 from mason.executor.layers import layer_refs_of
 from mason.fsops import SourceTree, digest_sources, resolve_inroot
+from mason.sandbox.entitlements import NETWORKS, SECURITIES, run_modes
 from mason.sandbox.spec import Mount, RunSpec
 from mason.sandbox.users import resolve_user
 
@@ -250,21 +251,16 @@ def _required(m: MountFlag, target: str | None) -> str:
     return target
 
 
-_NETWORKS: dict[str | None, Literal["host", "none"]] = {None: "host", "default": "host", "host": "host",
-                                                          "none": "none"}
-
-
-def network_mode(ins: di.Run) -> Literal["host", "none"]:
-    network = _NETWORKS.get(ins.network)
-    if network is None:
-        raise NotSupportedError(f"RUN --network={ins.network} is not supported")
-    return network
+def network_mode(ins: di.Run) -> str:
+    """The RUN's sandbox as its cache key records it: the network, plus ``+insecure``."""
+    network = NETWORKS.get(ins.network) or str(ins.network)
+    security = SECURITIES.get(ins.security) or str(ins.security)
+    return network if security == "sandbox" else f"{network}+{security}"
 
 
 def run_step(ctx: StepContext, ins: di.Run, created_by: str) -> LayerRef | None:
-    if ins.security not in (None, "sandbox"):
-        raise NotSupportedError(f"RUN --security={ins.security} is not supported")
-    network = network_mode(ins)
+    options = ctx.settings.options
+    network, security = run_modes(ins.network, ins.security, options.allow, ctx.location)
     config, step_id = ctx.config, ctx.step_id
     argv = command_argv(config.shell, ins)
     env = dict(ctx.scope.run_env())
@@ -282,7 +278,8 @@ def run_step(ctx: StepContext, ins: di.Run, created_by: str) -> LayerRef | None:
             env.setdefault("PATH", DEFAULT_PATH)
             env.setdefault("HOME", user.home)
             spec = RunSpec(root=fs.root, argv=tuple(argv), env=tuple(f"{k}={v}" for k, v in env.items()),
-                           user=user, cwd=config.workdir, mounts=tuple(mounts), network=network)
+                           user=user, cwd=config.workdir, mounts=tuple(mounts), network=network,
+                           security=security, host_loopback=options.run_host_loopback)
             if (hostname := ctx.scope.sandbox_hostname()) is not None:
                 spec = dataclasses.replace(spec, hostname=hostname)
             tail: collections.deque[str] = collections.deque(maxlen=10)
