@@ -230,7 +230,7 @@ class Build:
         for warning in apply_checks(directives, plan.warnings, name):
             self.reporter.emit(ev.Warn(str(warning)))
         self.plan = plan
-        from mason.executor.ignore import load_ignore
+        from mason.context.ignore import load_ignore
         from mason.fsops import SourceTree
 
         self.ignore = load_ignore(Path(opts.context_dir), opts.dockerfile)
@@ -339,17 +339,17 @@ class Build:
             raise UsageError("nothing to write: give --destination, --tar-path or --oci-layout-path (or --no-push)")
 
     def _dockerfile_text(self) -> tuple[str, str]:
+        from mason.context.confined import read_text
+
         opts = self.options
         if opts.dockerfile_text is not None:
             return opts.dockerfile_text, str(opts.dockerfile or "Dockerfile")
         path = Path(opts.dockerfile) if opts.dockerfile else Path(opts.context_dir) / "Dockerfile"
-        try:
-            return path.read_text(encoding="utf-8"), str(path)
-        except FileNotFoundError:
+        text = read_text(str(opts.context_dir), str(path), "Dockerfile")
+        if text is None:
             raise UsageError(f"Dockerfile not found: {path}",
-                             hint="pass --dockerfile, relative to the context or absolute") from None
-        except UnicodeDecodeError as exc:
-            raise UsageError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+                             hint="pass --dockerfile, relative to the context or absolute")
+        return text, str(path)
 
     def _outputs(self):
         from mason.executor.assemble import Output

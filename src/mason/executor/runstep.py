@@ -136,12 +136,16 @@ def _bind(builder, m, target: str, stack: contextlib.ExitStack):
             layers = layer_refs_of(build.pull(m.from_))
         root = str(stack.enter_context(build.fs.view(layers)))
     else:
-        root = str(build.options.context_dir)
+        from mason.fsops.contextbind import bind_source
+
+        scratch = build.work.sub("bind-context") / hashlib.sha256(
+            f"{builder.stage.index}:{builder._step}:{target}".encode()).hexdigest()[:16]
+        return Mount(target, "bind", Path(bind_source(build.context, m.source or "/", str(scratch),
+                                                      writable=not m.readonly)), readonly=m.readonly)
     source = resolve_inroot(root, m.source or "/")
     host = Path(root) / source.lstrip("/")
     if not host.exists():
-        raise BuildError(f"RUN --mount=type=bind: source {m.source or '/'} not found in "
-                         f"{'stage ' + m.from_ if m.from_ else 'the build context'}")
+        raise BuildError(f"RUN --mount=type=bind: source {m.source or '/'} not found in stage {m.from_}")
     if not m.readonly:
         copy = build.work.sub("bind-rw") / hashlib.sha256(f"{builder.stage.index}:{builder._step}:{target}".encode()).hexdigest()[:16]
         if host.is_dir():

@@ -164,8 +164,8 @@ def _mount_record(builder, m, workdir: str) -> dict:
 
 
 def _bind_record(builder, m, target: str) -> dict:
-    """Bind mounts by what they expose: the context's files (all of them: a bind mount does
-    not apply .dockerignore in mason), a stage by its final key, an image by its digest."""
+    """Bind mounts by what they expose: the context's files (after .dockerignore, as the
+    mount shows them), a stage by its final key, an image by its digest."""
     from mason.executor.copystep import _stage_index
     from mason.errors import BuildError
     from mason.fsops import SourceTree, digest_sources
@@ -181,7 +181,7 @@ def _bind_record(builder, m, target: str) -> dict:
             origin = content = "image:" + image.digest
     else:
         origin = "context"
-        tree = SourceTree(str(build.options.context_dir), None)
+        tree = SourceTree(str(build.options.context_dir), build.ignore)
         try:
             content = digest_sources(tree, [source], dest=target, preserve_owner=True,
                                      hash_cache=build.cache.hash_cache).digest
