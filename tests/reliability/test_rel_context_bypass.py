@@ -53,7 +53,7 @@ def test_a_host_device_in_the_context_is_refused_at_its_line(tmp_path, busybox_l
     assert "Dockerfile:2" in out and "kmsg" in out and "device 1:11" in out, out[-2000:]
 
 
-@pytest.mark.parametrize("kind", [stat.S_IFCHR, stat.S_IFBLK])
+@pytest.mark.parametrize("kind", [stat.S_IFCHR, stat.S_IFBLK], ids=["char", "block"])
 def test_add_of_a_local_tar_with_a_host_device_is_refused_at_its_line(tmp_path, busybox_layout, kind):
     ctx = _context(tmp_path, f"FROM oci:{busybox_layout}\nADD dev.tar /\nRUN head -c 64 /kmsg\n")
     info, _ = member("kmsg", tarfile.CHRTYPE if kind == stat.S_IFCHR else tarfile.BLKTYPE,
