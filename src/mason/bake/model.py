@@ -122,7 +122,7 @@ def load_bake(path: Path | str) -> BakeFile:
 
 
 def parse_bake(text: str, path: Path | str = Path("mason.bake.yml")) -> BakeFile:
-    from mason.ci.yamlio import load_text
+    from mason.yamlio import load_text
 
     path = Path(path)
     file = str(path)

@@ -25,6 +25,7 @@ from typing import Any, BinaryIO, Callable, Protocol
 
 from mason.cache.keys import key_hex
 from mason.errors import ImageError, NotFoundError, UsageError
+from mason.image.assemble import build_image
 from mason.oci import mediatypes as mt
 from mason.oci.descriptor import Descriptor
 
@@ -130,8 +131,6 @@ class _ImageEntryStore:
         self._write(tag, self._image(meta, [], "mason cache document", False))
 
     def _image(self, meta: dict, layers: list, created_by: str, docker: bool):
-        from mason.executor.assemble import build_image
-
         created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(meta["created_unix"]))
         config = {"architecture": self.architecture, "os": self.os, "created": created,
                   "config": {"Labels": {"dev.mason.cache": "1"}},

@@ -53,7 +53,7 @@ class _Plan:
 
 def fix_file(path: Path | str, root: Path | str | None = None) -> FixResult:
     """Compute the fixed text of ``path``; nothing is written."""
-    from mason.ci.yamlio import load_path
+    from mason.yamlio import load_path
 
     path = Path(path)
     doc, text = load_path(path)
@@ -89,7 +89,7 @@ class _Refused(Exception):
 def _plan(name: str, doc, lines: list[str], pipeline: Pipeline, taken: set) -> _Plan:
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-    from mason.ci.yamlio import reference_path
+    from mason.yamlio import reference_path
 
     if name not in doc.lc.data:
         raise _Refused(f"job {name!r} is defined in an included file; fix that file instead")

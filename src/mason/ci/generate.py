@@ -151,7 +151,7 @@ def _folded(words: list[str], folded_type):
 
 
 def _dump(data) -> str:
-    from mason.ci.yamlio import make_yaml
+    from mason.yamlio import make_yaml
 
     out = io.StringIO()
     make_yaml().dump(data, out)

@@ -70,7 +70,7 @@ def freeze(node, file: str, line: int):
     """Convert a ruamel round-trip node into Loc* values (merge keys already applied)."""
     from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 
-    from mason.ci.yamlio import reference_path, tag_of
+    from mason.yamlio import reference_path, tag_of
 
     if isinstance(node, CommentedMap):
         _refuse_tag(node, file, line)
@@ -100,7 +100,7 @@ def freeze(node, file: str, line: int):
 
 
 def _refuse_tag(node, file: str, line: int) -> None:
-    from mason.ci.yamlio import tag_of
+    from mason.yamlio import tag_of
 
     tag = tag_of(node)
     if tag is not None and not tag.startswith("tag:yaml.org"):

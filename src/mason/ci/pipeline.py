@@ -105,7 +105,7 @@ def load_pipeline(path: Path | str, root: Path | str | None = None, *, text: str
 
 
 def _load_with_includes(pipeline: Pipeline, path: Path, chain: tuple[Path, ...], text: str | None = None) -> LocDict:
-    from mason.ci.yamlio import load_path, load_text
+    from mason.yamlio import load_path, load_text
 
     resolved = path.resolve()
     if resolved in chain:

@@ -12,7 +12,7 @@ Public API (pinned by tests/unit/context/test_ctx_api.py)::
 """
 
 from mason.context.build_context import BuildContext, open_context
-from mason.context.git import GitOptions, GitSource, is_git_url, redact_url
+from mason.fetch.git import GitOptions, GitSource, is_git_url, redact_url
 from mason.context.spec import DirSpec, GitSpec, HttpTarSpec, TarSpec, parse_context
 
 __all__ = ["BuildContext", "open_context", "GitOptions", "GitSource", "is_git_url", "redact_url",

@@ -17,8 +17,8 @@ import tempfile
 from dataclasses import dataclass, replace
 from typing import BinaryIO
 
-from mason.context import git as gitsrc
-from mason.context.http import download
+from mason.fetch import git as gitsrc
+from mason.fetch.http import download
 from mason.context.spec import ContextSpec, DirSpec, GitSpec, HttpTarSpec, TarSpec, parse_context
 from mason.errors import BuildError, UsageError
 from mason.fsops import archive, rootpath

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator, Mapping
 
 from mason.context.build_context import open_context
-from mason.context.git import GitOptions
+from mason.fetch.git import GitOptions
 from mason.context.spec import DirSpec, TarSpec, parse_context
 from mason.errors import BuildError, UsageError
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from mason.context import git as gitsrc
+from mason.fetch import git as gitsrc
 from mason.errors import NotSupportedError, UsageError
 
 

@@ -25,9 +25,14 @@ and a record would hide that failure.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from mason.errors import BuildError
+from mason.executor.layers import LayerRef
+from mason.executor.layerstore import LayerStore
+from mason.executor.skeletons import Skeletons
+from mason.executor.stagestate import DirectLayer
 from mason.fsops.deferred import DeferredFile, DeferredFiles, write_real
 from mason.tarfs.entries import EntryType, LayerEntry
 from mason.tarfs.paths import sort_key, split_relative
@@ -35,33 +40,35 @@ from mason.tarfs.paths import sort_key, split_relative
 _FULL_RANGE = 4294967295
 
 
-def deferred_for(build) -> DeferredFiles | None:
-    """A recorder for one COPY/ADD step of ``build``, or None to write files as before."""
-    if not build.options.direct_copy or build.fs.name != "overlay":
+def deferred_for(direct_copy: bool, strategy: str) -> DeferredFiles | None:
+    """A recorder for one COPY/ADD step (``direct_copy``: the option; ``strategy``: the
+    snapshot strategy's name), or None to write files as before."""
+    if not direct_copy or strategy != "overlay":
         return None
     if not (_identity_map("/proc/self/uid_map") and _identity_map("/proc/self/gid_map")):
         return None
     return DeferredFiles()
 
 
-def skeleton_lowers(builder, layers: list, *, hits: bool = False) -> tuple[list, frozenset[str]]:
-    """``layers`` with this stage's not yet extracted direct layers replaced by their upper
+def skeleton_lowers(layers: list[LayerRef], direct: list[DirectLayer], store: LayerStore, skeletons: Skeletons,
+                    *, hits: bool = False) -> tuple[list[LayerRef], frozenset[str]]:
+    """``layers`` with this stage's not yet extracted ``direct`` layers replaced by their upper
     dirs, and the in-root paths those do not show. With ``hits``, every other layer not
-    extracted yet (cache hits, base layers) is replaced by its skeleton (``build.skeletons``):
+    extracted yet (cache hits, base layers) is replaced by its skeleton (``skeletons``):
     worth it only when no later step of the stage needs the whole filesystem anyway."""
-    from dataclasses import replace
-
     out, hidden = [], set()
     for ref in layers:
-        found = None
+        found: tuple[LayerRef, Path, frozenset[str]] | None = None
         if ref.directory is None:
-            found = next((entry for entry in builder.direct_layers if entry[0] is ref), None)
-            if found is None and hits:
-                ready = builder.build.store.ready(ref.diff_id)
+            own = next((entry for entry in direct if entry.ref is ref), None)
+            if own is not None:
+                found = (own.ref, own.upper, own.files)
+            elif hits:
+                ready = store.ready(ref.diff_id)
                 if ready is not None:           # extracted already (another stage): use it whole
                     found = (ref, ready, frozenset())
                 else:
-                    directory, skipped = builder.build.skeletons.get(ref)
+                    directory, skipped = skeletons.get(ref)
                     found = (ref, directory, skipped)
         if found is None:
             out.append(ref)

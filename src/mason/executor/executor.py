@@ -14,29 +14,41 @@ from __future__ import annotations
 import errno
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
+from mason.cache.basecache import BaseImageCache
+from mason.dockerfile import parse_dockerfile, plan_stages
+from mason.dockerfile.stages import Stage, StagePlan
+from mason.errors import BuildError, MasonError, NotSupportedError, UsageError
 from mason.executor import events as ev
-from mason.executor.layers import LayerRef, layer_refs_of
+from mason.executor.buildcache import BuildCache
+from mason.executor.directives import apply_checks, check_syntax
+from mason.context.confined import read_text
+from mason.context.ignore import load_ignore
 from mason.executor.layerstore import LayerStore
 from mason.executor.options import BuildOptions
-from mason.executor.stageconfig import StageConfig
+from mason.executor.outputs import Output, write_outputs
+from mason.executor.pushcheck import check_cache_repo
+from mason.executor.registryaccess import pull_routes, registry_options
+from mason.executor.rootfs import OverlayStrategy, WalkStrategy
+from mason.executor.settings import Settings, SnapshotMode, parse_settings
+from mason.executor.skeletons import Skeletons
+from mason.executor.stagebuilder import BuildSources, StageBuilder, StageServices, format_platform
+from mason.executor.stagelayers import Strategy
+from mason.executor.stagerun import run_stages
+from mason.executor.stagestate import StageState, StepRecord
 from mason.executor.workdir import WorkDir
-from mason.errors import BuildError, MasonError, NotSupportedError, UsageError
+from mason.fsops import SourceTree
+from mason.image.assemble import build_image
+from mason.image.location import open_source, parse_location
+from mason.image.view import Image, ImageIndex
+from mason.oci.platform import Platform, host_platform
+from mason.oci.reference import parse_reference
 
-
-@dataclass
-class StepRecord:
-    step_id: str
-    instruction: str
-    location: str
-    cache: str = "none"                # "hit" | "miss" | "none" (cache off or step not cached)
-    seconds: float = 0.0
-    layer_digest: str | None = None
-    layer_size: int | None = None
-    cache_key: str | None = None
+__all__ = ["Build", "BuildResult", "StageState", "StepRecord", "format_platform", "run_build"]
 
 
 @dataclass
@@ -50,19 +62,6 @@ class BuildResult:
     isolation: str = ""
 
 
-@dataclass
-class StageState:
-    """A stage while (and after) it is built."""
-
-    stage: object                      # mason.dockerfile.stages.Stage
-    layers: list[LayerRef]
-    config: StageConfig
-    docker_media: bool
-    scope: object = None               # mason.dockerfile.scope.StageScope
-    cache_key: str | None = None       # the running cache key; after the stage, its final key
-    built_locally: bool = False        # some step of it (or of its FROM-stage) ran on this machine
-
-
 def run_build(options: BuildOptions, *, reporter=None, env: Mapping[str, str] | None = None,
               registry=None) -> BuildResult:
     """Build the image ``options`` describes and write it to every requested output.
@@ -74,8 +73,9 @@ def run_build(options: BuildOptions, *, reporter=None, env: Mapping[str, str] | 
     """
     reporter = reporter or ev.NullReporter()
     env = dict(env or {})
+    settings = parse_settings(options, env)     # every user error in the options, before any work
     with WorkDir(options.work_root, scratch_fs=options.scratch_fs) as work:
-        build = Build(options, work, reporter=reporter, env=env, registry=registry)
+        build = Build(settings, work, reporter=reporter, env=env, registry=registry)
         try:
             return build.run()
         except OSError as exc:
@@ -86,8 +86,15 @@ def run_build(options: BuildOptions, *, reporter=None, env: Mapping[str, str] | 
 
 
 class Build:
-    def __init__(self, options: BuildOptions, work: WorkDir, *, reporter, env: Mapping[str, str], registry=None):
+    """One build: its collaborators, made on first use, and the stage results."""
+
+    def __init__(self, settings: Settings, work: WorkDir, *, reporter: ev.Reporter, env: Mapping[str, str],
+                 registry: Any = None):
+        options = settings.options
+        self.settings = settings
         self.options = options
+        self.platform: Platform = settings.platform
+        self.platform_text = format_platform(settings.platform)
         self.work = work
         self.reporter = reporter
         self.env = env
@@ -102,18 +109,16 @@ class Build:
         self.cancel = threading.Event()    # set when a stage failed or the build is stopping
         self._lazy = threading.RLock()     # one isolation probe, one client, one runner
         self._pulls: dict[tuple[str, str], threading.Lock] = {}
-        self._runner = None
-        self._images: dict[tuple[str, str], object] = {}  # (reference, platform) -> view
+        self._runner: Any = None
+        self._images: dict[tuple[str, str], Image] = {}  # (reference, platform) -> view
         store_root = Path(options.cache_dir) / "layers" if options.cache_dir else work.sub("layers")
         self.store = LayerStore(store_root, mounts=(lambda: work.sub("mounts")) if options.layer_images else None)
-        from mason.executor.skeletons import Skeletons
-
         self.skeletons = Skeletons(lambda: work.sub("skeletons"), self.cancel)
         self.started = time.monotonic()
-        self._fs = None
-        self.isolation = None
-        self.cache = None                  # mason.executor.buildcache.BuildCache with --cache=true
-        self._routes = None                # mason.registry.mirrors.PullRoutes, from --registry-mirror/-map
+        self._fs: Strategy | None = None
+        self.isolation: Any = None         # mason.sandbox.capabilities.Isolation, once probed
+        self.cache: BuildCache | None = None   # with --cache=true
+        self._routes: Any = None           # mason.registry.mirrors.PullRoutes, from --registry-mirror/-map
 
     # --- collaborators ---------------------------------------------------------------------
     @property
@@ -134,8 +139,8 @@ class Build:
                     self._push_registry = self._injected or self._client(push=True)
         return self._push_registry
 
-    def _client(self, *, push: bool):
-        from mason.executor.registryaccess import registry_options
+    def _client(self, *, push: bool) -> Any:
+        # Local: requests and the TLS stack load only when a registry is actually used.
         from mason.registry import RegistryClient, default_keychain
 
         return RegistryClient(keychain=default_keychain(self.env),
@@ -145,6 +150,7 @@ class Build:
         """The sandbox runner; with parallel stages, every RUN it starts is killed once
         ``cancel`` is set (a sibling stage failed)."""
         if self._runner is None:
+            # Local: the sandbox (seccomp, namespaces) loads only when a RUN needs it.
             from mason.sandbox.runner import make_runner
 
             with self._lazy:
@@ -162,17 +168,16 @@ class Build:
                 self._probe_isolation()
 
     def _probe_isolation(self) -> None:
-        from mason.executor.rootfs import OverlayStrategy, WalkStrategy
+        # Local: the capability probe pulls in the sandbox; an all-hits build never probes.
         from mason.sandbox.capabilities import choose, detect
 
         isolation = choose(detect(self.work.data), self.options.isolation)
-        mode = self.options.snapshot_mode
-        if mode not in ("auto", "overlay", "walk"):
-            raise UsageError(f"unknown snapshot mode {mode!r}: use auto, overlay or walk")
-        if mode == "overlay" and not isolation.overlay:
+        mode = self.settings.snapshot_mode
+        if mode is SnapshotMode.OVERLAY and not isolation.overlay:
             raise NotSupportedError(f"--snapshot-mode=overlay needs overlayfs mounts: {isolation.reason}",
                                     hint="use --snapshot-mode=walk (or auto)")
-        if mode == "overlay" or (mode == "auto" and isolation.overlay):
+        fs: Strategy
+        if mode is SnapshotMode.OVERLAY or (mode is SnapshotMode.AUTO and isolation.overlay):
             fs = OverlayStrategy(self.store, self.work.sub("steps"))
         else:
             fs = WalkStrategy(self.work.sub("roots"))
@@ -188,11 +193,12 @@ class Build:
         self.reporter.emit(ev.Info(f"work files: {files}"))
 
     @property
-    def fs(self):
+    def fs(self) -> Strategy:
         """The snapshot strategy, chosen on first use: a build whose every step is a cache
         hit never needs a filesystem, so it skips the isolation probe too."""
         if self._fs is None:
             self._choose_isolation()
+        assert self._fs is not None
         return self._fs
 
     @property
@@ -210,50 +216,32 @@ class Build:
 
     # --- the build -------------------------------------------------------------------------
     def run(self) -> BuildResult:
-        from mason.dockerfile import parse_dockerfile, plan_stages
-        from mason.oci.platform import host_platform, parse_platform
-
         opts = self.options
-        self._check_refused_options()
         self.pull_routes()                 # a malformed --registry-mirror/-map fails before anything runs
         text, name = self._dockerfile_text()
         dockerfile = parse_dockerfile(text, file=name)
-        self.platform = parse_platform(opts.platform) if opts.platform else host_platform()
-        plat = self.platform_text = format_platform(self.platform)
         host = format_platform(host_platform())
         plan = plan_stages(dockerfile, build_args=dict(opts.build_args), target=opts.target,
-                           target_platform=plat, build_platform=host)
-        from mason.executor.directives import apply_checks, check_syntax
-
+                           target_platform=self.platform_text, build_platform=host)
         directives = dict(dockerfile.directives)
         check_syntax(directives, name)
         for warning in apply_checks(directives, plan.warnings, name):
             self.reporter.emit(ev.Warn(str(warning)))
         self.plan = plan
-        from mason.context.ignore import load_ignore
-        from mason.fsops import SourceTree
-
         self.ignore = load_ignore(Path(opts.context_dir), opts.dockerfile)
         self.context = SourceTree(str(opts.context_dir), self.ignore)
         self._check_push_permission()
-        if opts.snapshot_mode not in ("auto", "overlay", "walk"):
-            raise UsageError(f"unknown snapshot mode {opts.snapshot_mode!r}: use auto, overlay or walk")
         if not opts.cache:
             self._choose_isolation()
         if opts.cache:
-            from mason.executor.buildcache import BuildCache
-
-            self.cache = BuildCache(self)
+            self.cache = BuildCache(self.settings, push_client=lambda: self.push_registry, reporter=self.reporter)
         try:
             return self._build_and_write(plan)
         finally:
             if self.cache is not None:
                 self.cache.close()     # no lookup or cache push outlives the build
 
-    def _build_and_write(self, plan) -> BuildResult:
-        from mason.executor.assemble import build_image, write_outputs
-        from mason.executor.stagebuilder import StageBuilder
-
+    def _build_and_write(self, plan: StagePlan) -> BuildResult:
         opts = self.options
         if opts.skip_unused_stages:
             stages = plan.needed()
@@ -265,12 +253,11 @@ class Build:
             if self.cache is not None:
                 self.cache.stage_steps(stage.index)
 
-        def done(stage, state) -> None:
+        def done(stage: Stage, state: StageState) -> None:
             self.results[stage.index] = state
 
-        from mason.executor.stagerun import run_stages
-
-        run_stages(stages, lambda stage: StageBuilder(self, stage).run(), jobs=self.stage_jobs(),
+        services = self._stage_services(plan)
+        run_stages(stages, lambda stage: StageBuilder(services, stage).run(), jobs=self.stage_jobs(),
                    cancel=self.cancel, done=done)
         # Every stage is built: the step dirs (overlay uppers, walk roots) are dead; layers
         # live on as blobs. Their removal overlaps the push instead of following it.
@@ -281,7 +268,7 @@ class Build:
         config = final.config
         if opts.labels:
             config.add_labels(opts.labels.items())
-        config_doc = config.finish(self.created())
+        config_doc = config.finish(self.settings.created())
         image = build_image(config_doc, final.layers, docker_media=final.docker_media)
         if self.cache is not None:
             self.cache.store_record()  # in the background, alongside the image push
@@ -298,6 +285,14 @@ class Build:
                            self.records,
                            self.isolation.level if self.isolation else "none needed (every step was a cache hit)")
 
+    def _stage_services(self, plan: StagePlan) -> StageServices:
+        return StageServices(
+            settings=self.settings, plan=plan, results=self.results,
+            sources=BuildSources(self.context, plan, self.results, self.pull),
+            pull=self.pull, strategy=lambda: self.fs, strategy_chosen=lambda: self._fs, store=self.store,
+            skeletons=self.skeletons, scratch=self.work.sub, runner=self.runner, cache=self.cache,
+            reporter=self.reporter, cancel=self.cancel, records=self.stage_records)
+
     def _check_push_permission(self) -> None:
         """Kaniko checks push access before building, so a 20-minute build does not end in
         DENIED; done here for every destination and, unlike Kaniko, for the cache repository
@@ -305,11 +300,6 @@ class Build:
         opts = self.options
         if not opts.check_push_permission:
             return
-        from concurrent.futures import ThreadPoolExecutor
-
-        from mason.executor.pushcheck import check_cache_repo
-        from mason.oci.reference import parse_reference
-
         refs = {} if opts.no_push else {parse_reference(d).name: parse_reference(d) for d in opts.destinations}
         checks = [lambda r=r: self.push_registry.check_push_permission(r) for r in refs.values()]
         if opts.cache and not opts.no_push_cache:
@@ -322,25 +312,9 @@ class Build:
 
     def stage_jobs(self) -> int:
         """How many stages may build at once: ``stage_jobs``, or the CPUs this process has."""
-        from mason.executor.stagerun import default_jobs
-
-        return self.options.stage_jobs or default_jobs()
-
-    def _check_refused_options(self) -> None:
-        opts = self.options
-        if opts.stage_jobs is not None and opts.stage_jobs < 1:
-            raise UsageError(f"stage jobs must be at least 1 (got {opts.stage_jobs}); "
-                             f"leave it unset for one per CPU")
-        if opts.cache_report and not opts.cache:
-            raise UsageError("--cache-report needs --cache=true")
-        if opts.single_snapshot:
-            raise NotSupportedError("--single-snapshot is not implemented yet")
-        if not opts.destinations and not opts.no_push and not opts.tar_path and not opts.oci_layout_path:
-            raise UsageError("nothing to write: give --destination, --tar-path or --oci-layout-path (or --no-push)")
+        return self.settings.stage_jobs
 
     def _dockerfile_text(self) -> tuple[str, str]:
-        from mason.context.confined import read_text
-
         opts = self.options
         if opts.dockerfile_text is not None:
             return opts.dockerfile_text, str(opts.dockerfile or "Dockerfile")
@@ -351,12 +325,11 @@ class Build:
                              hint="pass --dockerfile, relative to the context or absolute")
         return text, str(path)
 
-    def _outputs(self):
-        from mason.executor.assemble import Output
+    def _outputs(self) -> list[Output]:
+        # Local: each sink loads only for the outputs this build writes (remote: requests).
         from mason.image.docker_archive import DockerArchiveSink
         from mason.image.layout import LayoutSink
         from mason.image.remote import RemoteSink
-        from mason.oci.reference import parse_reference
 
         opts = self.options
         outs = []
@@ -381,41 +354,8 @@ class Build:
             outs.append(Output("docker-archive", path, lambda: DockerArchiveSink(path, name)))
         return outs
 
-    # --- shared services for stage builders -------------------------------------------------
-    def created(self) -> str | None:
-        """The timestamp for configs and history: fixed when reproducible."""
-        opts = self.options
-        epoch = opts.source_date_epoch
-        if epoch is None and "SOURCE_DATE_EPOCH" in self.env:
-            try:
-                epoch = int(self.env["SOURCE_DATE_EPOCH"])
-            except ValueError:
-                raise UsageError(f"SOURCE_DATE_EPOCH={self.env['SOURCE_DATE_EPOCH']!r} is not a number") from None
-        if opts.reproducible and epoch is None:
-            epoch = 0
-        ts = time.gmtime(epoch) if epoch is not None else time.gmtime()
-        return time.strftime("%Y-%m-%dT%H:%M:%SZ", ts)
-
-    def layer_options(self, docker_media: bool):
-        from mason.tarfs.compress import Compression
-        from mason.tarfs.entries import LayerOptions
-
-        opts = self.options
-        compression = {"gzip": Compression.GZIP, "zstd": Compression.ZSTD}.get(opts.compression)
-        if compression is None:
-            raise UsageError(f"unknown compression {opts.compression!r}: use gzip or zstd")
-        if compression is Compression.ZSTD and docker_media:
-            raise NotSupportedError("zstd layers need OCI media types, but the base image uses Docker's",
-                                    hint="use --compression=gzip, or an OCI base image")
-        epoch = opts.source_date_epoch
-        if epoch is None and "SOURCE_DATE_EPOCH" in self.env:
-            epoch = int(self.env["SOURCE_DATE_EPOCH"])
-        if opts.reproducible:
-            return LayerOptions(compression=compression, level=opts.compression_level,
-                                fixed_mtime=0 if epoch is None else epoch)
-        return LayerOptions(compression=compression, level=opts.compression_level, mtime_clamp=epoch)
-
-    def pull(self, text: str, platform=None):
+    # --- images -----------------------------------------------------------------------------
+    def pull(self, text: str, platform: Platform | None = None) -> Image:
         """The base image named ``text`` (registry reference, ``oci:DIR[:REF]``,
         ``docker-archive:FILE``) for ``platform`` (default: the build's), as an Image view."""
         platform = platform or self.platform
@@ -429,10 +369,7 @@ class Build:
                 return self._images[memo]
             return self._pull(text, platform, memo)
 
-    def _pull(self, text: str, platform, memo):
-        from mason.image.location import open_source, parse_location
-        from mason.image.view import ImageIndex
-
+    def _pull(self, text: str, platform: Platform, memo: tuple[str, str]) -> Image:
         try:
             location = parse_location(text)
         except MasonError as exc:
@@ -456,11 +393,9 @@ class Build:
         return view
 
 
-    def pull_routes(self):
+    def pull_routes(self) -> Any:
         """Where pulls go (--registry-mirror, --registry-map): never used for pushes."""
         if self._routes is None:
-            from mason.executor.registryaccess import pull_routes
-
             with self._lazy:
                 if self._routes is None:
                     self._routes = pull_routes(self.options.registry)
@@ -469,13 +404,11 @@ class Build:
     def _warn(self, message: str) -> None:
         self.reporter.emit(ev.Warn(message))
 
-    def _from_base_cache(self, location, platform):
+    def _from_base_cache(self, location: Any, platform: Platform) -> Image | None:
         """A ``FROM …@sha256:`` base that ``mason warm`` put in --cache-dir: no registry needed."""
         opts = self.options
         if location.kind != "registry" or not location.reference.digest or not opts.cache_dir:
             return None
-        from mason.cache.basecache import BaseImageCache
-
         view = BaseImageCache(Path(opts.cache_dir)).find(location.reference.digest, platform,
                                                          ttl_seconds=opts.cache_ttl_seconds)
         if view is not None:
@@ -500,6 +433,3 @@ class _CancellingRunner:
     def __getattr__(self, name):
         return getattr(self._runner, name)
 
-
-def format_platform(p) -> str:
-    return f"{p.os}/{p.architecture}" + (f"/{p.variant}" if p.variant else "")

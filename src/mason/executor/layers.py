@@ -41,7 +41,7 @@ def materialize(layers: list[LayerRef], store: LayerStore, *, jobs: int = 2) -> 
     Distinct layers extract in parallel (each into its own directory, so order does not
     matter); a layer already in the store costs one ``stat``.
     """
-    from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, extract_layer
+    from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, extract_layer  # an all-hits build extracts nothing, so never loads the extractor
 
     cancel = threading.Event()
     options = ExtractOptions(mode="overlay", cancel=cancel, allowed_devices=SAFE_DEVICES)
@@ -56,7 +56,7 @@ def materialize(layers: list[LayerRef], store: LayerStore, *, jobs: int = 2) -> 
                               expected_diff_id=ref.diff_id)
 
         def write_image(image: Path) -> None:
-            from mason.erofs.image import build_image
+            from mason.erofs.image import build_image  # only where EROFS layer images are in use
 
             with ref.opener() as blob:
                 build_image(CancellableStream(blob, cancel), image, media_type=ref.descriptor.media_type,

@@ -54,7 +54,7 @@ class LayerStore:
         if self._images is None:
             with self._mount_lock:
                 if self._images is None:
-                    from mason.erofs.mount import probe
+                    from mason.erofs.mount import probe  # only where EROFS layer images are in use
 
                     self.images_refused = probe(self._mounts_dir() / ".probe")
                     self._images = self.images_refused is None
@@ -79,7 +79,7 @@ class LayerStore:
     def lower(self, diff_id: str, extract: Extractor, write_image: Extractor | None = None) -> Path:
         """The lower dir of ``diff_id``: an existing directory, else a mounted image (written
         with ``write_image`` if absent), else a directory extracted with ``extract``."""
-        from mason.erofs.layout import Unrepresentable
+        from mason.erofs.layout import Unrepresentable  # only where EROFS layer images are in use
 
         if self.has(diff_id):
             return self.path_for(diff_id)
@@ -95,7 +95,7 @@ class LayerStore:
         return self.ensure(diff_id, extract)[0]
 
     def _mount(self, diff_id: str) -> Path:
-        from mason.erofs.mount import mount_image
+        from mason.erofs.mount import mount_image  # only where EROFS layer images are in use
 
         with self._mount_lock:
             target = self._mounted.get(diff_id)

@@ -12,21 +12,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from mason.errors import AuthError, RegistryError, UsageError
+from mason.executor.options import BuildOptions
+from mason.executor.settings import default_cache_repo
+from mason.oci.reference import parse_reference
 
 
-def check_cache_repo(options, client_factory: Callable[[], object]) -> None:
+def check_cache_repo(options: BuildOptions, client_factory: Callable[[], Any]) -> None:
     """Raise if the build could not push to its cache repository."""
-    from mason.executor.buildcache import default_cache_repo
-
     repo = default_cache_repo(options)
     if repo.startswith("oci:"):
         _check_directory(repo[len("oci:"):], repo)
         return
-    from mason.oci.reference import parse_reference
-
     ref = parse_reference(repo)
     try:
         client_factory().check_push_permission(ref)

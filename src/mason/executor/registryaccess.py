@@ -18,7 +18,7 @@ from mason.executor.options import RegistryAccess
 
 
 def registry_options(access: RegistryAccess | None, *, push: bool):
-    from mason.registry import RegistryHostOptions, RegistryOptions
+    from mason.registry import RegistryHostOptions, RegistryOptions  # requests and TLS load only when a registry is used
 
     if access is None:
         return RegistryOptions()
@@ -37,7 +37,7 @@ def registry_options(access: RegistryAccess | None, *, push: bool):
 
 def pull_routes(access: RegistryAccess | None):
     """The build's ``PullRoutes`` (a UsageError names a malformed mirror or map entry)."""
-    from mason.registry.mirrors import NO_ROUTES, PullRoutes
+    from mason.registry.mirrors import NO_ROUTES, PullRoutes  # loaded with the registry client
 
     if access is None:
         return NO_ROUTES

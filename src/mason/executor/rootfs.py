@@ -59,7 +59,7 @@ class OverlayStrategy:
     @contextlib.contextmanager
     def step(self, layers: list[LayerRef], *, base_visible: bool = True) -> Iterator[StepFS]:
         """A writable root over ``layers``; ``base_visible=False`` starts from empty (COPY --link)."""
-        from mason.snapshot.overlay import OverlayRoot
+        from mason.snapshot.overlay import OverlayRoot  # each strategy loads only its own snapshotter
         from mason.snapshot.upperdiff import diff_upper
 
         lowers = list(reversed(materialize(layers, self.store))) if base_visible else []
@@ -73,7 +73,7 @@ class OverlayStrategy:
     @contextlib.contextmanager
     def view(self, layers: list[LayerRef]) -> Iterator[Path]:
         """A root to read from (COPY --from, bind mounts); writes are discarded."""
-        from mason.snapshot.overlay import OverlayRoot
+        from mason.snapshot.overlay import OverlayRoot  # each strategy loads only its own snapshotter
 
         lowers = list(reversed(materialize(layers, self.store)))
         state = self._state_dir("view")
@@ -114,7 +114,7 @@ class WalkStrategy:
             return self._root_locks.setdefault(id(layers), threading.Lock())
 
     def _root_for(self, layers: list[LayerRef]) -> Path:
-        from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, extract_layer
+        from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, extract_layer  # an all-hits build extracts nothing, so never loads the extractor
 
         with self._root_lock(layers):
             with self._lock:
@@ -150,7 +150,7 @@ class WalkStrategy:
 
     @contextlib.contextmanager
     def step(self, layers: list[LayerRef], *, base_visible: bool = True) -> Iterator[StepFS]:
-        from mason.snapshot import walker
+        from mason.snapshot import walker  # each strategy loads only its own snapshotter
 
         root = self._root_for(layers) if base_visible else self._new_root("link")
         before = walker.take(root)

@@ -31,7 +31,7 @@ class Skeletons:
         self._made: dict[str, tuple[Path, frozenset[str]]] = {}
 
     def get(self, ref) -> tuple[Path, frozenset[str]]:
-        from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, extract_layer
+        from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, extract_layer  # an all-hits build extracts nothing, so never loads the extractor
 
         with self._lock:       # stages asking at once wait for one extraction
             made = self._made.get(ref.diff_id)

@@ -19,12 +19,16 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Callable
 
+from mason.executor import scratchfs
 from mason.executor.dirspread import spread_subdirs
 from mason.executor.treeremoval import remove_tree
 from mason.errors import BuildError
+from mason.sandbox.linux import mount_points, umount2
+from mason.snapshot.overlay import cleanup_stale
 
 PREFIX = "mason-build-"
 LOCK_NAME = ".lock"
@@ -32,8 +36,6 @@ LOCK_NAME = ".lock"
 
 def mounts_below(path: Path, mountinfo: str = "/proc/self/mountinfo") -> list[str]:
     """Mount points at or below ``path``, deepest first (the order to unmount them in)."""
-    from mason.sandbox.linux import mount_points
-
     prefix = str(path).rstrip("/")
     try:
         points = mount_points(mountinfo)
@@ -51,8 +53,6 @@ def unmount_all_below(path: Path, umount: Callable[[str], None] | None = None) -
 
 
 def _lazy_umount(target: str) -> None:
-    from mason.sandbox.linux import umount2
-
     MNT_DETACH = 2
     try:
         umount2(target, MNT_DETACH)
@@ -109,7 +109,6 @@ class WorkDir:
         self._lock_fd = fd
         self.data = self.path
         if self._scratch_fs:
-            from mason.executor import scratchfs
 
             self.scratch_refused = scratchfs.create(self.path / "scratch.img", self.path / "fs")
             if self.scratch_refused is None:
@@ -123,7 +122,6 @@ class WorkDir:
         what the build wrote may be lost, so nothing may be made from it."""
         if self.data is None or self.data == self.path:
             return
-        from mason.executor import scratchfs
 
         count = scratchfs.errors(self.data)
         if count:
@@ -175,7 +173,6 @@ class WorkDir:
 def _remove_stale_overlays(root: Path) -> None:
     """Overlays a dead build left mounted under ``root`` (outside any work dir, e.g. from an older
     layout) are unmounted first; those inside a stale work dir go with it in ``remove_stale``."""
-    from mason.snapshot.overlay import cleanup_stale
 
     cleanup_stale(root)
 
@@ -222,8 +219,6 @@ def remove_stale(root: Path) -> list[Path]:
         except FileNotFoundError:
             # Being created right now (lock not yet made) or half removed: only reap if old.
             try:
-                import time
-
                 if time.time() - entry.stat().st_mtime < 60:
                     continue
             except FileNotFoundError:

@@ -20,8 +20,8 @@ import tempfile
 from dataclasses import dataclass
 from typing import Sequence
 
-from mason.context import git as gitsrc
-from mason.context.http import download
+from mason.fetch import git as gitsrc
+from mason.fetch.http import download
 from mason.errors import BuildError
 from mason.fsops import archive, writer
 from mason.fsops.chmod import Chmod

@@ -26,7 +26,7 @@ class HiddenFileReached(BuildError):
     """A COPY running over a partial view of its stage (``mason.executor.directcopy``) reached a
     path whose file that view does not show: the step is run again over the full view.
 
-    A signal between the copier and ``mason.executor.copystep``, never shown to a user (hence
+    A signal between the copier and ``mason.executor.steps.copy``, never shown to a user (hence
     not in ``mason.errors``); a BuildError so that, if it ever escaped, it would still read
     as one.
     """

@@ -45,7 +45,7 @@ COPY --from=build /out /out
 
 
 def seed_lines() -> tuple[list[str], list[str]]:
-    from mason.ci.yamlio import load_text
+    from mason.yamlio import load_text
 
     if not SEED.is_file():
         pytest.fail(f"seed pipeline {SEED} is missing: the shared seed directory must sit next to the "

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mason.executor.buildcache import default_cache_repo
+from mason.executor.settings import default_cache_repo
 from mason.executor.options import BuildOptions
 from mason.cli import warm_cmd
 from mason.cli.build_mapping import build_options, open_context

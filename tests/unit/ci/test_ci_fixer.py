@@ -1,7 +1,7 @@
 from mason.ci.fixer import fix_file
 from mason.ci.pipeline import load_pipeline
 from mason.ci.rules import FAILING, lint
-from mason.ci.yamlio import load_text
+from mason.yamlio import load_text
 
 SURROUNDED = """\
 # Pipeline with neighbours: nothing outside build-images may change.

@@ -6,7 +6,7 @@ from mason.bake import load_bake
 from mason.ci.generate import generate_pipeline
 from mason.ci.pipeline import load_pipeline
 from mason.ci.rules import job_invocations, lint
-from mason.ci.yamlio import load_text
+from mason.yamlio import load_text
 from mason.errors import UsageError
 
 BAKE = """\

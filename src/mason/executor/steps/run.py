@@ -3,6 +3,10 @@
 The command runs in the sandbox with the step root as ``/``; what it writes there becomes
 the layer. ``RUN --mount`` sources (secrets, caches, binds, tmpfs) are mounted by the
 sandbox inside its private mount namespace, so they never reach the step root or the layer.
+The key record holds the argv, env, user, workdir, network and what each mount exposes: a
+bind mount the context's files, a stage's final key or an image's digest; cache, tmpfs and
+secret mounts their options only, so a secret never enters a key. The history text is the
+argv as BuildKit writes it.
 """
 
 from __future__ import annotations
@@ -16,12 +20,48 @@ import posixpath
 import shutil
 from pathlib import Path
 
-from mason.executor import events as ev
-from mason.executor.stageconfig import DEFAULT_PATH
+from mason.cache import records
+from mason.dockerfile import instructions as di
 from mason.errors import BuildError, NotSupportedError
+from mason.executor import events as ev
+from mason.executor.layers import LayerRef
+from mason.executor.stageconfig import DEFAULT_PATH
+from mason.executor.steps.context import Step, StepContext
+from mason.dockerfile.mounts import Mount as MountFlag
+from mason.executor.layers import layer_refs_of
+from mason.fsops import digest_sources, resolve_inroot
+from mason.fsops.contextbind import bind_source
+from mason.sandbox.spec import Mount, RunSpec
+from mason.sandbox.users import resolve_user
 
 
-def command_argv(shell: list[str], ins) -> list[str]:
+class RunStep(Step):
+    kind = "RUN"
+    makes_layer = True
+    needs_filesystem = True
+    not_cached_reason = "RUN and WORKDIR layers are not cached (--cache-run-layers=false)"
+
+    def history(self, ins: di.Run, ctx: StepContext) -> str:
+        return "RUN " + " ".join(command_argv(ctx.config.shell, ins)) + " # buildkit"
+
+    def cacheable(self, settings) -> bool:
+        return settings.options.cache_run_layers
+
+    def record(self, ins: di.Run, ctx: StepContext) -> dict:
+        cfg, scope = ctx.config, ctx.scope
+        env = dict(scope.env)
+        env.update(scope.run_args())
+        return records.run_record(
+            argv=command_argv(cfg.shell, ins), heredocs=[(h.name, h.content) for h in ins.heredocs], env=env,
+            user=cfg.user, workdir=cfg.workdir, network=network_mode(ins),
+            mounts=[mount_record(ctx, m, cfg.workdir) for m in ins.mounts],
+            writer=ctx.cache.writer(ctx.docker_media) if ctx.cache else {})
+
+    def execute(self, ins: di.Run, ctx: StepContext) -> LayerRef | None:
+        return run_step(ctx, ins, self.history(ins, ctx))
+
+
+def command_argv(shell: list[str], ins: di.Run) -> list[str]:
     """BuildKit's rules: a lone heredoc is the script; otherwise the shell gets the command
     line followed by the heredoc bodies, exactly as a shell script would contain them.
     (Also the cache key's ``argv``: computed before the step runs, from the SHELL it sees.)"""
@@ -53,12 +93,10 @@ def _is_lone_heredoc(text: str, name: str) -> bool:
     return False
 
 
-def _mounts(builder, ins, stack: contextlib.ExitStack, env: dict[str, str]) -> list:
+def sandbox_mounts(ctx: StepContext, ins: di.Run, stack: contextlib.ExitStack, env: dict[str, str]) -> list[Mount]:
     """``RUN --mount`` entries as sandbox mounts (BuildKit's defaults applied)."""
-    from mason.sandbox.spec import Mount
-
-    build, state = builder.build, builder.state
-    workdir = state.config.workdir
+    options = ctx.settings.options
+    workdir = ctx.config.workdir
     out = []
     for m in ins.mounts:
         target = m.target
@@ -68,7 +106,7 @@ def _mounts(builder, ins, stack: contextlib.ExitStack, env: dict[str, str]) -> l
             secret_id = m.id or (posixpath.basename(m.target) if m.target else None)
             if not secret_id:
                 raise BuildError("RUN --mount=type=secret needs id= or target=")
-            value = next((s.value for s in build.options.secrets if s.id == secret_id), None)
+            value = next((s.value for s in options.secrets if s.id == secret_id), None)
             if value is None:
                 if m.required:
                     raise BuildError(f"secret {secret_id!r} is required but was not given",
@@ -78,7 +116,7 @@ def _mounts(builder, ins, stack: contextlib.ExitStack, env: dict[str, str]) -> l
                 env[m.env] = value.decode("utf-8", "surrogateescape")
                 if not m.target:
                     continue
-            path = build.work.sub("secrets") / hashlib.sha256(f"{builder.stage.index}:{builder._step}:{secret_id}".encode()).hexdigest()
+            path = ctx.scratch("secrets") / hashlib.sha256(f"{ctx.step_id}:{secret_id}".encode()).hexdigest()
             path.write_bytes(value)
             os.chmod(path, m.mode if m.mode is not None else 0o400)
             os.chown(path, m.uid or 0, m.gid or 0)
@@ -86,22 +124,22 @@ def _mounts(builder, ins, stack: contextlib.ExitStack, env: dict[str, str]) -> l
         elif m.type == "tmpfs":
             out.append(Mount(target, "tmpfs", size_bytes=m.size))
         elif m.type == "cache":
-            out.append(Mount(target, "bind", _cache_dir(builder, m, target, stack), readonly=False))
+            out.append(Mount(target, "bind", _cache_dir(ctx, m, target, stack), readonly=False))
         elif m.type == "bind":
-            out.append(_bind(builder, m, target, stack))
+            out.append(_bind(ctx, m, target, stack))
         else:
             raise NotSupportedError(f"RUN --mount=type={m.type} is not supported",
                                     hint="mason supports bind, cache, tmpfs and secret mounts")
     return out
 
 
-def _cache_dir(builder, m, target: str, stack: contextlib.ExitStack) -> Path:
+def _cache_dir(ctx: StepContext, m: MountFlag, target: str, stack: contextlib.ExitStack) -> Path:
     """A persistent cache directory, keyed by id (default: the target), shared between
     builds on this machine; ``sharing=locked`` serialises users with a file lock."""
     if m.from_:
         raise NotSupportedError("RUN --mount=type=cache,from= is not supported")
-    build = builder.build
-    base = Path(build.options.cache_dir) / "run-cache" if build.options.cache_dir else build.work.sub("run-cache")
+    options = ctx.settings.options
+    base = Path(options.cache_dir) / "run-cache" if options.cache_dir else ctx.scratch("run-cache")
     cache_id = m.id or target
     path = base / hashlib.sha256(cache_id.encode()).hexdigest()[:32]
     if not path.exists():
@@ -118,36 +156,22 @@ def _cache_dir(builder, m, target: str, stack: contextlib.ExitStack) -> Path:
     return path
 
 
-def _bind(builder, m, target: str, stack: contextlib.ExitStack):
+def _bind(ctx: StepContext, m: MountFlag, target: str, stack: contextlib.ExitStack) -> Mount:
     """A bind mount of the context, a stage or an image; ``rw`` writes go to a throw-away copy."""
-    from mason.fsops import resolve_inroot
-    from mason.sandbox.spec import Mount
-
-    from mason.executor.copystep import _stage_index
-
-    build = builder.build
     if m.from_:
-        index = _stage_index(build.plan, m.from_)
-        if index is not None:
-            layers = build.results[index].layers
-        else:
-            from mason.executor.layers import layer_refs_of
-
-            layers = layer_refs_of(build.pull(m.from_))
-        root = str(stack.enter_context(build.fs.view(layers)))
+        stage = ctx.sources.stage(m.from_)
+        layers = stage.layers if stage is not None else layer_refs_of(ctx.sources.image(m.from_))
+        root = str(stack.enter_context(ctx.layers.view(layers)))
     else:
-        from mason.fsops.contextbind import bind_source
-
-        scratch = build.work.sub("bind-context") / hashlib.sha256(
-            f"{builder.stage.index}:{builder._step}:{target}".encode()).hexdigest()[:16]
-        return Mount(target, "bind", Path(bind_source(build.context, m.source or "/", str(scratch),
+        scratch = ctx.scratch("bind-context") / hashlib.sha256(f"{ctx.step_id}:{target}".encode()).hexdigest()[:16]
+        return Mount(target, "bind", Path(bind_source(ctx.sources.context, m.source or "/", str(scratch),
                                                       writable=not m.readonly)), readonly=m.readonly)
     source = resolve_inroot(root, m.source or "/")
     host = Path(root) / source.lstrip("/")
     if not host.exists():
         raise BuildError(f"RUN --mount=type=bind: source {m.source or '/'} not found in stage {m.from_}")
     if not m.readonly:
-        copy = build.work.sub("bind-rw") / hashlib.sha256(f"{builder.stage.index}:{builder._step}:{target}".encode()).hexdigest()[:16]
+        copy = ctx.scratch("bind-rw") / hashlib.sha256(f"{ctx.step_id}:{target}".encode()).hexdigest()[:16]
         if host.is_dir():
             shutil.copytree(host, copy, symlinks=True)
         else:
@@ -156,49 +180,83 @@ def _bind(builder, m, target: str, stack: contextlib.ExitStack):
     return Mount(target, "bind", host, readonly=m.readonly)
 
 
-def network_mode(ins) -> str:
+def mount_record(ctx: StepContext, m: MountFlag, workdir: str) -> dict:
+    target = m.target
+    if target and not target.startswith("/"):
+        target = posixpath.join(workdir, target)
+    if m.type == "secret":
+        secret_id = m.id or (posixpath.basename(m.target) if m.target else "")
+        return records.secret_mount(target=target, secret_id=secret_id, mode=m.mode, uid=m.uid, gid=m.gid,
+                                    required=m.required, env=m.env)
+    if m.type == "cache":
+        return records.cache_mount(target=target, cache_id=m.id or target, sharing=m.sharing, mode=m.mode,
+                                   uid=m.uid, gid=m.gid)
+    if m.type == "tmpfs":
+        return records.tmpfs_mount(target=target, size=m.size)
+    if m.type == "bind":
+        return _bind_record(ctx, m, target)
+    return {"type": m.type}     # the RUN itself refuses it, naming the line
+
+
+def _bind_record(ctx: StepContext, m: MountFlag, target: str) -> dict:
+    """Bind mounts by what they expose: the context's files (after .dockerignore, as the
+    mount shows them), a stage by its final key, an image by its digest."""
+    source = m.source or "/"
+    if m.from_:
+        stage = ctx.sources.stage(m.from_)
+        if stage is not None:
+            origin = content = "stage:" + str(stage.cache_key)
+        else:
+            image = ctx.sources.image(m.from_)
+            origin = content = "image:" + image.digest
+    else:
+        origin = "context"
+        tree = ctx.sources.context
+        try:
+            content = digest_sources(tree, [source], dest=target, preserve_owner=True,
+                                     hash_cache=ctx.cache.hash_cache if ctx.cache else None).digest
+        except BuildError:
+            content = "missing"     # the RUN reports the missing source itself
+    return records.bind_mount(target=target, source=source, readonly=m.readonly, origin=origin, content=content)
+
+
+def network_mode(ins: di.Run) -> str:
     network = {None: "host", "default": "host", "host": "host", "none": "none"}.get(ins.network)
     if network is None:
         raise NotSupportedError(f"RUN --network={ins.network} is not supported")
     return network
 
 
-def run_step(builder, ins, step_id: str, loc: str):
-    from mason.sandbox.spec import RunSpec
-    from mason.sandbox.users import resolve_user
-
-    build, state = builder.build, builder.state
+def run_step(ctx: StepContext, ins: di.Run, created_by: str) -> LayerRef | None:
     if ins.security not in (None, "sandbox"):
         raise NotSupportedError(f"RUN --security={ins.security} is not supported")
     network = network_mode(ins)
-    argv = command_argv(state.config.shell, ins)
-    env = dict(state.scope.run_env())
-    created_by = "RUN " + " ".join(argv) + " # buildkit"
-    runner = build.runner()
+    config, step_id = ctx.config, ctx.step_id
+    argv = command_argv(config.shell, ins)
+    env = dict(ctx.scope.run_env())
+    runner = ctx.runner()
     with contextlib.ExitStack() as stack:
-        mounts = _mounts(builder, ins, stack, env)
+        mounts = sandbox_mounts(ctx, ins, stack, env)
         if argv[0].startswith("/dev/pipes/"):
-            script_dir = build.work.sub("heredocs", step_id.replace("/", "-"))
+            script_dir = ctx.scratch("heredocs", step_id.replace("/", "-"))
             script = script_dir / ins.heredocs[0].name
             script.write_text(ins.heredocs[0].content)
             os.chmod(script, 0o755)
-            from mason.sandbox.spec import Mount
-
             mounts.append(Mount("/dev/pipes", "bind", script_dir, readonly=True))
-        with build.fs.step(state.layers) as fs:
-            user = resolve_user(fs.root, state.config.user)
+        with ctx.layers.step(ctx.layers.layers) as fs:
+            user = resolve_user(fs.root, config.user)
             env.setdefault("PATH", DEFAULT_PATH)
             env.setdefault("HOME", user.home)
             spec = RunSpec(root=fs.root, argv=tuple(argv), env=tuple(f"{k}={v}" for k, v in env.items()),
-                           user=user, cwd=state.config.workdir, mounts=tuple(mounts), network=network)
+                           user=user, cwd=config.workdir, mounts=tuple(mounts), network=network)
             tail: collections.deque[str] = collections.deque(maxlen=10)
 
             def output(stream: str, line: str) -> None:
                 tail.append(line)
-                build.reporter.emit(ev.StepOutput(step_id, line))
+                ctx.reporter.emit(ev.StepOutput(step_id, line))
 
             code = runner.run(spec, output)
             if code != 0:
                 shown = "".join(f"\n  | {line}" for line in tail)
-                raise BuildError(f"{loc}: RUN {' '.join(ins.command)[:200]} exited with code {code}{shown}")
-    return builder.commit(fs, created_by)
+                raise BuildError(f"{ctx.location}: RUN {' '.join(ins.command)[:200]} exited with code {code}{shown}")
+    return ctx.layers.commit(fs, created_by)

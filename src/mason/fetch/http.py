@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from urllib.parse import unquote, urlsplit
 
-from mason.context.git import redact_url
+from mason.fetch.git import redact_url
 from mason.errors import BuildError
 
 CHUNK = 1 << 20

@@ -6,17 +6,47 @@ written into an empty root, so the layer does not depend on what lies beneath it
 
 In overlay mode regular files are recorded rather than written and the layer is streamed
 from the sources (``mason.executor.directcopy``); the source tree (a stage view) therefore
-stays open until the step is committed.
+stays open until the step is committed. The key record is in ``mason.executor.steps.copykey``.
 """
 
 from __future__ import annotations
 
 import contextlib
+from typing import Callable, ContextManager
 
-from mason.errors import BuildError, NotSupportedError
+from mason import fsops
+from mason.dockerfile import instructions as di
+from mason.errors import NotSupportedError
+from mason.executor.layers import LayerRef, layer_refs_of
+from mason.executor.steps.context import Step, StepContext, original_text
+from mason.executor.steps.copykey import copy_record
+from mason.fsops.deferred import DeferredFiles, HiddenFileReached
+from mason.sandbox.users import resolve_user
 
 
-def _chown(builder, spec: str | None, root_cm) -> tuple[int, int] | None:
+class CopyStep(Step):
+    """COPY and ADD (``kind`` says which): one operation with two sets of flags."""
+
+    makes_layer = True
+    not_cached_reason = "COPY/ADD layers are cached only with --cache-copy-layers"
+
+    def __init__(self, kind: str):
+        self.kind = kind
+
+    def history(self, ins: di.Copy | di.Add, ctx: StepContext) -> str:
+        return original_text(ins) + " # buildkit"
+
+    def cacheable(self, settings) -> bool:
+        return settings.options.cache_copy_layers
+
+    def record(self, ins: di.Copy | di.Add, ctx: StepContext) -> dict | None:
+        return copy_record(ctx, ins)
+
+    def execute(self, ins: di.Copy | di.Add, ctx: StepContext) -> LayerRef | None:
+        return copy_step(ctx, ins, self.history(ins, ctx))
+
+
+def _chown(spec: str | None, root_cm: Callable[[], ContextManager]) -> tuple[int, int] | None:
     """``--chown=user[:group]`` as numbers; names are looked up in the stage's own
     ``/etc/passwd`` and ``/etc/group`` (a bare user gets its primary group, as BuildKit)."""
     if not spec:
@@ -24,88 +54,63 @@ def _chown(builder, spec: str | None, root_cm) -> tuple[int, int] | None:
     user, _, group = spec.partition(":")
     if user.isdigit() and (not group or group.isdigit()):
         return int(user), int(group or user)
-    from mason.sandbox.users import resolve_user
-
     with root_cm() as root:
         resolved = resolve_user(root, spec)
     return resolved.uid, resolved.gid
 
 
-def _source_tree(builder, ins, stack: contextlib.ExitStack):
+def _source_tree(ctx: StepContext, ins: di.Copy | di.Add, stack: contextlib.ExitStack) -> tuple[fsops.SourceTree, bool]:
     """The SourceTree a COPY reads from, plus whether it comes from a filesystem (keep owners)."""
-    from mason.fsops import SourceTree
-
-    build = builder.build
     ref = getattr(ins, "from_", None)
     if ref is None:
-        return build.context, False
-    index = _stage_index(build.plan, ref)
-    if index is not None:
-        if index not in build.results:
-            raise BuildError(f"COPY --from={ref}: stage not built yet (is it after this one?)")
-        layers = build.results[index].layers
+        return ctx.sources.context, False
+    stage = ctx.sources.stage(ref)
+    if stage is not None:
+        layers = stage.layers
         label = f"stage {ref}"
     else:
-        from mason.executor.layers import layer_refs_of
-
-        layers = layer_refs_of(build.pull(ref))
+        layers = layer_refs_of(ctx.sources.image(ref))
         label = f"image {ref}"
-    root = stack.enter_context(build.fs.view(layers))
-    return SourceTree(str(root), None, label), True
+    root = stack.enter_context(ctx.layers.view(layers))
+    return fsops.SourceTree(str(root), None, label), True
 
 
-def _stage_index(plan, ref: str) -> int | None:
-    for stage in plan.stages:
-        if (stage.name is not None and stage.name.lower() == ref.lower()) or str(stage.index) == ref:
-            return stage.index
-    return None
-
-
-def copy_step(builder, ins, loc: str):
-    from mason.executor.directcopy import deferred_for, skeleton_lowers
-    from mason.dockerfile import instructions as di
-    from mason.fsops.deferred import DeferredFiles, HiddenFileReached
-
-    build, state = builder.build, builder.state
+def copy_step(ctx: StepContext, ins: di.Copy | di.Add, created_by: str) -> LayerRef | None:
     is_add = isinstance(ins, di.Add)
+    layers = ctx.layers
     with contextlib.ExitStack() as stack:
-        tree, from_fs = _source_tree(builder, ins, stack)
-        chown = _chown(builder, ins.chown, lambda: build.fs.view(state.layers))
-        deferred = deferred_for(build) if ins.sources else None
+        tree, from_fs = _source_tree(ctx, ins, stack)
+        chown = _chown(ins.chown, lambda: layers.view(layers.layers))
+        deferred = layers.deferred() if ins.sources else None
         if deferred is not None and not is_add and not ins.inline and not ins.link:
             # Over the skeletons of earlier direct layers: only COPY checks every path it
             # touches against the hidden ones (ADD's archives and heredocs do not).
-            lowers, hidden = skeleton_lowers(builder, state.layers, hits=not builder.filesystem_needed_later())
+            lowers, hidden = layers.skeleton_lowers()
             if hidden:
                 try:
                     # Inside the ExitStack: deferred files are read from the source tree at commit.
-                    return _write(builder, ins, loc, tree, from_fs, chown, lowers,
+                    return _write(ctx, ins, created_by, tree, from_fs, chown, lowers,
                                   DeferredFiles(hidden=hidden))
                 except HiddenFileReached:
                     pass  # it needs files of the earlier layers: again over the full view
-        return _write(builder, ins, loc, tree, from_fs, chown, state.layers, deferred)
+        return _write(ctx, ins, created_by, tree, from_fs, chown, layers.layers, deferred)
 
 
-def _write(builder, ins, loc: str, tree, from_fs: bool, chown, lowers, deferred):
+def _write(ctx: StepContext, ins: di.Copy | di.Add, created_by: str, tree: fsops.SourceTree, from_fs: bool,
+           chown: tuple[int, int] | None, lowers: list[LayerRef], deferred: DeferredFiles | None) -> LayerRef | None:
     """Run the COPY/ADD over ``lowers`` and commit its layer."""
-    from mason import fsops
-    from mason.dockerfile import instructions as di
-
-    build, state = builder.build, builder.state
-    is_add = isinstance(ins, di.Add)
-    workdir = state.config.workdir
-    created_by = " ".join(ins.original.split()) + " # buildkit"
-    with build.fs.step(lowers, base_visible=not ins.link) as fs:
+    workdir, loc = ctx.config.workdir, ctx.location
+    with ctx.layers.step(lowers, base_visible=not ins.link) as fs:
         root = str(fs.root)
         for inline in ins.inline:
             fsops.write_content(root, ins.dest, inline.name, inline.data.encode("utf-8"),
                                 workdir=workdir, chown=chown, chmod=ins.chmod)
         if ins.sources:
-            if is_add:
+            if isinstance(ins, di.Add):
                 options = fsops.AddOptions(chown=chown, chmod=ins.chmod, excludes=tuple(ins.excludes),
                                            unpack=ins.unpack, checksum=ins.checksum,
                                            keep_git_dir=bool(ins.keep_git_dir))
-                fsops.add(tree, list(ins.sources), root, ins.dest, work_dir=str(build.work.sub("add")),
+                fsops.add(tree, list(ins.sources), root, ins.dest, work_dir=str(ctx.scratch("add")),
                           workdir=workdir, options=options, where=loc, deferred=deferred)
             else:
                 fsops.copy(tree, list(ins.sources), root, ins.dest, workdir=workdir, chown=chown,
@@ -114,4 +119,4 @@ def _write(builder, ins, loc: str, tree, from_fs: bool, chown, lowers, deferred)
                            deferred=deferred)
         elif not ins.inline:
             raise NotSupportedError(f"{ins.name} without sources")
-    return builder.commit(fs, created_by, deferred=deferred)
+    return ctx.layers.commit(fs, created_by, deferred=deferred)

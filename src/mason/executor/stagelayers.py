@@ -1,0 +1,119 @@
+"""The stage's filesystem as steps see it (their ``LayerView``): roots over the stage's layers,
+and the commit that turns a step's changes into the stage's next layer.
+
+The snapshot strategy (overlay or walk, ``mason.executor.rootfs``) is asked for on first
+use only: a stage whose every step is a cache hit never needs one, so it never probes the
+machine's isolation either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable, Sequence
+
+from mason.cache.store import CacheEntry
+from mason.executor.directcopy import deferred_for, layer_entries, skeleton_lowers, write_into_upper
+from mason.executor.layers import LayerRef
+from mason.executor.layerstore import LayerStore
+from mason.executor.rootfs import OverlayStrategy, StepFS, WalkStrategy
+from mason.executor.settings import Settings
+from mason.executor.skeletons import Skeletons
+from mason.executor.stagestate import DirectLayer, StageState
+from mason.fsops.deferred import DeferredFiles
+from mason.oci.descriptor import Descriptor
+from mason.snapshot.changeset import ChangeSet
+from mason.tarfs.writer import write_layer
+
+Strategy = OverlayStrategy | WalkStrategy
+
+
+class StageLayers:
+    """The ``LayerView`` of one stage of a build (``mason.executor.steps.context``)."""
+
+    def __init__(self, state: StageState, *, settings: Settings, strategy: Callable[[], Strategy],
+                 store: LayerStore, skeletons: Skeletons, blobs: Callable[[], Path],
+                 filesystem_needed_later: Callable[[], bool]):
+        self._state = state
+        self._settings = settings
+        self._strategy = strategy
+        self._store = store
+        self._skeletons = skeletons
+        self._blobs = blobs
+        self._needed_later = filesystem_needed_later
+
+    @property
+    def layers(self) -> list[LayerRef]:
+        return self._state.layers
+
+    def step(self, lowers: list[LayerRef], *, base_visible: bool = True) -> contextlib.AbstractContextManager[StepFS]:
+        return self._strategy().step(lowers, base_visible=base_visible)
+
+    def view(self, layers: list[LayerRef]) -> contextlib.AbstractContextManager[Path]:
+        return self._strategy().view(layers)
+
+    def deferred(self) -> DeferredFiles | None:
+        return deferred_for(self._settings.options.direct_copy, self._strategy().name)
+
+    def skeleton_lowers(self) -> tuple[list[LayerRef], frozenset[str]]:
+        return skeleton_lowers(self._state.layers, self._state.direct_layers, self._store, self._skeletons,
+                               hits=not self._needed_later())
+
+    def commit(self, fs: StepFS, created_by: str, deferred: DeferredFiles | None = None) -> LayerRef | None:
+        """Turn a finished step's changes into a layer (none when nothing changed).
+
+        ``deferred``: a COPY's files recorded instead of written (``mason.executor.directcopy``);
+        they join the layer, and the layer then has no directory (extracted when needed)."""
+        state, settings = self._state, self._settings
+        assert fs.changes is not None, "a step is committed after its root is closed"
+        changes = without_ignored(fs.changes, settings.snapshot_ignores)
+        created = settings.created()
+        extra: Sequence = ()
+        directory = fs.layer_dir
+        if deferred:
+            assert fs.layer_dir is not None, "only the overlay strategy records files"
+            extra, dropped = layer_entries(deferred, settings.snapshot_ignores)
+            if dropped or changes != fs.changes:
+                write_into_upper(deferred, fs.layer_dir)  # the upper dir must show what was left out
+            else:
+                directory = None
+        if changes.empty and not extra:
+            state.config.add_empty_history(created_by, created)
+            return None
+        blob = write_layer(changes.source_root, changes.paths, whiteouts=changes.whiteouts,
+                           opaque_dirs=changes.opaque_dirs, out_dir=self._blobs(),
+                           options=settings.layer_options(state.docker_media), extra_entries=extra)
+        desc = Descriptor(blob.media_type(docker=state.docker_media), blob.digest, blob.size)
+        path = blob.path
+        ref = LayerRef(blob.diff_id, desc, lambda: open(path, "rb"), None,
+                       directory=directory, produced_in=fs.produced_in)
+        state.layers.append(ref)
+        state.config.add_layer(blob.diff_id, created_by, created)
+        if deferred and directory is None:
+            assert fs.layer_dir is not None
+            state.direct_layers.append(DirectLayer(ref, fs.layer_dir, frozenset(deferred.files)))
+        return ref
+
+    def add_cached(self, entry: CacheEntry, created_by: str) -> LayerRef | None:
+        state, created = self._state, self._settings.created()
+        if entry.layer is None:
+            state.config.add_empty_history(created_by, created)
+            return None
+        ref = LayerRef(entry.diff_id, entry.layer, entry.opener, entry.origin)
+        state.layers.append(ref)
+        state.config.add_layer(entry.diff_id, created_by, created)
+        return ref
+
+
+def without_ignored(changes: ChangeSet, ignored: tuple[str, ...]) -> ChangeSet:
+    """Drop ``--ignore-path`` entries and ``/var/run`` (Kaniko's flags) from a change set."""
+    if not ignored:
+        return changes
+
+    def keep(p: str) -> bool:
+        return not any(p == i or p.startswith(i + "/") for i in ignored)
+
+    return replace(changes, paths=tuple(p for p in changes.paths if keep(p)),
+                   whiteouts=tuple(p for p in changes.whiteouts if keep(p)),
+                   opaque_dirs=tuple(p for p in changes.opaque_dirs if keep(p)))

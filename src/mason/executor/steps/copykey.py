@@ -1,0 +1,108 @@
+"""The key record of a COPY or ADD, computed before it runs.
+
+A COPY from the context needs only the context; a ``COPY --from=<stage>`` needs the
+content digest of the copied paths in that stage, which comes from a memo in the cache
+(when the stage was itself assembled from cache hits, so its files are not on this machine)
+or from a read-only view of the stage. ``copy_record`` returns None for a step whose output
+its definition cannot predict (ADD of a URL without ``--checksum``, ADD of a git
+repository): the chain continues from its output. The rules for what each step sees are in
+``mason.cache.records``.
+"""
+
+from __future__ import annotations
+
+from mason import fsops
+from mason.cache import records
+from mason.cache.keys import digest_of, key_hex
+from mason.fetch.git import is_git_url
+from mason.dockerfile import instructions as di
+from mason.executor.stagestate import StageState
+from mason.executor.steps.context import StepContext
+from mason.executor.touching import layers_touching
+from mason.fsops.add import is_url
+
+MEMO_PREFIX = "mason-memo-"
+
+
+def copy_record(ctx: StepContext, ins: di.Copy | di.Add) -> dict | None:
+    cache = ctx.cache
+    assert cache is not None, "keys are computed only with the cache on"
+    writer = cache.writer(ctx.docker_media)
+    is_add = isinstance(ins, di.Add)
+    workdir, loc = ctx.config.workdir, ctx.location
+    inline = [fsops.digest_content(s.name, s.data.encode("utf-8"), dest=ins.dest, workdir=workdir,
+                                   chmod=ins.chmod) for s in ins.inline]
+    add_extra = {"unpack": ins.unpack, "checksum": ins.checksum, "keep_git_dir": ins.keep_git_dir} if is_add else None
+    ref = getattr(ins, "from_", None)
+    sources = list(ins.sources)
+    digest = None
+    if is_add and any(is_url(s) or is_git_url(s) for s in sources):
+        if not ins.checksum or any(is_git_url(s) for s in sources):
+            return None     # what the URL serves is not known before fetching it
+        digest = digest_of({"urls": sources, "checksum": ins.checksum})
+        origin = "url"
+    elif ref is None:
+        origin = "context"
+        if sources:
+            digest = fsops.digest_sources(ctx.sources.context, sources, dest=ins.dest, workdir=workdir,
+                                          chmod=ins.chmod, excludes=tuple(ins.excludes),
+                                          parents=getattr(ins, "parents", False), where=loc,
+                                          hash_cache=cache.hash_cache, extra=add_extra).digest
+    elif (stage := ctx.sources.stage(ref)) is not None:
+        origin = "stage"
+        digest = _stage_content(ctx, stage, ins, workdir) if sources else None
+    else:
+        image = ctx.sources.image(ref)
+        origin = "image:" + image.digest
+        digest = digest_of({"image": image.digest, "sources": sources})
+    return records.copy_record(kind="add" if is_add else "copy", sources_digest=digest, inline=inline,
+                               dest=ins.dest, workdir=workdir, chown=_chown_text(ins.chown), chmod=ins.chmod,
+                               link=ins.link, parents=getattr(ins, "parents", False),
+                               excludes=ins.excludes, origin=origin, add=add_extra, writer=writer)
+
+
+def _chown_text(chown: str | None) -> str | None:
+    """``--chown`` as written after expansion; a bare number means user:same-number."""
+    if not chown:
+        return None
+    user, _, group = chown.partition(":")
+    if user.isdigit() and not group:
+        return f"{user}:{user}"
+    return chown
+
+
+def _stage_content(ctx: StepContext, source: StageState, ins: di.Copy | di.Add, workdir: str) -> str:
+    """The content digest of what ``COPY --from=<stage>`` copies (Kaniko #1244/#1262).
+
+    Memos map it from the source stage's final key (an all-hits stage: its files are not on
+    this machine) and from the diff_ids of the stage's layers that can change the copied
+    paths (``mason.executor.touching``: a stage rebuilt here in which only other paths changed).
+    Either memo found, no file is read; otherwise the files are hashed and both are stored."""
+    cache = ctx.cache
+    assert cache is not None
+    preserve = not ins.chown
+
+    def tag_for(stage_key: str | None) -> str:
+        memo = records.copy_memo_record(stage_key=stage_key, sources=ins.sources, dest=ins.dest,
+                                        workdir=workdir, chmod=ins.chmod, excludes=ins.excludes,
+                                        parents=getattr(ins, "parents", False), preserve_owner=preserve)
+        return MEMO_PREFIX + key_hex(digest_of(memo))
+
+    tags = [tag_for(source.cache_key)]
+    lookups = [] if source.built_locally else list(tags)
+    touching = layers_touching(source.layers, list(ins.sources))
+    if touching is not None:
+        tags.append(tag_for("layers:" + digest_of(touching)))
+        lookups.append(tags[-1])
+    for tag in lookups:
+        found = cache.get_document(tag)
+        if found and isinstance(found.get("content"), str):
+            return found["content"]
+    with ctx.layers.view(source.layers) as root:
+        tree = fsops.SourceTree(str(root), None, f"stage {source.stage.id}")
+        content = fsops.digest_sources(tree, list(ins.sources), dest=ins.dest, workdir=workdir, chmod=ins.chmod,
+                                       excludes=tuple(ins.excludes), parents=getattr(ins, "parents", False),
+                                       preserve_owner=preserve, copy_xattrs=True, where=ctx.location).digest
+    for tag in tags:
+        cache.put_document(tag, {"content": content})
+    return content

@@ -1,0 +1,51 @@
+"""WORKDIR: set the config's working directory and create it when missing.
+
+BuildKit creates a missing WORKDIR (owned by the current USER) as a layer of its own; an
+existing one changes nothing and leaves an ``empty_layer`` history entry.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+from mason.cache import records
+from mason.dockerfile import instructions as di
+from mason.errors import MasonError
+from mason.executor.layers import LayerRef
+from mason.executor.stageconfig import StageConfig
+from mason.executor.steps.context import Step, StepContext
+from mason.fsops import make_dirs, resolve_inroot
+from mason.sandbox.users import resolve_user
+
+
+class WorkdirStep(Step):
+    kind = "WORKDIR"
+    makes_layer = True
+    needs_filesystem = True
+    not_cached_reason = "RUN and WORKDIR layers are not cached (--cache-run-layers=false)"
+
+    def cacheable(self, settings) -> bool:
+        return settings.options.cache_run_layers
+
+    def record(self, ins: di.Workdir, ctx: StepContext) -> dict:
+        cfg = ctx.config
+        path = posixpath.normpath(posixpath.join(cfg.workdir, ins.path))
+        writer = ctx.cache.writer(ctx.docker_media) if ctx.cache else {}
+        return records.workdir_record(path="/" + path.lstrip("/"), user=cfg.user, writer=writer)
+
+    def effect(self, ins: di.Workdir, config: StageConfig) -> None:
+        config.set_workdir(ins.path)
+
+    def execute(self, ins: di.Workdir, ctx: StepContext) -> LayerRef | None:
+        path = ctx.config.set_workdir(ins.path)
+        with ctx.layers.step(ctx.layers.layers) as fs:
+            try:
+                resolve_inroot(str(fs.root), path)
+                exists = (fs.root / path.lstrip("/")).is_dir()
+            except MasonError:
+                exists = False
+            if not exists:
+                user = resolve_user(fs.root, ctx.config.user) if ctx.config.user else None
+                owner = {"uid": user.uid, "gid": user.gid} if user else {}
+                make_dirs(str(fs.root), path, **owner)
+        return ctx.layers.commit(fs, self.history(ins, ctx))
