@@ -308,7 +308,9 @@ class Build:
             return
         with ThreadPoolExecutor(max_workers=min(4, len(checks))) as pool:
             for future in [pool.submit(check) for check in checks]:
-                future.result()
+                warning = future.result()
+                if isinstance(warning, str):
+                    self.reporter.emit(ev.Warn(warning))
 
     def stage_jobs(self) -> int:
         """How many stages may build at once: ``stage_jobs``, or the CPUs this process has."""
