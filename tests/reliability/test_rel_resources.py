@@ -69,3 +69,25 @@ def test_an_expansion_bomb_is_a_clear_error_at_its_line(tmp_path):
     # g = ten copies of f (10^6 bytes): the first word past the bound, on line 8
     assert "Dockerfile:8" in out and "larger than 1048576 bytes" in out, out[-2000:]
     assert peak < 200_000, peak
+
+
+@pytest.mark.parametrize("mode", ["auto", "walk"])
+def test_the_layer_entry_limit_is_an_option_named_by_its_hint(tmp_path, mode):
+    from tests.reliability.relhelpers import gz_layer, mason, member, write_layout
+
+    layout = write_layout(tmp_path / "l", [gz_layer([member(f"f{i}") for i in range(1_200)])])
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "f").write_text("f\n")
+    (ctx / "Dockerfile").write_text(f"FROM oci:{layout}\nCOPY f /f\n")
+    common = ("build", "--context", str(ctx), "--no-push", "--work-dir", str(tmp_path / "work"),
+              "--snapshot-mode", mode)
+    proc = mason(*common, "--max-layer-entries", "1000")
+    out = text(proc)
+    assert_no_traceback(proc)
+    assert proc.returncode == 1, out[-2000:]
+    assert "more than 1000 entries" in out and "--max-layer-entries" in out, out[-2000:]
+    assert "ExtractLimits" not in out
+    assert work_dirs(tmp_path / "work") == []
+    proc = mason(*common, "--max-layer-entries", "1201")
+    assert proc.returncode == 0, text(proc)[-2000:]

@@ -42,6 +42,7 @@ from mason.executor.stagerun import run_stages
 from mason.executor.stagestate import StageState, StepRecord
 from mason.executor.workdir import WorkDir
 from mason.fsops import SourceTree
+from mason.tarfs.extract import ExtractLimits
 from mason.image.assemble import build_image
 from mason.image.location import open_source, parse_location
 from mason.image.view import Image, ImageIndex
@@ -112,8 +113,11 @@ class Build:
         self._runner: Any = None
         self._images: dict[tuple[str, str], Image] = {}  # (reference, platform) -> view
         store_root = Path(options.cache_dir) / "layers" if options.cache_dir else work.sub("layers")
-        self.store = LayerStore(store_root, mounts=(lambda: work.sub("mounts")) if options.layer_images else None)
-        self.skeletons = Skeletons(lambda: work.sub("skeletons"), self.cancel)
+        limits = ExtractLimits(max_entries=options.max_layer_entries, entries_hint=(
+            f"raise --max-layer-entries (now {options.max_layer_entries}) if the layer is genuine"))
+        self.store = LayerStore(store_root, mounts=(lambda: work.sub("mounts")) if options.layer_images else None,
+                                limits=limits)
+        self.skeletons = Skeletons(lambda: work.sub("skeletons"), self.cancel, limits=limits)
         self.started = time.monotonic()
         self._fs: Strategy | None = None
         self.isolation: Any = None         # mason.sandbox.capabilities.Isolation, once probed
@@ -180,7 +184,7 @@ class Build:
         if mode is SnapshotMode.OVERLAY or (mode is SnapshotMode.AUTO and isolation.overlay):
             fs = OverlayStrategy(self.store, self.work.sub("steps"))
         else:
-            fs = WalkStrategy(self.work.sub("roots"))
+            fs = WalkStrategy(self.work.sub("roots"), limits=self.store.limits)
         self.isolation = isolation
         self._fs = fs                      # published last: ``fs`` reads it without the lock
         self.reporter.emit(ev.Info(f"isolation: {isolation.level} ({isolation.reason}); "

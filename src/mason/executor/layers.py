@@ -44,7 +44,7 @@ def materialize(layers: list[LayerRef], store: LayerStore, *, jobs: int = 2) -> 
     from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, extract_layer  # an all-hits build extracts nothing, so never loads the extractor
 
     cancel = threading.Event()
-    options = ExtractOptions(mode="overlay", cancel=cancel, allowed_devices=SAFE_DEVICES)
+    options = ExtractOptions(mode="overlay", cancel=cancel, allowed_devices=SAFE_DEVICES, limits=store.limits)
 
     def one(ref: LayerRef) -> None:
         if ref.directory is not None:

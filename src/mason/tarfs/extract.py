@@ -53,6 +53,8 @@ class ExtractLimits:
 
     max_entries: int = 2_000_000
     max_bytes: int = 128 * 1024 ** 3
+    # what the refusal tells the user to change (the caller knows its own option's name)
+    entries_hint: str = "raise ExtractLimits.max_entries if the layer is genuine"
 
 
 @dataclass(frozen=True)

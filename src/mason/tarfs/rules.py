@@ -28,8 +28,7 @@ class Budget:
         self.entries += 1
         if self.entries > limits.max_entries:
             raise LayerError(f"layer {self._label}: more than {limits.max_entries} entries "
-                             f"(at {m.name!r})", hint="raise ExtractLimits.max_entries if the "
-                             "layer is genuine")
+                             f"(at {m.name!r})", hint=limits.entries_hint)
         self._declared += m.size
         if self._declared > limits.max_bytes:
             raise LayerError(f"layer {self._label}: entry {m.name!r} declares {m.size} bytes, "
