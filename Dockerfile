@@ -1,38 +1,67 @@
-# mason's own image, for CI jobs: `image: <this>` in place of gcr.io/kaniko-project/executor.
+# mason's own image, for CI jobs: `image: <this>:debug` in place of
+# gcr.io/kaniko-project/executor:debug (same paths, same variables; see docs/image.md).
 #
-#   mason build --context . --destination registry.example.com/mason:0.1 \
-#       --build-arg BASE=docker.io/library/python:3.11-slim-bookworm
+#   mason build --context . --destination registry.example.com/mason:0.1            # executor
+#   mason build --context . --target debug --destination registry.example.com/mason:0.1-debug
 #
-# Everything mason needs lives under /mason (a CPython runtime, mason, its dependencies), so a
-# build never collides with mason's own files. /kaniko/executor and /kaniko/.docker exist for
-# pipelines written for Kaniko; DOCKER_CONFIG points there, as in Kaniko's image.
+# The final image is FROM scratch: everything mason runs is under /kaniko (a CPython runtime
+# whose programs load only the loader and libraries bundled next to them, mason and its
+# dependencies, git, cp, mkfs.ext4, mount), so a build that replaces everything outside
+# /kaniko cannot break mason. The `debug` target adds busybox at /busybox and /bin/sh.
 #
-# BASE must have CPython >= 3.11 installed under /usr/local with pip
-# (the official python:3.11-*-bookworm images); its prefix is copied to /mason, and the final
-# image is BASE again (C libraries, CA certificates, a shell for `script:` lines).
-# PIP_OPTIONS is passed to pip (e.g. --no-index --find-links=... for offline builds), and
-# MASON_SPEC names what pip installs (default: this source tree; or a wheel in the context).
-ARG BASE=docker.io/library/python:3.11-slim-bookworm
+# BASE is a Debian bookworm (or later) image; the packages below are installed with apt only
+# when BASE lacks them (the tests' base has them all, so the build needs no network).
+# PIP_OPTIONS and MASON_SPEC tell pip what to install: by default this source tree, with its
+# dependencies from PyPI; offline, e.g. PIP_OPTIONS="--no-index --find-links=/mason-src/dist"
+# and MASON_SPEC=mason for wheels placed in dist/.
+ARG BASE=docker.io/library/debian:bookworm-slim
 
-FROM ${BASE} AS build
+FROM ${BASE} AS collect
+ARG PACKAGES="python3 python3-pip binutils libarchive13 git e2fsprogs mount coreutils ca-certificates patchelf busybox-static"
+RUN missing=""; \
+    for p in $PACKAGES; do \
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"; \
+    done; \
+    if [ -n "$missing" ]; then \
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing; \
+    fi
 ARG PIP_OPTIONS=
 ARG MASON_SPEC=/mason-src
-# .dockerignore keeps only pyproject.toml, README.md, src/, ci/image/ and dist/ (prebuilt wheels).
+# .dockerignore sends only pyproject.toml, README.md, src/, ci/image/ and dist/.
 COPY . /mason-src
-# Copy the interpreter's whole prefix: python finds its stdlib relative to its own path, so
-# /mason/bin/python3 is a complete runtime that pip then installs mason and its deps into.
-RUN mkdir -p /mason \
- && cp -a /usr/local/bin /usr/local/lib /mason/ \
- && LD_LIBRARY_PATH=/mason/lib /mason/bin/python3 -m pip install --no-cache-dir \
-        --disable-pip-version-check --no-warn-script-location ${PIP_OPTIONS} ${MASON_SPEC} \
- && LD_LIBRARY_PATH=/mason/lib /mason/bin/mason version
+RUN python3 -m pip install --no-cache-dir --disable-pip-version-check --no-warn-script-location \
+        --break-system-packages --no-compile --target /mason-site ${PIP_OPTIONS} ${MASON_SPEC}
+# The runtime under /kaniko, the launchers, and the few files the final image has elsewhere.
+RUN sh /mason-src/ci/image/collect /kaniko /mason-site \
+ && install -m 0755 /mason-src/ci/image/launcher /kaniko/executor \
+ && install -m 0755 /mason-src/ci/image/launcher /kaniko/warmer \
+ && install -d -m 1777 /kaniko/.docker \
+ && chmod 1777 /kaniko/ssl/certs \
+ && mkdir -p /image-root/etc /image-root/root /image-root/workspace \
+ && install -d -m 1777 /image-root/tmp \
+ && printf 'hosts: files dns\n' > /image-root/etc/nsswitch.conf \
+ && mkdir -p /image-debug/busybox /image-debug/bin \
+ && cp /bin/busybox /image-debug/busybox/busybox \
+ && for applet in $(/bin/busybox --list); do \
+        [ "$applet" = busybox ] || ln -s busybox "/image-debug/busybox/$applet"; \
+    done \
+ && ln -s /busybox/sh /image-debug/bin/sh \
+ && /kaniko/executor version
 
-FROM ${BASE}
-COPY --from=build /mason /mason
-COPY --chmod=0755 ci/image/executor /kaniko/executor
-RUN mkdir -p /kaniko/.docker /workspace
-ENV DOCKER_CONFIG=/kaniko/.docker \
-    LD_LIBRARY_PATH=/mason/lib \
-    PATH=/mason/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+FROM scratch AS executor
+COPY --from=collect /image-root/ /
+COPY --from=collect /kaniko /kaniko
+ENV HOME=/root \
+    USER=root \
+    PATH=/usr/local/bin:/kaniko \
+    SSL_CERT_DIR=/kaniko/ssl/certs \
+    DOCKER_CONFIG=/kaniko/.docker/
 WORKDIR /workspace
 ENTRYPOINT ["/kaniko/executor"]
+
+# Kaniko's :debug: a busybox shell for GitLab's before_script/script (`entrypoint: [""]`).
+FROM executor AS debug
+COPY --from=collect /image-debug/ /
+ENV PATH=/usr/local/bin:/kaniko:/busybox
+
+FROM executor

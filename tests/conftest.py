@@ -8,6 +8,8 @@ Registry fixtures yield :class:`tests.support.registry.RegistryServer` objects w
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.support.faultproxy import FaultProxy
@@ -80,3 +82,21 @@ def multiplatform_layout(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def whiteout_layout(tmp_path_factory) -> str:
     return build_whiteout_layout(str(tmp_path_factory.mktemp("whiteout")))
+
+
+_TESTS = Path(__file__).resolve().parent
+_INTEGRATION_AREAS = ("integration", "reliability")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test under tests/integration and tests/reliability is ``integration`` (real
+    registry, skopeo/umoci, root): marked here, by place, because a ``pytestmark`` in a
+    conftest.py marks nothing. Unit tests that need root or kernel features carry ``root``
+    themselves, so ``-m "not integration and not root"`` runs anywhere."""
+    for item in items:
+        try:
+            area = Path(str(item.fspath)).resolve().relative_to(_TESTS).parts[0]
+        except ValueError:
+            continue
+        if area in _INTEGRATION_AREAS:
+            item.add_marker(pytest.mark.integration)

@@ -37,8 +37,8 @@ def _med(xs):
 
 
 # Tools in the order the report shows them, and the ratios it computes (numerator/denominator),
-# each pairwise within one run, then the median. The scenario's target (issue 7) is judged for
-# every ratio to Buildah; mason-unpriv/mason is the cost of the unprivileged mode (issue 9).
+# each pairwise within one run, then the median. The scenario's target is judged for
+# every ratio to Buildah; mason-unpriv/mason is the cost of the unprivileged mode.
 TOOL_ORDER = ("buildah", "mason", "mason-unpriv")
 TITLES = {"buildah": "Buildah", "mason": "mason", "mason-unpriv": "mason-unpriv"}
 RATIOS = (("mason", "buildah"), ("mason-unpriv", "buildah"), ("mason-unpriv", "mason"))
@@ -53,7 +53,7 @@ def _pairwise(num: list, den: list) -> list[float]:
 def summarize(scenarios, runs: dict) -> dict:
     """runs[scenario][tool] = [measurement dict or None per run] -> per-scenario summary.
 
-    ``ratio_median``/``ratios`` stay mason/Buildah (what the issue 7 targets are about);
+    ``ratio_median``/``ratios`` stay mason/Buildah (what the targets are about);
     ``ratio_to`` has every ratio of RATIOS whose two tools ran, keyed "a/b".
     """
     out = {}

@@ -1,4 +1,4 @@
-"""mason-unpriv: the `mason` tool's very command, run as in an unprivileged container (issue 9).
+"""mason-unpriv: the `mason` tool's very command, run as in an unprivileged container.
 
 Each build goes through ``tests/support/unpriv_exec.py``, the harness the test suite uses:
 Docker's default capabilities only, NoNewPrivs, a seccomp filter denying mount/unshare/new

@@ -15,10 +15,27 @@ This module imports nothing from mason, so every other module can raise from it.
     ├── BuildError                  a step failed (RUN exit code, COPY source missing) (exit 1)
     └── NotSupportedError           syntax or flags mason refuses rather than ignores
 
-Every error may carry a ``hint``: one sentence telling the user what to do next.
+Every error may carry a ``hint`` (one sentence telling the user what to do next) and a
+``source`` (the ``SourceRange`` of the Dockerfile lines it is about), so a renderer can show
+both as fields (``mason build --log-format json``) rather than only as text.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SourceRange:
+    """Where in an input file an error is: ``file``, lines ``start_line``..``end_line`` (1-based)."""
+
+    file: str
+    start_line: int | None = None
+    end_line: int | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"file": self.file, "start_line": self.start_line,
+                "end_line": self.end_line if self.end_line is not None else self.start_line}
 
 
 class MasonError(Exception):
@@ -26,10 +43,20 @@ class MasonError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str, *, hint: str | None = None):
+    def __init__(self, message: str, *, hint: str | None = None, source: SourceRange | None = None):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self._source = source
+
+    @property
+    def source(self) -> SourceRange | None:
+        """The input lines this error is about, when known."""
+        return self._source
+
+    @source.setter
+    def source(self, value: SourceRange | None) -> None:
+        self._source = value
 
     def __str__(self) -> str:
         return self.message
@@ -43,11 +70,22 @@ class DockerfileError(MasonError):
     """A Dockerfile problem; ``file``/``line``/``column`` locate it when known."""
 
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
-                 column: int | None = None, hint: str | None = None):
+                 column: int | None = None, hint: str | None = None, end_line: int | None = None):
         super().__init__(message, hint=hint)
         self.file = file
         self.line = line
         self.column = column
+        self.end_line = end_line
+
+    @property
+    def source(self) -> SourceRange | None:
+        if self._source is None and (self.file is not None or self.line is not None):
+            return SourceRange(self.file or "Dockerfile", self.line, self.end_line)
+        return self._source
+
+    @source.setter
+    def source(self, value: SourceRange | None) -> None:
+        self._source = value
 
     def location(self) -> str:
         parts = [self.file or "Dockerfile"]

@@ -1,4 +1,4 @@
-"""ruamel.yaml round-trip I/O with the settings measured in LIBRARIES.md.
+"""ruamel.yaml round-trip I/O (comments, order and line numbers kept) for CI files and bake files.
 
 A new ``YAML`` object is made per call: ruamel's loader keeps per-document state, and
 mason keeps no module-level mutable state.

@@ -144,7 +144,10 @@ def test_persistent_push_failure_is_clear_and_leaves_no_tag(tmp_path, fault_prox
     assert time.monotonic() - started < 90, "retries are not bounded"
     message = str(info.value)
     assert "503" in message or "UNAVAILABLE" in message, message
-    assert fault_proxy.upstream_host not in message or True
+    # the error names the registry and repository the build pushed to (the proxy), never the
+    # host behind it, which mason did not talk to
+    assert message.startswith(f"registry {fault_proxy.host}: {method} "), message
+    assert f"{fault_proxy.host}/{repo}" in message and fault_proxy.upstream_host not in message, message
     assert not tag_exists(registry_plain.host, repo, "v1")
     # never a manifest PUT that reached the registry after a failed blob
     if path == "/blobs/uploads/":

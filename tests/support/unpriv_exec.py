@@ -1,12 +1,22 @@
-"""Become a simulated unprivileged container, then exec a command (issue 9's test harness).
+"""Become a simulated unprivileged container, then exec a command (the unprivileged test harness).
 
     python -I tests/support/unpriv_exec.py [--tmpfs DIR] -- CMD [ARG...]
+    python -I tests/support/unpriv_exec.py --rootfs DIR [--bind SRC:DST]... [--cwd DIR] [--privileged] -- CMD [ARG...]
 
 Run as root with full capabilities.  In this one process, before ``execvp(CMD)``:
 
 1. a private mount namespace (``unshare(CLONE_NEWNS)``, ``/`` made ``MS_PRIVATE`` recursively),
    where ``/sys`` and ``/proc/sys`` are remounted read-only as Docker does, and an optional fresh
    tmpfs is mounted on ``DIR`` (the container's own scratch space);
+   With ``--rootfs`` the command runs in that root filesystem instead, set up as Docker sets up
+   a container's: the root bind-mounted on itself, a fresh ``proc``, ``/dev`` a tmpfs holding
+   only Docker's device nodes (null, zero, full, random, urandom, tty; ``/dev/pts``,
+   ``/dev/shm``), ``/sys`` read-only, the host's ``/etc/hosts`` and ``/etc/resolv.conf``,
+   each ``--bind SRC:DST`` (volumes, e.g. a CI job's project directory), then ``pivot_root``
+   into it with the old root detached, and ``--cwd`` (default ``/``) as the working directory.
+   The PID namespace stays the host's (a new one would need a fork here). ``--privileged`` is
+   Docker's ``--privileged``: the host's ``/dev`` (loop devices included), and steps 2-4 are
+   skipped (every capability, no seccomp filter).
 2. every capability outside Docker's default set is dropped from the bounding set, and the
    permitted/effective sets become exactly that set; inheritable and ambient sets are emptied
    (moby >= 20.10.14 leaves inheritable empty), so after ``execve`` of a root process
@@ -30,6 +40,7 @@ import os
 import platform
 import struct
 import sys
+import warnings  # noqa: F401  (os.execvp imports it lazily: after a pivot_root it is out of reach)
 
 # Docker's default capability set (moby oci/caps/defaults.go), by capability number.
 DOCKER_DEFAULT_CAPS = {
@@ -66,6 +77,9 @@ PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, PR_CAP_AMBIENT = 24, 38, 2
 PR_CAP_AMBIENT_CLEAR_ALL, SECCOMP_MODE_FILTER = 4, 2
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 32, 4096, 16384, 1 << 18
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MNT_DETACH = 2, 4, 8, 2
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+DOCKER_DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 
 
 def _insn(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
@@ -142,9 +156,72 @@ def enter_mount_namespace(libc: ctypes.CDLL, tmpfs: str | None) -> None:
         _mount(libc, "unpriv-tmp", tmpfs, "tmpfs", 0, "mode=1777")
 
 
-def drop_capabilities(libc: ctypes.CDLL) -> None:
+def _bind(libc: ctypes.CDLL, source: str, target: str, *, readonly: bool = False) -> None:
+    if os.path.isdir(source):
+        os.makedirs(target, exist_ok=True)
+    elif not os.path.exists(target):
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        open(target, "a").close()
+    _mount(libc, source, target, None, MS_BIND | MS_REC)
+    if readonly:
+        _mount(libc, None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+
+
+def enter_rootfs(libc: ctypes.CDLL, rootfs: str, binds: list[tuple[str, str]], cwd: str,
+                 privileged: bool = False) -> None:
+    """Make ``rootfs`` this mount namespace's ``/``, furnished as Docker furnishes a container."""
+    rootfs = os.path.realpath(rootfs)
+    _mount(libc, rootfs, rootfs, None, MS_BIND | MS_REC)
+    inside = lambda path: os.path.join(rootfs, path.lstrip("/"))  # noqa: E731
+    os.makedirs(inside("/proc"), exist_ok=True)
+    _mount(libc, "proc", inside("/proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    os.makedirs(inside("/dev"), exist_ok=True)
+    if privileged:
+        _bind(libc, "/dev", inside("/dev"))
+        _finish_root(libc, rootfs, inside, binds, cwd)
+        return
+    _mount(libc, "tmpfs", inside("/dev"), "tmpfs", MS_NOSUID, "mode=755,size=65536k")
+    for name in DOCKER_DEVICES:
+        _bind(libc, f"/dev/{name}", inside(f"/dev/{name}"))
+    os.makedirs(inside("/dev/pts"))
+    _mount(libc, "devpts", inside("/dev/pts"), "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620")
+    os.symlink("pts/ptmx", inside("/dev/ptmx"))
+    os.makedirs(inside("/dev/shm"))
+    _mount(libc, "shm", inside("/dev/shm"), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k")
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                         ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, inside(f"/dev/{name}"))
+    _finish_root(libc, rootfs, inside, binds, cwd)
+
+
+def _finish_root(libc: ctypes.CDLL, rootfs: str, inside, binds: list[tuple[str, str]], cwd: str) -> None:
+    if os.path.ismount("/sys"):
+        _bind(libc, "/sys", inside("/sys"), readonly=True)
+    for name in ("/etc/hosts", "/etc/resolv.conf"):
+        if os.path.exists(name):
+            _bind(libc, name, inside(name))
+    for source, target in binds:
+        _bind(libc, source, inside(target))
+    old = inside("/.unpriv-old-root")
+    os.makedirs(old, exist_ok=True)
+    nr = SYS_PIVOT_ROOT[platform.machine()]
+    _check(libc.syscall(ctypes.c_long(nr), os.fsencode(rootfs), os.fsencode(old)), "pivot_root")
+    os.chdir("/")
+    _check(libc.umount2(b"/.unpriv-old-root", ctypes.c_int(MNT_DETACH)), "umount old root")
+    os.rmdir("/.unpriv-old-root")
+    os.chdir(cwd)
+
+
+def last_capability() -> int:
     with open("/proc/sys/kernel/cap_last_cap", encoding="ascii") as f:
-        last = int(f.read())
+        return int(f.read())
+
+
+def drop_capabilities(libc: ctypes.CDLL, last: int | None = None) -> None:
+    """Keep only Docker's capabilities. ``last`` (cap_last_cap) is read before a ``pivot_root``
+    when there is one: this interpreter's standard library is not inside the new root."""
+    if last is None:
+        last = last_capability()
     for cap in range(last + 1):  # the bounding set first: dropping it needs CAP_SETPCAP, kept
         if not DOCKER_DEFAULT_MASK & (1 << cap):
             _prctl(libc, PR_CAPBSET_DROP, cap, f"PR_CAPBSET_DROP({cap})")
@@ -163,17 +240,39 @@ def install_seccomp(libc: ctypes.CDLL, program: bytes) -> None:
 
 
 def main(argv: list[str]) -> int:
-    tmpfs = None
-    if argv[:1] == ["--tmpfs"]:
-        tmpfs, argv = argv[1], argv[2:]
+    tmpfs = rootfs = None
+    cwd = "/"
+    privileged = False
+    binds: list[tuple[str, str]] = []
+    while argv[:1] == ["--privileged"] or (argv[:1] in (["--tmpfs"], ["--rootfs"], ["--bind"], ["--cwd"])
+                                            and len(argv) > 1):
+        if argv[0] == "--privileged":
+            privileged, argv = True, argv[1:]
+            continue
+        option, value, argv = argv[0], argv[1], argv[2:]
+        if option == "--tmpfs":
+            tmpfs = value
+        elif option == "--rootfs":
+            rootfs = value
+        elif option == "--cwd":
+            cwd = value
+        else:
+            source, _, target = value.partition(":")
+            binds.append((source, target or source))
     if argv[:1] != ["--"] or len(argv) < 2:
-        sys.stderr.write("usage: unpriv_exec.py [--tmpfs DIR] -- CMD [ARG...]\n")
+        sys.stderr.write("usage: unpriv_exec.py [--tmpfs DIR | --rootfs DIR [--bind SRC:DST]... [--cwd DIR] [--privileged]]"
+                         " -- CMD [ARG...]\n")
         return 2
     command = argv[1:]
     program = build_filter(platform.machine())  # before any restriction: fail early, unchanged
     libc = _libc()
+    last = last_capability()
     enter_mount_namespace(libc, tmpfs)
-    drop_capabilities(libc)
+    if rootfs:
+        enter_rootfs(libc, rootfs, binds, cwd, privileged)
+    if privileged:
+        os.execvp(command[0], command)
+    drop_capabilities(libc, last)
     _prctl(libc, PR_SET_NO_NEW_PRIVS, 1, "PR_SET_NO_NEW_PRIVS")
     install_seccomp(libc, program)
     try:

@@ -27,7 +27,7 @@ LEVELS: dict[str, int] = {
     "cache": 3, "snapshot": 3, "sandbox": 3, "fsops": 3, "context": 3,
     "image": 4, "registry": 4, "tarfs": 4, "erofs": 4, "fetch": 4,
     "oci": 5, "dockerfile": 5,
-    "yamlio": 6,
+    "yamlio": 6, "tls": 6,
     "errors": 7, "mason": 7,           # "mason": the package itself (its version)
 }
 

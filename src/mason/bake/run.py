@@ -55,6 +55,7 @@ class BakeSettings:
     cache_dir: Path | None = None
     work_root: Path | None = None
     registry: RegistryAccess = field(default_factory=RegistryAccess)
+    tls: object | None = field(default=None, compare=False)   # mason.tls.TlsTrust shared by every image
 
 
 def image_options(bake: BakeFile, image: ImageSpec, context_dir: Path, settings: BakeSettings) -> BuildOptions:
@@ -73,6 +74,7 @@ def image_options(bake: BakeFile, image: ImageSpec, context_dir: Path, settings:
         cache=image.cache,
         cache_repo=image.cache_repo,
         registry=settings.registry,
+        tls=settings.tls,
     )
 
 
@@ -82,7 +84,7 @@ def build_image(bake: BakeFile, image: ImageSpec, settings: BakeSettings, *, rep
 
     context = image.context if image.context_is_url else str(bake.base_dir / image.context)
     with context_directory(context, cwd=settings.cwd, env=settings.env,
-                           scratch_parent=settings.work_root) as context_dir:
+                           scratch_parent=settings.work_root, tls=settings.tls) as context_dir:
         options = image_options(bake, image, context_dir, settings)
         return executor(options, reporter=reporter, env=settings.env)
 

@@ -87,7 +87,7 @@ def workdir_record(*, path: str, user: str, writer: Mapping[str, Any]) -> dict:
     return {"kind": "workdir", "path": path, "user": user, "writer": dict(writer)}
 
 
-def copy_memo_record(*, stage_key: str, sources: Sequence[str], dest: str, workdir: str,
+def copy_memo_record(*, stage_key: str | None, sources: Sequence[str], dest: str, workdir: str,
                      chmod: str | None, excludes: Sequence[str], parents: bool, preserve_owner: bool) -> dict:
     """What ``COPY --from=<stage>`` would digest, named by the source stage's final key: a
     memo entry maps it to the content digest, so an all-hits build need not download the

@@ -20,8 +20,9 @@ from pathlib import Path
 from mason.bake.model import BakeFile, ImageSpec
 from mason.errors import UsageError
 
-# mason's published CI image; a pipeline variable so users can pin or mirror it.
-DEFAULT_MASON_IMAGE = "registry.gitlab.com/mason-build/mason:latest"
+# mason's published CI image, its debug variant: the generated jobs need a shell for
+# before_script (the default variant has none, as Kaniko's). A pipeline variable, to pin or mirror.
+DEFAULT_MASON_IMAGE = "registry.gitlab.com/mason-build/mason:debug"
 TEMPLATE = ".mason-build"
 AUTH_LINE = ('echo "{\\"auths\\":{\\"${CI_REGISTRY}\\":{\\"auth\\":\\"$(printf "%s:%s" "${CI_REGISTRY_USER}" '
              '"${CI_REGISTRY_PASSWORD}" | base64 | tr -d \'\\n\')\\"}}}" > "${DOCKER_CONFIG}/config.json"')

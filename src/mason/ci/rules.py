@@ -1,6 +1,7 @@
 """Lint rules for image builds in GitLab CI, each a function of one resolved job.
 
-Every rule reports a real failure mode documented in KANIKO.md or GitLab's own docs;
+Every rule reports a real failure mode of Kaniko builds in CI (Kaniko's issue tracker) or
+one documented in GitLab's own docs;
 nothing is reported "just in case". Severities: ``error`` and ``warning`` make
 ``mason ci lint`` fail; ``info`` (what the linter could not see) does not.
 """

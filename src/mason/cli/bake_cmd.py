@@ -39,7 +39,6 @@ def configure(parser) -> None:
 
 def _registry(args, env, cwd):
     from mason.executor.options import RegistryAccess
-    from mason.cli.build_mapping import env_ca_files
     from mason.errors import UsageError
 
     certs = {}
@@ -51,8 +50,7 @@ def _registry(args, env, cwd):
         if not file.is_file():
             raise UsageError(f"--registry-certificate {raw!r}: {file} does not exist")
         certs[host] = str(file)
-    return RegistryAccess(insecure_registries=tuple(args.insecure_registry), ca_certificates=certs,
-                          ca_files=env_ca_files(env))
+    return RegistryAccess(insecure_registries=tuple(args.insecure_registry), ca_certificates=certs)
 
 
 def run(args, *, executor=None, env=None, cwd=None, stderr=None) -> int:
@@ -66,6 +64,7 @@ def run(args, *, executor=None, env=None, cwd=None, stderr=None) -> int:
     from mason.bake.overrides import apply_sets, expand_variables
     from mason.bake.run import BakeSettings, run_bake
     from mason.cli.bake_output import BakeOutput
+    from mason.tls import TlsTrust
 
     env = dict(os.environ) if env is None else env
     cwd = Path.cwd() if cwd is None else Path(cwd)
@@ -77,7 +76,7 @@ def run(args, *, executor=None, env=None, cwd=None, stderr=None) -> int:
     settings = BakeSettings(cwd=cwd, env=env, jobs=args.jobs,
                             cache_dir=(cwd / args.cache_dir) if args.cache_dir else None,
                             work_root=(cwd / args.work_dir) if args.work_dir else None,
-                            registry=_registry(args, env, cwd))
+                            registry=_registry(args, env, cwd), tls=TlsTrust.from_env(env))
     output = BakeOutput(stderr, names=list(bake.images), log_format=args.log_format, verbosity=args.verbosity)
     for name, deps in inferred.items():
         output.note(name, f"depends on {', '.join(deps)} (its Dockerfile builds on their destination)")

@@ -53,15 +53,15 @@ def help_text(prog: str = "mason build") -> str:
             text += f" (deprecated: {', '.join('--' + a for a in spec.aliases)})"
         lines.append(f"  {names:<42} {text}")
     lines += ["", "environment: KANIKO_NO_PUSH, KANIKO_REGISTRY_MIRROR, KANIKO_REGISTRY_MAP, KANIKO_DIR,",
-              "  DOCKER_CONFIG (credentials), GIT_PULL_METHOD, SSL_CERT_FILE/SSL_CERT_DIR (extra CAs),",
-              "  CI (plain output)",
+              "  DOCKER_CONFIG (credentials), GIT_PULL_METHOD, SSL_CERT_FILE/SSL_CERT_DIR and",
+              "  /kaniko/ssl/certs (extra CAs for every HTTPS connection), CI (plain output), NO_COLOR",
               "exit codes: 0 ok, 1 build error, 2 usage error, 3 registry/auth error, 4 internal error,"
               " 130 interrupted (SIGINT), 143 terminated (SIGTERM)"]
     return "\n".join(lines) + "\n"
 
 
 def _default_executor():
-    from mason.executor.executor import run_build  # written by the lead; imported only when building
+    from mason.executor.executor import run_build  # imported only when building (start-up time)
 
     return run_build
 
@@ -120,13 +120,15 @@ def settings_work_dir(parsed, cwd) -> str | None:
 
 
 def _attach_registry_log(reporter, verbosity: str):
-    """At debug/trace, the registry client's own log (requests, retries, token fetches) goes to the
-    build's output. That logger redacts credentials itself (``mason.registry.redact``); the
-    reliability suite greps this output for them. Returns the function that detaches it."""
+    """The registry client's own log goes to the build's output: at info its notices (retries, a
+    local registry reached over plain HTTP), at debug/trace everything (requests, token fetches).
+    That logger redacts credentials itself (``mason.registry.redact``); the reliability suite
+    greps this output for them. Returns the function that detaches it."""
     import logging
 
-    if verbosity not in ("debug", "trace"):
+    if verbosity not in ("info", "debug", "trace"):
         return lambda: None
+    threshold = logging.INFO if verbosity == "info" else logging.DEBUG
 
     class ToReporter(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
@@ -135,10 +137,10 @@ def _attach_registry_log(reporter, verbosity: str):
             reporter.log(level, f"registry: {record.getMessage()}")
 
     logger = logging.getLogger("mason.registry")
-    handler = ToReporter(logging.DEBUG)
+    handler = ToReporter(threshold)
     previous = logger.level
     logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
+    logger.setLevel(min(threshold, logger.level or logging.WARNING))
 
     def detach() -> None:
         logger.removeHandler(handler)
@@ -154,10 +156,12 @@ def _build(parsed, settings, reporter, executor, *, env, cwd, stdin) -> int:
     from mason.cli.render.logline import enabled
     from mason.cli.render.summary import summary_lines, write_metadata_file
     from mason.errors import MasonError
+    from mason.tls import TlsTrust
 
     try:
-        with open_context(parsed, cwd=cwd, env=env, stdin=stdin) as context_dir:
-            mapped = build_options(parsed, context_dir, env=env, cwd=cwd, stdin=stdin)
+        tls = TlsTrust.from_env(env)    # once per build: every HTTPS client below trusts it
+        with open_context(parsed, cwd=cwd, env=env, stdin=stdin, tls=tls) as context_dir:
+            mapped = build_options(parsed, context_dir, env=env, cwd=cwd, stdin=stdin, tls=tls)
             for note in mapped.notes:
                 reporter.emit(note)
             run_build = executor or _default_executor()
@@ -166,7 +170,9 @@ def _build(parsed, settings, reporter, executor, *, env, cwd, stdin) -> int:
         if settings.metadata_file is not None:
             write_metadata_file(settings.metadata_file, result)
     except MasonError as exc:
-        reporter.log("error", str(exc), {"error": type(exc).__name__, "exit_code": exc.exit_code})
+        source = exc.source
+        reporter.log("error", str(exc), {"error": type(exc).__name__, "exit_code": exc.exit_code,
+                                         "location": source.to_dict() if source else None, "hint": exc.hint})
         if exc.hint:
             reporter.log("info", f"hint: {exc.hint}")
         return exc.exit_code

@@ -123,7 +123,7 @@ def _context_git_options(parsed: ParsedFlags):
 
 @contextlib.contextmanager
 def open_context(parsed: ParsedFlags, *, cwd: Path, env: Mapping[str, str],
-                 stdin: IO[bytes] | None = None) -> Iterator[Path]:
+                 stdin: IO[bytes] | None = None, tls=None) -> Iterator[Path]:
     """Yield the build context as a local directory (``mason.context.scoped``).
 
     Plain paths and ``dir://`` are used in place. ``tar://FILE``, ``tar://stdin``,
@@ -140,19 +140,29 @@ def open_context(parsed: ParsedFlags, *, cwd: Path, env: Mapping[str, str],
     scratch = _path(parsed["work-dir"], cwd) if parsed["work-dir"] else None
     with context_directory(str(parsed["context"]), cwd=cwd, env=env, scratch_parent=scratch,
                            sub_path=parsed["context-sub-path"] or None, stdin=stdin,
-                           git_options=_context_git_options(parsed)) as directory:
+                           git_options=_context_git_options(parsed), tls=tls) as directory:
         yield directory
 
 
 # -- the Dockerfile ------------------------------------------------------------------------------------
 
 
-def fetch_url(url: str) -> str:
-    """GET a Dockerfile over http(s); any failure is an error naming the URL."""
+def fetch_url(url: str, tls=None) -> str:
+    """GET a Dockerfile over http(s), trusting ``tls`` (the build's ``mason.tls.TlsTrust``);
+    any failure is an error naming the URL (a TLS one also the CA files tried)."""
     import requests
 
+    from mason.tls import TlsTrust
+    from mason.tls.session import tls_failure_text, trusted_session
+
+    trust = tls if tls is not None else TlsTrust.of()
     try:
-        response = requests.get(url, timeout=(30, 120))
+        with trusted_session(trust) as session:
+            response = session.get(url, timeout=(30, 120))
+    except requests.exceptions.SSLError as exc:
+        raise UsageError(f"--dockerfile {url}: cannot fetch: {tls_failure_text(url, exc, trust)}",
+                         hint="add the server's CA with SSL_CERT_FILE, SSL_CERT_DIR or a file in "
+                              "/kaniko/ssl/certs") from None
     except requests.RequestException as exc:
         raise UsageError(f"--dockerfile {url}: cannot fetch: {exc.__class__.__name__}") from None
     if response.status_code != 200:
@@ -256,28 +266,6 @@ def secrets(parsed: ParsedFlags, env: Mapping[str, str], cwd: Path) -> tuple[Sec
     return tuple(result.values())
 
 
-def env_ca_files(env: Mapping[str, str]) -> tuple[str, ...]:
-    """CA certificates named by ``SSL_CERT_FILE`` and ``SSL_CERT_DIR`` (colon-separated), the
-    variables Kaniko's Go TLS stack reads: pipelines add a private registry's CA this way
-    (Kaniko's image sets ``SSL_CERT_DIR=/kaniko/ssl/certs``). mason trusts them in addition
-    to its default roots. A variable naming a missing file or directory is an error."""
-    files: list[str] = []
-    if env.get("SSL_CERT_FILE"):
-        if not Path(env["SSL_CERT_FILE"]).is_file():
-            raise UsageError(f"SSL_CERT_FILE={env['SSL_CERT_FILE']}: no such file")
-        files.append(env["SSL_CERT_FILE"])
-    for directory in filter(None, env.get("SSL_CERT_DIR", "").split(":")):
-        if not Path(directory).is_dir():
-            raise UsageError(f"SSL_CERT_DIR: {directory} is not a directory")
-        for entry in sorted(Path(directory).iterdir()):
-            try:
-                if entry.is_file() and b"-----BEGIN CERTIFICATE-----" in entry.read_bytes()[:1 << 20]:
-                    files.append(str(entry))
-            except OSError as exc:
-                raise UsageError(f"SSL_CERT_DIR: cannot read {entry}: {exc.strerror}") from None
-    return tuple(files)
-
-
 def registry_access(parsed: ParsedFlags, env: Mapping[str, str], cwd: Path) -> RegistryAccess:
     certs: dict[str, str] = {}
     for raw in parsed["registry-certificate"]:
@@ -320,7 +308,7 @@ def registry_access(parsed: ParsedFlags, env: Mapping[str, str], cwd: Path) -> R
         insecure_registries=tuple(parsed["insecure-registry"]),
         skip_tls_verify=parsed["skip-tls-verify"], skip_tls_verify_pull=parsed["skip-tls-verify-pull"],
         skip_tls_verify_registries=tuple(parsed["skip-tls-verify-registry"]),
-        ca_certificates=_frozen(certs), client_certificates=_frozen(client), ca_files=env_ca_files(env),
+        ca_certificates=_frozen(certs), client_certificates=_frozen(client),
         mirrors=tuple(mirrors), registry_map=_frozen({k: tuple(v) for k, v in remap.items()}),
         default_registry_fallback=not parsed["skip-default-registry-fallback"],
         push_retry=parsed["push-retry"], image_download_retry=parsed["image-download-retry"],
@@ -346,13 +334,18 @@ def _notes_for_flags(parsed: ParsedFlags) -> list:
 
 
 def build_options(parsed: ParsedFlags, context_dir: Path, *, env: Mapping[str, str], cwd: Path,
-                  stdin: IO[bytes] | None = None, fetch=fetch_url) -> Mapped:
-    """The ``BuildOptions`` the flags ask for, plus notes for the log."""
+                  stdin: IO[bytes] | None = None, fetch=None, tls=None) -> Mapped:
+    """The ``BuildOptions`` the flags ask for, plus notes for the log. ``tls`` is the build's
+    ``mason.tls.TlsTrust`` (made from ``env`` when None)."""
+    from mason.tls import TlsTrust
+
     validate(parsed, env)
     notes = _notes_for_flags(parsed)
+    if tls is None:
+        tls = TlsTrust.from_env(env)
     dockerfile, dockerfile_text = resolve_dockerfile(parsed["dockerfile"], context_dir, cwd=cwd,
-                                                     given="dockerfile" in parsed.given,
-                                                     stdin=stdin, fetch=fetch)
+                                                     given="dockerfile" in parsed.given, stdin=stdin,
+                                                     fetch=fetch or (lambda url: fetch_url(url, tls)))
     args, arg_notes = build_args(parsed, env)
     notes.extend(arg_notes)
 
@@ -409,5 +402,6 @@ def build_options(parsed: ParsedFlags, context_dir: Path, *, env: Mapping[str, s
         cache_report=optional_path("cache-report"),
         registry=registry_access(parsed, env, cwd),
         check_push_permission=not parsed["skip-push-permission-check"],
+        tls=tls,
     )
     return Mapped(options, tuple(notes))

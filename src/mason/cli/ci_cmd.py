@@ -53,7 +53,7 @@ def _fix(args) -> int:
     from mason.ci.fixer import fix_file
 
     result = fix_file(args.file, args.root)
-    for job, why in result.refused.items():
+    for why in result.refused.values():
         print(f"{args.file}: not fixed: {why}", file=sys.stderr)
     for job, names in result.fixed.items():
         print(f"{args.file}: split {job!r} into {', '.join(names)}", file=sys.stderr)

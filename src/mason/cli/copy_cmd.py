@@ -51,6 +51,7 @@ def _build_client(args):
     import os
 
     from mason.registry import RegistryClient, RegistryHostOptions, RegistryOptions, default_keychain
+    from mason.tls import TlsTrust
 
     cas: dict[str, list[str]] = {}
     for item in args.registry_certificate:
@@ -67,8 +68,22 @@ def _build_client(args):
              for host in set(cas) | set(certs)}
     options = RegistryOptions(insecure=args.insecure, insecure_registries=frozenset(args.insecure_registry),
                               skip_tls_verify=args.skip_tls_verify,
-                              skip_tls_verify_registries=frozenset(args.skip_tls_verify_registry), hosts=hosts)
-    return RegistryClient(keychain=default_keychain(dict(os.environ)), options=options)
+                              skip_tls_verify_registries=frozenset(args.skip_tls_verify_registry), hosts=hosts,
+                              trust=TlsTrust.from_env(os.environ))
+    return RegistryClient(keychain=default_keychain(dict(os.environ)), options=options, logger=_notices())
+
+
+def _notices():
+    """A logger of this command's own (not in logging's global registry) printing the registry
+    client's notices (retries, a local registry reached over plain HTTP) on stderr."""
+    import logging
+    import sys
+
+    logger = logging.Logger("mason.registry", logging.INFO)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("registry: %(message)s"))
+    logger.addHandler(handler)
+    return logger
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -98,7 +98,10 @@ FLAGS: tuple[FlagSpec, ...] = (
        choices=("auto", "overlay", "walk", "full", "redo", "time"),
        effect="Kaniko's full, redo and time mean auto: mason detects changes exactly (overlay upper "
               "directory, or a stat walk that hashes only changed files), never by timestamps alone"),
-    _f("single-snapshot", BOOL, False, "Take one snapshot (one layer) for the whole build"),
+    _f("single-snapshot", BOOL, False, "Take one snapshot (one layer) for the whole build",
+       effect="as in Kaniko: everything the final stage's RUN, COPY, ADD and WORKDIR steps change becomes one "
+              "layer on top of the base image's layers (metadata history kept); earlier stages are built "
+              "as usual, the cache still works per step"),
     _f("use-new-run", BOOL, False, "Kaniko's experimental RUN change detection", status=ACCEPTED,
        effect="mason's change detection is always the fast and exact one; no effect"),
     _f("ignore-path", LIST, (), "Path left out of snapshots (repeatable)"),
@@ -152,7 +155,9 @@ FLAGS: tuple[FlagSpec, ...] = (
     # -- registries and TLS ------------------------------------------------------------------------
     _f("insecure", BOOL, False, "Push over plain HTTP"),
     _f("insecure-pull", BOOL, False, "Pull over plain HTTP"),
-    _f("insecure-registry", LIST, (), "Registry reached over plain HTTP (repeatable)"),
+    _f("insecure-registry", LIST, (), "Registry reached over plain HTTP (repeatable)",
+       effect="without it, a registry on localhost, a loopback or RFC 1918 address or a *.local name is "
+              "tried over HTTPS and then plain HTTP (go-containerregistry's rule, logged); others are HTTPS only"),
     _f("skip-tls-verify", BOOL, False, "Push without verifying TLS certificates"),
     _f("skip-tls-verify-pull", BOOL, False, "Pull without verifying TLS certificates"),
     _f("skip-tls-verify-registry", LIST, (), "Registry whose TLS certificate is not verified (repeatable)"),

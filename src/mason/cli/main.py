@@ -32,7 +32,10 @@ def _available_commands() -> dict[str, tuple[str, str]]:
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    from mason import __version__
+
     parser = argparse.ArgumentParser(prog="mason", description="mason: daemonless container image builder")
+    parser.add_argument("--version", action="version", version=f"mason {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in _available_commands().items():
         if only is not None and name != only:
@@ -52,11 +55,16 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(only=command if command in COMMANDS else None)
+    if not argv:
+        # A bare ``mason`` is a mistake (a missing command), not a request for help: usage on
+        # stderr and exit 2, as for any other usage error; ``mason --help`` exits 0.
+        parser.print_help(sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     module = getattr(args, "_module", None)
     if module is None:
-        parser.print_help()
-        return 2 if command else 0
+        parser.print_help(sys.stderr)
+        return 2
     restore = _install_signal_handlers()
     try:
         return int(module.run(args) or 0)

@@ -59,11 +59,12 @@ class BuildContext:
 def open_context(spec: str | ContextSpec, work_dir: str, *, sub_path: str | None = None,
                  stdin: BinaryIO | None = None, git_options: gitsrc.GitOptions = gitsrc.GitOptions(),
                  git_pull_method: str = "https", keep_git_dir: bool = False, session=None,
-                 ignore: IgnoreMatcher | None = None) -> BuildContext:
+                 ignore: IgnoreMatcher | None = None, tls=None) -> BuildContext:
     """Materialise a context; remote/archive contexts are unpacked under ``work_dir``.
 
     ``stdin`` is the stream for ``tar://stdin`` (the CLI passes ``sys.stdin.buffer``).
     A git context loses its ``.git`` directory unless ``keep_git_dir`` (as in BuildKit).
+    ``tls`` (a ``mason.tls.TlsTrust``) is trusted by the download or the git clone.
     """
     parsed = parse_context(spec, git_pull_method=git_pull_method) if isinstance(spec, str) else spec
     commit = None
@@ -78,9 +79,9 @@ def open_context(spec: str | ContextSpec, work_dir: str, *, sub_path: str | None
         if isinstance(parsed, TarSpec):
             desc = _from_tar(parsed, root, work_dir, stdin)
         elif isinstance(parsed, HttpTarSpec):
-            desc = _from_http(parsed, root, work_dir, session)
+            desc = _from_http(parsed, root, work_dir, session, tls)
         else:
-            commit, desc = _from_git(parsed, root, git_options)
+            commit, desc = _from_git(parsed, root, git_options, tls)
             if not keep_git_dir and os.path.isdir(os.path.join(root, ".git")):
                 shutil.rmtree(os.path.join(root, ".git"))
     if sub_path:
@@ -116,19 +117,19 @@ def _extract(path: str, root: str, label: str) -> None:
     archive.extract_tar(path, root, "/", label=label)
 
 
-def _from_http(spec: HttpTarSpec, root: str, work_dir: str, session) -> str:
+def _from_http(spec: HttpTarSpec, root: str, work_dir: str, session, tls) -> str:
     shown = gitsrc.redact_url(spec.url)
     with tempfile.TemporaryDirectory(prefix="context-url-", dir=work_dir) as tmp:
-        got = download(spec.url, os.path.join(tmp, "context"), session=session)
+        got = download(spec.url, os.path.join(tmp, "context"), session=session, tls=tls)
         if not archive.is_tar_archive(got.path):
             raise BuildError(f"context URL {shown!r} did not return a tar archive")
         archive.extract_tar(got.path, root, "/", label=shown)
     return f"tarball {shown}"
 
 
-def _from_git(spec: GitSpec, root: str, options: gitsrc.GitOptions) -> tuple[str, str]:
+def _from_git(spec: GitSpec, root: str, options: gitsrc.GitOptions, tls) -> tuple[str, str]:
     src = spec.source
-    commit = gitsrc.clone(src, root, options=options)
+    commit = gitsrc.clone(src, root, options=options, tls=tls)
     desc = f"git repository {src.redacted()} at {commit[:12]}"
     if src.subdir:
         # BuildKit's "#ref:subdir": the subdirectory is the context.

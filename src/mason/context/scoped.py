@@ -43,11 +43,12 @@ def _local_dir(path: str, raw: str, sub_path: str | None, cwd: Path) -> Path:
 @contextlib.contextmanager
 def context_directory(raw: str, *, cwd: Path, env: Mapping[str, str], scratch_parent: Path | None = None,
                       sub_path: str | None = None, stdin: BinaryIO | None = None,
-                      git_options: GitOptions = GitOptions()) -> Iterator[Path]:
+                      git_options: GitOptions = GitOptions(), tls=None) -> Iterator[Path]:
     """Yield the context ``raw`` names as a directory; fetched contexts vanish on exit.
 
     ``env`` supplies ``GIT_PULL_METHOD`` (Kaniko's git:// transport, https by default) and
     ``TMPDIR`` (where fetched contexts are unpacked unless ``scratch_parent`` is given).
+    ``tls`` (a ``mason.tls.TlsTrust``) is what https:// and git-over-HTTPS contexts trust.
     """
     spec = parse_context(raw, git_pull_method=env.get("GIT_PULL_METHOD") or "https")
     if isinstance(spec, DirSpec):
@@ -63,7 +64,7 @@ def context_directory(raw: str, *, cwd: Path, env: Mapping[str, str], scratch_pa
     failed = True
     try:
         context = open_context(spec, str(scratch), sub_path=sub_path or None, stdin=stdin,
-                               git_options=git_options)
+                               git_options=git_options, tls=tls)
         yield Path(context.root)
         failed = False
     finally:

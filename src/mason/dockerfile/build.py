@@ -27,7 +27,7 @@ def build_instruction(node: Node, escape: str = "\\") -> ins.Instruction:
     loc = node.location
 
     def fail(msg: str, hint: str | None = None) -> DockerfileError:
-        return DockerfileError(msg, file=loc.file, line=loc.start_line, hint=hint)
+        return DockerfileError(msg, file=loc.file, line=loc.start_line, end_line=loc.end_line, hint=hint)
 
     builder = _BUILDERS.get(node.cmd)
     if builder is None:

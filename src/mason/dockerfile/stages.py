@@ -86,7 +86,7 @@ def _lookup(stages, ref: str) -> int | None:
 
 def _fail(msg: str, instruction: Instruction, hint: str | None = None) -> DockerfileError:
     loc = instruction.location
-    return DockerfileError(msg, file=loc.file, line=loc.start_line, hint=hint)
+    return DockerfileError(msg, file=loc.file, line=loc.start_line, end_line=loc.end_line, hint=hint)
 
 
 def plan_stages(dockerfile: Dockerfile, *, build_args: Mapping[str, str] = {}, target: str | None = None,

@@ -100,7 +100,7 @@ def xattr_body(xattrs: dict[str, bytes]) -> bytes:
     parts = [_XATTR_HEADER.pack(0, 0, b"\0" * 7)]
     for name in sorted(xattrs):
         value = xattrs[name]
-        for prefix, index, whole in _XATTR_PREFIXES:
+        for prefix, index, whole in _XATTR_PREFIXES:  # noqa: B007 (index is read after the break)
             if (name == prefix) if whole else (name.startswith(prefix) and len(name) > len(prefix)):
                 suffix = b"" if whole else name[len(prefix):].encode("utf-8", "surrogateescape")
                 break

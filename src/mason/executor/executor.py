@@ -22,8 +22,10 @@ from typing import Any, Mapping
 from mason.cache.basecache import BaseImageCache
 from mason.dockerfile import parse_dockerfile, plan_stages
 from mason.dockerfile.stages import Stage, StagePlan
-from mason.errors import BuildError, MasonError, NotSupportedError, UsageError
+from mason.errors import BuildError, ImageError, MasonError, NotSupportedError, UsageError
 from mason.executor import events as ev
+from mason.executor.baseplatform import check_single_platform, with_hint
+from mason.executor.singlesnapshot import squash_stage
 from mason.executor.buildcache import BuildCache
 from mason.executor.directives import apply_checks, check_syntax
 from mason.context.confined import read_text
@@ -123,6 +125,7 @@ class Build:
         self.isolation: Any = None         # mason.sandbox.capabilities.Isolation, once probed
         self.cache: BuildCache | None = None   # with --cache=true
         self._routes: Any = None           # mason.registry.mirrors.PullRoutes, from --registry-mirror/-map
+        self._tls: Any = None              # the TlsTrust made when the caller gave none
 
     # --- collaborators ---------------------------------------------------------------------
     @property
@@ -148,7 +151,20 @@ class Build:
         from mason.registry import RegistryClient, default_keychain
 
         return RegistryClient(keychain=default_keychain(self.env),
-                              options=registry_options(self.options.registry, push=push))
+                              options=registry_options(self.options.registry, push=push,
+                                                       trust=self.tls))
+
+    @property
+    def tls(self):
+        """The build's ``TlsTrust`` (the system roots when the caller gave none)."""
+        if self.options.tls is None:
+            with self._lazy:
+                if self._tls is None:
+                    from mason.tls import TlsTrust  # ssl loads only when something fetches
+
+                    self._tls = TlsTrust.of()
+            return self._tls
+        return self.options.tls
 
     def runner(self):
         """The sandbox runner; with parallel stages, every RUN it starts is killed once
@@ -261,7 +277,7 @@ class Build:
             self.results[stage.index] = state
 
         services = self._stage_services(plan)
-        run_stages(stages, lambda stage: StageBuilder(services, stage).run(), jobs=self.stage_jobs(),
+        run_stages(stages, lambda stage: self._run_stage(services, stage), jobs=self.stage_jobs(),
                    cancel=self.cancel, done=done)
         # Every stage is built: the step dirs (overlay uppers, walk roots) are dead; layers
         # live on as blobs. Their removal overlaps the push instead of following it.
@@ -288,6 +304,13 @@ class Build:
                            image.config_bytes, [p for p in pushed if p[0] in opts.destinations],
                            self.records,
                            self.isolation.level if self.isolation else "none needed (every step was a cache hit)")
+
+    def _run_stage(self, services: StageServices, stage: Stage) -> StageState:
+        builder = StageBuilder(services, stage)
+        state = builder.run()
+        if self.options.single_snapshot and stage.index == services.plan.target:
+            squash_stage(builder)
+        return state
 
     def _stage_services(self, plan: StagePlan) -> StageServices:
         return StageServices(
@@ -394,10 +417,15 @@ class Build:
                            retries=access.image_download_retry if access else 0,
                            info=lambda m: self.reporter.emit(ev.Info(m)), warn=self._warn)
         if isinstance(view, ImageIndex):
-            view = view.select(platform)
+            try:
+                view = view.select(platform)
+            except ImageError as exc:
+                raise with_hint(exc, text) from None
+        else:
+            explicit = self.options.platform is not None or format_platform(platform) != self.platform_text
+            check_single_platform(view, platform, base=text, explicit=explicit, warn=self._warn)
         self._images[memo] = view
         return view
-
 
     def pull_routes(self) -> Any:
         """Where pulls go (--registry-mirror, --registry-map): never used for pushes."""

@@ -35,7 +35,6 @@ class RegistryAccess:
     skip_tls_verify_pull: bool = False
     skip_tls_verify_registries: tuple[str, ...] = ()
     ca_certificates: Mapping[str, str] = field(default_factory=dict)              # registry -> CA file
-    ca_files: tuple[str, ...] = ()                  # extra CAs for every registry (SSL_CERT_FILE/_DIR)
     client_certificates: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # -> (cert, key)
     mirrors: tuple[str, ...] = ()                   # Docker Hub mirrors, tried in order
     registry_map: Mapping[str, tuple[str, ...]] = field(default_factory=dict)     # registry -> replacements
@@ -90,7 +89,7 @@ class BuildOptions:
     # (mason.executor.scratchfs; False: a plain directory under work_root)
     scratch_fs: bool = True
     secrets: tuple[SecretSource, ...] = ()
-    # cache (issue 5)
+    # the layer cache
     cache: bool = False
     cache_repo: str | None = None
     cache_ttl_seconds: int = 336 * 3600
@@ -98,9 +97,12 @@ class BuildOptions:
     cache_run_layers: bool = True
     no_push_cache: bool = False
     cache_report: Path | None = None        # --cache-report FILE: per-step keys, hits, why a miss
-    # registries (issue 6)
+    # registries
     registry: RegistryAccess = field(default_factory=RegistryAccess)
     check_push_permission: bool = True     # every destination and the cache repo, before building
+    # The CAs every HTTPS connection of the build trusts (registries, ADD <url>, git, https
+    # contexts): a mason.tls.TlsTrust made once by the caller; None: the system roots only.
+    tls: object | None = field(default=None, compare=False)
 
     def snapshot_ignores(self) -> tuple[str, ...]:
         """Paths left out of every layer (relative, sorted): ``--ignore-path`` entries, and

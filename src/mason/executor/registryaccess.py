@@ -17,11 +17,12 @@ from __future__ import annotations
 from mason.executor.options import RegistryAccess
 
 
-def registry_options(access: RegistryAccess | None, *, push: bool):
+def registry_options(access: RegistryAccess | None, *, push: bool, trust=None):
+    """``trust`` is the build's ``TlsTrust`` (every registry's HTTPS trusts it)."""
     from mason.registry import RegistryHostOptions, RegistryOptions  # requests and TLS load only when a registry is used
 
     if access is None:
-        return RegistryOptions()
+        return RegistryOptions(trust=trust)
     hosts = {}
     for host in set(access.ca_certificates) | set(access.client_certificates):
         cert, key = access.client_certificates.get(host, (None, None))
@@ -32,7 +33,7 @@ def registry_options(access: RegistryAccess | None, *, push: bool):
         insecure_registries=frozenset(access.insecure_registries),
         skip_tls_verify=access.skip_tls_verify if push else access.skip_tls_verify_pull,
         skip_tls_verify_registries=frozenset(access.skip_tls_verify_registries),
-        hosts=hosts, ca_files=tuple(access.ca_files))
+        hosts=hosts, trust=trust)
 
 
 def pull_routes(access: RegistryAccess | None):

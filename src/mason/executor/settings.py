@@ -73,8 +73,6 @@ def parse_settings(options: BuildOptions, env: Mapping[str, str]) -> Settings:
                          f"leave it unset for one per CPU")
     if opts.cache_report and not opts.cache:
         raise UsageError("--cache-report needs --cache=true")
-    if opts.single_snapshot:
-        raise NotSupportedError("--single-snapshot is not implemented yet")
     if not opts.destinations and not opts.no_push and not opts.tar_path and not opts.oci_layout_path:
         raise UsageError("nothing to write: give --destination, --tar-path or --oci-layout-path (or --no-push)")
     try:

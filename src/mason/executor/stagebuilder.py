@@ -22,7 +22,7 @@ from mason.dockerfile import onbuild_instructions
 from mason.dockerfile.instructions import Instruction
 from mason.dockerfile.scope import StageScope
 from mason.dockerfile.stages import Stage, StagePlan
-from mason.errors import BuildError, MasonError
+from mason.errors import BuildError, MasonError, SourceRange
 from mason.executor import events as ev
 from mason.executor.buildcache import BuildCache, PlannedStep
 from mason.executor.layers import CancellableStream, LayerRef, layer_refs_of
@@ -153,6 +153,7 @@ class StageBuilder:
     def run(self) -> StageState:
         state, triggers = self._start()
         self.state = state
+        self.base_layer_count = len(state.layers)     # what --single-snapshot keeps as is
         svc = self.services
         self.layers = StageLayers(state, settings=svc.settings, strategy=svc.strategy, store=svc.store,
                                   skeletons=svc.skeletons, blobs=lambda: svc.scratch("blobs"),
@@ -309,9 +310,12 @@ def _stoppable(refs: list[LayerRef], cancel: threading.Event) -> list[LayerRef]:
 
 
 def locate(exc: MasonError, instruction: Instruction) -> None:
-    """Attach the Dockerfile location to an error that does not have one yet."""
+    """Attach the Dockerfile location to an error that does not have one yet: as a
+    ``SourceRange`` (the instruction's lines) and, for people reading the text, as a prefix."""
     loc = instruction.location
     where = f"{loc.file}:{loc.start_line}"
+    if exc.source is None:
+        exc.source = SourceRange(loc.file, loc.start_line, loc.end_line)
     if getattr(exc, "line", None) is None and where not in exc.message:
         exc.message = f"{where}: {instruction.name}: {exc.message}"
         exc.args = (exc.message,)

@@ -9,14 +9,20 @@ Two spellings reach here:
 
 The clone goes into a directory the caller owns (inside the build's work dir); git
 runs with an explicit environment (no prompts), never through os.environ writes.
-Errors never show credentials embedded in a URL.
+Errors never show credentials embedded in a URL. Over HTTPS git trusts the build's CAs
+(``mason.tls.TlsTrust``): curl takes one CA file that replaces its defaults, so a bundle of
+the system roots plus the extra CAs is written next to the clone for its duration.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -117,24 +123,65 @@ def parse_kaniko(text: str, *, pull_method: str = "https") -> GitSource:
     return GitSource(url=url, ref=ref, commit=commit)
 
 
-def _run(args: list[str], *, what: str, src: GitSource, insecure: bool = False) -> str:
+@dataclass(frozen=True)
+class _Tls:
+    """How one clone's git processes do TLS."""
+
+    insecure: bool = False           # --git insecure-skip-tls=true
+    ca_file: str | None = None       # the bundle for http.sslCAInfo
+    tried: str = ""                  # the CA files, for an error message
+
+    def config(self) -> list[str]:
+        if self.insecure:
+            return ["-c", "http.sslVerify=false"]
+        return ["-c", f"http.sslCAInfo={self.ca_file}"] if self.ca_file else []
+
+
+def _run(args: list[str], *, what: str, src: GitSource, tls: _Tls = _Tls()) -> str:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "GIT_TERMINAL_PROMPT": "0",
            "HOME": os.environ.get("HOME", "/root"), "GIT_CONFIG_NOSYSTEM": "1", "LC_ALL": "C"}
+    # Where a relocated git (mason's image bundles one under /kaniko) finds its helpers.
+    env.update({k: os.environ[k] for k in ("GIT_EXEC_PATH", "GIT_TEMPLATE_DIR") if k in os.environ})
     try:
-        tls = ["-c", "http.sslVerify=false"] if insecure else []
-        proc = subprocess.run(["git", "-c", "advice.detachedHead=false", *tls, *args], env=env,
+        proc = subprocess.run(["git", "-c", "advice.detachedHead=false", *tls.config(), *args], env=env,
                               capture_output=True, text=True, check=False)
     except FileNotFoundError:
         raise BuildError("git is not installed: it is needed to clone "
                          f"{src.redacted()!r}") from None
     if proc.returncode != 0:
         err = (proc.stderr or proc.stdout).strip().replace(src.url, src.redacted())
+        if tls.tried and re.search(r"certificate|SSL|TLS", err):
+            host = urlsplit(src.url).netloc.rpartition("@")[2] or src.redacted()
+            err += f"; TLS with {host} failed; CA files tried: {tls.tried}"
         raise BuildError(f"git {what} of {src.redacted()!r} failed (exit {proc.returncode}): {err}")
     return proc.stdout.strip()
 
 
-def clone(src: GitSource, into: str, *, options: GitOptions = GitOptions()) -> str:
+@contextlib.contextmanager
+def _clone_tls(src: GitSource, into: str, options: GitOptions, trust) -> Iterator[_Tls]:
+    if options.insecure_skip_tls:
+        yield _Tls(insecure=True)
+        return
+    if trust is None or not src.url.startswith("https://"):
+        yield _Tls(tried=trust.tried() if trust is not None else "")
+        return
+    if not trust.extra:     # the system roots: the file itself, nothing to write
+        yield _Tls(ca_file=trust.system_file, tried=trust.tried())
+        return
+    holder = tempfile.mkdtemp(prefix=".git-ca-", dir=os.path.dirname(os.path.abspath(into)) or None)
+    try:
+        bundle = os.path.join(holder, "ca-bundle.crt")
+        with open(bundle, "wb") as f:
+            f.write(trust.bundle())
+        yield _Tls(ca_file=bundle, tried=trust.tried())
+    finally:
+        shutil.rmtree(holder, ignore_errors=True)
+
+
+def clone(src: GitSource, into: str, *, options: GitOptions = GitOptions(), tls=None) -> str:
     """Clone ``src`` into the (new or empty) directory ``into``; return the checked-out commit.
+
+    ``tls`` (a ``mason.tls.TlsTrust``) is what an https:// remote's certificate is checked against.
 
     ``ref`` may be a branch or tag (``refs/heads/x``, ``refs/tags/x`` or a bare name),
     another ref (fetched explicitly) or a commit; ``commit`` is checked out last.
@@ -158,17 +205,17 @@ def clone(src: GitSource, into: str, *, options: GitOptions = GitOptions()) -> s
         args.append("--single-branch")
     if options.recurse_submodules:
         args.append("--recurse-submodules")
-    insecure = options.insecure_skip_tls
-    _run([*args, "--", src.url, into], what="clone", src=src, insecure=insecure)
-    if fetch_ref:
-        _run(["-C", into, "fetch", "--quiet", "origin", fetch_ref], what=f"fetch {fetch_ref}", src=src,
-             insecure=insecure)
-        checkout = checkout or "FETCH_HEAD"
-    if checkout:
-        _run(["-C", into, "checkout", "--quiet", checkout], what=f"checkout {checkout}", src=src)
-        if options.recurse_submodules:
-            _run(["-C", into, "submodule", "update", "--quiet", "--init", "--recursive"],
-                 what="submodule update", src=src, insecure=insecure)
+    with _clone_tls(src, into, options, tls) as tls_config:
+        _run([*args, "--", src.url, into], what="clone", src=src, tls=tls_config)
+        if fetch_ref:
+            _run(["-C", into, "fetch", "--quiet", "origin", fetch_ref], what=f"fetch {fetch_ref}", src=src,
+                 tls=tls_config)
+            checkout = checkout or "FETCH_HEAD"
+        if checkout:
+            _run(["-C", into, "checkout", "--quiet", checkout], what=f"checkout {checkout}", src=src)
+            if options.recurse_submodules:
+                _run(["-C", into, "submodule", "update", "--quiet", "--init", "--recursive"],
+                     what="submodule update", src=src, tls=tls_config)
     return _run(["-C", into, "rev-parse", "HEAD"], what="rev-parse", src=src)
 
 

@@ -35,15 +35,23 @@ def url_filename(url: str) -> str:
     return posixpath.basename(unquote(urlsplit(url).path).rstrip("/"))
 
 
-def download(url: str, dest_file: str, *, session=None, algorithm: str = "sha256") -> Download:
-    """GET ``url`` into ``dest_file`` (created 0600); raise BuildError naming the URL on failure."""
+def download(url: str, dest_file: str, *, session=None, algorithm: str = "sha256", tls=None) -> Download:
+    """GET ``url`` into ``dest_file`` (created 0600); raise BuildError naming the URL on failure.
+
+    Without a ``session``, one is made that trusts ``tls`` (a ``mason.tls.TlsTrust``; the
+    system roots when None). A TLS failure names the host and the CA files tried.
+    """
     import requests
+
+    from mason.tls import TlsTrust
+    from mason.tls.session import tls_failure_text, trusted_session
 
     shown = redact_url(url)
     if algorithm not in ("sha256", "sha384", "sha512"):
         raise BuildError(f"unsupported checksum algorithm {algorithm!r} for {shown!r} "
                          "(supported: sha256, sha384, sha512)")
-    sess = session or requests.Session()
+    trust = tls if tls is not None else TlsTrust.of()
+    sess = session or trusted_session(trust)
     try:
         with sess.get(url, stream=True, timeout=TIMEOUT, allow_redirects=True) as resp:
             if resp.status_code != 200:
@@ -57,6 +65,10 @@ def download(url: str, dest_file: str, *, session=None, algorithm: str = "sha256
                     out.write(chunk)
                     size += len(chunk)
             modified = _last_modified(resp.headers.get("Last-Modified"))
+    except requests.exceptions.SSLError as exc:
+        raise BuildError(f"download of {shown!r} failed: {tls_failure_text(url, exc, trust)}",
+                         hint="add the server's CA with SSL_CERT_FILE, SSL_CERT_DIR or a file in "
+                              "/kaniko/ssl/certs") from None
     except requests.RequestException as exc:
         raise BuildError(f"download of {shown!r} failed: {type(exc).__name__}") from None
     finally:

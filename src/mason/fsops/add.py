@@ -50,8 +50,10 @@ def is_url(source: str) -> bool:
 
 def add(tree: SourceTree, sources: Sequence[str], root: str, dest: str, *, work_dir: str,
         workdir: str = "/", options: AddOptions = AddOptions(), session=None,
-        where: str | None = None, deferred: DeferredFiles | None = None) -> CopyResult:
+        where: str | None = None, deferred: DeferredFiles | None = None, tls=None) -> CopyResult:
     """Run one ADD into ``root``; return what it wrote.
+
+    ``tls`` (the build's ``mason.tls.TlsTrust``) is what https:// and git sources trust.
 
     ``deferred`` (see ``mason.fsops.deferred``) is used only when every source is a local
     file or directory that is not unpacked: archives and downloads are written by code that
@@ -82,9 +84,9 @@ def add(tree: SourceTree, sources: Sequence[str], root: str, dest: str, *, work_
     result = CopyResult()
     for source in sources:
         if gitsrc.is_git_url(source):
-            _add_git(source, root, dest, work_dir, workdir, opts, chm, result)
+            _add_git(source, root, dest, work_dir, workdir, opts, chm, result, tls)
         elif is_url(source):
-            _add_url(source, root, dest, work_dir, workdir, opts, chm, session, result)
+            _add_url(source, root, dest, work_dir, workdir, opts, chm, session, result, tls)
     for source, sel in local:
         if id(sel) in archives:
             archive.extract_tar(sel.host, root, dest_inroot, chown=opts.chown,
@@ -97,10 +99,10 @@ def add(tree: SourceTree, sources: Sequence[str], root: str, dest: str, *, work_
 
 
 def _add_url(url: str, root: str, dest: str, work_dir: str, workdir: str, opts: AddOptions,
-             chm: Chmod | None, session, result: CopyResult) -> None:
+             chm: Chmod | None, session, result: CopyResult, tls=None) -> None:
     algo, expected = _split_checksum(opts.checksum) if opts.checksum else ("sha256", None)
     with tempfile.TemporaryDirectory(prefix="add-url-", dir=work_dir) as tmp:
-        got = download(url, os.path.join(tmp, "download"), session=session, algorithm=algo)
+        got = download(url, os.path.join(tmp, "download"), session=session, algorithm=algo, tls=tls)
         if expected is not None and got.digest != f"{algo}:{expected}":
             raise BuildError(f"ADD {gitsrc.redact_url(url)}: checksum mismatch: expected "
                              f"{algo}:{expected}, got {got.digest}")
@@ -124,11 +126,11 @@ def _split_checksum(value: str) -> tuple[str, str]:
 
 
 def _add_git(url: str, root: str, dest: str, work_dir: str, workdir: str, opts: AddOptions,
-             chm: Chmod | None, result: CopyResult) -> None:
+             chm: Chmod | None, result: CopyResult, tls=None) -> None:
     src = gitsrc.parse_buildkit(url)
     with tempfile.TemporaryDirectory(prefix="add-git-", dir=work_dir) as tmp:
         checkout = os.path.join(tmp, "repo")
-        commit = gitsrc.clone(src, checkout)
+        commit = gitsrc.clone(src, checkout, tls=tls)
         if opts.checksum and not commit.startswith(opts.checksum.lower()):
             raise BuildError(f"ADD {src.redacted()}: checksum mismatch: expected commit "
                              f"{opts.checksum}, got {commit}")

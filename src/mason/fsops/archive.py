@@ -50,7 +50,7 @@ def open_decompressed(path: str) -> Iterator[BinaryIO]:
         if kind is None:
             yield raw
         elif kind == "gzip":
-            from isal import igzip  # fast gzip (see LIBRARIES.md)
+            from isal import igzip  # ISA-L's gzip: decompresses several times faster than zlib
             with igzip.open(raw, "rb") as f:
                 yield f
         elif kind == "bzip2":

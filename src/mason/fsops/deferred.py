@@ -104,7 +104,7 @@ def write_real(root: str, members: list[DeferredFile]) -> str:
         try:
             os.setxattr(first, name, value, follow_symlinks=False)
         except OSError as exc:
-            raise BuildError(f"cannot set extended attribute {name!r} on {first!r}: {exc}")
+            raise BuildError(f"cannot set extended attribute {name!r} on {first!r}: {exc}") from None
     for other in members[1:]:
         writer.write_hardlink(rootpath.host_path(root, other.inroot), other.inroot, first)
     return first

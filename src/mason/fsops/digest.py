@@ -1,4 +1,4 @@
-"""Content digests of COPY/ADD sources, for cache keys (issue 5).
+"""Content digests of COPY/ADD sources, for cache keys.
 
 The digest covers exactly what the COPY would write, selected by the same code
 (``sources.select``/``walk``), after ``.dockerignore`` and ``--exclude``:

@@ -154,7 +154,7 @@ def _walk(tree: SourceTree, base_rel: str, host_dir: str, rel_dir: str,
     try:
         names = sorted(os.listdir(host_dir))
     except PermissionError as exc:
-        raise BuildError(f"cannot read {tree.label} directory {rel_dir or base_rel or '/'!r}: {exc}")
+        raise BuildError(f"cannot read {tree.label} directory {rel_dir or base_rel or '/'!r}: {exc}") from None
     for name in names:
         rel = f"{rel_dir}/{name}" if rel_dir else name
         host = os.path.join(host_dir, name)

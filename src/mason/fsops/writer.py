@@ -188,4 +188,4 @@ def copy_xattrs(src_host: str, host: str) -> None:
         try:
             os.setxattr(host, name, value, follow_symlinks=False)
         except OSError as exc:
-            raise BuildError(f"cannot set extended attribute {name!r} on {host!r}: {exc}")
+            raise BuildError(f"cannot set extended attribute {name!r} on {host!r}: {exc}") from None

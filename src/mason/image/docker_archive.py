@@ -207,7 +207,7 @@ def _synthesise(store: ArchiveStore, entry: dict, config_raw: bytes, config_dige
     """An OCI manifest for a plain ``docker save`` entry: layer digests are the files' hashes."""
     store.by_digest[config_digest] = store.resolve(entry["Config"])
     layers = []
-    for i, member in enumerate(entry["Layers"]):
+    for member in entry["Layers"]:
         with store.open_member(member) as f:
             head = f.read(4)
         with store.open_member(member) as f:

@@ -18,7 +18,7 @@ from mason.oci.platform import Platform
 @dataclass(frozen=True)
 class ImageConfig:
     raw: bytes
-    data: dict
+    data: dict[str, Any]
 
     @property
     def digest(self) -> str:
@@ -34,7 +34,7 @@ class ImageConfig:
                         self.data.get("variant") or None, self.data.get("os.version") or None)
 
     @property
-    def runtime(self) -> dict:
+    def runtime(self) -> dict[str, Any]:
         """The ``config`` section (Env, Cmd, Entrypoint, …), empty when absent."""
         return self.data.get("config") or {}
 
@@ -43,7 +43,7 @@ class ImageConfig:
         return self.data.get("created")
 
     @property
-    def history(self) -> list:
+    def history(self) -> list[Any]:
         return self.data.get("history") or []
 
     def summary(self) -> dict[str, Any]:
@@ -61,7 +61,7 @@ class ImageConfig:
         }.items() if value not in (None, "", [], {})}
 
     @classmethod
-    def build(cls, data: dict) -> "ImageConfig":
+    def build(cls, data: dict[str, Any]) -> "ImageConfig":
         """A new config serialised canonically."""
         return parse_config(canonical_json(data))
 

@@ -21,7 +21,7 @@ class Descriptor:
     # Fields mason does not model (artifactType, data, …) kept so re-serialising loses nothing.
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         validate_digest(self.digest)
         if not isinstance(self.size, int) or isinstance(self.size, bool) or self.size < 0:
             raise ImageError(f"descriptor {self.digest}: invalid size {self.size!r}")

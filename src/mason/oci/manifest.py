@@ -21,7 +21,7 @@ def canonical_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _load(raw: bytes, where: str) -> dict:
+def _load(raw: bytes, where: str) -> dict[str, Any]:
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -31,7 +31,7 @@ def _load(raw: bytes, where: str) -> dict:
     return data
 
 
-def _media_type(data: dict, declared: str | None, where: str) -> str:
+def _media_type(data: dict[str, Any], declared: str | None, where: str) -> str:
     """The manifest's media type from its body and/or the descriptor/header that named it."""
     body = data.get("mediaType")
     if body is not None and not isinstance(body, str):
@@ -72,7 +72,7 @@ class _Document:
     def size(self) -> int:
         return len(self.raw)
 
-    def descriptor(self, **kw) -> Descriptor:
+    def descriptor(self, **kw: Any) -> Descriptor:
         return Descriptor(self.media_type, self.digest, self.size, **kw)
 
 
@@ -93,7 +93,9 @@ class Manifest(_Document):
                                 "config": config.to_dict(), "layers": [d.to_dict() for d in layers]}
         if annotations:
             body["annotations"] = dict(annotations)
-        return parse_manifest(canonical_json(body), media_type)
+        doc = parse_manifest(canonical_json(body), media_type)
+        assert isinstance(doc, Manifest)
+        return doc
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,9 @@ class Index(_Document):
                                 "manifests": [d.to_dict() for d in manifests]}
         if annotations:
             body["annotations"] = dict(annotations)
-        return parse_manifest(canonical_json(body), media_type)
+        doc = parse_manifest(canonical_json(body), media_type)
+        assert isinstance(doc, Index)
+        return doc
 
 
 def parse_manifest(raw: bytes, media_type: str | None = None, where: str = "manifest") -> Manifest | Index:

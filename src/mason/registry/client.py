@@ -18,16 +18,16 @@ from urllib.parse import quote, urljoin
 import requests
 
 from mason.errors import AuthError, DigestMismatchError, ImageError, RegistryError
+from mason.oci.digest import VerifyingReader, digest_bytes, verify_bytes
 from mason.oci.reference import Reference, registry_api_host, validate_digest
 from mason.registry.auth import Authenticator, pull_scope, push_scope
-from mason.registry.diagnostics import display_url, error_from_response
+from mason.registry.diagnostics import error_from_response
 from mason.registry.download import ResumingBody
 from mason.registry.keychain import Keychain
 from mason.registry.options import RegistryOptions
 from mason.registry.redact import RedactingFilter
 from mason.registry.transport import Transport
 from mason.registry.upload import Source, body_factory, location_url, with_query
-from mason.registry.verify import VerifyingReader, check_bytes, compute_digest
 
 # Manifests are small documents; refusing huge ones keeps a hostile registry from exhausting memory.
 MAX_MANIFEST_SIZE = 4 * 1024 * 1024
@@ -96,9 +96,9 @@ class RegistryClient:
             media_type = _media_type(response)
             header_digest = response.headers.get("Docker-Content-Digest")
         if ref.digest:
-            check_bytes(data, ref.digest, what=f"manifest {ref}")
+            verify_bytes(data, ref.digest, None, f"manifest {ref}")
             return data, media_type, ref.digest
-        digest = compute_digest(data)
+        digest = digest_bytes(data)
         if header_digest and header_digest.startswith("sha256:") and header_digest != digest:
             raise DigestMismatchError(f"manifest {ref} from {ref.registry}: content has digest {digest}, "
                                       f"registry says {header_digest}")
@@ -124,9 +124,9 @@ class RegistryClient:
         return validate_digest(digest, what=f"digest of {ref} reported by {ref.registry}"), media_type, int(size)
 
     def put_manifest(self, ref: Reference, data: bytes, media_type: str) -> str:
-        digest = compute_digest(data) if not ref.digest else ref.digest
+        digest = digest_bytes(data) if not ref.digest else ref.digest
         if ref.digest:
-            check_bytes(data, ref.digest, what=f"manifest for {ref}")
+            verify_bytes(data, ref.digest, None, f"manifest for {ref}")
         target = ref if ref.digest or ref.tag else ref.with_digest(digest)
         response = self._request("PUT", ref.registry, self._manifest_url(target), [push_scope(ref.repository)],
                                  headers={"Content-Type": media_type}, body=lambda: data)
@@ -167,8 +167,8 @@ class RegistryClient:
                                                                     headers=headers, stream=True),
                             self._transport.retrier(), expected_size=size,
                             what=f"download of blob {digest} from {repo.name}", registry=repo.registry)
-        reader = VerifyingReader(body.read, digest, size, what=f"blob {digest} from {repo.name}",
-                                 on_close=body.close)
+        reader = VerifyingReader(body.read, digest, size, f"blob {digest} from {repo.name}",
+                                 on_close=body.close, drain_on_close=True)
         return reader  # type: ignore[return-value]
 
     def _start_upload(self, repo: Reference, scopes: Sequence[str], query: str = "") -> requests.Response:

@@ -97,14 +97,17 @@ def error_from_response(response: requests.Response, *, registry: str, what: str
 
 
 def connection_error(exc: BaseException, *, registry: str, method: str, url: str,
-                     secrets: tuple[str | None, ...] = ()) -> RegistryError:
-    """A ``RegistryError`` for a transport failure (refused, reset, TLS, timeout)."""
+                     secrets: tuple[str | None, ...] = (), tls: str | None = None) -> RegistryError:
+    """A ``RegistryError`` for a transport failure (refused, reset, TLS, timeout); ``tls``
+    describes a TLS failure (the host, the reason, the CA files tried)."""
     shown = display_url(url)
     text = redact(f"registry {registry}: {method} {shown} failed: {type(exc).__name__}: {exc}", secrets)
     hint = None
     if isinstance(exc, requests.exceptions.SSLError):
+        if tls:
+            text = redact(f"registry {registry}: {method} {shown} failed: {tls}", secrets)
         hint = (f"if {registry} uses a private CA, pass its certificate (--registry-certificate, "
-                f"or SSL_CERT_FILE in the job's variables); "
+                f"SSL_CERT_FILE or SSL_CERT_DIR in the job's variables, or a file in /kaniko/ssl/certs); "
                 f"if it serves plain HTTP, mark it insecure (--insecure-registry {registry})")
         return RegistryError(text, method=method, url=shown, temporary=False, hint=hint)
     return RegistryError(text, method=method, url=shown, temporary=True, hint=hint)

@@ -14,7 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from mason.registry.localhost import may_fall_back_to_http
 from mason.registry.retry import RetryPolicy
+from mason.tls.trust import TlsTrust
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,11 @@ class RegistryOptions:
     skip_tls_verify: bool = False                       # no TLS verification anywhere
     skip_tls_verify_registries: frozenset[str] = frozenset()
     hosts: Mapping[str, RegistryHostOptions] = field(default_factory=dict)
-    ca_files: tuple[str, ...] = ()                      # extra CAs trusted for every host (SSL_CERT_FILE)
+    # The build's CAs (system roots + SSL_CERT_FILE/SSL_CERT_DIR/Kaniko's directory); None: the
+    # system roots only. Per-host --registry-certificate files are added on top.
+    trust: TlsTrust | None = field(default=None, compare=False)
+    # go-containerregistry's rule: loopback and private addresses may answer in plain HTTP.
+    local_http_fallback: bool = True
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # Connections kept per host: at least the number of concurrent blob transfers.
     pool_size: int = 16
@@ -58,10 +64,15 @@ class RegistryOptions:
         return RegistryHostOptions(
             insecure=base.insecure or self.insecure or host in self.insecure_registries,
             skip_tls_verify=base.skip_tls_verify or self.skip_tls_verify or host in self.skip_tls_verify_registries,
-            ca_files=tuple(dict.fromkeys(base.ca_files + tuple(self.ca_files))),
+            ca_files=base.ca_files,
             client_cert=base.client_cert,
             client_key=base.client_key,
         )
 
     def scheme(self, host: str) -> str:
+        """``http`` when a flag says so, else ``https`` (see ``http_fallback`` for local hosts)."""
         return "http" if self.for_host(host).insecure else "https"
+
+    def http_fallback(self, host: str) -> bool:
+        """Whether ``host`` is tried over HTTPS first and plain HTTP if it does not speak TLS."""
+        return self.local_http_fallback and self.scheme(host) == "https" and may_fall_back_to_http(host)

@@ -4,13 +4,15 @@ Every request mason makes to a registry or token service goes through
 :meth:`Transport.request`, so retry rules (what is temporary, Retry-After, limits) and
 credential redaction live in one place. The session is shared by concurrent transfers:
 its connection pools are sized for that, and per-host TLS adapters are mounted under a lock.
+Every HTTPS connection trusts the build's ``TlsTrust`` (plus a host's own CA); a registry
+that looks local (``mason.registry.localhost``) and does not speak TLS is reached over plain
+HTTP, as go-containerregistry does, and the log says so.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -21,38 +23,13 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from mason.registry.diagnostics import TEMPORARY_STATUSES, connection_error, display_url
-from mason.registry.options import RegistryHostOptions, RegistryOptions
+from mason.registry.options import RegistryOptions
 from mason.registry.redact import redact
 from mason.registry.retry import Retrier
+from mason.tls.session import TrustAdapter, is_certificate_failure, tls_failure_text
+from mason.tls.trust import TlsTrust
 
 BodyFactory = Callable[[], "bytes | BinaryIO | None"]
-
-
-class _ContextAdapter(HTTPAdapter):
-    """An adapter whose TLS uses our own ``SSLContext`` (extra CAs, client certificate)."""
-
-    def __init__(self, ssl_context: ssl.SSLContext, verify: bool, **kwargs):
-        self._ssl_context = ssl_context
-        self._verify = verify
-        super().__init__(**kwargs)
-
-    def build_connection_pool_key_attributes(self, request, verify, cert=None):
-        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
-        pool_kwargs = {"ssl_context": self._ssl_context,
-                       "cert_reqs": "CERT_REQUIRED" if self._verify else "CERT_NONE"}
-        return host_params, pool_kwargs
-
-
-def _ssl_context(host: RegistryHostOptions) -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    for ca_file in host.ca_files:
-        context.load_verify_locations(cafile=ca_file)
-    if host.client_cert:
-        context.load_cert_chain(host.client_cert, host.client_key)
-    if host.skip_tls_verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 class Transport:
@@ -65,29 +42,72 @@ class Transport:
         self._sleep, self._clock, self._wall_clock = sleep, clock, wall_clock
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
+        self._scheme_lock = threading.Lock()
         self._mounted: set[str] = set()
+        self._schemes: dict[str, str] = {}     # local hosts: what the HTTPS-then-HTTP probe found
+        self.trust = options.trust or TlsTrust.of()
+        # An injected session (a test double) keeps its own adapters: mounting ours would shadow them.
+        self._own_session = session is None
         if session is None:
             session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=options.pool_size, pool_maxsize=options.pool_size)
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
+            # Any other HTTPS host (a blob redirect to storage, a token realm) trusts the build's
+            # CAs too; registry hosts get adapters of their own in _prepare_host.
+            session.mount("https://", TrustAdapter(self.trust.context(), pool_connections=options.pool_size,
+                                                   pool_maxsize=options.pool_size))
+            session.mount("http://", HTTPAdapter(pool_connections=options.pool_size,
+                                                 pool_maxsize=options.pool_size))
         session.headers["User-Agent"] = options.user_agent
         self.session = session
 
     # -- URLs and TLS -------------------------------------------------------------------------
     def base_url(self, host: str) -> str:
-        return f"{self.options.scheme(host)}://{host}"
+        return f"{self.scheme(host)}://{host}"
 
-    def _prepare_host(self, url: str) -> bool | str:
-        """Mount a TLS adapter for the URL's host if it needs one; returns requests' ``verify``."""
+    def scheme(self, host: str) -> str:
+        """``https`` or ``http`` for ``host``; a local host is probed once (HTTPS first)."""
+        if not self.options.http_fallback(host):
+            return self.options.scheme(host)
+        with self._scheme_lock:
+            if host not in self._schemes:
+                found = self._probe(host)
+                if found is None:
+                    return "https"      # nothing answers yet: fail (or retry) as any registry would
+                self._schemes[host] = found
+            return self._schemes[host]
+
+    def _probe(self, host: str) -> str | None:
+        timeout = (self.options.connect_timeout, self.options.read_timeout)
+        url = f"https://{host}/v2/"
+        self._prepare_host(url)
+        try:
+            self.session.request("GET", url, timeout=timeout, allow_redirects=False).close()
+            return "https"
+        except requests.exceptions.RequestException as exc:
+            if is_certificate_failure(exc):
+                return "https"          # it speaks TLS: its certificate problem is the error to report
+            reason = type(exc).__name__
+        try:
+            self.session.request("GET", f"http://{host}/v2/", timeout=timeout, allow_redirects=False).close()
+        except requests.exceptions.RequestException:
+            return None
+        self.logger.info("registry %s does not answer HTTPS (%s): using plain HTTP, as for every loopback "
+                         "or private address (pass --insecure-registry %s to skip the HTTPS attempt)",
+                         host, reason, host)
+        return "http"
+
+    def _prepare_host(self, url: str) -> bool:
+        """Mount the host's TLS adapter (the build's trust, the host's CA and client
+        certificate) on first use; returns requests' ``verify``."""
         host = urlsplit(url).netloc.rpartition("@")[2]
         settings = self.options.for_host(host)
-        if settings.ca_files or settings.client_cert:
+        if self._own_session and urlsplit(url).scheme == "https":
             with self._lock:
                 if host not in self._mounted:
-                    adapter = _ContextAdapter(_ssl_context(settings), not settings.skip_tls_verify,
-                                              pool_connections=self.options.pool_size,
-                                              pool_maxsize=self.options.pool_size)
+                    context = self.trust.context(ca_files=settings.ca_files, client_cert=settings.client_cert,
+                                                 client_key=settings.client_key,
+                                                 verify=not settings.skip_tls_verify)
+                    adapter = TrustAdapter(context, pool_connections=self.options.pool_size,
+                                           pool_maxsize=self.options.pool_size)
                     self.session.mount(f"https://{host}/", adapter)
                     self._mounted.add(host)
         return not settings.skip_tls_verify
@@ -125,7 +145,12 @@ class Transport:
                     allow_redirects=allow_redirects,
                     timeout=(self.options.connect_timeout, self.options.read_timeout))
             except requests.exceptions.RequestException as exc:
-                error = connection_error(exc, registry=registry, method=method, url=url, secrets=secrets())
+                tls = None
+                if isinstance(exc, requests.exceptions.SSLError):
+                    host = urlsplit(url).netloc.rpartition("@")[2]
+                    tls = tls_failure_text(url, exc, self.trust, self.options.for_host(host).ca_files)
+                error = connection_error(exc, registry=registry, method=method, url=url, secrets=secrets(),
+                                         tls=tls)
                 if error.temporary and retrier.wait_before_retry():
                     self.logger.info("retrying after: %s", error.message)
                     continue

@@ -1,6 +1,6 @@
 """What isolation this process may use, decided once per build and stated in the build log.
 
-Three levels (issue 9):
+Three levels:
 
 * ``namespaces``: mount/PID/UTS/IPC namespaces and overlayfs work (root with CAP_SYS_ADMIN,
   no seccomp filter denying them).  RUN uses :class:`NamespaceRunner`, snapshots use overlay.

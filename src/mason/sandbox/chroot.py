@@ -1,4 +1,4 @@
-"""The unprivileged RUN sandbox (issue 9): chroot only, no namespaces, no mounts.
+"""The unprivileged RUN sandbox: chroot only, no namespaces, no mounts.
 
 For CI containers that run as uid 0 with Docker's default capabilities and seccomp profile:
 ``unshare`` and ``mount`` are denied, ``chroot`` (CAP_SYS_CHROOT) and ``mknod`` (CAP_MKNOD) are

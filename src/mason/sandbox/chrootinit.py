@@ -2,7 +2,7 @@
 
 Started as ``python -I -S chrootinit.py`` with the JSON plan on stdin (see ``chroot.py``).
 
-Why a supervisor instead of exec'ing the command (issue 9): without a PID namespace the only
+Why a supervisor instead of exec'ing the command: without a PID namespace the only
 other way to find what a RUN left behind is reading ``/proc/PID/root``, which needs
 CAP_SYS_PTRACE for processes of another uid; an unprivileged container (Docker's default caps)
 has none, so a ``setsid`` daemon started by ``USER app`` was invisible to mason, kept the output

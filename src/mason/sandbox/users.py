@@ -11,7 +11,7 @@ runc's ``GetExecUser``:
   user as a member.
 * ``name:group`` / ``uid:group`` -> the explicit group (name or number) is the primary gid and no
   supplementary groups are added (runc: "supplementary groups only in the implicit form").
-* HOME is the passwd entry's home, else ``/root`` (issue 4).
+* HOME is the passwd entry's home, else ``/root``.
 
 Unknown names raise :class:`~mason.errors.BuildError` naming the file.
 """

@@ -17,8 +17,8 @@ Leaks: a mount made here lives in the caller's mount namespace, so a process kil
 SIGKILL leaves it behind.  The RUN sandbox never adds mounts to the caller's namespace (its
 mounts die with its private namespace); for the overlay itself, :func:`cleanup_stale` finds
 overlay mounts under a work root whose owner process is dead, detaches them and removes their
-state dirs.  The executor calls it at start-up (issue 4: "a work dir left by a killed process is
-detected and removed by the next run").
+state dirs.  The executor calls it at start-up, so a work dir left by a killed process is
+detected and removed by the next run.
 """
 
 from __future__ import annotations

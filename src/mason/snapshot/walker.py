@@ -1,6 +1,6 @@
 """The no-mount snapshot: compare two stat walks of one root.
 
-Used where overlayfs cannot be mounted (issue 9: unprivileged CI containers).  Cost is one
+Used where overlayfs cannot be mounted (unprivileged CI containers).  Cost is one
 ``lstat`` + ``listxattr`` per entry per walk, i.e. O(files), never O(bytes):
 
 * an entry whose recorded stat (type, mode, uid, gid, size, mtime_ns, ctime_ns, inode, link

@@ -1,6 +1,6 @@
 """Layer compression: streaming writers/readers, magic-byte detection, media types.
 
-Choices (measured on a 2-core machine, see /work/shared/LIBRARIES.md and the tarfs report):
+Choices (measured on a 2-core machine):
 
 * gzip is written with ``isal.igzip_threaded`` at every size. Its output bytes do not
   depend on the thread count (checked: 1 and 2 threads give identical streams for a

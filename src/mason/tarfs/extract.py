@@ -33,7 +33,6 @@ tools, GNU tar included, were bound by writeback (15-21 s), so tmpfs numbers com
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal

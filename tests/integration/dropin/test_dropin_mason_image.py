@@ -1,177 +1,205 @@
-"""mason builds its own image (the repository's Dockerfile) and the result is checked with umoci.
+"""mason builds its own image from the repository's Dockerfile, and the image works on its own.
 
-No network: the Dockerfile's BASE is a "python image" this test makes from the interpreter
-running it (its prefix under /usr/local, trimmed, the C libraries ``ldd`` names, busybox for
-the shell), and mason goes in as a wheel the test writes (``MASON_SPEC``), with its
-dependencies already in the base's site-packages (``PIP_OPTIONS=--no-index``). The build
-stage runs ``/mason/bin/mason version`` and the test runs ``/kaniko/executor --help`` in the
-unpacked image, so the runtime under /mason really works.
+The image is built by this checkout's mason on a debootstrapped Debian base, offline
+(tests/support/masonimage.py). Checked here, on the unpacked image (umoci):
+
+* the layout pipelines rely on (Kaniko's paths and variables), FROM scratch with everything
+  under /kaniko, and every program's loader and libraries inside /kaniko (patchelf reads them);
+* the default (shell-less) image run as a container: ``/kaniko/executor version``,
+  ``/kaniko/warmer``, and real builds inside it (RUN, ``FROM <stage>``, a git context), with
+  everything outside /kaniko replaced by traps — broken libc, libarchive, Python and a
+  ``cp`` that fails — which mason must never load or run.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import importlib.metadata
-import json
+import contextlib
+import functools
+import http.server
 import os
-import shutil
 import subprocess
-import sys
-import sysconfig
-import zipfile
+import threading
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[3]
-DEPS = ("requests", "urllib3", "idna", "certifi", "charset-normalizer", "isal", "zstandard", "libarchive-c",
-        "ruamel.yaml", "pip")
-STDLIB_SKIP = {"test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "__pycache__", "site-packages",
-               "pydoc_data", "unittest"}
-# extension modules mason and pip never load (and whose libraries would bloat the base)
-STDLIB_SKIP_PREFIX = ("config-", "_tkinter", "_curses", "readline", "_dbm", "_gdbm", "nis", "_sqlite3",
-                      "_test", "xxlimited", "_xxtest", "_ctypes_test")
+import pytest
+
+from tests.support.unpriv import run_in_container
+
+pytestmark = pytest.mark.integration
+
+LOADER = "/kaniko/lib/ld-linux-x86-64.so.2"
+KANIKO_ENV = {"PATH": "/usr/local/bin:/kaniko", "HOME": "/root", "USER": "root",
+              "SSL_CERT_DIR": "/kaniko/ssl/certs", "DOCKER_CONFIG": "/kaniko/.docker/"}
 
 
-def _copy_libs(binaries: list[Path], rootfs: Path) -> None:
-    """The shared libraries ``ldd`` resolves for ``binaries``, at their host paths."""
-    wanted: set[str] = set()
-    for chunk in range(0, len(binaries), 50):
-        out = subprocess.run(["ldd", *map(str, binaries[chunk:chunk + 50])], capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            parts = line.split()
-            if "=>" in parts and len(parts) > parts.index("=>") + 1 and parts[parts.index("=>") + 1].startswith("/"):
-                wanted.add(parts[parts.index("=>") + 1])
-            elif parts and parts[0].startswith("/") and "ld-linux" in parts[0]:
-                wanted.add(parts[0])
-    for lib in wanted:
-        if "libpython" in lib:
-            continue
-        dest = rootfs / lib.lstrip("/")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(os.path.realpath(lib), dest)
+def _elf_files(root: Path) -> list[Path]:
+    found = []
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            path = Path(dirpath) / name
+            if path.is_file() and not path.is_symlink():
+                with open(path, "rb") as f:
+                    if f.read(4) == b"\x7fELF":
+                        found.append(path)
+    return found
 
 
-def python_base(tmp: Path) -> Path:
-    from tests.support.images import _add_tar_layer, _new_image, busybox_rootfs
-
-    rootfs = tmp / "base-rootfs"
-    busybox_rootfs(str(rootfs))
-    prefix = Path(sys.base_prefix)
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    local = rootfs / "usr" / "local"
-    (local / "bin").mkdir(parents=True)
-    shutil.copy2(prefix / "bin" / version, local / "bin" / version)
-    os.symlink(version, local / "bin" / "python3")
-    (local / "lib").mkdir(parents=True)
-    ldlibrary = sysconfig.get_config_var("INSTSONAME")   # libpython3.11.so.1.0 when shared, else a .a
-    if ldlibrary and ".so" in ldlibrary:
-        shutil.copy2(Path(sysconfig.get_config_var("LIBDIR")) / ldlibrary, local / "lib" / ldlibrary)
-    stdlib = Path(sysconfig.get_paths()["stdlib"])
-    shutil.copytree(stdlib, local / "lib" / version,
-                    ignore=lambda d, names: [n for n in names if n in STDLIB_SKIP or n.startswith(STDLIB_SKIP_PREFIX)])
-    site = local / "lib" / version / "site-packages"
-    site.mkdir()
-    binaries = [local / "bin" / version, *(local / "lib" / version / "lib-dynload").glob("*.so")]
-    for name in DEPS:
-        dist = importlib.metadata.distribution(name)
-        for file in dist.files or ():
-            src = Path(dist.locate_file(file))
-            if src.is_file() and "__pycache__" not in file.parts and not str(file).startswith(".."):
-                (site / file).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src, site / file)
-                if src.suffix == ".so":
-                    binaries.append(site / file)
-    _copy_libs(binaries, rootfs)
-    # debug symbols are most of some extension modules' size (zstandard's is 20 MB)
-    subprocess.run(["strip", "--strip-debug", *map(str, binaries)], check=True, capture_output=True)
-    layout = tmp / "python-base"
-    tar = tmp / "base.tar"
-    subprocess.run(["tar", "-C", str(rootfs), "--numeric-owner", "--owner=0", "--group=0", "-cf", str(tar), "."],
-                   check=True)
-    _new_image(str(layout), "latest")
-    _add_tar_layer(str(layout), "latest", str(tar))
-    return layout
+def _patchelf(*args: str) -> str:
+    return subprocess.run(["patchelf", *args], check=True, capture_output=True, text=True).stdout.strip()
 
 
-def mason_wheel(dist: Path) -> Path:
-    """A py3-none-any wheel of this checkout's mason, written by hand (no build tools needed)."""
-    import tomllib
-
-    meta = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    name, version = meta["name"], meta["version"]
-    info = f"{name}-{version}.dist-info"
-    files: dict[str, bytes] = {}
-    for path in sorted((REPO / "src" / "mason").rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-            files[str(path.relative_to(REPO / "src"))] = path.read_bytes()
-    files[f"{info}/METADATA"] = ("Metadata-Version: 2.1\n" f"Name: {name}\nVersion: {version}\n"
-                                 + "".join(f"Requires-Dist: {d}\n" for d in meta["dependencies"])).encode()
-    files[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: mason-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-    files[f"{info}/entry_points.txt"] = ("[console_scripts]\n" + "".join(
-        f"{k} = {v}\n" for k, v in meta["scripts"].items())).encode()
-    record = []
-    for path, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.append(f"{path},sha256={digest},{len(data)}")
-    record.append(f"{info}/RECORD,,")
-    files[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
-    dist.mkdir(parents=True)
-    wheel = dist / f"{name}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path, data in files.items():
-            zf.writestr(path, data)
-    return wheel
+@pytest.fixture(scope="module")
+def executor_bundle(mason_image, tmp_path_factory):
+    return mason_image(None).unpack(tmp_path_factory.mktemp("executor") / "bundle")
 
 
-def context(tmp: Path) -> Path:
-    ctx = tmp / "ctx"
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in ("Dockerfile", ".dockerignore", "pyproject.toml", "README.md"):
-        shutil.copy2(REPO / name, ctx / name) if ctx.is_dir() else (ctx.mkdir(), shutil.copy2(REPO / name, ctx / name))
-    shutil.copytree(REPO / "src", ctx / "src", ignore=ignore)
-    shutil.copytree(REPO / "ci", ctx / "ci", ignore=ignore)
-    shutil.copytree(REPO / "tests" / "support", ctx / "tests" / "support", ignore=ignore)  # must stay out
-    return ctx
-
-
-def test_mason_builds_its_own_image(tmp_path):
-    base = python_base(tmp_path)
-    ctx = context(tmp_path)
-    wheel = mason_wheel(ctx / "dist")
-    out = tmp_path / "image"
-    env = {"PATH": os.environ["PATH"], "CI": "true", "TMPDIR": str(tmp_path), "HOME": str(tmp_path),
-           "PYTHONPATH": str(REPO / "src")}
-    proc = subprocess.run([sys.executable, "-m", "mason", "build", "--context", str(ctx), "--no-push",
-                           f"--oci-layout-path={out}", f"--build-arg=BASE=oci:{base}:latest",
-                           "--build-arg=PIP_OPTIONS=--no-index",
-                           f"--build-arg=MASON_SPEC=/mason-src/dist/{wheel.name}"],
-                          env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "mason 0.1.0" in proc.stdout + proc.stderr          # the build stage ran /mason/bin/mason version
-
-    subprocess.run(["umoci", "unpack", "--image", f"{out}:latest", str(tmp_path / "bundle")], check=True,
-                   capture_output=True)
-    root = tmp_path / "bundle" / "rootfs"
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    assert (root / "mason/bin/python3").exists() and (root / "mason/bin/mason").is_file()
-    assert (root / f"mason/lib/{version}/os.py").is_file()                       # the runtime's stdlib
-    assert (root / f"mason/lib/{version}/site-packages/mason/cli/main.py").is_file()
-    assert (root / f"mason/lib/{version}/site-packages/requests/__init__.py").is_file()
-    assert os.stat(root / "kaniko/executor").st_mode & 0o777 == 0o755
-    assert (root / "kaniko/executor").read_text() == (REPO / "ci/image/executor").read_text()
+def test_image_is_kaniko_shaped_and_self_contained(executor_bundle):
+    root = executor_bundle.rootfs
+    assert sorted(os.listdir(root)) == ["etc", "kaniko", "root", "tmp", "workspace"]   # FROM scratch
+    assert sorted(os.listdir(root / "etc")) == ["nsswitch.conf"]
+    assert os.stat(root / "tmp").st_mode & 0o7777 == 0o1777
+    for name in ("executor", "warmer"):
+        launcher = root / "kaniko" / name
+        assert os.stat(launcher).st_mode & 0o777 == 0o755
+        assert launcher.read_text().startswith("#!/kaniko/bin/python3 -IS\n")
     assert (root / "kaniko/.docker").is_dir() and not any((root / "kaniko/.docker").iterdir())
-    assert not (root / "mason-src").exists()                                      # only in the build stage
-    assert not (root / "tests").exists() and not (root / "mason-src").exists()
+    assert os.stat(root / "kaniko/.docker").st_mode & 0o7777 == 0o1777
+    assert "BEGIN CERTIFICATE" in (root / "kaniko/ssl/certs/ca-certificates.crt").read_text()
+    site = root / "kaniko/lib/python3.11/site-packages"
+    for package in ("mason/cli/main.py", "requests/__init__.py", "libarchive/__init__.py", "zstandard/__init__.py"):
+        assert (site / package).is_file(), package
+    assert not (site / "pip").exists() and not (root / "mason-src").exists()
+    assert not list(root.rglob("tests/support")) and not list(root.rglob("*.whl"))
 
-    config = json.loads((tmp_path / "bundle" / "config.json").read_text())       # the runtime spec umoci made
-    env_list = config["process"]["env"]
-    assert "DOCKER_CONFIG=/kaniko/.docker" in env_list
-    path = next(e for e in env_list if e.startswith("PATH=")).split("=", 1)[1].split(":")
-    assert path[0] == "/mason/bin"
-    assert config["process"]["args"][0] == "/kaniko/executor"
+    spec = executor_bundle.spec()
+    env = executor_bundle.env()
+    assert {k: env[k] for k in KANIKO_ENV} == KANIKO_ENV
+    assert spec["process"]["cwd"] == "/workspace" and spec["process"]["args"] == ["/kaniko/executor"]
 
-    # The image's own executor works: chroot into it with the image's environment.
-    run = subprocess.run(["chroot", str(root), "/kaniko/executor", "--help"], capture_output=True, text=True,
-                         env=dict(e.split("=", 1) for e in env_list), timeout=60)
-    assert run.returncode == 0, run.stderr
-    assert "--destination" in run.stdout and "mason executor" in run.stdout
+    # Every program uses the bundled loader, and every library any ELF file needs is bundled.
+    libs = {p.name for p in (root / "kaniko/lib").iterdir()}
+    elfs = _elf_files(root)
+    programs = [p for p in elfs if p.parent.name in ("bin", "git-core")]
+    assert {p.name for p in programs} == {"python3", "git", "cp", "mkfs.ext4", "mount", "git-remote-http"}
+    for program in programs:
+        assert _patchelf("--print-interpreter", str(program)) == LOADER, program
+        assert _patchelf("--print-rpath", str(program)) == "/kaniko/lib", program
+    for elf in elfs:
+        for needed in _patchelf("--print-needed", str(elf)).split():
+            assert needed in libs, f"{elf.relative_to(root)} needs {needed}, not in /kaniko/lib"
+
+
+def _trap_outside_kaniko(root: Path) -> None:
+    """What a build that extracts a base image over ``/`` could leave: broken copies of what
+    mason loads, at the paths a normal program would find them."""
+    for lib in ("lib/x86_64-linux-gnu/libc.so.6", "usr/lib/x86_64-linux-gnu/libc.so.6",
+                "usr/lib/x86_64-linux-gnu/libarchive.so.13", "lib64/ld-linux-x86-64.so.2"):
+        (root / lib).parent.mkdir(parents=True, exist_ok=True)
+        (root / lib).write_bytes(b"\x7fELF broken")
+    (root / "usr/lib/python3.11").mkdir(parents=True)
+    (root / "usr/lib/python3.11/os.py").write_text("raise SystemExit('the image python ran /usr/lib/python3.11')\n")
+    (root / "etc/ld.so.cache").write_bytes(b"garbage")
+    for tool in ("cp", "git"):
+        trap = root / "usr/local/bin" / tool
+        trap.parent.mkdir(parents=True, exist_ok=True)
+        trap.write_text("#!/kaniko/bin/python3 -IS\nimport sys\nsys.exit(f'trap: {sys.argv[0]} ran')\n")
+        trap.chmod(0o755)
+
+
+def _git(*args: str, cwd: Path) -> None:
+    env = {"PATH": os.environ["PATH"], "HOME": str(cwd), "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "t",
+           "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
+
+
+@contextlib.contextmanager
+def _http_server(directory: Path):
+    """A static file server on 127.0.0.1 (the container shares this network namespace)."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def test_executor_image_builds_without_a_shell(executor_bundle, busybox_layout, tmp_path):
+    root = executor_bundle.rootfs
+    assert not (root / "bin").exists() and not (root / "busybox").exists()     # no shell anywhere
+    _trap_outside_kaniko(root)
+    env = executor_bundle.env()
+
+    version = run_in_container(root, ["/kaniko/executor", "version"], env=env)
+    assert (version.returncode, version.stdout.strip()) == (0, "mason 0.1.0"), version.stderr
+    warmer = run_in_container(root, ["/kaniko/warmer", "--help"], env=env)
+    assert warmer.returncode == 0 and "--cache-dir" in warmer.stdout and "warm" in warmer.stdout, warmer.stderr
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Dockerfile").write_text(
+        "FROM oci:/images/busybox:latest AS base\nRUN echo base > /base.txt\n"
+        "FROM base\nRUN cat /base.txt > /app.txt && echo app >> /app.txt\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    binds = [(str(project), "/workspace"), (busybox_layout, "/images/busybox"), (str(out), "/out")]
+    res = run_in_container(root, ["/kaniko/executor", "--no-push", "--oci-layout-path=/out/app"], env=env,
+                           cwd="/workspace", binds=binds, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "isolation: chroot" in res.stderr          # what an unprivileged container allows
+    subprocess.run(["umoci", "unpack", "--image", f"{out}/app:latest", str(tmp_path / "app")], check=True,
+                   capture_output=True)
+    assert (tmp_path / "app/rootfs/app.txt").read_text() == "base\napp\n"
+
+    # A git context over HTTP: the bundled git, its HTTP helper (libcurl and all) and templates.
+    # (file:// needs a shell: git starts upload-pack with `sh -c`; the debug image has one.)
+    repo = tmp_path / "work"
+    repo.mkdir()
+    _git("init", "-q", "-b", "main", cwd=repo)
+    (repo / "Dockerfile").write_text("FROM oci:/images/busybox:latest\nCOPY hello.txt /hello.txt\n")
+    (repo / "hello.txt").write_text("from git\n")
+    _git("add", ".", cwd=repo)
+    _git("commit", "-qm", "one", cwd=repo)
+    (tmp_path / "www").mkdir()
+    _git("clone", "-q", "--bare", str(repo), str(tmp_path / "www/repo.git"), cwd=tmp_path)
+    _git("update-server-info", cwd=tmp_path / "www/repo.git")      # git's dumb HTTP protocol
+    with _http_server(tmp_path / "www") as host:
+        res = run_in_container(root, ["/kaniko/executor", f"--context=git://{host}/repo.git#refs/heads/main",
+                                      "--no-push", "--oci-layout-path=/out/git"],
+                               env={**env, "GIT_PULL_METHOD": "http"}, binds=binds, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "templates not found" not in res.stderr
+    subprocess.run(["umoci", "unpack", "--image", f"{out}/git:latest", str(tmp_path / "git")], check=True,
+                   capture_output=True)
+    assert (tmp_path / "git/rootfs/hello.txt").read_text() == "from git\n"
+
+
+def test_executor_image_in_a_privileged_container_uses_its_own_tools(mason_image, busybox_layout, tmp_path):
+    """docker run --privileged (or a privileged pod): RUN in namespaces, and the per-build ext4
+    scratch filesystem made by the image's own mkfs.ext4 and mounted by its own mount."""
+    bundle = mason_image(None).unpack(tmp_path / "bundle")
+    _trap_outside_kaniko(bundle.rootfs)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Dockerfile").write_text("FROM oci:/images/busybox:latest\nRUN echo privileged > /p.txt\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    res = run_in_container(bundle.rootfs, ["/kaniko/executor", "--no-push", "--oci-layout-path=/out/p"],
+                           env=bundle.env(), cwd="/workspace", privileged=True, timeout=300,
+                           binds=[(str(project), "/workspace"), (busybox_layout, "/images/busybox"),
+                                  (str(out), "/out")])
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "isolation: namespaces" in res.stderr
+    scratch = next(line for line in res.stderr.splitlines() if "work files:" in line)
+    if os.path.exists("/dev/loop-control"):           # the host has loop devices: so has the container
+        assert "own ext4 scratch filesystem" in scratch, scratch
+    subprocess.run(["umoci", "unpack", "--image", f"{out}/p:latest", str(tmp_path / "p")], check=True,
+                   capture_output=True)
+    assert (tmp_path / "p/rootfs/p.txt").read_text() == "privileged\n"

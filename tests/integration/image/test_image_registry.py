@@ -1,4 +1,4 @@
-"""Acceptance (issue 2): ``mason copy`` round-trips the fixture images
+"""Acceptance: ``mason copy`` round-trips the fixture images
 registry -> OCI layout -> docker-archive -> registry on all three registry variants, the final
 manifest digest equals the original, and skopeo/umoci accept every output mason wrote.
 

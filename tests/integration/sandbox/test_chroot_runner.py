@@ -1,4 +1,4 @@
-"""The mount-free chroot runner (issue 9) and choosing a runner from detected capabilities."""
+"""The mount-free chroot runner and choosing a runner from detected capabilities."""
 
 import os
 import shutil

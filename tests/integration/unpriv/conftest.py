@@ -3,8 +3,6 @@ import pytest
 from tests.support.busyroot import GROUP, PASSWD, make_busybox_root  # noqa: F401 (used by tests)
 from tests.support.rootfixtures import busybox_root, require_root  # noqa: F401 (fixture)
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture(autouse=True)
 def _needs_root():

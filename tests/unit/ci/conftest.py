@@ -1,4 +1,4 @@
-"""Shared fixtures: the seed pipelines from ../shared/seed (copied, never used in place)."""
+"""Shared fixtures: the user's seed pipelines (tests/fixtures/seed; copied, never used in place)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
-SEED = REPO / ".." / "shared" / "seed"
+SEED = REPO / "tests" / "fixtures" / "seed"
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
@@ -19,8 +19,7 @@ def seed(tmp_path: Path) -> Path:
     for name in ("before.gitlab-ci.yml", "after.gitlab-ci.yml"):
         src = SEED / name
         if not src.is_file():
-            pytest.fail(f"seed pipeline {src} is missing: the shared seed directory must sit next to the "
-                        f"repository checkout (../shared/seed)")
+            pytest.fail(f"seed pipeline {src} is missing")
         shutil.copy(src, tmp_path / name)
     return tmp_path
 

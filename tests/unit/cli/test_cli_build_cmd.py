@@ -12,7 +12,7 @@ import pytest
 
 from mason.executor import events as ev
 from mason.cli import build_cmd
-from mason.errors import AuthError, BuildError
+from mason.errors import AuthError, BuildError, SourceRange
 
 IMAGE = "sha256:" + "a" * 64
 CONFIG = "sha256:" + "c" * 64
@@ -119,6 +119,19 @@ def test_json_lines_parse(context):
     assert records[-1]["msg"] == "build summary" and records[-1]["summary"]["containerimage.digest"] == IMAGE
     assert any(r["msg"].startswith("--cleanup accepted") for r in records)
     assert out == ""
+
+
+def test_a_json_error_line_has_its_location_and_hint_as_fields(context):
+    fail = BuildError("Dockerfile:2: EXPOSE: port out of range", hint="use a port below 65536",
+                      source=SourceRange("Dockerfile", 2, 3))
+    code, _, err, _ = run(["--no-push", "--log-format=json"], context, executor=FakeExecutor(fail=fail))
+    assert code == 1
+    error = [r for r in map(json.loads, err.splitlines()) if r["level"] == "error"][-1]
+    assert error["location"] == {"file": "Dockerfile", "start_line": 2, "end_line": 3}
+    assert error["hint"] == "use a port below 65536" and error["error"] == "BuildError"
+    unlocated = run(["--no-push", "--log-format=json"], context, executor=FakeExecutor(fail=BuildError("boom")))[2]
+    error = [r for r in map(json.loads, unlocated.splitlines()) if r["level"] == "error"][-1]
+    assert error["location"] is None and error["hint"] is None
 
 
 def test_timestamps_and_verbosity(context):

@@ -1,38 +1,61 @@
-"""SSL_CERT_FILE / SSL_CERT_DIR: extra CAs for every registry, read from the environment mapping."""
+"""SSL_CERT_FILE / SSL_CERT_DIR / Kaniko's certs directory: extra CAs, read from the environment mapping."""
 
 from __future__ import annotations
 
 import pytest
 
+from mason.errors import UsageError
 from mason.executor.options import RegistryAccess
 from mason.executor.registryaccess import registry_options
-from mason.cli.build_mapping import env_ca_files
-from mason.errors import UsageError
-
-PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+from mason.tls import TlsTrust, env_ca_sources
+from tests.support.certs import make_ca
 
 
-def test_file_and_dir(tmp_path):
-    (tmp_path / "ca.pem").write_text(PEM)
+def _ca(directory, name):
+    files, _, _ = make_ca(str(directory), name)
+    return files.cert
+
+
+def test_file_dirs_and_kaniko_dir_in_order(tmp_path):
+    ca_file = _ca(tmp_path / "a", "file CA")
     certs = tmp_path / "certs"
     certs.mkdir()
-    (certs / "b.crt").write_text(PEM)
-    (certs / "a.crt").write_text(PEM)
+    (certs / "b.crt").write_bytes(open(_ca(tmp_path / "b", "B"), "rb").read())
     (certs / "README").write_text("not a certificate")
-    env = {"SSL_CERT_FILE": str(tmp_path / "ca.pem"), "SSL_CERT_DIR": f"{certs}:"}
-    assert env_ca_files(env) == (str(tmp_path / "ca.pem"), str(certs / "a.crt"), str(certs / "b.crt"))
-    assert env_ca_files({}) == ()
+    kaniko = tmp_path / "kaniko"
+    kaniko.mkdir()
+    (kaniko / "additional-ca-cert-bundle.crt").write_bytes((tmp_path / "a" / "ca.pem").read_bytes() +
+                                                            (tmp_path / "b" / "ca.pem").read_bytes())
+    env = {"SSL_CERT_FILE": ca_file, "SSL_CERT_DIR": f"{certs}:", "MASON_KANIKO_CERTS_DIR": str(kaniko)}
+    sources = env_ca_sources(env)
+    assert [(s.origin, s.path) for s in sources] == [
+        ("SSL_CERT_FILE", ca_file), ("SSL_CERT_DIR", str(certs / "b.crt")),
+        (str(kaniko), str(kaniko / "additional-ca-cert-bundle.crt"))]
+    assert sources[2].pem.count(b"BEGIN CERTIFICATE") == 2
+    assert env_ca_sources({"MASON_KANIKO_CERTS_DIR": str(tmp_path / "absent")}) == ()
 
 
-def test_missing_paths_are_errors(tmp_path):
+def test_missing_or_empty_paths_are_errors(tmp_path):
     with pytest.raises(UsageError, match="SSL_CERT_FILE=.*no such file"):
-        env_ca_files({"SSL_CERT_FILE": str(tmp_path / "nope.pem")})
+        env_ca_sources({"SSL_CERT_FILE": str(tmp_path / "nope.pem")})
     with pytest.raises(UsageError, match="SSL_CERT_DIR: .* is not a directory"):
-        env_ca_files({"SSL_CERT_DIR": str(tmp_path / "nope")})
+        env_ca_sources({"SSL_CERT_DIR": str(tmp_path / "nope")})
+    (tmp_path / "empty.pem").write_text("nothing here")
+    with pytest.raises(UsageError, match="no PEM certificate"):
+        env_ca_sources({"SSL_CERT_FILE": str(tmp_path / "empty.pem")})
 
 
-def test_env_cas_apply_to_every_host_after_its_own():
-    access = RegistryAccess(ca_certificates={"r.example": "/own.crt"}, ca_files=("/env.crt",))
-    options = registry_options(access, push=True)
-    assert options.for_host("r.example").ca_files == ("/own.crt", "/env.crt")
-    assert options.for_host("other.example").ca_files == ("/env.crt",)
+def test_a_broken_certificate_names_its_file(tmp_path):
+    bad = tmp_path / "bad.crt"
+    bad.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    with pytest.raises(UsageError, match=r"SSL_CERT_FILE: .*bad\.crt: not a valid PEM certificate"):
+        TlsTrust.from_env({"SSL_CERT_FILE": str(bad)})
+
+
+def test_registry_clients_take_the_builds_trust():
+    trust = TlsTrust.of()
+    access = RegistryAccess(ca_certificates={"r.example": "/own.crt"})
+    options = registry_options(access, push=True, trust=trust)
+    assert options.trust is trust
+    assert options.for_host("r.example").ca_files == ("/own.crt",)
+    assert options.for_host("other.example").ca_files == ()

@@ -1,4 +1,4 @@
-"""``--isolation`` (issue 9): mapped to BuildOptions.isolation, validated, documented."""
+"""``--isolation``: mapped to BuildOptions.isolation, validated, documented."""
 
 from __future__ import annotations
 

@@ -65,11 +65,13 @@ def _same(a: Path, b: Path, implicit: tuple[str, ...] = ()) -> dict:
     return left
 
 
+@pytest.mark.root
 def test_probe_mounts_the_empty_image(tmp_path):
     assert probe(tmp_path / "probe") is None
     assert list((tmp_path / "probe").iterdir()) == []
 
 
+@pytest.mark.root
 def test_files_links_devices_and_metadata(mounted):
     pax_ns = {"mtime": "1600000000.123456789"}
     layer = [
@@ -101,6 +103,7 @@ def test_files_links_devices_and_metadata(mounted):
     assert os.getxattr(image / "tagged", "user.two") == b"x" * 300
 
 
+@pytest.mark.root
 def test_whiteouts_opaque_dirs_and_replacements(mounted):
     layer = [
         member("gone/.wh.file"),                          # hides a lower file: a 0/0 device
@@ -123,6 +126,7 @@ def test_whiteouts_opaque_dirs_and_replacements(mounted):
     assert seen["dup"]["data"] == b"new"
 
 
+@pytest.mark.root
 def test_large_directories_and_name_order(mounted):
     """Hundreds of entries span several directory blocks; lookups (binary search over sorted
     names, "." and ".." among them) must find every one, as ``tree`` lstat()s each."""

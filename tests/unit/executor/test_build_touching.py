@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from mason.executor.touching import layers_touching, source_prefix, touches
 
 
@@ -23,6 +25,7 @@ def test_source_prefix_stops_at_the_first_pattern():
     assert source_prefix("/") == [] and source_prefix("*.txt") == []
 
 
+@pytest.mark.root
 def test_what_counts_as_touching(tmp_path):
     layer = tmp_path / "layer"
     (layer / "gen" / "sub").mkdir(parents=True)

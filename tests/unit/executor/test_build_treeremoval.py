@@ -72,6 +72,7 @@ def test_fallback_gets_what_the_fast_pass_left(tmp_path, monkeypatch):
     assert not top.exists()
 
 
+@pytest.mark.root
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
 def test_a_mount_below_is_refused_not_emptied(tmp_path):
     top = _tree(tmp_path / "top")

@@ -63,6 +63,7 @@ def test_a_killed_writers_temporary_is_removed_by_the_next(tmp_path):
     assert sorted(p.name for p in parent.iterdir() if not p.name.endswith(".lock")) == sorted(["ab" * 32, stale_image.name])
 
 
+@pytest.mark.root
 def test_images_are_mounted_and_a_broken_one_falls_back_to_extraction(tmp_path):
     """A layer becomes a mounted image; an image in a shared store the kernel refuses to
     mount (here: garbage) costs an extraction, not the build."""

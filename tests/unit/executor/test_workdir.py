@@ -2,6 +2,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from mason.executor.workdir import PREFIX, WorkDir, mounts_below, remove_stale
 from mason.sandbox.linux import _unescape
 
@@ -95,6 +97,7 @@ def _loops_backed_under(path) -> list[str]:
     return found
 
 
+@pytest.mark.root
 def test_scratch_filesystem_is_private_and_leaves_nothing(tmp_path):
     """As root with loop devices, on a non-tmpfs work root, the build's files live on an ext4
     of its own; closing the work dir leaves no mount, no loop device and no file behind."""
@@ -122,6 +125,7 @@ def test_scratch_filesystem_can_be_turned_off(tmp_path):
         assert mounts_below(wd.path) == []
 
 
+@pytest.mark.root
 def test_scratch_errors_are_read_from_ext4s_counter(tmp_path):
     """``check`` refuses a scratch filesystem that counted I/O errors (the count is read from
     sysfs; a fake sysfs stands in for a host disk filling up under the loop device)."""

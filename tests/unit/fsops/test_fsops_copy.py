@@ -156,6 +156,7 @@ def test_relative_destination_uses_workdir(ctx, root):
     assert (root / "app/sub/b").read_text() == "B"
 
 
+@pytest.mark.root
 def test_chown_applies_to_files_dirs_and_created_parents(ctx, root):
     copy(tree(ctx), ["dir"], str(root), "/o/p/", chown=(1000, 1001))
     for rel in ("o", "o/p", "o/p/one", "o/p/sub", "o/p/sub/two", "o/p/link"):
@@ -178,6 +179,7 @@ def test_hardlinks_are_preserved(ctx, root):
     assert st(root / "h/one").st_ino == st(root / "h/one-hl").st_ino
 
 
+@pytest.mark.root
 def test_preserve_owner_for_stage_copies(ctx, root):
     os.lchown(ctx / "dir/one", 42, 43)
     copy(tree(ctx), ["dir/one"], str(root), "/k", preserve_owner=True)
@@ -227,6 +229,7 @@ def test_directory_onto_file_is_an_error(ctx, root):
         copy(tree(ctx), ["dir"], str(root), "/f")
 
 
+@pytest.mark.root
 def test_heredoc_content(root):
     res = write_content(str(root), "/etc/", "greeting", b"hello\n", chown=(5, 5), chmod="755",
                         mtime_ns=0)

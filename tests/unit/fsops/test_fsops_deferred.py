@@ -33,6 +33,7 @@ def root(tmp_path):
     return r
 
 
+@pytest.mark.root
 def test_regular_files_are_recorded_not_written(ctx, root):
     deferred = DeferredFiles()
     copy(SourceTree(str(ctx)), ["dir"], str(root), "/app/", chown=(5, 6), chmod="600", deferred=deferred)

@@ -138,6 +138,7 @@ def _make_tar(path, compression):
     path.write_bytes(subprocess.run(cmd, input=data, capture_output=True, check=True).stdout)
 
 
+@pytest.mark.root
 @pytest.mark.parametrize("compression", [None, "gzip", "bzip2", "xz", "zstd"])
 def test_add_extracts_local_archives_detected_by_content(tmp_path, compression):
     ctx, root = tmp_path / "ctx", tmp_path / "root"
@@ -155,6 +156,7 @@ def test_add_extracts_local_archives_detected_by_content(tmp_path, compression):
     assert "/opt/x/top/file" in res.written
 
 
+@pytest.mark.root
 def test_add_archive_with_chown_and_unpack_false(tmp_path):
     ctx, root = tmp_path / "ctx", tmp_path / "root"
     ctx.mkdir(), root.mkdir()

@@ -26,6 +26,7 @@ LAYER = make_tar([
 ])
 
 
+@pytest.mark.root
 def test_skeleton_has_the_shape_and_no_files(tmp_path):
     blob = tmp_path / "l.tar"
     blob.write_bytes(LAYER)
@@ -46,6 +47,7 @@ def test_skeleton_has_the_shape_and_no_files(tmp_path):
     assert stat.S_ISCHR(os.lstat(skel / "a" / "gone").st_mode)
 
 
+@pytest.mark.root
 def test_skeleton_still_verifies_the_diff_id(tmp_path):
     blob = tmp_path / "l.tar"
     blob.write_bytes(LAYER)

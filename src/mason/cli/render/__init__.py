@@ -43,6 +43,9 @@ def make_reporter(settings: OutputSettings, *, stream: IO[str], output: IO[str],
     from mason.cli.render.logline import LogReporter
 
     interactive = is_interactive(stream, env)
+    # https://no-color.org: NO_COLOR set and not empty means no ANSI colours, whatever else asks
+    # for them; a terminal still gets the live view (cursor movement is not colour).
+    colors = not env.get("NO_COLOR")
     if settings.log_format == "json":
         return LogReporter(stream, output=output, format="json", verbosity=settings.verbosity)
     live = settings.progress == "tty" or (settings.progress == "auto" and interactive)
@@ -51,8 +54,8 @@ def make_reporter(settings: OutputSettings, *, stream: IO[str], output: IO[str],
 
         from mason.cli.render.live import LiveView
 
-        return LiveView(stream, verbosity=settings.verbosity,
+        return LiveView(stream, verbosity=settings.verbosity, colors=colors,
                         width=width or (lambda: shutil.get_terminal_size().columns))
-    color = settings.log_format == "color" and interactive and "NO_COLOR" not in env
-    return LogReporter(stream, output=output, format="color" if color else "text",
+    terminal = settings.log_format == "color" and interactive
+    return LogReporter(stream, output=output, format="color" if terminal else "text", colors=colors,
                        verbosity=settings.verbosity, timestamps=settings.log_timestamp)

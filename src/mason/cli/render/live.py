@@ -40,7 +40,8 @@ class _Transfer:
 
 class LiveView:
     def __init__(self, stream: IO[str], *, verbosity: str = "info", width: Callable[[], int] = lambda: 100,
-                 clock: Callable[[], float] = time.monotonic, interval: float = 0.1, ticker: bool = True):
+                 clock: Callable[[], float] = time.monotonic, interval: float = 0.1, ticker: bool = True,
+                 colors: bool = True):
         self.stream = stream
         self.verbosity = verbosity
         self._width = width
@@ -50,7 +51,7 @@ class LiveView:
         self._transfers: dict[tuple[str, str], _Transfer] = {}
         self._drawn = 0               # lines of the view currently on screen
         self._frame = 0
-        self._log = LogReporter(stream, format="color", verbosity=verbosity, clock=clock)
+        self._log = LogReporter(stream, format="color", verbosity=verbosity, clock=clock, colors=colors)
         self._stop = threading.Event()
         self._thread = None
         if ticker:

@@ -113,15 +113,18 @@ class RunningSteps:
 class LogReporter:
     """A thread-safe ``Reporter`` writing one line per event; RUN output goes to ``output``.
 
-    ``format`` is ``text``, ``color`` (already decided: only on a terminal) or ``json``.
+    ``format`` is ``text``, ``color`` (already decided: only on a terminal) or ``json``;
+    ``colors=False`` (``NO_COLOR``) keeps a terminal's format but adds no colour codes.
     Every event's lines are written under one lock, so events from parallel stages never
     interleave within a line or within a multi-line message.
     """
 
     def __init__(self, stream: IO[str], *, output: IO[str] | None = None, format: str = "text",
                  verbosity: str = "info", timestamps: bool = False,
-                 clock: Callable[[], float] = time.monotonic, now: Callable[[], datetime] | None = None):
+                 clock: Callable[[], float] = time.monotonic, now: Callable[[], datetime] | None = None,
+                 colors: bool = True):
         self.stream = stream
+        self.colors = colors
         self.output = output if output is not None else stream
         self.format = format
         self.verbosity = verbosity
@@ -164,7 +167,7 @@ class LogReporter:
         tag = _TAGS[level]
         if self.format != "color":
             message = strip_controls(message)
-        else:
+        elif self.colors:
             tag = f"\x1b[{_COLORS[level]}m{tag}\x1b[0m"
         self._write(self.stream, "\n".join(f"{tag}[{stamp}] {line}" for line in message.splitlines() or [""]))
 

@@ -126,7 +126,7 @@ class Step:
         """The history ``created_by``: identical whether the step ran or hit."""
         return original_text(ins)
 
-    def record(self, ins: Any, ctx: StepContext) -> dict | None:
+    def record(self, ins: Any, ctx: StepContext) -> dict[str, Any] | None:
         """The cache key record (None: the output is known only after the step ran)."""
         raise AssertionError(f"{ins.name} is not a layer step")
 

@@ -12,12 +12,14 @@ stays open until the step is committed. The key record is in ``mason.executor.st
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, ContextManager
+from pathlib import Path
+from typing import Any, Callable, ContextManager
 
 from mason import fsops
 from mason.dockerfile import instructions as di
 from mason.errors import NotSupportedError
 from mason.executor.layers import LayerRef, layer_refs_of
+from mason.executor.settings import Settings
 from mason.executor.steps.context import Step, StepContext, original_text
 from mason.executor.steps.copykey import copy_record
 from mason.fsops.deferred import DeferredFiles, HiddenFileReached
@@ -36,17 +38,17 @@ class CopyStep(Step):
     def history(self, ins: di.Copy | di.Add, ctx: StepContext) -> str:
         return original_text(ins) + " # buildkit"
 
-    def cacheable(self, settings) -> bool:
+    def cacheable(self, settings: Settings) -> bool:
         return settings.options.cache_copy_layers
 
-    def record(self, ins: di.Copy | di.Add, ctx: StepContext) -> dict | None:
+    def record(self, ins: di.Copy | di.Add, ctx: StepContext) -> dict[str, Any] | None:
         return copy_record(ctx, ins)
 
     def execute(self, ins: di.Copy | di.Add, ctx: StepContext) -> LayerRef | None:
         return copy_step(ctx, ins, self.history(ins, ctx))
 
 
-def _chown(spec: str | None, root_cm: Callable[[], ContextManager]) -> tuple[int, int] | None:
+def _chown(spec: str | None, root_cm: Callable[[], ContextManager[Path]]) -> tuple[int, int] | None:
     """``--chown=user[:group]`` as numbers; names are looked up in the stage's own
     ``/etc/passwd`` and ``/etc/group`` (a bare user gets its primary group, as BuildKit)."""
     if not spec:
@@ -111,7 +113,8 @@ def _write(ctx: StepContext, ins: di.Copy | di.Add, created_by: str, tree: fsops
                                            unpack=ins.unpack, checksum=ins.checksum,
                                            keep_git_dir=bool(ins.keep_git_dir))
                 fsops.add(tree, list(ins.sources), root, ins.dest, work_dir=str(ctx.scratch("add")),
-                          workdir=workdir, options=options, where=loc, deferred=deferred)
+                          workdir=workdir, options=options, where=loc, deferred=deferred,
+                          tls=ctx.settings.options.tls)
             else:
                 fsops.copy(tree, list(ins.sources), root, ins.dest, workdir=workdir, chown=chown,
                            chmod=ins.chmod, excludes=tuple(ins.excludes), parents=ins.parents,

@@ -11,6 +11,8 @@ repository): the chain continues from its output. The rules for what each step s
 
 from __future__ import annotations
 
+from typing import Any
+
 from mason import fsops
 from mason.cache import records
 from mason.cache.keys import digest_of, key_hex
@@ -24,22 +26,23 @@ from mason.fsops.add import is_url
 MEMO_PREFIX = "mason-memo-"
 
 
-def copy_record(ctx: StepContext, ins: di.Copy | di.Add) -> dict | None:
+def copy_record(ctx: StepContext, ins: di.Copy | di.Add) -> dict[str, Any] | None:
     cache = ctx.cache
     assert cache is not None, "keys are computed only with the cache on"
     writer = cache.writer(ctx.docker_media)
     is_add = isinstance(ins, di.Add)
+    add = ins if isinstance(ins, di.Add) else None
     workdir, loc = ctx.config.workdir, ctx.location
     inline = [fsops.digest_content(s.name, s.data.encode("utf-8"), dest=ins.dest, workdir=workdir,
                                    chmod=ins.chmod) for s in ins.inline]
-    add_extra = {"unpack": ins.unpack, "checksum": ins.checksum, "keep_git_dir": ins.keep_git_dir} if is_add else None
+    add_extra = {"unpack": add.unpack, "checksum": add.checksum, "keep_git_dir": add.keep_git_dir} if add else None
     ref = getattr(ins, "from_", None)
     sources = list(ins.sources)
     digest = None
-    if is_add and any(is_url(s) or is_git_url(s) for s in sources):
-        if not ins.checksum or any(is_git_url(s) for s in sources):
+    if add and any(is_url(s) or is_git_url(s) for s in sources):
+        if not add.checksum or any(is_git_url(s) for s in sources):
             return None     # what the URL serves is not known before fetching it
-        digest = digest_of({"urls": sources, "checksum": ins.checksum})
+        digest = digest_of({"urls": sources, "checksum": add.checksum})
         origin = "url"
     elif ref is None:
         origin = "context"
@@ -96,8 +99,9 @@ def _stage_content(ctx: StepContext, source: StageState, ins: di.Copy | di.Add, 
         lookups.append(tags[-1])
     for tag in lookups:
         found = cache.get_document(tag)
-        if found and isinstance(found.get("content"), str):
-            return found["content"]
+        memo = found.get("content") if found else None
+        if isinstance(memo, str):
+            return memo
     with ctx.layers.view(source.layers) as root:
         tree = fsops.SourceTree(str(root), None, f"stage {source.stage.id}")
         content = fsops.digest_sources(tree, list(ins.sources), dest=ins.dest, workdir=workdir, chmod=ins.chmod,

@@ -64,7 +64,7 @@ def _command(cfg: StageConfig, ins: di.Cmd | di.Entrypoint) -> list[str]:
 
 def _ports(ports: tuple[str, ...]) -> list[str]:
     """``80``, ``53/udp``, ``8000-8002/tcp`` -> ``80/tcp``, ``53/udp``, ``8000/tcp``…"""
-    out = []
+    out: list[str] = []
     for port in ports:
         number, _, proto = port.partition("/")
         proto = (proto or "tcp").lower()

@@ -19,12 +19,14 @@ import os
 import posixpath
 import shutil
 from pathlib import Path
+from typing import Any, Literal
 
 from mason.cache import records
 from mason.dockerfile import instructions as di
 from mason.errors import BuildError, NotSupportedError
 from mason.executor import events as ev
 from mason.executor.layers import LayerRef
+from mason.executor.settings import Settings
 from mason.executor.stageconfig import DEFAULT_PATH
 from mason.executor.steps.context import Step, StepContext
 from mason.dockerfile.mounts import Mount as MountFlag
@@ -44,10 +46,10 @@ class RunStep(Step):
     def history(self, ins: di.Run, ctx: StepContext) -> str:
         return "RUN " + " ".join(command_argv(ctx.config.shell, ins)) + " # buildkit"
 
-    def cacheable(self, settings) -> bool:
+    def cacheable(self, settings: Settings) -> bool:
         return settings.options.cache_run_layers
 
-    def record(self, ins: di.Run, ctx: StepContext) -> dict:
+    def record(self, ins: di.Run, ctx: StepContext) -> dict[str, Any]:
         cfg, scope = ctx.config, ctx.scope
         env = dict(scope.env)
         env.update(scope.run_args())
@@ -122,11 +124,12 @@ def sandbox_mounts(ctx: StepContext, ins: di.Run, stack: contextlib.ExitStack, e
             os.chown(path, m.uid or 0, m.gid or 0)
             out.append(Mount(target or f"/run/secrets/{secret_id}", "bind", path, readonly=True))
         elif m.type == "tmpfs":
-            out.append(Mount(target, "tmpfs", size_bytes=m.size))
+            out.append(Mount(_required(m, target), "tmpfs", size_bytes=m.size))
         elif m.type == "cache":
+            target = _required(m, target)
             out.append(Mount(target, "bind", _cache_dir(ctx, m, target, stack), readonly=False))
         elif m.type == "bind":
-            out.append(_bind(ctx, m, target, stack))
+            out.append(_bind(ctx, m, _required(m, target), stack))
         else:
             raise NotSupportedError(f"RUN --mount=type={m.type} is not supported",
                                     hint="mason supports bind, cache, tmpfs and secret mounts")
@@ -180,7 +183,7 @@ def _bind(ctx: StepContext, m: MountFlag, target: str, stack: contextlib.ExitSta
     return Mount(target, "bind", host, readonly=m.readonly)
 
 
-def mount_record(ctx: StepContext, m: MountFlag, workdir: str) -> dict:
+def mount_record(ctx: StepContext, m: MountFlag, workdir: str) -> dict[str, Any]:
     target = m.target
     if target and not target.startswith("/"):
         target = posixpath.join(workdir, target)
@@ -189,16 +192,17 @@ def mount_record(ctx: StepContext, m: MountFlag, workdir: str) -> dict:
         return records.secret_mount(target=target, secret_id=secret_id, mode=m.mode, uid=m.uid, gid=m.gid,
                                     required=m.required, env=m.env)
     if m.type == "cache":
+        target = _required(m, target)
         return records.cache_mount(target=target, cache_id=m.id or target, sharing=m.sharing, mode=m.mode,
                                    uid=m.uid, gid=m.gid)
     if m.type == "tmpfs":
-        return records.tmpfs_mount(target=target, size=m.size)
+        return records.tmpfs_mount(target=_required(m, target), size=m.size)
     if m.type == "bind":
-        return _bind_record(ctx, m, target)
+        return _bind_record(ctx, m, _required(m, target))
     return {"type": m.type}     # the RUN itself refuses it, naming the line
 
 
-def _bind_record(ctx: StepContext, m: MountFlag, target: str) -> dict:
+def _bind_record(ctx: StepContext, m: MountFlag, target: str) -> dict[str, Any]:
     """Bind mounts by what they expose: the context's files (after .dockerignore, as the
     mount shows them), a stage by its final key, an image by its digest."""
     source = m.source or "/"
@@ -220,8 +224,19 @@ def _bind_record(ctx: StepContext, m: MountFlag, target: str) -> dict:
     return records.bind_mount(target=target, source=source, readonly=m.readonly, origin=origin, content=content)
 
 
-def network_mode(ins: di.Run) -> str:
-    network = {None: "host", "default": "host", "host": "host", "none": "none"}.get(ins.network)
+def _required(m: MountFlag, target: str | None) -> str:
+    """The target of a cache, tmpfs or bind mount: BuildKit has no default for it."""
+    if not target:
+        raise BuildError(f"RUN --mount=type={m.type} needs target=")
+    return target
+
+
+_NETWORKS: dict[str | None, Literal["host", "none"]] = {None: "host", "default": "host", "host": "host",
+                                                          "none": "none"}
+
+
+def network_mode(ins: di.Run) -> Literal["host", "none"]:
+    network = _NETWORKS.get(ins.network)
     if network is None:
         raise NotSupportedError(f"RUN --network={ins.network} is not supported")
     return network

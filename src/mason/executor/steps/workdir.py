@@ -7,11 +7,13 @@ existing one changes nothing and leaves an ``empty_layer`` history entry.
 from __future__ import annotations
 
 import posixpath
+from typing import Any
 
 from mason.cache import records
 from mason.dockerfile import instructions as di
 from mason.errors import MasonError
 from mason.executor.layers import LayerRef
+from mason.executor.settings import Settings
 from mason.executor.stageconfig import StageConfig
 from mason.executor.steps.context import Step, StepContext
 from mason.fsops import make_dirs, resolve_inroot
@@ -24,10 +26,10 @@ class WorkdirStep(Step):
     needs_filesystem = True
     not_cached_reason = "RUN and WORKDIR layers are not cached (--cache-run-layers=false)"
 
-    def cacheable(self, settings) -> bool:
+    def cacheable(self, settings: Settings) -> bool:
         return settings.options.cache_run_layers
 
-    def record(self, ins: di.Workdir, ctx: StepContext) -> dict:
+    def record(self, ins: di.Workdir, ctx: StepContext) -> dict[str, Any]:
         cfg = ctx.config
         path = posixpath.normpath(posixpath.join(cfg.workdir, ins.path))
         writer = ctx.cache.writer(ctx.docker_media) if ctx.cache else {}
@@ -46,6 +48,5 @@ class WorkdirStep(Step):
                 exists = False
             if not exists:
                 user = resolve_user(fs.root, ctx.config.user) if ctx.config.user else None
-                owner = {"uid": user.uid, "gid": user.gid} if user else {}
-                make_dirs(str(fs.root), path, **owner)
+                make_dirs(str(fs.root), path, uid=user.uid if user else 0, gid=user.gid if user else 0)
         return ctx.layers.commit(fs, self.history(ins, ctx))

@@ -1,10 +1,12 @@
+"""The verifying reader over a registry body: a ``read(n)`` function, drained on close."""
+
 import hashlib
 import io
 
 import pytest
 
 from mason.errors import DigestMismatchError
-from mason.registry.verify import VerifyingReader, check_bytes, compute_digest
+from mason.oci.digest import VerifyingReader, digest_bytes, verify_bytes
 
 DATA = bytes(range(256)) * 100
 DIGEST = "sha256:" + hashlib.sha256(DATA).hexdigest()
@@ -12,7 +14,7 @@ DIGEST = "sha256:" + hashlib.sha256(DATA).hexdigest()
 
 def reader(data=DATA, digest=DIGEST, size=len(DATA), closed=None):
     source = io.BytesIO(data)
-    return VerifyingReader(source.read, digest, size, what="blob X",
+    return VerifyingReader(source.read, digest, size, "blob X", drain_on_close=True,
                            on_close=(lambda: closed.append(True)) if closed is not None else None)
 
 
@@ -27,7 +29,7 @@ def test_wrong_bytes_raise_at_eof():
     bad = bytearray(DATA)
     bad[-1] ^= 1
     r = reader(bytes(bad))
-    with pytest.raises(DigestMismatchError, match="blob X: content has digest sha256:"):
+    with pytest.raises(DigestMismatchError, match="blob X: content hashes to sha256:"):
         r.read()
 
 
@@ -72,8 +74,17 @@ def test_unknown_size_still_verified():
         reader(DATA + b"x", size=None).read()
 
 
-def test_check_bytes_and_compute_digest():
-    assert compute_digest(DATA) == DIGEST
-    check_bytes(DATA, DIGEST, what="manifest")
-    with pytest.raises(DigestMismatchError, match="manifest: content has digest"):
-        check_bytes(DATA + b"x", DIGEST, what="manifest")
+def test_verify_bytes_and_digest_bytes():
+    assert digest_bytes(DATA) == DIGEST
+    assert verify_bytes(DATA, DIGEST, None, "manifest") == DATA
+    with pytest.raises(DigestMismatchError, match="manifest: content hashes to"):
+        verify_bytes(DATA + b"x", DIGEST, None, "manifest")
+
+
+def test_a_stream_source_is_not_drained_on_close_unless_asked():
+    """Layout and archive blobs: closing early verifies nothing and reads no further."""
+    source = io.BytesIO(DATA)
+    r = VerifyingReader(source, DIGEST, len(DATA), "blob")
+    r.read(10)
+    r.close()
+    assert not r.verified and source.closed and r.bytes_read == 10
