@@ -308,7 +308,7 @@ class _Words:
 
     __slots__ = ("parts", "size", "words", "in_word")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.parts: list[str] = []     # the current word, in pieces (no quadratic +=)
         self.size = 0
         self.words: list[str] = []

@@ -13,7 +13,8 @@ from __future__ import annotations
 import bisect
 import threading
 from collections.abc import Mapping
-from typing import Iterator
+from collections.abc import Iterable
+from typing import Any, Iterator, cast
 
 _REMOVED = object()
 
@@ -21,7 +22,7 @@ _REMOVED = object()
 class _Log:
     __slots__ = ("entries", "positions", "lock")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.entries: list[tuple[str, object]] = []
         self.positions: dict[str, list[int]] = {}
         self.lock = threading.Lock()
@@ -37,7 +38,7 @@ class Pairs:
 
     __slots__ = ("_log", "_n")
 
-    def __init__(self, items=(), *, _log: _Log | None = None, _n: int = 0):
+    def __init__(self, items: Iterable[tuple[str, str]] = (), *, _log: _Log | None = None, _n: int = 0):
         if _log is None:
             _log = _Log()
             for key, value in items:
@@ -61,7 +62,7 @@ class Pairs:
     def remove(self, key: str) -> Pairs:
         return self._extend(key, _REMOVED) if key in self else self
 
-    def get(self, key: str, default=None):
+    def get(self, key: str, default: Any = None) -> Any:
         positions = self._log.positions.get(key)
         if not positions:
             return default
@@ -78,7 +79,7 @@ class Pairs:
         value = self.get(key, _REMOVED)
         if value is _REMOVED:
             raise KeyError(key)
-        return value
+        return cast(str, value)
 
     def keys(self) -> list[str]:
         return [k for k, _ in self]
@@ -88,7 +89,7 @@ class Pairs:
         for key, value in self._log.entries[: self._n]:
             latest.pop(key, None)
             latest[key] = value
-        return iter([(k, v) for k, v in latest.items() if v is not _REMOVED])
+        return iter([(k, cast(str, v)) for k, v in latest.items() if v is not _REMOVED])
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
@@ -110,16 +111,16 @@ class Pairs:
         return f"Pairs({tuple(self)!r})"
 
 
-class Overlay(Mapping):
+class Overlay(Mapping[str, str]):
     """A read-only mapping: names of ``top`` win over those of ``bottom`` (ENV over ARG) — the
     expansion environment, without copying either map."""
 
     __slots__ = ("_top", "_bottom")
 
-    def __init__(self, top: Pairs, bottom: Pairs):
+    def __init__(self, top: Pairs, bottom: Pairs) -> None:
         self._top, self._bottom = top, bottom
 
-    def get(self, key, default=None):
+    def get(self, key: str, default: Any = None) -> Any:
         value = self._top.get(key, _REMOVED)
         if value is _REMOVED:
             value = self._bottom.get(key, _REMOVED)
@@ -132,14 +133,14 @@ class Overlay(Mapping):
         value = self.get(key, _REMOVED)
         if value is _REMOVED:
             raise KeyError(key)
-        return value
+        return cast(str, value)
 
     def _merged(self) -> dict[str, str]:
         out = dict(self._bottom)
         out.update(self._top)
         return out
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._merged())
 
     def __len__(self) -> int:

@@ -57,7 +57,7 @@ class StageScope:
     args: Pairs = Pairs()
     names: Pairs = Pairs()
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for name in ("env", "args", "names"):
             value = getattr(self, name)
             if not isinstance(value, Pairs):

@@ -46,7 +46,7 @@ def _hides_something(tree: SourceTree, rel: str, host: str) -> bool:
         try:
             names = os.listdir(host_dir)
         except PermissionError as exc:
-            raise BuildError(f"cannot read {tree.label} directory {rel_dir or '/'!r}: {exc}")
+            raise BuildError(f"cannot read {tree.label} directory {rel_dir or '/'!r}: {exc}") from None
         for name in names:
             ctx_rel = f"{rel_dir}/{name}" if rel_dir else name
             if tree.ignore is not None and tree.ignore.matches(ctx_rel):
