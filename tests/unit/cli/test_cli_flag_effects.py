@@ -137,6 +137,7 @@ CASES = {
     "work-dir": (NP + ["--work-dir", "{tmp}/w"], lambda r: r.o.work_root == r.tmp / "w"),
     "stage-jobs": (NP + ["--stage-jobs", "1"], lambda r: r.o.stage_jobs == 1),
     "isolation": (NP + ["--isolation", "chroot"], lambda r: r.o.isolation == "chroot"),
+    "max-layer-entries": (NP + ["--max-layer-entries", "5000"], lambda r: r.o.max_layer_entries == 5000),
 }
 
 IMPLEMENTED_FLAGS = [spec.name for spec in FLAGS if spec.status == IMPLEMENTED]
