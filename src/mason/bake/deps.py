@@ -9,25 +9,52 @@ Dockerfiles are read with mason's own front end (``parse_dockerfile`` + ``plan_s
 
 Only local contexts are read (a URL context would have to be fetched twice); a Dockerfile
 that cannot be read or parsed adds no dependency here, and its build reports the error.
+
+References are compared symbolically when they hold shell variables: ``mason ci generate``
+sees destinations such as ``${CI_REGISTRY_IMAGE}/api:${CI_COMMIT_SHORT_SHA}`` that only the
+CI job's shell expands, and a build-arg carrying the same text into ``FROM ${BASE}``. Each
+variable becomes an opaque token (``$X`` and ``${X}`` the same token), so the rest of the
+reference is still normalised (default tag, ``docker.io/library``) without guessing a value.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from mason.bake.model import BakeFile, ImageSpec
 from mason.errors import MasonError, UsageError
 
 
-def _key(text: str) -> tuple[str, str] | None:
-    """A comparable form of a reference: (name, tag-or-digest); None if it is no reference."""
+_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+def reference_key(text: str) -> tuple[str, str] | None:
+    """A comparable form of a reference: (name, tag-or-digest); None if it is no reference.
+
+    Variables are replaced by tokens made of their names (hex, so a token is a valid path
+    component and tag and cannot collide with literal text of the same reference)."""
     from mason.oci.reference import parse_reference
 
+    if "$" in text:
+        tokens: dict[str, str] = {}
+
+        def token(match: re.Match) -> str:
+            name = match.group(1) or match.group(2)
+            tokens[name] = "zv" + name.encode().hex() + "vz"
+            return tokens[name]
+
+        text = _VARIABLE.sub(token, text)
+        if "$" in text:
+            return None   # ${VAR:-default} and other shell forms: not compared
     try:
         ref = parse_reference(text)
     except MasonError:
         return None
     return ref.name, ref.digest or ref.tag or "latest"
+
+
+_key = reference_key
 
 
 def referenced_images(bake: BakeFile, image: ImageSpec) -> tuple[str, ...]:
@@ -38,19 +65,20 @@ def referenced_images(bake: BakeFile, image: ImageSpec) -> tuple[str, ...]:
     if image.context_is_url:
         return ()
     path = bake.dockerfile_path(image.name)
+    refs: list[str] = []
     try:
         text = path.read_text(encoding="utf-8")
         host = host_platform()
         plat = f"{host.os}/{host.architecture}" + (f"/{host.variant}" if host.variant else "")
-        plan = plan_stages(parse_dockerfile(text, file=str(path)), build_args=dict(image.build_args),
-                           target=image.target, target_platform=image.platform or plat, build_platform=plat)
+        for target_platform in image.platforms or (image.platform or plat,):   # each platform's FROM lines
+            plan = plan_stages(parse_dockerfile(text, file=str(path)), build_args=dict(image.build_args),
+                               target=image.target, target_platform=target_platform, build_platform=plat)
+            for stage in plan.needed():
+                if stage.base_stage is None and stage.base != "scratch":
+                    refs.append(stage.base)
+                refs.extend(stage.external_sources)
     except (OSError, UnicodeDecodeError, MasonError):
         return ()
-    refs: list[str] = []
-    for stage in plan.needed():
-        if stage.base_stage is None and stage.base != "scratch":
-            refs.append(stage.base)
-        refs.extend(stage.external_sources)
     return tuple(dict.fromkeys(refs))
 
 

@@ -14,12 +14,15 @@ Format (version 1)::
         destinations: [registry.example.com/group/image-a:latest]
         build_args: {K: V}
         target: final
-        platform: linux/amd64
+        platform: linux/amd64         # or platforms: [linux/amd64, linux/arm64] (mason ci generate:
+                                      # one job per platform, then an index job; mason bake refuses it)
         labels: {k: v}
         depends_on: [base]
         cache: true
         cache_repo: registry.example.com/group/cache
         no_push: false
+        reproducible: false           # strip timestamps (--reproducible): a rebuild from cached
+                                      # layers gives the same digest, so images built on it hit too
 
 Every unknown key, wrong type, unknown dependency or dependency cycle is an error naming the
 file, the line and the key: a typo must never silently drop a setting.
@@ -35,13 +38,13 @@ from pathlib import Path, PurePosixPath
 from mason.errors import UsageError
 
 IMAGE_KEYS = ("context", "dockerfile", "destinations", "build_args", "target", "platform", "labels",
-              "depends_on", "cache", "cache_repo", "no_push")
+              "depends_on", "cache", "cache_repo", "no_push", "reproducible", "platforms")
 DEFAULT_KEYS = tuple(k for k in IMAGE_KEYS if k not in ("destinations", "depends_on"))
 TOP_KEYS = ("version", "defaults", "images")
 _STR_KEYS = ("context", "dockerfile", "target", "platform", "cache_repo")
 _MAP_KEYS = ("build_args", "labels")
-_LIST_KEYS = ("destinations", "depends_on")
-_BOOL_KEYS = ("cache", "no_push")
+_LIST_KEYS = ("destinations", "depends_on", "platforms")
+_BOOL_KEYS = ("cache", "no_push", "reproducible")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _URL_CONTEXT = re.compile(r"^[a-z][a-z0-9+.-]*://")
 
@@ -62,6 +65,8 @@ class ImageSpec:
     cache: bool = False
     cache_repo: str | None = None
     no_push: bool = False
+    reproducible: bool = False
+    platforms: tuple[str, ...] = ()
     line: int = 0
 
     @property
@@ -150,16 +155,38 @@ def parse_bake(text: str, path: Path | str = Path("mason.bake.yml")) -> BakeFile
             raise UsageError(f"{file}:{line}: image name {name!r} must match [A-Za-z0-9][A-Za-z0-9._-]*")
         own = _fields(images_node[name], IMAGE_KEYS, file, f"images.{name}", line)
         merged = {**defaults, **own}
+        for mine, other in (("platform", "platforms"), ("platforms", "platform")):
+            if mine in own and other not in own:
+                merged.pop(other, None)      # the image's own choice wins over the defaults' other key
         for key in _MAP_KEYS:
             merged[key] = {**defaults.get(key, {}), **own.get(key, {})}
         merged = {k: (tuple(v) if k in _LIST_KEYS else v) for k, v in merged.items()}
         images[name] = ImageSpec(name=name, line=line, **merged)
+        _check_platforms(images[name], file)
         if not images[name].destinations and not images[name].no_push:
             raise UsageError(f"{file}:{line}: image {name!r} has no destinations",
                              hint="add destinations: [registry/repo:tag], or no_push: true to only build it")
     _check_graph(images, file)
     _check_destinations(images, file)
     return BakeFile(path=path, version=1, images=images)
+
+
+def _check_platforms(image: ImageSpec, file: str) -> None:
+    from mason.errors import MasonError
+    from mason.oci.platform import parse_platform
+
+    where = f"{file}:{image.line}: image {image.name!r}"
+    if image.platform and image.platforms:
+        raise UsageError(f"{where}: give platform (one) or platforms (several), not both")
+    seen: dict[str, str] = {}
+    for text in image.platforms:
+        try:
+            normal = str(parse_platform(text))
+        except MasonError as exc:
+            raise UsageError(f"{where}: platforms: {exc}") from None
+        if normal in seen:
+            raise UsageError(f"{where}: platforms lists {normal} twice ({seen[normal]!r}, {text!r})")
+        seen[normal] = text
 
 
 def _is_map(node) -> bool:

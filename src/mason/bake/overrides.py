@@ -55,11 +55,11 @@ def _set(image: ImageSpec, key: str, value: str, raw: str) -> ImageSpec:
         close = difflib.get_close_matches(key, IMAGE_KEYS, n=1)
         raise UsageError(f"--set {raw!r}: unknown key {key!r}",
                          hint=f"did you mean {close[0]!r}?" if close else f"keys: {', '.join(IMAGE_KEYS)}")
-    if field in ("cache", "no_push"):
+    if field in ("cache", "no_push", "reproducible"):
         if value.lower() not in _BOOLS:
             raise UsageError(f"--set {raw!r}: {field} must be true or false")
         return dataclasses.replace(image, **{field: _BOOLS[value.lower()]})
-    if field in ("destinations", "depends_on"):
+    if field in ("destinations", "depends_on", "platforms"):
         return dataclasses.replace(image, **{field: tuple(v for v in value.split(",") if v)})
     if not value and field in ("context", "dockerfile"):
         raise UsageError(f"--set {raw!r}: {field} must not be empty")

@@ -69,6 +69,7 @@ def image_options(bake: BakeFile, image: ImageSpec, context_dir: Path, settings:
         platform=image.platform,
         labels=dict(image.labels),
         no_push=image.no_push,
+        reproducible=image.reproducible,
         work_root=settings.work_root,
         cache_dir=settings.cache_dir,
         cache=image.cache,

@@ -2,9 +2,15 @@
 
 One job per image, each its own container (so even Kaniko would be safe), all extending one
 hidden template that runs mason's image. Jobs start as soon as the images they build on are
-pushed (``needs:``; roots get ``needs: []``), and stages follow the dependency depth so the
-pipeline is valid on GitLab versions without same-stage ``needs``. Every job with the cache
-on uses the bake file's one ``cache_repo``: the registry is the only cache runners share.
+pushed (``needs:``; roots get ``needs: []``), so independent images build in parallel on as
+many runners as there are, and stages follow the dependency depth so the pipeline is valid
+on GitLab versions without same-stage ``needs``. Dependencies are the bake file's
+``depends_on`` plus what the Dockerfiles say (``mason.bake.deps``: a ``FROM`` or ``COPY
+--from`` naming another image's destination, compared symbolically when the destination is
+written with CI variables such as ``${CI_REGISTRY_IMAGE}``). Every job with the cache on uses
+the bake file's one ``cache_repo``: the registry is the only cache runners share, so a rerun
+of the pipeline finds the layers the last run pushed. ``runner_tags`` maps a platform to the
+runner tags of the machines that build it natively (GitLab's ``tags:``).
 
 Values from the bake file are double-quoted for the shell: ``$VAR``/``${VAR}`` still expand
 (destinations usually use ``$CI_REGISTRY_IMAGE``) but ``$(...)``, backticks, quotes and
@@ -36,6 +42,17 @@ def stage_name(depth: int) -> str:
     return f"build-{depth + 1}"
 
 
+def index_stage(depth: int) -> str:
+    """Where the index jobs of one depth run: after its per-platform builds, before the next depth."""
+    return f"index-{depth + 1}"
+
+
+def platform_job_name(image: str, platform: str) -> str:
+    from mason.ci.platforms import platform_slug
+
+    return f"build-{image}-{platform_slug(platform)}"
+
+
 def shell_quote(value: str) -> str:
     """Double quotes keeping ``$VAR`` expansion but not command substitution."""
     out = []
@@ -49,19 +66,31 @@ def shell_quote(value: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def build_command(bake: BakeFile, name: str, root: Path) -> list[str]:
-    """``mason build`` argv (already shell-quoted words) for one image."""
+def build_command(bake: BakeFile, name: str, root: Path, platform: str | None = None) -> list[str]:
+    """``mason build`` argv (already shell-quoted words) for one image, or one platform of it."""
+    from mason.ci.platforms import platform_reference
+
     image = bake.images[name]
     context, dockerfile = _paths(bake, image, root)
     words = ["mason", "build", "--context", shell_quote(context), "--dockerfile", shell_quote(dockerfile)]
-    for dest in image.destinations:
+    if platform is not None:
+        if image.no_push or not image.destinations:
+            raise UsageError(f"{bake.path}:{image.line}: image {name!r}: platforms need destinations to push each "
+                             f"platform's image to (no_push cannot be assembled into an index)")
+        destinations = [platform_reference(image.destinations[0], platform, f"{bake.path}:{image.line}")]
+    else:
+        destinations = list(image.destinations)
+    for dest in destinations:
         words += ["--destination", shell_quote(dest)]
     if image.no_push:
         words.append("--no-push")
+    if image.reproducible:
+        words.append("--reproducible")
     if image.target:
         words += ["--target", shell_quote(image.target)]
-    if image.platform:
-        words += ["--custom-platform", shell_quote(image.platform)]
+    chosen = platform or image.platform
+    if chosen:
+        words += ["--custom-platform", shell_quote(chosen)]
     for key, value in image.build_args.items():
         words += ["--build-arg", shell_quote(f"{key}={value}")]
     for key, value in image.labels.items():
@@ -94,16 +123,27 @@ def _paths(bake: BakeFile, image: ImageSpec, root: Path) -> tuple[str, str]:
 
 
 def generate_pipeline(bake: BakeFile, *, root: Path | None = None, mason_image: str = DEFAULT_MASON_IMAGE,
-                      source: str | None = None) -> str:
+                      source: str | None = None, runner_tags: dict[str, list[str]] | None = None) -> str:
     """The child pipeline's YAML text."""
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
     from ruamel.yaml.scalarstring import DoubleQuotedScalarString, FoldedScalarString
 
+    from mason.bake.deps import with_inferred_dependencies
+
+    runner_tags = dict(runner_tags or {})
+    built = {p for image in bake.images.values() for p in (image.platform, *image.platforms) if p}
+    unused = set(runner_tags) - built
+    if unused:
+        raise UsageError(f"--runner-tag {sorted(unused)[0]}=...: no image of {bake.path} builds that platform",
+                         hint="set platform: on the images that runners of that platform build")
+    bake, inferred = with_inferred_dependencies(bake)
     root = bake.base_dir if root is None else root
     levels = bake.levels()
     depth = {name: d for d, group in enumerate(levels) for name in group}
+    multi = {d for d, group in enumerate(levels) if any(bake.images[n].platforms for n in group)}
+    stages = [s for d in range(len(levels)) for s in ([stage_name(d)] + ([index_stage(d)] if d in multi else []))]
     sections: list[tuple[str, object]] = [
-        ("stages", [stage_name(d) for d in range(len(levels))]),
+        ("stages", stages),
         ("variables", CommentedMap([("MASON_IMAGE", DoubleQuotedScalarString(mason_image))])),
     ]
     entrypoint = CommentedSeq([DoubleQuotedScalarString("")])
@@ -114,25 +154,49 @@ def generate_pipeline(bake: BakeFile, *, root: Path | None = None, mason_image: 
     template["variables"] = CommentedMap([("DOCKER_CONFIG", "/kaniko/.docker")])
     template["before_script"] = ['mkdir -p "${DOCKER_CONFIG}"', AUTH_LINE]
     sections.append((TEMPLATE, template))
-    for name in bake.order():
-        words = build_command(bake, name, root)
-        job = CommentedMap()
-        job["extends"] = TEMPLATE
-        job["stage"] = stage_name(depth[name])
-        needs = CommentedSeq(job_name(d) for d in bake.images[name].depends_on)
+    def job(stage: str, needs_jobs, tags, script) -> CommentedMap:
+        out = CommentedMap()
+        out["extends"] = TEMPLATE
+        out["stage"] = stage
+        needs = CommentedSeq(needs_jobs)
         needs.fa.set_flow_style()
-        job["needs"] = needs
-        job["script"] = [_folded(words, FoldedScalarString)]
-        sections.append((job_name(name), job))
-    header = (f"# Generated by `mason ci generate {source or bake.path.name}`: one job per image.\n"
+        out["needs"] = needs
+        if tags:
+            out["tags"] = list(tags)
+        out["script"] = script
+        return out
+
+    for name in bake.order():
+        image = bake.images[name]
+        deps = [job_name(d) for d in image.depends_on]
+        if not image.platforms:
+            words = build_command(bake, name, root)
+            sections.append((job_name(name), job(stage_name(depth[name]), deps, runner_tags.get(image.platform or ""),
+                                                 [_folded(words, FoldedScalarString)])))
+            continue
+        per_platform = []
+        for platform in image.platforms:
+            words = build_command(bake, name, root, platform)
+            per_platform.append((platform_job_name(name, platform), words[words.index("--destination") + 1]))
+            sections.append((per_platform[-1][0], job(stage_name(depth[name]), deps, runner_tags.get(platform),
+                                                      [_folded(words, FoldedScalarString)])))
+        script = [_folded(["mason", "manifest", "create", shell_quote(dest), *(ref for _, ref in per_platform)],
+                          FoldedScalarString, head=3) for dest in image.destinations]
+        sections.append((job_name(name), job(index_stage(depth[name]), [j for j, _ in per_platform], None, script)))
+    per = "one job per image" + (" (per platform, plus an index job, for images with platforms)"
+                                 if any(image.platforms for image in bake.images.values()) else "")
+    header = (f"# Generated by `mason ci generate {source or bake.path.name}`: {per}.\n"
               f"# Edit the bake file and regenerate; changes made here are lost.\n")
+    for name, added in inferred.items():
+        header += (f"# {job_name(name)} needs {', '.join(job_name(d) for d in added)}: its Dockerfile builds on "
+                   f"{'their destinations' if len(added) > 1 else 'its destination'}.\n")
     return header + "\n".join(_dump({key: value}) for key, value in sections)
 
 
-def _folded(words: list[str], folded_type):
+def _folded(words: list[str], folded_type, head: int = 2):
     """``mason build`` then one ``--flag value`` pair per line, as a ``>-`` block."""
-    parts = [" ".join(words[:2])]
-    i = 2
+    parts = [" ".join(words[:head])]
+    i = head
     while i < len(words):
         if words[i].startswith("--") and "=" not in words[i] and i + 1 < len(words) and not words[i + 1].startswith("--"):
             parts.append(f"{words[i]} {words[i + 1]}")

@@ -48,6 +48,7 @@ class Invocation:
     line: int
     in_loop: bool
     background: bool
+    loop_runs: int | None = None   # see Command.loop_runs
 
     def values(self, name: str) -> list[str]:
         return [f.value for f in self.flags if f.name == name and f.value is not None]
@@ -185,4 +186,4 @@ def _invocation(command: Command, entry: LocStr, index: int, section: str,
     line = entry.line_at(command.line_offset) if isinstance(entry, LocStr) else 0
     return Invocation(program=program, kind=kind, flags=flags, positional=positional, section=section,
                       entry=index, file=getattr(entry, "file", "?"), line=line, in_loop=command.in_loop,
-                      background=command.background)
+                      background=command.background, loop_runs=command.loop_runs)

@@ -34,6 +34,8 @@ class Command:
     piped: bool = False      # stdout feeds a pipe
     background: bool = False
     in_loop: bool = False
+    loop_runs: int | None = None   # in a loop: how often it runs, when every enclosing loop is a
+                                   # ``for`` over a literal list (None: known only at run time)
 
     @property
     def argv(self) -> list[str]:
@@ -57,6 +59,7 @@ class _Scanner:
         self.commands: list[Command] = []
         self.current = Command()
         self.loop_depth = 0
+        self.loop_counts: list[int | None] = []
         self.pending_redirect: str | None = None
         self.heredocs: list[tuple[str, bool]] = []
 
@@ -198,6 +201,7 @@ class _Scanner:
             if word.raw in _LOOP_OPEN:
                 self.loop_depth += 1
                 if word.raw in ("while", "until"):
+                    self.loop_counts.append(None)
                     cur.line_offset = self.line
                     return  # the condition that follows runs on every iteration
                 cur.words.append(word)  # ``for x in ...`` header: not a command, dropped at its end
@@ -205,15 +209,25 @@ class _Scanner:
                 return
             if word.raw == "done":
                 self.loop_depth = max(0, self.loop_depth - 1)
+                if self.loop_counts:
+                    self.loop_counts.pop()
                 return
             if word.raw in _PREFIX_WORDS or word.raw in ("fi", "esac", "}"):
                 return
             cur.line_offset = self.line
             cur.in_loop = self.loop_depth > 0
+            known = [c for c in self.loop_counts if c is not None]
+            if cur.in_loop and self.loop_counts and len(known) == len(self.loop_counts):
+                runs = 1
+                for count in known:
+                    runs *= count
+                cur.loop_runs = runs
         cur.words.append(word)
 
     def _end_command(self) -> None:
         cur = self.current
+        if cur.words and cur.words[0].raw in ("for", "select"):
+            self.loop_counts.append(_literal_count(cur.words) if cur.words[0].raw == "for" else None)
         if cur.words and cur.words[0].raw not in _LOOP_OPEN:
             self.commands.append(cur)
         self.current = Command()
@@ -236,6 +250,17 @@ class _Scanner:
 
     def _count_lines(self, start: int, end: int) -> None:
         self.line += self.text.count("\n", start, end)
+
+
+def _literal_count(header: list[Word]) -> int | None:
+    """Items of ``for NAME in WORDS``: their number when every word is literal, else None."""
+    raws = [w.raw for w in header]
+    if len(raws) < 3 or raws[2] != "in":
+        return None   # ``for NAME`` iterates over "$@"
+    items = raws[3:]
+    if any(ch in raw for raw in items for ch in "$`*?[{"):
+        return None
+    return len(items)
 
 
 def _matching(text: str, open_index: int, where: str) -> int:

@@ -72,6 +72,14 @@ def run(args, *, executor=None, env=None, cwd=None, stderr=None) -> int:
 
     bake = load_bake(cwd / args.file)
     bake = expand_variables(apply_sets(bake, args.sets), env)
+    from mason.errors import UsageError
+
+    for image in bake.images.values():
+        if image.platforms:
+            raise UsageError(f"{bake.path}:{image.line}: image {image.name!r}: platforms {list(image.platforms)}: "
+                             "mason bake builds one platform per image",
+                             hint="build several platforms with `mason ci generate` (one job per platform on "
+                                  "native runners, then `mason manifest create`), or give platform: here")
     bake, inferred = with_inferred_dependencies(bake)
     settings = BakeSettings(cwd=cwd, env=env, jobs=args.jobs,
                             cache_dir=(cwd / args.cache_dir) if args.cache_dir else None,

@@ -387,6 +387,7 @@ def build_options(parsed: ParsedFlags, context_dir: Path, *, env: Mapping[str, s
         cache_dir=cache_dir,
         snapshot_mode="auto" if mode in _KANIKO_SNAPSHOT_MODES else mode,
         isolation=parsed["isolation"],
+        force=parsed["force"],
         single_snapshot=parsed["single-snapshot"],
         ignore_paths=tuple(parsed["ignore-path"]),
         ignore_var_run=parsed["ignore-var-run"],

@@ -9,9 +9,11 @@ def configure(parser) -> None:
     sub = parser.add_subparsers(dest="ci_command", metavar="ACTION", required=True)
     lint = sub.add_parser("lint", help="report image-build pitfalls (exit 1 on errors or warnings)")
     lint.add_argument("file", help="the pipeline, e.g. .gitlab-ci.yml")
-    lint.add_argument("--format", choices=("text", "json"), default="text")
+    lint.add_argument("--format", choices=("text", "json", "codequality"), default="text",
+                      help="codequality: GitLab's Code Quality report (artifacts:reports:codequality)")
+    lint.add_argument("-o", "--output", help="write the report here instead of stdout")
     lint.add_argument("--root", help="repository root for include: local (default: the file's directory)")
-    fix = sub.add_parser("fix", help="split jobs that run several cached builds into one job per image")
+    fix = sub.add_parser("fix", help="split jobs that run several builds in one container into one job per image")
     fix.add_argument("file")
     fix.add_argument("--diff", action="store_true", help="print a unified diff instead of writing")
     fix.add_argument("-o", "--output", help="write the result here instead of over FILE ('-' for stdout)")
@@ -22,6 +24,8 @@ def configure(parser) -> None:
     gen.add_argument("--root", help="repository root, where the job's CI_PROJECT_DIR points "
                                     "(default: the bake file's directory)")
     gen.add_argument("--mason-image", help="mason image the jobs run (default: the published one)")
+    gen.add_argument("--runner-tag", action="append", default=[], metavar="PLATFORM=TAG[,TAG]",
+                     help="runner tags for the jobs of images with that platform, e.g. linux/arm64=arm64")
 
 
 def run(args) -> int:
@@ -29,22 +33,25 @@ def run(args) -> int:
 
 
 def _lint(args) -> int:
-    import json
+    from pathlib import Path
 
     from mason.ci.pipeline import load_pipeline
+    from mason.ci.report import render_codequality, render_json, render_text
     from mason.ci.rules import FAILING, lint
 
-    findings = lint(load_pipeline(args.file, args.root))
-    failing = [f for f in findings if f.severity in FAILING]
+    pipeline = load_pipeline(args.file, args.root)
+    findings = lint(pipeline)
     if args.format == "json":
-        json.dump({"file": args.file, "findings": [f.to_dict() for f in findings]}, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        text = render_json(args.file, findings)
+    elif args.format == "codequality":
+        text = render_codequality(findings, pipeline.root)
     else:
-        for finding in findings:
-            print(finding.render())
-        print(f"{args.file}: {len(failing)} problem(s)" + (f", {len(findings) - len(failing)} note(s)"
-                                                            if len(findings) > len(failing) else ""))
-    return 1 if failing else 0
+        text = render_text(args.file, findings)
+    if args.output and args.output != "-":
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 1 if any(f.severity in FAILING for f in findings) else 0
 
 
 def _fix(args) -> int:
@@ -75,9 +82,19 @@ def _generate(args) -> int:
     from mason.bake.model import load_bake
     from mason.ci.generate import DEFAULT_MASON_IMAGE, generate_pipeline
 
+    from mason.errors import UsageError
+
+    runner_tags: dict[str, list[str]] = {}
+    for raw in args.runner_tag:
+        platform, eq, tags = raw.partition("=")
+        names = [t.strip() for t in tags.split(",") if t.strip()]
+        if not eq or not platform or not names:
+            raise UsageError(f"--runner-tag {raw!r}: write PLATFORM=TAG[,TAG...], e.g. linux/arm64=arm64")
+        runner_tags.setdefault(platform, []).extend(names)
     bake = load_bake(args.bakefile)
     text = generate_pipeline(bake, root=Path(args.root) if args.root else None,
-                             mason_image=args.mason_image or DEFAULT_MASON_IMAGE, source=args.bakefile)
+                             mason_image=args.mason_image or DEFAULT_MASON_IMAGE, source=args.bakefile,
+                             runner_tags=runner_tags)
     if args.output and args.output != "-":
         Path(args.output).write_text(text, encoding="utf-8")
     else:

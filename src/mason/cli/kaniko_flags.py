@@ -90,8 +90,9 @@ FLAGS: tuple[FlagSpec, ...] = (
     _f("label", LIST, (), "Image label k=v (repeatable)"),
     _f("kaniko-dir", STRING, "/kaniko", "Kaniko's working directory (env KANIKO_DIR)", status=ACCEPTED,
        effect=_KANIKO_DIR_EFFECT),
-    _f("force", BOOL, False, "Build outside of a container", status=ACCEPTED,
-       effect="mason never changes the host's root filesystem, so it runs anywhere; no effect"),
+    _f("force", BOOL, False, "Build outside of a container",
+       effect="only --isolation=host-root rewrites /; it refuses outside a container unless --force "
+              "is given; the other levels never touch the host's root and run anywhere"),
     # -- snapshots and execution -------------------------------------------------------------------
     _f("snapshot-mode", STRING, "full", "How changes are found after RUN: mason's auto|overlay|walk, "
        "or Kaniko's full|redo|time", aliases=("snapshotMode",),
@@ -195,11 +196,13 @@ FLAGS: tuple[FlagSpec, ...] = (
        "in order)", origin="mason",
        effect="Kaniko builds stages one after another; the image is the same either way"),
     _f("isolation", STRING, "auto", "How RUN is isolated: auto (the strongest this process may use, "
-       "detected and stated in the log), namespaces (mount/PID namespaces, overlay snapshots) or chroot "
-       "(no mounts, no new namespaces: an unprivileged CI container; stat-walk snapshots)",
-       choices=("auto", "namespaces", "chroot"), origin="mason",
-       effect="a mode can be forced down, never up past what the process may do; chroot's limits are "
-              "in docs/unprivileged.md"),
+       "detected and stated in the log), namespaces (mount/PID namespaces, overlay snapshots), host-root "
+       "(no mounts or namespaces, inside a container: the build root is the container's own /, as in "
+       "Kaniko, reset and verified) or chroot (no mounts, no new namespaces; stat-walk snapshots)",
+       choices=("auto", "namespaces", "host-root", "chroot"), origin="mason",
+       effect="auto picks host-root over chroot inside a container when mason runs as root from a "
+              "self-contained runtime; a level can be forced down, never up past what the process may "
+              "do; host-root outside a container needs --force; limits in docs/unprivileged.md"),
 )
 
 BY_NAME: Mapping[str, FlagSpec] = MappingProxyType({f.name: f for f in FLAGS})

@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bake": ("mason.cli.bake_cmd", "build several images from a bake file, in parallel"),
     "copy": ("mason.cli.copy_cmd", "copy an image between registries, OCI layouts and docker archives"),
     "inspect": ("mason.cli.inspect_cmd", "show an image's manifest, config and layers"),
+    "manifest": ("mason.cli.manifest_cmd", "assemble a multi-platform image index from per-platform images"),
     "dockerfile": ("mason.cli.dockerfile_cmd", "parse or check a Dockerfile"),
     "ci": ("mason.cli.ci_cmd", "lint, fix and generate GitLab CI pipelines"),
     "warm": ("mason.cli.warm_cmd", "fill --cache-dir with base images (Kaniko's warmer)"),

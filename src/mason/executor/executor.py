@@ -12,6 +12,7 @@ shared directory a previous build could have left files in (Kaniko #1829).
 from __future__ import annotations
 
 import errno
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -191,7 +192,18 @@ class Build:
         # Local: the capability probe pulls in the sandbox; an all-hits build never probes.
         from mason.sandbox.capabilities import choose, detect
 
-        isolation = choose(detect(self.work.data), self.options.isolation)
+        assert self.work.data is not None, "the work dir is open before isolation is probed"
+        isolation = choose(detect(self.work.data), self.options.isolation, force=self.options.force)
+        if isolation.level == "host-root":
+            self._open_host_root(isolation)
+            return
+        if isolation.container is not None:
+            from mason.snapshot.pristine import busy   # only in containers: host-root's state
+
+            holder = busy()
+            if holder is not None:
+                raise BuildError(f"a host-root build (pid {holder}) owns this container's / right now",
+                                 hint="run the builds one after another")
         mode = self.settings.snapshot_mode
         if mode is SnapshotMode.OVERLAY and not isolation.overlay:
             raise NotSupportedError(f"--snapshot-mode=overlay needs overlayfs mounts: {isolation.reason}",
@@ -211,6 +223,31 @@ class Build:
             lowers = "EROFS images" if self.store.images() else f"directories ({self.store.images_refused})"
             files += f"; lower layers: {lowers}"
         self.reporter.emit(ev.Info(f"work files: {files}"))
+
+    def _open_host_root(self, isolation) -> None:
+        """Host-root isolation (mason.executor.hostrootfs): / is the build root, locked, verified."""
+        # Local: only host-root builds need the pristine-state machinery.
+        from mason.executor.hostrootfs import HostRootStrategy, kept_paths_for
+
+        if self.settings.snapshot_mode is SnapshotMode.OVERLAY:
+            raise NotSupportedError("--snapshot-mode=overlay needs overlayfs mounts; host-root isolation walks /")
+        assert self.work.path is not None, "the work dir is open before isolation is probed"
+        kept = kept_paths_for(self.options, self.work.path, isolation.runtime, self.env)
+        _ = self.registry                  # CA files are read now: / is about to be replaced
+        if self.options.destinations and not self.options.no_push:
+            _ = self.push_registry
+        fs = HostRootStrategy(self.store, self.work.sub("roots"), kept, warn=self._warn)
+        done = fs.open(self.work.path.name)
+        self.isolation = isolation
+        self._fs = fs
+        self.reporter.emit(ev.Info(f"isolation: host-root ({isolation.reason}); snapshots: walk of /"))
+        self.reporter.emit(ev.Info(f"host-root: {done}; kept out of the build: {kept.describe()}"))
+
+    def close_fs(self) -> None:
+        """Host-root: / back to pristine and verified (raises when it is not); else nothing."""
+        close = getattr(self._fs, "close", None)
+        if close is not None:
+            close()
 
     @property
     def fs(self) -> Strategy:
@@ -251,8 +288,8 @@ class Build:
         self.ignore = load_ignore(Path(opts.context_dir), opts.dockerfile)
         self.context = SourceTree(str(opts.context_dir), self.ignore)
         self._check_push_permission()
-        if not opts.cache:
-            self._choose_isolation()
+        if not opts.cache or _host_root_possible(opts):
+            self._choose_isolation()       # host-root: the root is verified before anything runs
         if opts.cache:
             self.cache = BuildCache(self.settings, push_client=lambda: self.push_registry, reporter=self.reporter)
         try:
@@ -260,6 +297,7 @@ class Build:
         finally:
             if self.cache is not None:
                 self.cache.close()     # no lookup or cache push outlives the build
+            self.close_fs()
 
     def _build_and_write(self, plan: StagePlan) -> BuildResult:
         opts = self.options
@@ -281,6 +319,7 @@ class Build:
                    cancel=self.cancel, done=done)
         # Every stage is built: the step dirs (overlay uppers, walk roots) are dead; layers
         # live on as blobs. Their removal overlaps the push instead of following it.
+        self.close_fs()                # host-root: / pristine and verified before anything is written
         for sub in ("steps", "roots", "skeletons"):
             self.work.remove_early(sub)
         self.work.check()              # nothing is written from a scratch fs that lost writes
@@ -341,6 +380,8 @@ class Build:
 
     def stage_jobs(self) -> int:
         """How many stages may build at once: ``stage_jobs``, or the CPUs this process has."""
+        if self.isolation is not None and self.isolation.level == "host-root":
+            return 1                       # one root: stages one after another
         return self.settings.stage_jobs
 
     def _dockerfile_text(self) -> tuple[str, str]:
@@ -467,3 +508,14 @@ class _CancellingRunner:
     def __getattr__(self, name):
         return getattr(self._runner, name)
 
+
+def _host_root_possible(opts) -> bool:
+    """Whether this build may end up in host-root isolation (then the probe cannot wait)."""
+    if opts.isolation == "host-root":
+        return True
+    if opts.isolation != "auto":
+        return False
+    # local: the sandbox loads lazily
+    from mason.sandbox.container import container_hint, runtime_roots
+
+    return os.geteuid() == 0 and container_hint() is not None and not runtime_roots()[1]

@@ -71,7 +71,8 @@ class BuildOptions:
     work_root: Path | None = None           # parent of the build's private work dir
     cache_dir: Path | None = None           # shared extracted-layer store (persistent)
     snapshot_mode: str = "auto"             # auto | overlay | walk
-    isolation: str = "auto"                 # auto | namespaces | chroot (forced down, never up)
+    isolation: str = "auto"                 # auto | namespaces | host-root | chroot
+    force: bool = False                     # Kaniko's --force: host-root isolation outside a container
     single_snapshot: bool = False
     ignore_paths: tuple[str, ...] = ()
     ignore_var_run: bool = True

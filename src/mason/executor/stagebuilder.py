@@ -30,7 +30,6 @@ from mason.executor.layerstore import LayerStore
 from mason.executor.settings import Settings
 from mason.executor.skeletons import Skeletons
 from mason.executor.stageconfig import StageConfig
-from mason.executor.rootfs import WalkStrategy
 from mason.executor.stagelayers import StageLayers, Strategy
 from mason.executor.stagerun import StageCancelled
 from mason.executor.stagestate import StageState, StepRecord
@@ -123,9 +122,9 @@ class StageBuilder:
             config = StageConfig(parent.config.snapshot())
             layers = list(parent.layers)
             state = StageState(stage, layers, config, parent.docker_media, built_locally=parent.built_locally)
-            chosen = svc.strategy_chosen()
-            if isinstance(chosen, WalkStrategy):
-                chosen.adopt(layers, parent.layers)
+            adopt = getattr(svc.strategy_chosen(), "adopt", None)   # walk and host-root roots
+            if adopt is not None:
+                adopt(layers, parent.layers)
             base_text = f"stage {parent.stage.id}"
             if svc.cache is not None:
                 # A FROM-only stage still has a key: its base's (Kaniko #1833).

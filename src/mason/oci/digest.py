@@ -78,7 +78,7 @@ def verify_bytes(data: bytes, digest: str, size: int | None, what: str) -> bytes
         raise DigestMismatchError(f"{what}: size {len(data)} does not match the expected {size} bytes of {digest}")
     actual = digest_bytes(data, algorithm)
     if actual != digest:
-        raise DigestMismatchError(f"{what}: content hashes to {actual}, expected {digest}")
+        raise DigestMismatchError(f"{what}: content hashes to {actual}, not to its digest {digest}")
     return data
 
 
@@ -160,7 +160,7 @@ class VerifyingReader(io.RawIOBase):
             self._fail(f"got {self._count} bytes, expected {self.size} bytes of {self.digest}")
         actual = f"{self._algorithm}:{self._hasher.hexdigest()}"
         if actual != self.digest:
-            self._fail(f"content hashes to {actual}, expected {self.digest}")
+            self._fail(f"content hashes to {actual}, not to its digest {self.digest}")
         self.verified = True
         if self._on_eof is not None:
             self._on_eof()

@@ -65,7 +65,8 @@ def _child(plan: dict, status_fd: int) -> None:
     user = plan["user"]
     try:
         os.setpgid(0, 0)  # own group: mason and this helper kill it, it cannot kill the helper's
-        os.chroot(plan["root"])
+        if plan["root"] != "/":      # host-root isolation: already there (no CAP_SYS_CHROOT needed)
+            os.chroot(plan["root"])
         os.chdir("/")
         path = "/"
         for part in [p for p in plan["cwd"].split("/") if p]:

@@ -25,6 +25,9 @@ class Mount:
     readonly: bool | None = None
     mode: int = 0o755
     size_bytes: int | None = None
+    # A cache (``RUN --mount=type=cache``): where mounts are refused, the source directory itself
+    # is moved into place for the RUN and back (mason.sandbox.mountemu), so it persists.
+    move: bool = False
 
     def __post_init__(self) -> None:
         if self.readonly is None:

@@ -103,13 +103,13 @@ def test_unrelated_lines_untouched_and_jobs_split(tmp_path, write):
 
 def test_unfixable_jobs_are_reported_not_mangled(tmp_path, write, run_ci, capsys):
     text = ("one-entry:\n  script:\n    - executor --cache=true -d r/a:1 && executor --cache=true -d r/b:1\n\n"
-            "needed:\n  script:\n    - executor --cache=true -d r/c:1\n    - executor --cache=true -d r/d:1\n\n"
-            "later:\n  needs: [needed]\n  script: [echo]\n")
+            "extended:\n  script:\n    - executor --cache=true -d r/c:1\n    - executor --cache=true -d r/d:1\n\n"
+            "later:\n  extends: extended\n  script: [echo]\n")
     path = write(tmp_path, text)
     result = fix_file(path)
     assert not result.changed and result.fixed == {}
-    assert "runs several builds" in result.refused["one-entry"]
-    assert "used by job 'later' (needs)" in result.refused["needed"]
+    assert "one command line runs 2 builds (joined by && or ;)" in result.refused["one-entry"]
+    assert "job 'later' extends it" in result.refused["extended"]
     assert run_ci(["fix", str(path)]) == 1
     assert path.read_text() == text
     assert "not fixed" in capsys.readouterr().err

@@ -194,10 +194,16 @@ def test_snapshot_modes(ctx):
 
 
 def test_accepted_flags_are_logged_with_their_effect(ctx):
-    m = mapped(["--no-push", "--cleanup", "--use-new-run", "--force", "--compressed-caching=false"], ctx)
+    m = mapped(["--no-push", "--cleanup", "--use-new-run", "--compressed-caching=false"], ctx)
     infos = [n.message for n in m.notes if isinstance(n, Info)]
-    for flag in ("--cleanup", "--use-new-run", "--force", "--compressed-caching"):
+    for flag in ("--cleanup", "--use-new-run", "--compressed-caching"):
         assert any(i.startswith(flag + " accepted") for i in infos), flag
+
+
+def test_force_and_host_root_isolation_are_options(ctx):
+    m = mapped(["--no-push", "--force", "--isolation=host-root"], ctx)
+    assert m.options.force is True and m.options.isolation == "host-root"
+    assert mapped(["--no-push"], ctx).options.force is False
 
 
 def test_cache_ttl_and_cache_dir(ctx, tmp_path):

@@ -138,6 +138,7 @@ CASES = {
     "stage-jobs": (NP + ["--stage-jobs", "1"], lambda r: r.o.stage_jobs == 1),
     "isolation": (NP + ["--isolation", "chroot"], lambda r: r.o.isolation == "chroot"),
     "max-layer-entries": (NP + ["--max-layer-entries", "5000"], lambda r: r.o.max_layer_entries == 5000),
+    "force": (NP + ["--force"], lambda r: r.o.force is True),
 }
 
 IMPLEMENTED_FLAGS = [spec.name for spec in FLAGS if spec.status == IMPLEMENTED]

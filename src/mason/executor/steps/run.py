@@ -2,7 +2,8 @@
 
 The command runs in the sandbox with the step root as ``/``; what it writes there becomes
 the layer. ``RUN --mount`` sources (secrets, caches, binds, tmpfs) are mounted by the
-sandbox inside its private mount namespace, so they never reach the step root or the layer.
+sandbox inside its private mount namespace, or, without mount rights, placed for the RUN and
+removed before the snapshot (mason.sandbox.mountemu): either way they never reach the layer.
 The key record holds the argv, env, user, workdir, network and what each mount exposes: a
 bind mount the context's files, a stage's final key or an image's digest; cache, tmpfs and
 secret mounts their options only, so a secret never enters a key. The history text is the
@@ -127,7 +128,7 @@ def sandbox_mounts(ctx: StepContext, ins: di.Run, stack: contextlib.ExitStack, e
             out.append(Mount(_required(m, target), "tmpfs", size_bytes=m.size))
         elif m.type == "cache":
             target = _required(m, target)
-            out.append(Mount(target, "bind", _cache_dir(ctx, m, target, stack), readonly=False))
+            out.append(Mount(target, "bind", _cache_dir(ctx, m, target, stack), readonly=False, move=True))
         elif m.type == "bind":
             out.append(_bind(ctx, m, _required(m, target), stack))
         else:
@@ -152,10 +153,25 @@ def _cache_dir(ctx: StepContext, m: MountFlag, target: str, stack: contextlib.Ex
     sharing = m.sharing or "shared"
     if sharing not in ("shared", "locked", "private"):
         raise BuildError(f"RUN --mount=type=cache: unknown sharing={sharing}")
-    if sharing in ("locked", "private"):
+    # Without mount rights the cache directory is moved into the root for the RUN
+    # (mason.sandbox.mountemu), so even "shared" users take turns there.
+    moved = ctx.runner().name in ("chroot", "host-root")
+    if sharing in ("locked", "private") or moved:
         fd = os.open(str(path) + ".lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
         stack.callback(os.close, fd)
-        fcntl.flock(fd, fcntl.LOCK_EX)  # released when the fd closes
+        if sharing == "private":
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                # BuildKit: another writer has it, so this RUN gets a fresh instance of its own.
+                private = ctx.scratch("run-cache-private") / hashlib.sha256(
+                    f"{ctx.step_id}:{target}".encode()).hexdigest()[:16]
+                private.mkdir(parents=True, exist_ok=True)
+                os.chmod(private, m.mode if m.mode is not None else 0o755)
+                os.chown(private, m.uid or 0, m.gid or 0)
+                return private
+        else:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released when the fd closes
     return path
 
 
