@@ -364,6 +364,8 @@ def build_options(parsed: ParsedFlags, context_dir: Path, *, env: Mapping[str, s
         cache_dir = None   # Kaniko's default /cache is only read when present
     mode = parsed["snapshot-mode"]
     level = parsed["compression-level"]
+    if parsed["max-layer-entries"] < 1:
+        raise UsageError(f"--max-layer-entries={parsed['max-layer-entries']}: expected a positive number")
     if parsed["stage-jobs"] < 0:
         raise UsageError(f"--stage-jobs={parsed['stage-jobs']}: expected 0 (one per CPU) or a positive number")
     options = BuildOptions(
@@ -384,6 +386,7 @@ def build_options(parsed: ParsedFlags, context_dir: Path, *, env: Mapping[str, s
         reproducible=parsed["reproducible"],
         compression=parsed["compression"],
         compression_level=None if level < 0 else level,
+        max_layer_entries=parsed["max-layer-entries"],
         work_root=work_root,
         cache_dir=cache_dir,
         snapshot_mode="auto" if mode in _KANIKO_SNAPSHOT_MODES else mode,

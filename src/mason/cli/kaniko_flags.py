@@ -192,6 +192,8 @@ FLAGS: tuple[FlagSpec, ...] = (
     _f("progress", STRING, "auto", "Progress output: auto (live view on a terminal outside CI), tty, plain",
        choices=("auto", "tty", "plain"), origin="buildkit"),
     _f("work-dir", STRING, "", "Parent directory of the build's private work directory", origin="mason"),
+    _f("max-layer-entries", INT, 2_000_000, "Most entries one base or stage layer may have (tar bombs "
+       "with millions of empty files); a layer past it is refused, naming this flag", origin="mason"),
     _f("stage-jobs", INT, 0, "Independent stages built at once (0: one per CPU; 1: one after another, "
        "in order)", origin="mason",
        effect="Kaniko builds stages one after another; the image is the same either way"),

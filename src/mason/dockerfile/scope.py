@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from mason.dockerfile.instructions import Arg, Env, Instruction
+from mason.dockerfile.pairs import Overlay, Pairs
 from mason.dockerfile.values import split_platform
 
 PROXY_ARGS = frozenset(n for base in ("HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY")
@@ -30,9 +31,6 @@ PROXY_ARGS = frozenset(n for base in ("HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", 
 SANDBOX_HOSTNAME_ARG = "BUILDKIT_SANDBOX_HOSTNAME"
 PLATFORM_ARG_NAMES = ("TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT",
                       "BUILDPLATFORM", "BUILDOS", "BUILDARCH", "BUILDVARIANT", "TARGETSTAGE")
-
-Pairs = tuple[tuple[str, str], ...]
-
 
 def platform_args(target_platform: str, build_platform: str) -> dict[str, str]:
     """The automatic platform ARGs for ``os/arch[/variant]`` strings."""
@@ -46,25 +44,32 @@ def platform_args(target_platform: str, build_platform: str) -> dict[str, str]:
     return out
 
 
-def _set(pairs: Pairs, key: str, value: str) -> Pairs:
-    return tuple((k, v) for k, v in pairs if k != key) + ((key, value),)
-
-
 @dataclass(frozen=True)
 class StageScope:
     """The variables visible at one point of a stage.
 
     ``env`` is the image ENV in order (starting from the base image's), ``args`` the ARGs
     declared so far in this stage that have a value; ``declared`` every ARG name declared
-    in this stage (with or without value) - the names a ``--build-arg`` may set.
+    in this stage (with or without value) - the names a ``--build-arg`` may set. ``env``,
+    ``args`` and ``names`` are ``Pairs``: each step's scope shares them with the one before.
     """
 
-    build_args: Pairs = ()
-    global_args: Pairs = ()
-    platform: Pairs = ()
-    env: Pairs = ()
-    args: Pairs = ()
-    declared: tuple[str, ...] = ()
+    build_args: tuple[tuple[str, str], ...] = ()
+    global_args: tuple[tuple[str, str], ...] = ()
+    platform: tuple[tuple[str, str], ...] = ()
+    env: Pairs = Pairs()
+    args: Pairs = Pairs()
+    names: Pairs = Pairs()
+
+    def __post_init__(self) -> None:
+        for name in ("env", "args", "names"):
+            value = getattr(self, name)
+            if not isinstance(value, Pairs):
+                object.__setattr__(self, name, Pairs(value))
+
+    @property
+    def declared(self) -> tuple[str, ...]:
+        return tuple(self.names.keys())
 
     @classmethod
     def start(cls, base_env: Mapping[str, str] | Iterable[str] = (), *, build_args: Mapping[str, str] = {},
@@ -76,14 +81,13 @@ class StageScope:
         else:
             env = tuple((e.partition("=")[0], e.partition("=")[2]) for e in base_env)
         return cls(build_args=tuple(build_args.items()), global_args=tuple(global_args.items()),
-                   platform=tuple(platform.items()), env=env)
+                   platform=tuple(platform.items()), env=Pairs(env))
 
     # -- reading ------------------------------------------------------------------------
-    def expansion_env(self) -> dict[str, str]:
-        """The mapping used to expand an instruction's words: ARGs overlaid by ENV."""
-        out = dict(self.args)
-        out.update(self.env)
-        return out
+    def expansion_env(self) -> Mapping[str, str]:
+        """The mapping used to expand an instruction's words: ARGs overlaid by ENV (a view:
+        nothing is copied per instruction)."""
+        return Overlay(self.env, self.args)
 
     def run_env(self) -> dict[str, str]:
         """The environment a RUN sees: ENV, in-scope ARGs not shadowed by ENV, and the
@@ -101,8 +105,7 @@ class StageScope:
     def run_args(self) -> dict[str, str]:
         """The ARG values a RUN depends on (for its cache key): in-scope, not shadowed by
         ENV, proxies excluded (BuildKit keeps them out of the cache key)."""
-        env = dict(self.env)
-        return {k: v for k, v in self.args if k not in env}
+        return {k: v for k, v in self.args if k not in self.env}
 
     def sandbox_hostname(self) -> str | None:
         """``--build-arg BUILDKIT_SANDBOX_HOSTNAME=…`` (empty: not set), else None."""
@@ -118,13 +121,13 @@ class StageScope:
             value = default
         else:
             value = dict(self.platform).get(name, dict(self.global_args).get(name))
-        declared = self.declared if name in self.declared else (*self.declared, name)
+        names = self.names if name in self.names else self.names.set(name, "")
         if value is None:
-            return replace(self, declared=declared, args=tuple((k, v) for k, v in self.args if k != name))
-        return replace(self, declared=declared, args=_set(self.args, name, value))
+            return replace(self, names=names, args=self.args.remove(name))
+        return replace(self, names=names, args=self.args.set(name, value))
 
     def set_env(self, key: str, value: str) -> StageScope:
-        return replace(self, env=_set(self.env, key, value))
+        return replace(self, env=self.env.set(key, value))
 
     def expand(self, instruction: Instruction) -> Instruction:
         """The instruction with its words expanded in this scope."""

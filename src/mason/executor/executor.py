@@ -29,7 +29,8 @@ from mason.executor.baseplatform import check_single_platform, with_hint
 from mason.executor.singlesnapshot import squash_stage
 from mason.executor.buildcache import BuildCache
 from mason.executor.directives import apply_checks, check_syntax
-from mason.executor.ignore import load_ignore
+from mason.context.confined import read_text
+from mason.context.ignore import load_ignore
 from mason.executor.layerstore import LayerStore
 from mason.executor.options import BuildOptions
 from mason.executor.outputs import Output, write_outputs
@@ -44,6 +45,7 @@ from mason.executor.stagerun import run_stages
 from mason.executor.stagestate import StageState, StepRecord
 from mason.executor.workdir import WorkDir
 from mason.fsops import SourceTree
+from mason.tarfs.extract import ExtractLimits
 from mason.image.assemble import build_image
 from mason.image.location import open_source, parse_location
 from mason.image.view import Image, ImageIndex
@@ -120,8 +122,11 @@ class Build:
         self._runner: Any = None
         self._images: dict[tuple[str, str], Image] = {}  # (reference, platform) -> view
         store_root = Path(options.cache_dir) / "layers" if options.cache_dir else work.sub("layers")
-        self.store = LayerStore(store_root, mounts=(lambda: work.sub("mounts")) if options.layer_images else None)
-        self.skeletons = Skeletons(lambda: work.sub("skeletons"), self.cancel)
+        limits = ExtractLimits(max_entries=options.max_layer_entries, entries_hint=(
+            f"raise --max-layer-entries (now {options.max_layer_entries}) if the layer is genuine"))
+        self.store = LayerStore(store_root, mounts=(lambda: work.sub("mounts")) if options.layer_images else None,
+                                limits=limits)
+        self.skeletons = Skeletons(lambda: work.sub("skeletons"), self.cancel, limits=limits)
         self.started = time.monotonic()
         self._fs: Strategy | None = None
         self.isolation: Any = None         # mason.sandbox.capabilities.Isolation, once probed
@@ -213,7 +218,7 @@ class Build:
         if mode is SnapshotMode.OVERLAY or (mode is SnapshotMode.AUTO and isolation.overlay):
             fs = OverlayStrategy(self.store, self.work.sub("steps"))
         else:
-            fs = WalkStrategy(self.work.sub("roots"))
+            fs = WalkStrategy(self.work.sub("roots"), limits=self.store.limits)
         self.isolation = isolation
         self._fs = fs                      # published last: ``fs`` reads it without the lock
         self.reporter.emit(ev.Info(f"isolation: {isolation.level} ({isolation.reason}); "
@@ -375,7 +380,9 @@ class Build:
             return
         with ThreadPoolExecutor(max_workers=min(4, len(checks))) as pool:
             for future in [pool.submit(check) for check in checks]:
-                future.result()
+                warning = future.result()
+                if isinstance(warning, str):
+                    self.reporter.emit(ev.Warn(warning))
 
     def stage_jobs(self) -> int:
         """How many stages may build at once: ``stage_jobs``, or the CPUs this process has."""
@@ -388,13 +395,11 @@ class Build:
         if opts.dockerfile_text is not None:
             return opts.dockerfile_text, str(opts.dockerfile or "Dockerfile")
         path = Path(opts.dockerfile) if opts.dockerfile else default_dockerfile(Path(opts.context_dir))
-        try:
-            return path.read_text(encoding="utf-8"), str(path)
-        except FileNotFoundError:
+        text = read_text(str(opts.context_dir), str(path), "Dockerfile")
+        if text is None:
             raise UsageError(f"Dockerfile not found: {path}",
-                             hint="pass --dockerfile, relative to the context or absolute") from None
-        except UnicodeDecodeError as exc:
-            raise UsageError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+                             hint="pass --dockerfile, relative to the context or absolute")
+        return text, str(path)
 
     def _outputs(self) -> list[Output]:
         # Local: each sink loads only for the outputs this build writes (remote: requests).

@@ -45,7 +45,7 @@ def materialize(layers: list[LayerRef], store: LayerStore, *, jobs: int = 2) -> 
     """
 
     cancel = threading.Event()
-    options = ExtractOptions(mode="overlay", cancel=cancel, allowed_devices=SAFE_DEVICES)
+    options = ExtractOptions(mode="overlay", cancel=cancel, allowed_devices=SAFE_DEVICES, limits=store.limits)
 
     def one(ref: LayerRef) -> None:
         if ref.directory is not None:

@@ -67,6 +67,7 @@ class BuildOptions:
     source_date_epoch: int | None = None
     compression: str = "gzip"               # gzip | zstd
     compression_level: int | None = None
+    max_layer_entries: int = 2_000_000      # --max-layer-entries: per layer, refused past it
     work_root: Path | None = None           # parent of the build's private work dir
     cache_dir: Path | None = None           # shared extracted-layer store (persistent)
     snapshot_mode: str = "auto"             # auto | overlay | walk

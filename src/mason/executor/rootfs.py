@@ -94,8 +94,9 @@ class WalkStrategy:
 
     name = "walk"
 
-    def __init__(self, scratch: Path):
+    def __init__(self, scratch: Path, *, limits=None):
         self.scratch = scratch
+        self.limits = limits      # ExtractLimits of the build (None: tarfs's defaults)
         self._roots: dict[int, tuple[Path, int]] = {}
         self._root_locks: dict[int, threading.Lock] = {}
         self._numbers = itertools.count(1)
@@ -127,7 +128,8 @@ class WalkStrategy:
                     continue
                 with ref.opener() as blob:
                     extract_layer(blob, root, media_type=ref.descriptor.media_type,
-                                  options=ExtractOptions(mode="apply", allowed_devices=SAFE_DEVICES),
+                                  options=ExtractOptions(mode="apply", allowed_devices=SAFE_DEVICES,
+                                                         **({"limits": self.limits} if self.limits else {})),
                                   expected_diff_id=ref.diff_id)
             with self._lock:
                 self._roots[id(layers)] = (root, len(layers))

@@ -17,6 +17,7 @@ from typing import Iterator, Protocol, Sequence
 from mason.errors import BuildError
 from mason.fsops import rootpath
 from mason.fsops.pathmatch import PatternList, compile_match, has_magic
+from mason.tarfs import devices
 
 
 class IgnoreMatcher(Protocol):
@@ -107,6 +108,7 @@ def select(tree: SourceTree, pattern: str, excludes: PatternList | None = None,
                     and _has_visible(tree, real, host)):
                 excluded_by_ignore = True
                 continue
+        devices.check_stat(st, named, f"the {tree.label}", BuildError)
         out.append(Selected(named=named, real=real, host=host, st=st))
     if not out and has_magic(clean):
         return out
@@ -178,6 +180,7 @@ def _walk(tree: SourceTree, base_rel: str, host_dir: str, rel_dir: str,
                     yield Entry(rel, host, st)
                     yield from children
             continue
+        devices.check_stat(st, ctx_rel, f"the {tree.label}", BuildError)
         yield Entry(rel, host, st)
         if is_dir:
             yield from _walk(tree, base_rel, host, rel, excludes)

@@ -141,6 +141,7 @@ CASES = {
     "allow": (NP + ["--allow", "network.host", "--allow=security.insecure"],
               lambda r: r.o.allow == {"network.host", "security.insecure"}),
     "run-host-loopback": (NP + ["--run-host-loopback"], lambda r: r.o.run_host_loopback is True),
+    "max-layer-entries": (NP + ["--max-layer-entries", "5000"], lambda r: r.o.max_layer_entries == 5000),
     "force": (NP + ["--force"], lambda r: r.o.force is True),
 }
 

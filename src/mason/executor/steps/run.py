@@ -33,7 +33,8 @@ from mason.executor.stageconfig import DEFAULT_PATH
 from mason.executor.steps.context import Step, StepContext
 from mason.dockerfile.mounts import Mount as MountFlag
 from mason.executor.layers import layer_refs_of
-from mason.fsops import SourceTree, digest_sources, resolve_inroot
+from mason.fsops import digest_sources, resolve_inroot
+from mason.fsops.contextbind import bind_source
 from mason.sandbox.entitlements import NETWORKS, SECURITIES, run_modes
 from mason.sandbox.spec import Mount, RunSpec
 from mason.sandbox.users import resolve_user
@@ -187,12 +188,13 @@ def _bind(ctx: StepContext, m: MountFlag, target: str, stack: contextlib.ExitSta
         layers = stage.layers if stage is not None else layer_refs_of(ctx.sources.image(m.from_))
         root = str(stack.enter_context(ctx.layers.view(layers)))
     else:
-        root = str(ctx.settings.options.context_dir)
+        scratch = ctx.scratch("bind-context") / hashlib.sha256(f"{ctx.step_id}:{target}".encode()).hexdigest()[:16]
+        return Mount(target, "bind", Path(bind_source(ctx.sources.context, m.source or "/", str(scratch),
+                                                      writable=not m.readonly)), readonly=m.readonly)
     source = resolve_inroot(root, m.source or "/")
     host = Path(root) / source.lstrip("/")
     if not host.exists():
-        raise BuildError(f"RUN --mount=type=bind: source {m.source or '/'} not found in "
-                         f"{'stage ' + m.from_ if m.from_ else 'the build context'}")
+        raise BuildError(f"RUN --mount=type=bind: source {m.source or '/'} not found in stage {m.from_}")
     if not m.readonly:
         copy = ctx.scratch("bind-rw") / hashlib.sha256(f"{ctx.step_id}:{target}".encode()).hexdigest()[:16]
         if host.is_dir():
@@ -223,8 +225,8 @@ def mount_record(ctx: StepContext, m: MountFlag, workdir: str) -> dict[str, Any]
 
 
 def _bind_record(ctx: StepContext, m: MountFlag, target: str) -> dict[str, Any]:
-    """Bind mounts by what they expose: the context's files (all of them: a bind mount does
-    not apply .dockerignore in mason), a stage by its final key, an image by its digest."""
+    """Bind mounts by what they expose: the context's files (after .dockerignore, as the
+    mount shows them), a stage by its final key, an image by its digest."""
     source = m.source or "/"
     if m.from_:
         stage = ctx.sources.stage(m.from_)
@@ -235,7 +237,7 @@ def _bind_record(ctx: StepContext, m: MountFlag, target: str) -> dict[str, Any]:
             origin = content = "image:" + image.digest
     else:
         origin = "context"
-        tree = SourceTree(str(ctx.settings.options.context_dir), None)
+        tree = ctx.sources.context
         try:
             content = digest_sources(tree, [source], dest=target, preserve_owner=True,
                                      hash_cache=ctx.cache.hash_cache if ctx.cache else None).digest
