@@ -88,9 +88,13 @@ class DockerfileError(MasonError):
         self._source = value
 
     def location(self) -> str:
+        """``file:line``; a multi-line instruction as ``file:start-end`` (BuildKit shows the range)."""
         parts = [self.file or "Dockerfile"]
         if self.line is not None:
-            parts.append(str(self.line))
+            if self.end_line is not None and self.end_line > self.line and self.column is None:
+                parts.append(f"{self.line}-{self.end_line}")
+            else:
+                parts.append(str(self.line))
             if self.column is not None:
                 parts.append(str(self.column))
         return ":".join(parts)

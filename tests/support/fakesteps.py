@@ -135,6 +135,7 @@ class MemoryLayers:
 class FakeRunner:
     """Records every spec; ``effect(root)`` stands in for the command; returns ``code``."""
 
+    name: str = "namespaces"
     effect: Callable[[Path], None] = lambda root: None
     code: int = 0
     output: tuple[str, ...] = ()

@@ -62,7 +62,7 @@ class JobResult:
 
 def run_job(name: str, job: dict, *, image_rootfs: Path, image_env: dict[str, str], workdir: Path,
             project_dir: Path, group: str, project: str, variables: dict[str, str],
-            file_variables: dict[str, bytes] = {}, before_script: list[str] | None = None,
+            file_variables: dict[str, bytes] | None = None, before_script: list[str] | None = None,
             timeout: float = 600) -> JobResult:
     """Run one job in a fresh container; ``before_script`` (if given) replaces the job's own."""
     root = workdir / f"container-{name}"
@@ -71,7 +71,7 @@ def run_job(name: str, job: dict, *, image_rootfs: Path, image_env: dict[str, st
     tmp_dir = workdir / f"{name}.tmp"
     tmp_dir.mkdir()
     env = dict(image_env)
-    for var, data in file_variables.items():
+    for var, data in (file_variables or {}).items():
         (tmp_dir / var).write_bytes(data)
         env[var] = f"{builds}.tmp/{var}"
     env.update({"CI": "true", "GITLAB_CI": "true", "CI_JOB_NAME": name, "CI_PROJECT_DIR": builds,

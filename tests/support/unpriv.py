@@ -30,7 +30,7 @@ from pathlib import Path
 from tests.support.unpriv_exec import DOCKER_DEFAULT_CAPS, DOCKER_DEFAULT_MASK
 
 __all__ = ["DOCKER_DEFAULT_CAPS", "DOCKER_DEFAULT_MASK", "EXEC_SCRIPT", "SRC",
-           "python_in_harness", "run_in_container", "run_unprivileged"]
+           "container_argv", "python_in_harness", "run_in_container", "run_unprivileged"]
 
 EXEC_SCRIPT = str(Path(__file__).with_name("unpriv_exec.py"))
 SRC = str(Path(__file__).resolve().parents[2] / "src")
@@ -58,6 +58,18 @@ def run_unprivileged(argv: Sequence[str], *, env: Mapping[str, str] | None = Non
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def container_argv(rootfs: str | os.PathLike, argv: Sequence[str], *, cwd: str = "/",
+                   binds: Sequence[tuple[str, str]] = (), privileged: bool = False) -> list[str]:
+    """The harness command line of :func:`run_in_container`, for callers that start it
+    themselves (to signal the command mid-way: the harness execs it, so its pid is the command's)."""
+    cmd = [sys.executable, "-I", EXEC_SCRIPT, "--rootfs", str(rootfs), "--cwd", cwd]
+    for source, target in binds:
+        cmd += ["--bind", f"{source}:{target}"]
+    if privileged:
+        cmd.append("--privileged")
+    return [*cmd, "--", *argv]
+
+
 def run_in_container(rootfs: str | os.PathLike, argv: Sequence[str], *, env: Mapping[str, str],
                      cwd: str = "/", binds: Sequence[tuple[str, str]] = (), timeout: float = 120,
                      input: str | None = None, privileged: bool = False) -> subprocess.CompletedProcess[str]:
@@ -68,12 +80,8 @@ def run_in_container(rootfs: str | os.PathLike, argv: Sequence[str], *, env: Map
     capability, no seccomp, the host's devices)."""
     if os.geteuid() != 0:
         raise PermissionError("the unprivileged-container harness must be started as root")
-    cmd = [sys.executable, "-I", EXEC_SCRIPT, "--rootfs", str(rootfs), "--cwd", cwd]
-    for source, target in binds:
-        cmd += ["--bind", f"{source}:{target}"]
-    if privileged:
-        cmd.append("--privileged")
-    return _run([*cmd, "--", *argv], dict(env), None, timeout, input)
+    return _run(container_argv(rootfs, argv, cwd=cwd, binds=binds, privileged=privileged), dict(env), None,
+                timeout, input)
 
 
 def _run(cmd: list[str], env: dict[str, str], cwd, timeout: float,

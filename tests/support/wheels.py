@@ -85,8 +85,7 @@ def repack(dist: importlib.metadata.Distribution, dest: Path) -> Path:
         if src.is_file():
             files[name] = src.read_bytes()
     stem = info[:-len(".dist-info")]
-    # one tag per wheel file name is enough for pip (the WHEEL file keeps them all)
-    py, abi, plat = tags[0].split("-")
+    # the file name carries every tag, compressed as wheel names do (py.py-abi-plat.plat)
     compressed = {"py": sorted({t.split("-")[0] for t in tags}), "abi": sorted({t.split("-")[1] for t in tags}),
                   "plat": sorted({t.split("-")[2] for t in tags})}
     filename = f"{stem}-{'.'.join(compressed['py'])}-{'.'.join(compressed['abi'])}-{'.'.join(compressed['plat'])}.whl"

@@ -21,7 +21,7 @@ def test_an_error_from_a_step_gets_the_instruction_lines():
     err = BuildError("EXPOSE 99999: port out of range")
     locate(err, expose)
     assert err.source == SourceRange("app/Dockerfile", 2, 3)
-    assert str(err) == "app/Dockerfile:2: EXPOSE: EXPOSE 99999: port out of range"
+    assert str(err) == "app/Dockerfile:2-3: EXPOSE: EXPOSE 99999: port out of range"   # the whole range
     located = BuildError("elsewhere", source=SourceRange("other", 9, 9))
     locate(located, expose)
     assert located.source == SourceRange("other", 9, 9)                 # the first location stays

@@ -38,12 +38,16 @@ def writer_record(*, compression: str, level: int | None, fixed_mtime: int | Non
 
 def run_record(*, argv: Sequence[str], heredocs: Sequence[tuple[str, str]], env: Mapping[str, str],
                user: str, workdir: str, network: str, mounts: Sequence[Mapping[str, Any]],
-               writer: Mapping[str, Any]) -> dict:
+               writer: Mapping[str, Any], hostname: str | None = None) -> dict:
     """A RUN. ``heredocs`` are (name, body) pairs: a lone ``#!`` heredoc runs by path, so
-    its body is not in ``argv`` and must be recorded on its own."""
-    return {"kind": "run", "argv": list(argv), "heredocs": [[n, b] for n, b in heredocs],
-            "env": dict(sorted(env.items())), "user": user, "workdir": workdir, "network": network,
-            "mounts": [dict(m) for m in mounts], "writer": dict(writer)}
+    its body is not in ``argv`` and must be recorded on its own. ``hostname``: the sandbox's
+    when a build sets one (recorded only then, so other keys stay as they were)."""
+    record = {"kind": "run", "argv": list(argv), "heredocs": [[n, b] for n, b in heredocs],
+              "env": dict(sorted(env.items())), "user": user, "workdir": workdir, "network": network,
+              "mounts": [dict(m) for m in mounts], "writer": dict(writer)}
+    if hostname is not None:
+        record["hostname"] = hostname
+    return record
 
 
 def secret_mount(*, target: str | None, secret_id: str, mode: int | None, uid: int | None,

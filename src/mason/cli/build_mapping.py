@@ -22,6 +22,7 @@ from mason.executor.options import BuildOptions, RegistryAccess, SecretSource
 from mason.cli.kaniko_flags import ACCEPTED, BY_NAME, ParsedFlags, parse_go_bool
 from mason.errors import NotSupportedError, UsageError
 from mason.oci.platform import parse_platform
+from mason.sandbox import entitlements
 
 _KANIKO_SNAPSHOT_MODES = ("full", "redo", "time")
 _PLATFORM = re.compile(r"[a-z0-9][a-z0-9_.-]*")
@@ -207,6 +208,9 @@ def resolve_dockerfile(value: str, context_dir: Path, *, cwd: Path, stdin: IO[by
         default = Path(os.path.normpath(context_dir / value))
         if default.is_file():
             return default, None
+        lower = default.with_name(default.name.lower())
+        if default.name == "Dockerfile" and lower.is_file():
+            return lower, None      # BuildKit falls back to a lower-case "dockerfile"
         raise UsageError(f"no Dockerfile in the build context: {default} does not exist",
                          hint="pass --dockerfile PATH (relative to the context, or absolute)")
     if value == "-":
@@ -384,6 +388,8 @@ def build_options(parsed: ParsedFlags, context_dir: Path, *, env: Mapping[str, s
         cache_dir = None   # Kaniko's default /cache is only read when present
     mode = parsed["snapshot-mode"]
     level = parsed["compression-level"]
+    if parsed["max-layer-entries"] < 1:
+        raise UsageError(f"--max-layer-entries={parsed['max-layer-entries']}: expected a positive number")
     if parsed["stage-jobs"] < 0:
         raise UsageError(f"--stage-jobs={parsed['stage-jobs']}: expected 0 (one per CPU) or a positive number")
     wanted = platforms(parsed)
@@ -407,10 +413,14 @@ def build_options(parsed: ParsedFlags, context_dir: Path, *, env: Mapping[str, s
         reproducible=parsed["reproducible"],
         compression=parsed["compression"],
         compression_level=None if level < 0 else level,
+        max_layer_entries=parsed["max-layer-entries"],
         work_root=work_root,
         cache_dir=cache_dir,
         snapshot_mode="auto" if mode in _KANIKO_SNAPSHOT_MODES else mode,
         isolation=parsed["isolation"],
+        allow=entitlements.parse(parsed["allow"]),
+        run_host_loopback=parsed["run-host-loopback"],
+        force=parsed["force"],
         single_snapshot=parsed["single-snapshot"],
         ignore_paths=tuple(parsed["ignore-path"]),
         ignore_var_run=parsed["ignore-var-run"],

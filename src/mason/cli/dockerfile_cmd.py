@@ -5,7 +5,8 @@ from __future__ import annotations
 
 def configure(parser) -> None:
     sub = parser.add_subparsers(dest="dockerfile_command", metavar="SUBCOMMAND", required=True)
-    p = sub.add_parser("parse", help="print the parse tree of a Dockerfile")
+    p = sub.add_parser("parse", help="print the parse tree of a Dockerfile (BuildKit's AST dump); "
+                       "instruction errors are for 'check'")
     p.add_argument("file", metavar="FILE", help="the Dockerfile ('-' for standard input)")
     p.add_argument("--json", action="store_true", help="print the parse tree as JSON")
     c = sub.add_parser("check", help="validate a Dockerfile and print every error and warning")
@@ -31,24 +32,25 @@ def _read(path: str) -> str:
 
 def run(args) -> int:
     import json
+    import sys
 
-    from mason.dockerfile import check_dockerfile, parse_dockerfile
+    from mason.dockerfile import check_dockerfile
+    from mason.dockerfile.parser import parse
     from mason.errors import UsageError
 
     text = _read(args.file)
     name = "Dockerfile" if args.file == "-" else args.file
     if args.dockerfile_command == "parse":
-        df = parse_dockerfile(text, file=name)
-        tree = df.tree.to_json()
+        # The parser's view only, as BuildKit's parser: what it accepts (CMD before FROM, an
+        # unknown flag, HEALTHCHECK with no argument) is an instruction error for 'check' and
+        # 'build'. Warnings go to stderr, so stdout stays the tree (and valid JSON).
+        tree = parse(text, file=name)
         if args.json:
-            print(json.dumps(tree, indent=2, ensure_ascii=False))
+            print(json.dumps(tree.to_json(), indent=2, ensure_ascii=False))
         else:
-            for key, value in tree["directives"].items():
-                print(f"# {key}={value}")
-            for node, instruction in zip(df.tree.nodes, df.instructions):
-                print(f"{node.location.start_line:>4}  {instruction!r}")
-        for warning in df.warnings:
-            print(str(warning))
+            sys.stdout.write(tree.dump())
+        for warning in tree.warnings:
+            print(str(warning), file=sys.stderr)
         return 0
     build_args = {}
     for item in args.build_arg:

@@ -92,7 +92,9 @@ FLAGS: tuple[FlagSpec, ...] = (
        effect="a bare K whose variable is unset is not passed (the Dockerfile default applies, as in "
               "BuildKit; Kaniko passes an empty string); mason warns"),
     _f("target", STRING, "", "Build stage to build"),
-    _f("skip-unused-stages", BOOL, False, "Build only the stages the target needs"),
+    _f("skip-unused-stages", BOOL, True, "Build only the stages the target needs",
+       effect="default true (BuildKit's rule, and faster); Kaniko defaults to false: "
+              "--skip-unused-stages=false builds every stage up to the target, as Kaniko does"),
     _f("custom-platform", STRING, "", "Platform(s) to build for, os/arch[/variant], comma separated "
        "(default: the host's)", aliases=("customPlatform",),
        effect=_PLATFORMS_EFFECT),
@@ -101,8 +103,9 @@ FLAGS: tuple[FlagSpec, ...] = (
     _f("label", LIST, (), "Image label k=v (repeatable)"),
     _f("kaniko-dir", STRING, "/kaniko", "Kaniko's working directory (env KANIKO_DIR)", status=ACCEPTED,
        effect=_KANIKO_DIR_EFFECT),
-    _f("force", BOOL, False, "Build outside of a container", status=ACCEPTED,
-       effect="mason never changes the host's root filesystem, so it runs anywhere; no effect"),
+    _f("force", BOOL, False, "Build outside of a container",
+       effect="only --isolation=host-root rewrites /; it refuses outside a container unless --force "
+              "is given; the other levels never touch the host's root and run anywhere"),
     # -- snapshots and execution -------------------------------------------------------------------
     _f("snapshot-mode", STRING, "full", "How changes are found after RUN: mason's auto|overlay|walk, "
        "or Kaniko's full|redo|time", aliases=("snapshotMode",),
@@ -200,15 +203,27 @@ FLAGS: tuple[FlagSpec, ...] = (
     _f("progress", STRING, "auto", "Progress output: auto (live view on a terminal outside CI), tty, plain",
        choices=("auto", "tty", "plain"), origin="buildkit"),
     _f("work-dir", STRING, "", "Parent directory of the build's private work directory", origin="mason"),
+    _f("max-layer-entries", INT, 2_000_000, "Most entries one base or stage layer may have (tar bombs "
+       "with millions of empty files); a layer past it is refused, naming this flag", origin="mason"),
     _f("stage-jobs", INT, 0, "Independent stages built at once (0: one per CPU; 1: one after another, "
        "in order)", origin="mason",
        effect="Kaniko builds stages one after another; the image is the same either way"),
+    _f("allow", LIST, (), "Grant an entitlement a Dockerfile may ask for: network.host (RUN --network=host: "
+       "the builder's network) or security.insecure (RUN --security=insecure: all capabilities, no seccomp); "
+       "repeatable or comma-separated", origin="buildkit",
+       effect="as buildctl --allow: without it such a RUN is refused (exit 2) naming the entitlement"),
+    _f("run-host-loopback", BOOL, False, "Let RUN's own network reach the builder's 127.0.0.1 (the job's "
+       "services) at 10.0.2.2", origin="mason",
+       effect="off: RUN has its own network namespace (slirp4netns) and cannot reach the builder's loopback; "
+              "docs/sandbox.md"),
     _f("isolation", STRING, "auto", "How RUN is isolated: auto (the strongest this process may use, "
-       "detected and stated in the log), namespaces (mount/PID namespaces, overlay snapshots) or chroot "
-       "(no mounts, no new namespaces: an unprivileged CI container; stat-walk snapshots)",
-       choices=("auto", "namespaces", "chroot"), origin="mason",
-       effect="a mode can be forced down, never up past what the process may do; chroot's limits are "
-              "in docs/unprivileged.md"),
+       "detected and stated in the log), namespaces (mount/PID namespaces, overlay snapshots), host-root "
+       "(no mounts or namespaces, inside a container: the build root is the container's own /, as in "
+       "Kaniko, reset and verified) or chroot (no mounts, no new namespaces; stat-walk snapshots)",
+       choices=("auto", "namespaces", "host-root", "chroot"), origin="mason",
+       effect="auto picks host-root over chroot inside a container when mason runs as root from a "
+              "self-contained runtime; a level can be forced down, never up past what the process may "
+              "do; host-root outside a container needs --force; limits in docs/unprivileged.md"),
 )
 
 BY_NAME: Mapping[str, FlagSpec] = MappingProxyType({f.name: f for f in FLAGS})

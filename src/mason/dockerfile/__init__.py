@@ -50,8 +50,8 @@ Words
     ``expand_word(word, env, escape="\\\\") -> str``, ``expand_words(word, env, escape) -> list[str]``,
     ``expand_heredoc(content, env) -> str`` (COPY/ADD heredoc bodies).
 
-Context and images
-    ``DockerIgnore.parse(text).excludes(path) -> bool``, ``dockerignore_candidates(dockerfile)``;
+Images
+    (``.dockerignore`` is the context's: ``mason.context.ignore``.)
     ``onbuild_instructions(triggers, *, image) -> list[Instruction]`` (run them first in a
     stage whose base image has ``OnBuild`` triggers).
 
@@ -84,7 +84,6 @@ How the executor walks a stage
 from __future__ import annotations
 
 from mason.dockerfile.check import check_dockerfile
-from mason.dockerfile.dockerignore import DockerIgnore, dockerignore_candidates
 from mason.dockerfile.document import Dockerfile, parse_dockerfile
 from mason.dockerfile.expand import expand_heredoc, expand_word, expand_words
 from mason.dockerfile.instructions import (Add, Arg, ArgDecl, Cmd, Copy, Entrypoint, Env, Expose, From,
@@ -98,10 +97,10 @@ from mason.dockerfile.stages import Stage, StagePlan, plan_stages
 from mason.dockerfile.syntax import Diagnostic, Heredoc, KeyValue, Location, Node, ParseTree
 
 __all__ = [
-    "Add", "Arg", "ArgDecl", "Cmd", "Copy", "Diagnostic", "DockerIgnore", "Dockerfile", "Entrypoint", "Env",
+    "Add", "Arg", "ArgDecl", "Cmd", "Copy", "Diagnostic", "Dockerfile", "Entrypoint", "Env",
     "Expose", "From", "Healthcheck", "Heredoc", "InlineSource", "Instruction", "KeyValue", "Label", "Location",
     "Maintainer", "Mount", "Node", "Onbuild", "PLATFORM_ARG_NAMES", "PROXY_ARGS", "Pair", "ParseTree", "Run",
     "Shell", "Stage", "StagePlan", "StageScope", "StopSignal", "User", "Volume", "Workdir", "check_dockerfile",
-    "dockerignore_candidates", "expand_heredoc", "expand_word", "expand_words", "onbuild_instructions", "parse",
+    "expand_heredoc", "expand_word", "expand_words", "onbuild_instructions", "parse",
     "parse_dockerfile", "plan_stages", "platform_args",
 ]

@@ -10,7 +10,8 @@ import re
 from types import MappingProxyType
 
 from mason.dockerfile import instructions as ins
-from mason.dockerfile.flags import did_you_mean, parse_flags
+from mason.dockerfile.flags import parse_flags
+from mason.dockerfile.suggest import closest
 from mason.dockerfile.mounts import parse_mount
 from mason.dockerfile.parser import KNOWN_COMMANDS, parse_heredoc_word
 from mason.dockerfile.syntax import Node, chomp_heredoc
@@ -31,10 +32,12 @@ def build_instruction(node: Node, escape: str = "\\") -> ins.Instruction:
 
     builder = _BUILDERS.get(node.cmd)
     if builder is None:
-        hint = did_you_mean(node.cmd, _NAMES)
+        written = node.original.split(None, 1)[0] if node.original.strip() else node.cmd
+        match = closest(written, _NAMES, case_sensitive=False)
+        hint = f"did you mean {match}?" if match else None
         raise fail(f"unknown instruction: {node.cmd.upper()}", hint or "see the Dockerfile reference for instructions")
     try:
-        flags = parse_flags(node.cmd, node.flags, file=loc.file, line=loc.start_line)
+        flags = parse_flags(node.cmd, node.flags, file=loc.file, line=loc.start_line, end_line=loc.end_line)
         return builder(node, flags, dict(location=loc, original=node.original, escape=escape), fail)
     except ValueError as exc:
         raise fail(f"{node.cmd.upper()}: {exc}") from None
@@ -187,6 +190,8 @@ def _duration(flags, name, fail) -> int:
         ns = parse_go_duration(value)
     except ValueError as exc:
         raise fail(f"HEALTHCHECK --{name}: {exc}") from None
+    if ns == 0:
+        return 0            # BuildKit's parseOptInterval: zero is "not set", not too short
     if ns < 1_000_000:
         raise fail(f'Interval "{name}" cannot be less than 1ms')
     return ns

@@ -26,9 +26,18 @@ from mason.errors import DockerfileError
 
 _SPECIAL_PARAMS = frozenset("@*#?-$!0")
 
+# What one word may grow by through variable expansion. BuildKit has no bound; a few ENV lines
+# that each repeat the previous variable ten times (a 591-byte Dockerfile) grow a word tenfold
+# per line until the builder spins for minutes or runs out of memory. No real Dockerfile comes
+# near a mebibyte of expanded text beyond its own length.
+MAX_EXPANSION = 1 << 20
+
 
 GO_SPACES = frozenset(" \t\n\v\f\r\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000"
                       + "".join(chr(c) for c in range(0x2000, 0x200B)))
+
+
+_GO_SPACE_RUN = re.compile("[" + re.escape("".join(sorted(GO_SPACES))) + "]+")
 
 
 def is_go_space(ch: str) -> bool:
@@ -44,7 +53,7 @@ class _Lexer:
     """One pass over one word. Not reused: each call builds a fresh lexer (no shared state)."""
 
     __slots__ = ("src", "pos", "env", "escape", "raw_quotes", "raw_escapes", "skip_unset", "skip_quotes",
-                 "matched")
+                 "matched", "budget")
 
     def __init__(self, src: str, env: Mapping[str, str], escape: str, *, raw_quotes: bool = False,
                  raw_escapes: bool = False, skip_unset: bool = False, skip_quotes: bool = False):
@@ -57,6 +66,7 @@ class _Lexer:
         self.raw_escapes = raw_escapes
         self.skip_unset = skip_unset
         self.matched: set[str] = set()
+        self.budget = len(src) + MAX_EXPANSION
 
     # -- scanner primitives ---------------------------------------------------------------
     def peek(self) -> str:
@@ -68,6 +78,13 @@ class _Lexer:
             self.pos += 1
             return ch
         return ""
+
+    def spend(self, size: int) -> None:
+        """Count text produced by an expansion against the word's budget."""
+        self.budget -= size
+        if self.budget < 0:
+            raise _LexError(f"the expanded word is larger than {MAX_EXPANSION} bytes beyond its own "
+                            "length (a variable-expansion bomb?)")
 
     def getenv(self, name: str) -> tuple[str, bool]:
         if name in self.env:
@@ -96,6 +113,7 @@ class _Lexer:
                 return "".join(result), words.finish()
             if ch == "$":
                 tmp = self.process_dollar()
+                self.spend(len(tmp))
                 result.append(tmp)
                 words.add_string(tmp)
             elif self.skip_quotes and ch in ("'", '"'):
@@ -288,35 +306,42 @@ class _Lexer:
 class _Words:
     """Accumulates split words the way BuildKit's ``wordsStruct`` does."""
 
-    __slots__ = ("word", "words", "in_word")
+    __slots__ = ("parts", "size", "words", "in_word")
 
-    def __init__(self):
-        self.word = ""
+    def __init__(self) -> None:
+        self.parts: list[str] = []     # the current word, in pieces (no quadratic +=)
+        self.size = 0
         self.words: list[str] = []
         self.in_word = False
 
+    def _space(self) -> None:
+        if self.in_word and self.size:
+            self.words.append("".join(self.parts))
+            self.parts, self.size = [], 0
+            self.in_word = False
+
     def add_char(self, ch: str) -> None:
         if is_go_space(ch):
-            if self.in_word and self.word:
-                self.words.append(self.word)
-                self.word = ""
-                self.in_word = False
+            self._space()
         else:
-            self.word += ch
-            self.in_word = True
+            self.add_raw(ch)
 
     def add_string(self, s: str) -> None:
-        for ch in s:
-            self.add_char(ch)
+        for i, piece in enumerate(_GO_SPACE_RUN.split(s)):
+            if i:
+                self._space()
+            if piece:
+                self.add_raw(piece)
 
     def add_raw(self, s: str) -> None:
-        self.word += s
+        self.parts.append(s)
+        self.size += len(s)
         self.in_word = True
 
     def finish(self) -> list[str]:
-        if self.word:
-            self.words.append(self.word)
-            self.word = ""
+        if self.size:
+            self.words.append("".join(self.parts))
+            self.parts, self.size = [], 0
             self.in_word = False
         return self.words
 
@@ -393,7 +418,8 @@ def _run(word: str, env: Mapping[str, str], escape: str, **modes) -> tuple[str, 
     try:
         text, words = lexer.process_stop_on("", lexer.raw_escapes)
     except _LexError as exc:
-        raise DockerfileError(f"failed to process {word!r}: {exc}") from None
+        shown = word if len(word) <= 120 else word[:117] + "..."
+        raise DockerfileError(f"failed to process {shown!r}: {exc}") from None
     return text, words, lexer.matched
 
 

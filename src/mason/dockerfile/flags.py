@@ -8,10 +8,10 @@ variables not yet expanded).
 
 from __future__ import annotations
 
-import difflib
 from types import MappingProxyType
 from collections.abc import Mapping
 
+from mason.dockerfile.suggest import closest
 from mason.errors import DockerfileError
 
 STRING, BOOL, STRINGS = "string", "bool", "strings"
@@ -28,19 +28,20 @@ FLAG_SPECS: Mapping[str, Mapping[str, str]] = MappingProxyType({
 
 
 def did_you_mean(word: str, options) -> str | None:
-    by_lower = {o.lower(): o for o in options}
-    close = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
-    return f"did you mean {by_lower[close[0]]}?" if close else None
+    """BuildKit's suggestion for a misspelt flag (``util/suggest``, case-sensitive)."""
+    match = closest(word, options)
+    return f"did you mean {match}?" if match else None
 
 
-def parse_flags(cmd: str, raw: tuple[str, ...], *, file: str, line: int) -> Mapping[str, object]:
+def parse_flags(cmd: str, raw: tuple[str, ...], *, file: str, line: int,
+                end_line: int | None = None) -> Mapping[str, object]:
     """Validate raw flags against ``FLAG_SPECS[cmd]``; return name -> str | bool | tuple[str, ...]."""
     spec = FLAG_SPECS.get(cmd, {})
     values: dict[str, object] = {}
     where = cmd.upper()
 
     def fail(msg: str, hint: str | None = None) -> DockerfileError:
-        return DockerfileError(f"{where}: {msg}", file=file, line=line, hint=hint)
+        return DockerfileError(f"{where}: {msg}", file=file, line=line, end_line=end_line, hint=hint)
 
     for arg in raw:
         if not arg.startswith("--"):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from mason.dockerfile.expand import expand_heredoc, expand_word, expand_words
 from mason.dockerfile.mounts import Mount, parse_mount
 from mason.dockerfile.syntax import Heredoc, Location, Node
-from mason.dockerfile.values import is_digest
+from mason.dockerfile.values import check_signal, is_digest
 from mason.errors import DockerfileError
 
 
@@ -36,9 +36,12 @@ class Instruction:
         try:
             return self._expand(env)
         except (DockerfileError, ValueError) as exc:
-            msg = exc.message if isinstance(exc, DockerfileError) else str(exc)
-            raise DockerfileError(f"{self.name}: {msg}", file=self.location.file, line=self.location.start_line,
-                                  hint=getattr(exc, "hint", None)) from None
+            raise self._located(exc) from None
+
+    def _located(self, exc: Exception) -> DockerfileError:
+        msg = exc.message if isinstance(exc, DockerfileError) else str(exc)
+        return DockerfileError(f"{self.name}: {msg}", file=self.location.file, line=self.location.start_line,
+                               end_line=self.location.end_line, hint=getattr(exc, "hint", None))
 
     def _expand(self, env: Mapping[str, str]) -> Instruction:
         return self
@@ -75,8 +78,15 @@ class Arg(Instruction):
     name = "ARG"
     args: tuple[ArgDecl, ...]
 
-    def _expand(self, env):
-        return replace(self, args=tuple(ArgDecl(self._w(a.name, env), self._w(a.default, env)) for a in self.args))
+    def expand(self, env: Mapping[str, str], given: frozenset[str] | set[str] = frozenset()) -> Arg:
+        """``given``: the names a ``--build-arg`` sets. Their defaults are not expanded (the
+        value replaces them, so ``ARG X=${Y:?required}`` with ``--build-arg X=1`` builds), as
+        newer BuildKit's dispatchArg and buildMetaArgs do (v0.11.6 expanded the default first)."""
+        try:
+            return replace(self, args=tuple(ArgDecl(self._w(a.name, env), None if a.name in given else
+                                                    self._w(a.default, env)) for a in self.args))
+        except (DockerfileError, ValueError) as exc:
+            raise self._located(exc) from None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -258,7 +268,8 @@ class StopSignal(Instruction):
     signal: str
 
     def _expand(self, env):
-        return replace(self, signal=self._w(self.signal, env))
+        # BuildKit checks the name after expansion, when the stage is converted
+        return replace(self, signal=check_signal(self._w(self.signal, env)))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -171,15 +171,19 @@ def _no_constants(name: str):
 def parse_json(rest: str) -> list[str] | None:
     """The JSON-array form, or None when ``rest`` is not one (then it is shell form).
 
-    Like Go's ``json.Decoder.Decode``, only the first JSON value is read; text after the
-    closing bracket is ignored. A valid array with a non-string element is an error.
+    As Go's ``json.Unmarshal`` (BuildKit since "fix invalid usage of json.NewDecoder"; v0.11.6
+    read only the first value and dropped the rest, so ``RUN ["echo"]junk`` ran ``echo``): text
+    after the closing bracket makes it shell form. A valid array with a non-string element is
+    an error.
     """
     rest = rest.lstrip()
     if not rest.startswith("["):
         return None
     try:
-        value, _ = json.JSONDecoder(parse_constant=_no_constants).raw_decode(rest)
+        value, end = json.JSONDecoder(parse_constant=_no_constants).raw_decode(rest)
     except (ValueError, RecursionError):
+        return None
+    if rest[end:].strip(" \t\r\n"):
         return None
     if not isinstance(value, list):
         return None

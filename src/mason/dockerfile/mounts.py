@@ -12,9 +12,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from mason.dockerfile.suggest import with_suggestion
 from mason.errors import DockerfileError
 
 MOUNT_TYPES = ("bind", "cache", "tmpfs", "secret", "ssh")
+MOUNT_KEYS = ("type", "from", "source", "src", "target", "dst", "destination", "readonly", "ro", "readwrite",
+              "rw", "required", "id", "sharing", "mode", "uid", "gid", "size", "env")
 SHARING_MODES = ("shared", "private", "locked")
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?$", re.IGNORECASE)
 _TRUE = ("1", "t", "T", "TRUE", "true", "True")
@@ -88,7 +91,8 @@ def parse_mount(value: str, *, expand: Callable[[str], str] | None = None) -> Mo
         deferred = expand is None and "$" in val
         if key == "type":
             if not deferred and val.lower() not in MOUNT_TYPES:
-                raise ValueError(f"unsupported mount type {val!r} (one of {', '.join(MOUNT_TYPES)})")
+                raise ValueError(with_suggestion(f"unsupported mount type {val!r} (one of {', '.join(MOUNT_TYPES)})",
+                                                 val, MOUNT_TYPES))
             kw["type"] = val.lower()
         elif key == "from":
             kw["from_"] = val
@@ -132,7 +136,7 @@ def parse_mount(value: str, *, expand: Callable[[str], str] | None = None) -> Mo
         elif key == "env":
             kw["env"] = val
         else:
-            raise ValueError(f"unexpected key '{key}' in '{field}'")
+            raise ValueError(with_suggestion(f"unexpected key '{key}' in '{field}'", key, MOUNT_KEYS))
     mtype = kw["type"]
     if mtype not in ("secret", "ssh", "cache"):
         for key in ("mode", "uid", "gid"):

@@ -9,9 +9,11 @@ Rules (BuildKit's):
 * an ARG's value is the ``--build-arg`` if given, else its own default, else the global one;
 * ENV wins over an ARG of the same name in expansions and in the RUN environment;
 * TARGETPLATFORM/TARGETOS/TARGETARCH/TARGETVARIANT/BUILDPLATFORM/BUILDOS/BUILDARCH/BUILDVARIANT
-  are automatic in the global scope and need ``ARG NAME`` inside a stage;
+  and TARGETSTAGE (the --target, or "default") are automatic in the global scope and need
+  ``ARG NAME`` inside a stage;
 * the proxy ARGs (HTTP_PROXY, HTTPS_PROXY, FTP_PROXY, NO_PROXY, ALL_PROXY, either case) reach
-  RUN from ``--build-arg`` without a declaration, but are kept out of cache keys and history.
+  RUN from ``--build-arg`` without a declaration, in both spellings, but are kept out of cache
+  keys and history.
 """
 
 from __future__ import annotations
@@ -20,15 +22,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from mason.dockerfile.instructions import Arg, Env, Instruction
+from mason.dockerfile.pairs import Overlay, Pairs
 from mason.dockerfile.values import split_platform
 
 PROXY_ARGS = frozenset(n for base in ("HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY")
                        for n in (base, base.lower()))
+# A build argument (no ARG needed) naming the RUN sandbox's hostname, as BuildKit's frontend reads it.
+SANDBOX_HOSTNAME_ARG = "BUILDKIT_SANDBOX_HOSTNAME"
 PLATFORM_ARG_NAMES = ("TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT",
-                      "BUILDPLATFORM", "BUILDOS", "BUILDARCH", "BUILDVARIANT")
-
-Pairs = tuple[tuple[str, str], ...]
-
+                      "BUILDPLATFORM", "BUILDOS", "BUILDARCH", "BUILDVARIANT", "TARGETSTAGE")
 
 def platform_args(target_platform: str, build_platform: str) -> dict[str, str]:
     """The automatic platform ARGs for ``os/arch[/variant]`` strings."""
@@ -46,25 +48,32 @@ def platform_args(target_platform: str, build_platform: str) -> dict[str, str]:
     return out
 
 
-def _set(pairs: Pairs, key: str, value: str) -> Pairs:
-    return tuple((k, v) for k, v in pairs if k != key) + ((key, value),)
-
-
 @dataclass(frozen=True)
 class StageScope:
     """The variables visible at one point of a stage.
 
     ``env`` is the image ENV in order (starting from the base image's), ``args`` the ARGs
     declared so far in this stage that have a value; ``declared`` every ARG name declared
-    in this stage (with or without value) - the names a ``--build-arg`` may set.
+    in this stage (with or without value) - the names a ``--build-arg`` may set. ``env``,
+    ``args`` and ``names`` are ``Pairs``: each step's scope shares them with the one before.
     """
 
-    build_args: Pairs = ()
-    global_args: Pairs = ()
-    platform: Pairs = ()
-    env: Pairs = ()
-    args: Pairs = ()
-    declared: tuple[str, ...] = ()
+    build_args: tuple[tuple[str, str], ...] = ()
+    global_args: tuple[tuple[str, str], ...] = ()
+    platform: tuple[tuple[str, str], ...] = ()
+    env: Pairs = Pairs()
+    args: Pairs = Pairs()
+    names: Pairs = Pairs()
+
+    def __post_init__(self) -> None:
+        for name in ("env", "args", "names"):
+            value = getattr(self, name)
+            if not isinstance(value, Pairs):
+                object.__setattr__(self, name, Pairs(value))
+
+    @property
+    def declared(self) -> tuple[str, ...]:
+        return tuple(self.names.keys())
 
     @classmethod
     def start(cls, base_env: Mapping[str, str] | Iterable[str] = (), *, build_args: Mapping[str, str] = {},
@@ -76,14 +85,13 @@ class StageScope:
         else:
             env = tuple((e.partition("=")[0], e.partition("=")[2]) for e in base_env)
         return cls(build_args=tuple(build_args.items()), global_args=tuple(global_args.items()),
-                   platform=tuple(platform.items()), env=env)
+                   platform=tuple(platform.items()), env=Pairs(env))
 
     # -- reading ------------------------------------------------------------------------
-    def expansion_env(self) -> dict[str, str]:
-        """The mapping used to expand an instruction's words: ARGs overlaid by ENV."""
-        out = dict(self.args)
-        out.update(self.env)
-        return out
+    def expansion_env(self) -> Mapping[str, str]:
+        """The mapping used to expand an instruction's words: ARGs overlaid by ENV (a view:
+        nothing is copied per instruction)."""
+        return Overlay(self.env, self.args)
 
     def run_env(self) -> dict[str, str]:
         """The environment a RUN sees: ENV, in-scope ARGs not shadowed by ENV, and the
@@ -92,15 +100,20 @@ class StageScope:
         for k, v in self.args:
             out.setdefault(k, v)
         for k, v in self.build_args:
-            if k in PROXY_ARGS:
-                out.setdefault(k, v)
+            if k in PROXY_ARGS and v:
+                # BuildKit's exec op sets both spellings from either one (proxyEnvList)
+                out.setdefault(k.upper(), v)
+                out.setdefault(k.lower(), v)
         return out
 
     def run_args(self) -> dict[str, str]:
         """The ARG values a RUN depends on (for its cache key): in-scope, not shadowed by
         ENV, proxies excluded (BuildKit keeps them out of the cache key)."""
-        env = dict(self.env)
-        return {k: v for k, v in self.args if k not in env}
+        return {k: v for k, v in self.args if k not in self.env}
+
+    def sandbox_hostname(self) -> str | None:
+        """``--build-arg BUILDKIT_SANDBOX_HOSTNAME=…`` (empty: not set), else None."""
+        return dict(self.build_args).get(SANDBOX_HOSTNAME_ARG) or None
 
     # -- changing -----------------------------------------------------------------------
     def declare(self, name: str, default: str | None) -> StageScope:
@@ -112,13 +125,13 @@ class StageScope:
             value = default
         else:
             value = dict(self.platform).get(name, dict(self.global_args).get(name))
-        declared = self.declared if name in self.declared else (*self.declared, name)
+        names = self.names if name in self.names else self.names.set(name, "")
         if value is None:
-            return replace(self, declared=declared, args=tuple((k, v) for k, v in self.args if k != name))
-        return replace(self, declared=declared, args=_set(self.args, name, value))
+            return replace(self, names=names, args=self.args.remove(name))
+        return replace(self, names=names, args=self.args.set(name, value))
 
     def set_env(self, key: str, value: str) -> StageScope:
-        return replace(self, env=_set(self.env, key, value))
+        return replace(self, env=self.env.set(key, value))
 
     def expand(self, instruction: Instruction) -> Instruction:
         """The instruction with its words expanded in this scope."""
@@ -130,7 +143,10 @@ class StageScope:
         All pairs of one ENV/ARG instruction are expanded against the scope *before* it
         (``ENV a=1 b=$a`` gives b the old a), as in BuildKit.
         """
-        expanded = self.expand(instruction)
+        if isinstance(instruction, Arg):
+            expanded = instruction.expand(self.expansion_env(), given={k for k, _ in self.build_args})
+        else:
+            expanded = self.expand(instruction)
         scope = self
         if isinstance(expanded, Arg):
             for decl in expanded.args:

@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 
 from mason.dockerfile.document import Dockerfile
 from mason.dockerfile.expand import expand_word
-from mason.dockerfile.instructions import Arg, Copy, From, Instruction, Run
-from mason.dockerfile.scope import PLATFORM_ARG_NAMES, PROXY_ARGS, StageScope, platform_args
+from mason.dockerfile.instructions import Arg, Copy, From, Instruction, Onbuild, Run
+from mason.dockerfile.onbuild import onbuild_instructions
+from mason.dockerfile.scope import (PLATFORM_ARG_NAMES, PROXY_ARGS, SANDBOX_HOSTNAME_ARG, StageScope,
+                                    platform_args)
+from mason.dockerfile.suggest import with_suggestion
 from mason.dockerfile.syntax import Diagnostic
 from mason.errors import DockerfileError
 
@@ -96,6 +99,8 @@ def plan_stages(dockerfile: Dockerfile, *, build_args: Mapping[str, str] = {}, t
         plat = platform_args(target_platform, build_platform)
     except ValueError as exc:
         raise DockerfileError(str(exc), hint="use os/arch[/variant], e.g. linux/arm64/v8") from None
+    # BuildKit (dockerfile frontend 1.7+): the --target as given, "default" without one
+    plat["TARGETSTAGE"] = target or "default"
     meta: dict[str, str] = dict(plat)
     global_declared: set[str] = set()
     stage_heads: list[tuple[From, list[Instruction]]] = []
@@ -105,7 +110,7 @@ def plan_stages(dockerfile: Dockerfile, *, build_args: Mapping[str, str] = {}, t
         elif stage_heads:
             stage_heads[-1][1].append(ins)
         elif isinstance(ins, Arg):
-            for decl in ins.expand(meta).args:
+            for decl in ins.expand(meta, given=set(build_args)).args:
                 global_declared.add(decl.name)
                 value = build_args.get(decl.name, decl.default)
                 if value is not None:
@@ -136,8 +141,10 @@ def plan_stages(dockerfile: Dockerfile, *, build_args: Mapping[str, str] = {}, t
         found = _lookup(stages, target) if not target.isdigit() else None
         if found is None:
             known = ", ".join(s.name for s in stages if s.name) or "none"
-            raise DockerfileError(f"target stage {target!r} could not be found", file=dockerfile.file,
-                                  hint=f"named stages: {known}")
+            names = [s.name for s in stages if s.name]
+            raise DockerfileError(with_suggestion(f"target stage {target!r} could not be found", target, names,
+                                                  case_sensitive=False),
+                                  file=dockerfile.file, hint=f"named stages: {known}")
         target_index = found
     order = _build_order(stages, target_index)
     consumed = set(global_declared)
@@ -146,7 +153,7 @@ def plan_stages(dockerfile: Dockerfile, *, build_args: Mapping[str, str] = {}, t
             if isinstance(ins, Arg):
                 consumed.update(d.name for d in ins.args)
     unused = sorted(k for k in build_args if k not in consumed and k not in PROXY_ARGS
-                    and k not in PLATFORM_ARG_NAMES)
+                    and k not in PLATFORM_ARG_NAMES and k not in (SANDBOX_HOSTNAME_ARG, "SOURCE_DATE_EPOCH"))
     warnings = ()
     if unused:
         warnings = (Diagnostic(f"one or more build-args [{' '.join(unused)}] were not consumed",
@@ -165,9 +172,16 @@ def _with_deps(stage: Stage, stages: list[Stage]) -> Stage:
 
     deps: list[int] = []
     external: list[str] = []
+    instructions = list(stage.instructions)
     if stage.base_stage is not None:
         deps.append(stage.base_stage)
-    for ins in stage.instructions:
+        # the parent's ONBUILD triggers run in this stage: what they read is needed here
+        parent = stages[stage.base_stage]
+        triggers = [i.expression for i in parent.instructions if isinstance(i, Onbuild)]
+        if triggers:
+            instructions = onbuild_instructions(triggers, image=f"stage {parent.name or parent.index}",
+                                                escape=parent.from_.escape) + instructions
+    for ins in instructions:
         refs: list[str] = []
         if isinstance(ins, Copy) and ins.from_ is not None:
             refs.append(ins.from_)
@@ -175,6 +189,8 @@ def _with_deps(stage: Stage, stages: list[Stage]) -> Stage:
             refs.extend(m.from_ for m in ins.mounts if m.from_ and m.type in ("bind", "cache"))
         for ref in refs:
             found = _lookup(stages, ref)
+            if found is None and "$" in ref:
+                continue            # refused with its own error when the trigger runs
             if found is None and ref.isdigit():
                 raise _fail(f"invalid stage index {ref}", ins, f"this Dockerfile has {len(stages)} stages (0-based)")
             if found is None:

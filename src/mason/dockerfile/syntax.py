@@ -79,6 +79,21 @@ class Node:
     child: Node | None = None
     comments: tuple[str, ...] = field(default=(), compare=False)
 
+    def dump(self) -> str:
+        """BuildKit's ``Node.Dump`` S-expression (its parser golden files' format): the
+        command, the raw flags as a Go ``%q`` slice, then each value Go-quoted; ENV/LABEL give
+        key and value of each pair, ONBUILD its wrapped instruction in parentheses."""
+        out = self.cmd
+        if self.flags:
+            out += " [" + " ".join(go_quote(f) for f in self.flags) + "]"
+        if self.child is not None:
+            out += f" ({self.child.dump()})"
+        elif self.cmd in ("env", "label"):
+            out += "".join(f" {go_quote(p.key)} {go_quote(p.value)}" for p in self.pairs)
+        else:
+            out += "".join(" " + go_quote(a) for a in self.args)
+        return out.strip()
+
     def to_json(self) -> dict:
         """The parse tree's JSON form used by ``mason dockerfile parse --json``."""
         if self.cmd in ("env", "label"):
@@ -130,3 +145,34 @@ class ParseTree:
 
     def to_json(self) -> dict:
         return {"directives": dict(self.directives), "instructions": [n.to_json() for n in self.nodes]}
+
+    def dump(self) -> str:
+        """The whole tree as BuildKit's ``AST.Dump()``: one parenthesised node per line."""
+        return "".join(f"({n.dump()})\n" for n in self.nodes)
+
+
+_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+               "\v": "\\v", "\\": "\\\\", '"': '\\"'}
+
+
+def go_quote(text: str) -> str:
+    """Go's ``strconv.Quote``: printable characters as they are, the usual backslash
+    escapes, ``\\uXXXX``/``\\UXXXXXXXX`` for other characters and ``\\xNN`` for bytes that
+    were not UTF-8 (read with ``surrogateescape``)."""
+    out = ['"']
+    for ch in text:
+        code = ord(ch)
+        if ch in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[ch])
+        elif 0xDC80 <= code <= 0xDCFF:
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\x{code:02x}")
+        elif ch.isprintable():
+            out.append(ch)
+        elif code < 0x10000:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    out.append('"')
+    return "".join(out)

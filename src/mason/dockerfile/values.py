@@ -79,3 +79,23 @@ def split_platform(value: str) -> tuple[str, str, str]:
     if len(parts) not in (2, 3) or not all(parts):
         raise ValueError(f"invalid platform {value!r}: expected os/arch[/variant], e.g. linux/amd64")
     return parts[0].lower(), parts[1].lower(), parts[2].lower() if len(parts) == 3 else ""
+
+
+# moby/sys/signal's Linux SignalMap: the names STOPSIGNAL accepts (with or without "SIG").
+_SIGNAL_NAMES = frozenset(
+    "ABRT ALRM BUS CHLD CLD CONT FPE HUP ILL INT IO IOT KILL PIPE POLL PROF PWR QUIT SEGV STKFLT "
+    "STOP SYS TERM TRAP TSTP TTIN TTOU URG USR1 USR2 VTALRM WINCH XCPU XFSZ RTMIN RTMAX".split()
+    + [f"RTMIN+{i}" for i in range(1, 16)] + [f"RTMAX-{i}" for i in range(1, 15)])
+
+
+def check_signal(text: str) -> str:
+    """``text`` if it names a signal as ``signal.ParseSignal`` reads it (a non-zero number, or
+    a name in any case with or without ``SIG``); else ``ValueError("Invalid signal: …")``."""
+    try:
+        if int(text, 10) != 0:
+            return text
+    except ValueError:
+        upper = text.upper()
+        if (upper[3:] if upper.startswith("SIG") else upper) in _SIGNAL_NAMES:
+            return text
+    raise ValueError(f"Invalid signal: {text}")

@@ -16,10 +16,14 @@ from mason.errors import DockerfileError, NotSupportedError
 _OUR_FRONTEND = re.compile(r"^(?:(?:docker\.io/)?docker/dockerfile|dockerfile)(?::[\w.\-]+)?(?:@sha256:[0-9a-f]{64})?$")
 
 
-def check_syntax(directives: dict[str, str], file: str) -> None:
+def check_syntax(directives: dict[str, str], file: str, text: str = "") -> None:
     value = directives.get("syntax")
     if value is not None and not _OUR_FRONTEND.match(value.strip()):
-        raise NotSupportedError(f"{file}: # syntax={value}: mason reads Dockerfiles with its own frontend "
+        # the directive's line (directives are in the leading comments), as BuildKit locates it
+        line = next((n for n, row in enumerate(text.splitlines(), 1)
+                     if re.match(r"\s*#\s*syntax\s*=", row, re.I)), None)
+        where = f"{file}:{line}" if line else file
+        raise NotSupportedError(f"{where}: # syntax={value}: mason reads Dockerfiles with its own frontend "
                                 "(the docker/dockerfile syntax); other frontends are not supported",
                                 hint="remove the directive or use # syntax=docker/dockerfile:1")
 

@@ -12,6 +12,7 @@ shared directory a previous build could have left files in (Kaniko #1829).
 from __future__ import annotations
 
 import errno
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +29,8 @@ from mason.executor.baseplatform import check_single_platform, with_hint
 from mason.executor.singlesnapshot import squash_stage
 from mason.executor.buildcache import BuildCache
 from mason.executor.directives import apply_checks, check_syntax
-from mason.executor.ignore import load_ignore
+from mason.context.confined import read_text
+from mason.context.ignore import load_ignore
 from mason.executor.layerstore import LayerStore
 from mason.executor.options import BuildOptions
 from mason.executor.outputs import Output, write_outputs
@@ -43,6 +45,7 @@ from mason.executor.stagerun import run_stages
 from mason.executor.stagestate import StageState, StepRecord
 from mason.executor.workdir import WorkDir
 from mason.fsops import SourceTree
+from mason.tarfs.extract import ExtractLimits
 from mason.image.assemble import build_image
 from mason.image.location import open_source, parse_location
 from mason.image.view import Image, ImageIndex
@@ -86,6 +89,12 @@ def run_build(options: BuildOptions, *, reporter=None, env: Mapping[str, str] | 
             raise
 
 
+def default_dockerfile(context: Path) -> Path:
+    """``<context>/Dockerfile``, or ``<context>/dockerfile`` when only that exists (BuildKit)."""
+    upper = context / "Dockerfile"
+    return context / "dockerfile" if not upper.exists() and (context / "dockerfile").is_file() else upper
+
+
 class Build:
     """One build: its collaborators, made on first use, and the stage results."""
 
@@ -113,8 +122,11 @@ class Build:
         self._runner: Any = None
         self._images: dict[tuple[str, str], Image] = {}  # (reference, platform) -> view
         store_root = Path(options.cache_dir) / "layers" if options.cache_dir else work.sub("layers")
-        self.store = LayerStore(store_root, mounts=(lambda: work.sub("mounts")) if options.layer_images else None)
-        self.skeletons = Skeletons(lambda: work.sub("skeletons"), self.cancel)
+        limits = ExtractLimits(max_entries=options.max_layer_entries, entries_hint=(
+            f"raise --max-layer-entries (now {options.max_layer_entries}) if the layer is genuine"))
+        self.store = LayerStore(store_root, mounts=(lambda: work.sub("mounts")) if options.layer_images else None,
+                                limits=limits)
+        self.skeletons = Skeletons(lambda: work.sub("skeletons"), self.cancel, limits=limits)
         self.started = time.monotonic()
         self._fs: Strategy | None = None
         self.isolation: Any = None         # mason.sandbox.capabilities.Isolation, once probed
@@ -186,7 +198,18 @@ class Build:
         # Local: the capability probe pulls in the sandbox; an all-hits build never probes.
         from mason.sandbox.capabilities import choose, detect
 
-        isolation = choose(detect(self.work.data), self.options.isolation)
+        assert self.work.data is not None, "the work dir is open before isolation is probed"
+        isolation = choose(detect(self.work.data), self.options.isolation, force=self.options.force)
+        if isolation.level == "host-root":
+            self._open_host_root(isolation)
+            return
+        if isolation.container is not None:
+            from mason.snapshot.pristine import busy   # only in containers: host-root's state
+
+            holder = busy()
+            if holder is not None:
+                raise BuildError(f"a host-root build (pid {holder}) owns this container's / right now",
+                                 hint="run the builds one after another")
         mode = self.settings.snapshot_mode
         if mode is SnapshotMode.OVERLAY and not isolation.overlay:
             raise NotSupportedError(f"--snapshot-mode=overlay needs overlayfs mounts: {isolation.reason}",
@@ -195,7 +218,7 @@ class Build:
         if mode is SnapshotMode.OVERLAY or (mode is SnapshotMode.AUTO and isolation.overlay):
             fs = OverlayStrategy(self.store, self.work.sub("steps"))
         else:
-            fs = WalkStrategy(self.work.sub("roots"))
+            fs = WalkStrategy(self.work.sub("roots"), limits=self.store.limits)
         self.isolation = isolation
         self._fs = fs                      # published last: ``fs`` reads it without the lock
         self.reporter.emit(ev.Info(f"isolation: {isolation.level} ({isolation.reason}); "
@@ -206,6 +229,31 @@ class Build:
             lowers = "EROFS images" if self.store.images() else f"directories ({self.store.images_refused})"
             files += f"; lower layers: {lowers}"
         self.reporter.emit(ev.Info(f"work files: {files}"))
+
+    def _open_host_root(self, isolation) -> None:
+        """Host-root isolation (mason.executor.hostrootfs): / is the build root, locked, verified."""
+        # Local: only host-root builds need the pristine-state machinery.
+        from mason.executor.hostrootfs import HostRootStrategy, kept_paths_for
+
+        if self.settings.snapshot_mode is SnapshotMode.OVERLAY:
+            raise NotSupportedError("--snapshot-mode=overlay needs overlayfs mounts; host-root isolation walks /")
+        assert self.work.path is not None, "the work dir is open before isolation is probed"
+        kept = kept_paths_for(self.options, self.work.path, isolation.runtime, self.env)
+        _ = self.registry                  # CA files are read now: / is about to be replaced
+        if self.options.destinations and not self.options.no_push:
+            _ = self.push_registry
+        fs = HostRootStrategy(self.store, self.work.sub("roots"), kept, warn=self._warn)
+        done = fs.open(self.work.path.name)
+        self.isolation = isolation
+        self._fs = fs
+        self.reporter.emit(ev.Info(f"isolation: host-root ({isolation.reason}); snapshots: walk of /"))
+        self.reporter.emit(ev.Info(f"host-root: {done}; kept out of the build: {kept.describe()}"))
+
+    def close_fs(self) -> None:
+        """Host-root: / back to pristine and verified (raises when it is not); else nothing."""
+        close = getattr(self._fs, "close", None)
+        if close is not None:
+            close()
 
     @property
     def fs(self) -> Strategy:
@@ -239,7 +287,7 @@ class Build:
         plan = plan_stages(dockerfile, build_args=dict(opts.build_args), target=opts.target,
                            target_platform=self.platform_text, build_platform=host)
         directives = dict(dockerfile.directives)
-        check_syntax(directives, name)
+        check_syntax(directives, name, text)
         for warning in apply_checks(directives, plan.warnings, name):
             self.reporter.emit(ev.Warn(str(warning)))
         self.plan = plan
@@ -247,8 +295,8 @@ class Build:
         self.ignore = load_ignore(Path(opts.context_dir), opts.dockerfile)
         self.context = SourceTree(str(opts.context_dir), self.ignore)
         self._check_push_permission()
-        if not opts.cache:
-            self._choose_isolation()
+        if not opts.cache or _host_root_possible(opts):
+            self._choose_isolation()       # host-root: the root is verified before anything runs
         if opts.cache:
             self.cache = BuildCache(self.settings, push_client=lambda: self.push_registry, reporter=self.reporter)
         try:
@@ -256,6 +304,7 @@ class Build:
         finally:
             if self.cache is not None:
                 self.cache.close()     # no lookup or cache push outlives the build
+            self.close_fs()
 
     def _build_and_write(self, plan: StagePlan) -> BuildResult:
         opts = self.options
@@ -277,6 +326,7 @@ class Build:
                    cancel=self.cancel, done=done)
         # Every stage is built: the step dirs (overlay uppers, walk roots) are dead; layers
         # live on as blobs. Their removal overlaps the push instead of following it.
+        self.close_fs()                # host-root: / pristine and verified before anything is written
         for sub in ("steps", "roots", "skeletons"):
             self.work.remove_early(sub)
         self.work.check()              # nothing is written from a scratch fs that lost writes
@@ -341,24 +391,26 @@ class Build:
             return
         with ThreadPoolExecutor(max_workers=min(4, len(checks))) as pool:
             for future in [pool.submit(check) for check in checks]:
-                future.result()
+                warning = future.result()
+                if isinstance(warning, str):
+                    self.reporter.emit(ev.Warn(warning))
 
     def stage_jobs(self) -> int:
         """How many stages may build at once: ``stage_jobs``, or the CPUs this process has."""
+        if self.isolation is not None and self.isolation.level == "host-root":
+            return 1                       # one root: stages one after another
         return self.settings.stage_jobs
 
     def _dockerfile_text(self) -> tuple[str, str]:
         opts = self.options
         if opts.dockerfile_text is not None:
             return opts.dockerfile_text, str(opts.dockerfile or "Dockerfile")
-        path = Path(opts.dockerfile) if opts.dockerfile else Path(opts.context_dir) / "Dockerfile"
-        try:
-            return path.read_text(encoding="utf-8"), str(path)
-        except FileNotFoundError:
+        path = Path(opts.dockerfile) if opts.dockerfile else default_dockerfile(Path(opts.context_dir))
+        text = read_text(str(opts.context_dir), str(path), "Dockerfile")
+        if text is None:
             raise UsageError(f"Dockerfile not found: {path}",
-                             hint="pass --dockerfile, relative to the context or absolute") from None
-        except UnicodeDecodeError as exc:
-            raise UsageError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+                             hint="pass --dockerfile, relative to the context or absolute")
+        return text, str(path)
 
     def _outputs(self) -> list[Output]:
         # Local: each sink loads only for the outputs this build writes (remote: requests).
@@ -473,3 +525,14 @@ class _CancellingRunner:
     def __getattr__(self, name):
         return getattr(self._runner, name)
 
+
+def _host_root_possible(opts) -> bool:
+    """Whether this build may end up in host-root isolation (then the probe cannot wait)."""
+    if opts.isolation == "host-root":
+        return True
+    if opts.isolation != "auto":
+        return False
+    # local: the sandbox loads lazily
+    from mason.sandbox.container import container_hint, runtime_roots
+
+    return os.geteuid() == 0 and container_hint() is not None and not runtime_roots()[1]

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import BinaryIO, Callable
 
 from mason.executor.layerstore import LayerStore
+# at module level: imported lazily from stage threads it raced (a partially initialised module)
+from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, extract_layer
 from mason.errors import BuildError
 from mason.oci.descriptor import Descriptor
 
@@ -41,10 +43,9 @@ def materialize(layers: list[LayerRef], store: LayerStore, *, jobs: int = 2) -> 
     Distinct layers extract in parallel (each into its own directory, so order does not
     matter); a layer already in the store costs one ``stat``.
     """
-    from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, extract_layer  # an all-hits build extracts nothing, so never loads the extractor
 
     cancel = threading.Event()
-    options = ExtractOptions(mode="overlay", cancel=cancel, allowed_devices=SAFE_DEVICES)
+    options = ExtractOptions(mode="overlay", cancel=cancel, allowed_devices=SAFE_DEVICES, limits=store.limits)
 
     def one(ref: LayerRef) -> None:
         if ref.directory is not None:

@@ -33,6 +33,7 @@ from typing import Callable
 
 from mason.executor.dirspread import spread_subdirs
 from mason.errors import LayerError
+from mason.tarfs.extract import ExtractLimits
 
 Extractor = Callable[[Path], None]  # fills the given empty directory (or writes the image file)
 
@@ -41,8 +42,10 @@ class LayerStore:
     """``mounts``: a callable giving this build's directory for image mounts; without it (or
     when the probe fails) every layer is a directory."""
 
-    def __init__(self, root: Path | str, *, mounts: Callable[[], Path] | None = None):
+    def __init__(self, root: Path | str, *, mounts: Callable[[], Path] | None = None,
+                 limits: ExtractLimits = ExtractLimits()):
         self.root = Path(root)
+        self.limits = limits              # every layer this store extracts meets them
         self._mounts_dir = mounts
         self._images: bool | None = None if mounts is not None else False
         self.images_refused: str | None = None if mounts is not None else "disabled"  # why not, once probed

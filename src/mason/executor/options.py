@@ -68,10 +68,15 @@ class BuildOptions:
     source_date_epoch: int | None = None
     compression: str = "gzip"               # gzip | zstd
     compression_level: int | None = None
+    max_layer_entries: int = 2_000_000      # --max-layer-entries: per layer, refused past it
     work_root: Path | None = None           # parent of the build's private work dir
     cache_dir: Path | None = None           # shared extracted-layer store (persistent)
     snapshot_mode: str = "auto"             # auto | overlay | walk
-    isolation: str = "auto"                 # auto | namespaces | chroot (forced down, never up)
+    isolation: str = "auto"                 # auto | namespaces | host-root | chroot
+    force: bool = False                     # Kaniko's --force: host-root isolation outside a container
+    # BuildKit entitlements granted (--allow): network.host, security.insecure (mason.sandbox.entitlements)
+    allow: frozenset[str] = frozenset()
+    run_host_loopback: bool = False         # RUN's own network reaches the builder's 127.0.0.1 at 10.0.2.2
     single_snapshot: bool = False
     ignore_paths: tuple[str, ...] = ()
     ignore_var_run: bool = True

@@ -20,12 +20,14 @@ from mason.executor.settings import default_cache_repo
 from mason.oci.reference import parse_reference
 
 
-def check_cache_repo(options: BuildOptions, client_factory: Callable[[], Any]) -> None:
-    """Raise if the build could not push to its cache repository."""
+def check_cache_repo(options: BuildOptions, client_factory: Callable[[], Any]) -> str | None:
+    """Raise if the build may not push to its cache repository; a warning (returned) when the
+    cache's registry cannot be reached or fails: a cache only saves time, so the build goes on
+    without it (each lookup then misses, each cache push is a warning)."""
     repo = default_cache_repo(options)
     if repo.startswith("oci:"):
         _check_directory(repo[len("oci:"):], repo)
-        return
+        return None
     ref = parse_reference(repo)
     try:
         client_factory().check_push_permission(ref)
@@ -36,8 +38,8 @@ def check_cache_repo(options: BuildOptions, client_factory: Callable[[], Any]) -
                         hint=f"push permission denied for the cache repository {ref.name}: give a --cache-repo "
                              "these credentials may push to, or --no-push-cache to read the cache only") from None
     except RegistryError as exc:
-        raise type(exc)(f"cache repository {ref.name}: {exc.message}", status=exc.status, codes=exc.codes,
-                        method=exc.method, url=exc.url, temporary=exc.temporary, hint=exc.hint) from None
+        return f"cache repository {ref.name} is unavailable ({exc.message}); building without the cache"
+    return None
 
 
 def _check_directory(path: str, repo: str) -> None:

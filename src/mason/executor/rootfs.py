@@ -30,6 +30,8 @@ from mason.executor.layers import LayerRef, materialize
 from mason.executor.layerstore import LayerStore
 from mason.errors import BuildError
 from mason.snapshot.changeset import ChangeSet
+# at module level: imported lazily from stage threads it raced (a partially initialised module)
+from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, extract_layer
 
 
 @dataclass
@@ -92,8 +94,9 @@ class WalkStrategy:
 
     name = "walk"
 
-    def __init__(self, scratch: Path):
+    def __init__(self, scratch: Path, *, limits=None):
         self.scratch = scratch
+        self.limits = limits      # ExtractLimits of the build (None: tarfs's defaults)
         self._roots: dict[int, tuple[Path, int]] = {}
         self._root_locks: dict[int, threading.Lock] = {}
         self._numbers = itertools.count(1)
@@ -114,7 +117,6 @@ class WalkStrategy:
             return self._root_locks.setdefault(id(layers), threading.Lock())
 
     def _root_for(self, layers: list[LayerRef]) -> Path:
-        from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, extract_layer  # an all-hits build extracts nothing, so never loads the extractor
 
         with self._root_lock(layers):
             with self._lock:
@@ -126,7 +128,8 @@ class WalkStrategy:
                     continue
                 with ref.opener() as blob:
                     extract_layer(blob, root, media_type=ref.descriptor.media_type,
-                                  options=ExtractOptions(mode="apply", allowed_devices=SAFE_DEVICES),
+                                  options=ExtractOptions(mode="apply", allowed_devices=SAFE_DEVICES,
+                                                         **({"limits": self.limits} if self.limits else {})),
                                   expected_diff_id=ref.diff_id)
             with self._lock:
                 self._roots[id(layers)] = (root, len(layers))

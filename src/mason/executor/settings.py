@@ -39,7 +39,7 @@ class Settings:
     options: BuildOptions
     snapshot_mode: SnapshotMode
     compression: Compression
-    source_date_epoch: int | None      # --source-date-epoch, else the SOURCE_DATE_EPOCH variable
+    source_date_epoch: int | None      # --source-date-epoch, else SOURCE_DATE_EPOCH (build arg or variable)
     stage_jobs: int                    # stages built at once (>= 1)
     platform: Platform                 # the target platform
     cache_repo: str | None             # with --cache=true: where entries live
@@ -90,10 +90,11 @@ def parse_settings(options: BuildOptions, env: Mapping[str, str]) -> Settings:
 
 
 def _epoch(opts: BuildOptions, env: Mapping[str, str]) -> int | None:
-    """The one place ``SOURCE_DATE_EPOCH`` is read (the option wins over the variable)."""
+    """The one place ``SOURCE_DATE_EPOCH`` is read: the option, else the build argument (how
+    BuildKit's frontend takes it: ``--build-arg SOURCE_DATE_EPOCH=…``), else the variable."""
     if opts.source_date_epoch is not None:
         return opts.source_date_epoch
-    text = env.get("SOURCE_DATE_EPOCH")
+    text = opts.build_args.get("SOURCE_DATE_EPOCH", env.get("SOURCE_DATE_EPOCH"))
     if text is None:
         return None
     try:

@@ -20,18 +20,21 @@ import threading
 from pathlib import Path
 from typing import Callable
 
+# at module level: imported lazily from stage threads it raced (a partially initialised module)
+from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, extract_layer
+
 
 class Skeletons:
     """One build's skeletons, by diff_id: (directory, in-root paths of the files left out)."""
 
-    def __init__(self, root: Callable[[], Path], cancel: threading.Event | None = None):
+    def __init__(self, root: Callable[[], Path], cancel: threading.Event | None = None, *, limits=None):
         self._root = root
+        self._limits = limits     # ExtractLimits of the build (None: tarfs's defaults)
         self._cancel = cancel
         self._lock = threading.Lock()
         self._made: dict[str, tuple[Path, frozenset[str]]] = {}
 
     def get(self, ref) -> tuple[Path, frozenset[str]]:
-        from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, extract_layer  # an all-hits build extracts nothing, so never loads the extractor
 
         with self._lock:       # stages asking at once wait for one extraction
             made = self._made.get(ref.diff_id)
@@ -39,7 +42,7 @@ class Skeletons:
                 return made
             dest = self._root() / ref.diff_id.replace(":", "-")
             options = ExtractOptions(mode="overlay", skeleton=True, allowed_devices=SAFE_DEVICES,
-                                     cancel=self._cancel)
+                                     cancel=self._cancel, **({"limits": self._limits} if self._limits else {}))
             try:
                 with ref.opener() as blob:
                     result = extract_layer(blob, dest, media_type=ref.descriptor.media_type, options=options,

@@ -22,6 +22,7 @@ from mason.dockerfile import onbuild_instructions
 from mason.dockerfile.instructions import Instruction
 from mason.dockerfile.scope import StageScope
 from mason.dockerfile.stages import Stage, StagePlan
+from mason.dockerfile.suggest import with_suggestion
 from mason.errors import BuildError, MasonError, SourceRange
 from mason.executor import events as ev
 from mason.executor.buildcache import BuildCache, PlannedStep
@@ -30,7 +31,6 @@ from mason.executor.layerstore import LayerStore
 from mason.executor.settings import Settings
 from mason.executor.skeletons import Skeletons
 from mason.executor.stageconfig import StageConfig
-from mason.executor.rootfs import WalkStrategy
 from mason.executor.stagelayers import StageLayers, Strategy
 from mason.executor.stagerun import StageCancelled
 from mason.executor.stagestate import StageState, StepRecord
@@ -82,7 +82,15 @@ class BuildSources:
         return self._results[index]
 
     def image(self, ref: str) -> Image:
-        return self._pull(ref, None)
+        try:
+            return self._pull(ref, None)
+        except MasonError as exc:
+            # a misspelt stage name reads as an image reference: say which stage was meant,
+            # as BuildKit does when the image cannot be resolved
+            names = [s.name for s in self._plan.stages if s.name]
+            exc.message = with_suggestion(exc.message, ref, names, case_sensitive=False)
+            exc.args = (exc.message,)
+            raise
 
 
 def stage_index(plan: StagePlan, ref: str) -> int | None:
@@ -123,9 +131,9 @@ class StageBuilder:
             config = StageConfig(parent.config.snapshot())
             layers = list(parent.layers)
             state = StageState(stage, layers, config, parent.docker_media, built_locally=parent.built_locally)
-            chosen = svc.strategy_chosen()
-            if isinstance(chosen, WalkStrategy):
-                chosen.adopt(layers, parent.layers)
+            adopt = getattr(svc.strategy_chosen(), "adopt", None)   # walk and host-root roots
+            if adopt is not None:
+                adopt(layers, parent.layers)
             base_text = f"stage {parent.stage.id}"
             if svc.cache is not None:
                 # A FROM-only stage still has a key: its base's (Kaniko #1833).
@@ -313,9 +321,10 @@ def locate(exc: MasonError, instruction: Instruction) -> None:
     """Attach the Dockerfile location to an error that does not have one yet: as a
     ``SourceRange`` (the instruction's lines) and, for people reading the text, as a prefix."""
     loc = instruction.location
-    where = f"{loc.file}:{loc.start_line}"
+    lines = f"{loc.start_line}-{loc.end_line}" if loc.end_line > loc.start_line else str(loc.start_line)
+    where = f"{loc.file}:{lines}"
     if exc.source is None:
         exc.source = SourceRange(loc.file, loc.start_line, loc.end_line)
-    if getattr(exc, "line", None) is None and where not in exc.message:
+    if getattr(exc, "line", None) is None and f"{loc.file}:{loc.start_line}" not in exc.message:
         exc.message = f"{where}: {instruction.name}: {exc.message}"
         exc.args = (exc.message,)

@@ -28,6 +28,10 @@ class StageConfig:
         if variant and "variant" not in doc:
             doc["variant"] = variant
         doc.setdefault("config", {})
+        if not base:
+            # BuildKit's emptyImage: only FROM scratch gets "/"; a base image's WorkingDir
+            # (often empty) is kept as it is
+            doc["config"]["WorkingDir"] = "/"
         doc["rootfs"] = {"type": "layers", "diff_ids": list(doc.get("rootfs", {}).get("diff_ids", []))}
         doc["history"] = list(doc.get("history", []))
         # CMD set in this stage survives a later ENTRYPOINT; an inherited one does not.
@@ -72,11 +76,20 @@ class StageConfig:
 
     # --- instructions ----------------------------------------------------------------------
     def set_env(self, pairs: Iterable[tuple[str, str]]) -> None:
-        env = self.env
+        # An index by name, kept while ``Env`` is the list this method wrote: a stage of N ENV
+        # lines costs O(N) list copies, not O(N) scans each (20,000 ENV lines took minutes).
+        current = self.config.get("Env")
+        cached = getattr(self, "_env_index", None)
+        if cached is None or cached[0] is not current:
+            index = {e.partition("=")[0]: e for e in current or []}
+        else:
+            index = cached[1]
         for key, value in pairs:
-            env = [e for e in env if e.partition("=")[0] != key]
-            env.append(f"{key}={value}")
+            index.pop(key, None)
+            index[key] = f"{key}={value}"
+        env = list(index.values())
         self.config["Env"] = env
+        self._env_index = (env, index)
 
     def ensure_default_path(self) -> None:
         """Docker gives images without PATH the default one (BuildKit does this at FROM)."""
@@ -161,6 +174,4 @@ class StageConfig:
         for key in [k for k, v in cfg.items() if v is None or v == {} or v == []]:
             # Docker omits empty optional fields; an explicit empty Cmd/Entrypoint stays absent too.
             del cfg[key]
-        if "WorkingDir" not in cfg:
-            cfg["WorkingDir"] = "/"
         return doc

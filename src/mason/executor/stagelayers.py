@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence, Union
 
 from mason.cache.store import CacheEntry
 from mason.executor.directcopy import deferred_for, layer_entries, skeleton_lowers, write_into_upper
@@ -26,7 +26,10 @@ from mason.oci.descriptor import Descriptor
 from mason.snapshot.changeset import ChangeSet
 from mason.tarfs.writer import write_layer
 
-Strategy = OverlayStrategy | WalkStrategy
+if TYPE_CHECKING:   # host-root's module is imported only by host-root builds
+    from mason.executor.hostrootfs import HostRootStrategy
+
+Strategy = Union[OverlayStrategy, WalkStrategy, "HostRootStrategy"]
 
 
 class StageLayers:

@@ -70,6 +70,8 @@ class GitSource:
     ref: str | None = None
     commit: str | None = None
     subdir: str | None = None
+    submodules: bool = False           # clone them too (BuildKit's git sources do by default)
+    keep_git_dir: bool | None = None   # from ``?keep-git-dir=``; None: the instruction's flag decides
 
     def redacted(self) -> str:
         return redact_url(self.url)
@@ -98,13 +100,54 @@ def is_git_url(text: str) -> bool:
     return False
 
 
+_QUERY_KEYS = ("ref", "branch", "tag", "commit", "subdir", "keep-git-dir", "submodules")
+
+
 def parse_buildkit(text: str) -> GitSource:
-    """Parse ``URL[#ref[:subdir]]`` (BuildKit's git URL form)."""
+    """Parse BuildKit's git URL forms: ``URL[#ref[:subdir]]`` and ``URL?ref=…&subdir=…``
+    (query keys ``ref``, ``branch``, ``tag``, ``commit``, ``subdir``, ``keep-git-dir``,
+    ``submodules``). Submodules are cloned unless ``submodules=false``."""
     url, _, frag = text.partition("#")
-    ref, _, subdir = frag.partition(":")
     if url.startswith("git+"):
         url = url[4:]
-    return GitSource(url=url, ref=ref or None, subdir=subdir.strip("/") or None)
+    parts = urlsplit(url) if "://" in url else None
+    if parts is None or not parts.query:
+        ref, _, subdir = frag.partition(":")
+        return GitSource(url=url, ref=ref or None, subdir=subdir.strip("/") or None, submodules=True)
+    if frag:
+        raise UsageError(f"git URL {redact_url(text)!r}: use either a #fragment or ?query parameters, not both")
+    from urllib.parse import parse_qsl
+
+    values: dict[str, str] = {}
+    for key, value in parse_qsl(parts.query, keep_blank_values=True, strict_parsing=True):
+        if key not in _QUERY_KEYS:
+            raise UsageError(f"git URL {redact_url(text)!r}: unknown query parameter {key!r} "
+                             f"(known: {', '.join(_QUERY_KEYS)})")
+        if key in values:
+            raise UsageError(f"git URL {redact_url(text)!r}: {key!r} given twice")
+        values[key] = value
+    refs = [values[k] for k in ("ref", "branch", "tag") if values.get(k)]
+    if len(refs) > 1:
+        raise UsageError(f"git URL {redact_url(text)!r}: give one of ref, branch and tag")
+    chosen = refs[0] if refs else None
+    if values.get("tag"):
+        chosen = "refs/tags/" + values["tag"]
+    elif values.get("branch"):
+        chosen = "refs/heads/" + values["branch"]
+    commit = values.get("commit") or None
+    if commit is not None and not _SHA.fullmatch(commit):
+        raise UsageError(f"git URL {redact_url(text)!r}: commit={commit!r} is not a commit hash")
+
+    def flag(key: str, default):
+        if key not in values:
+            return default
+        if values[key].lower() not in ("true", "false", "1", "0"):
+            raise UsageError(f"git URL {redact_url(text)!r}: {key}={values[key]!r}: expected true or false")
+        return values[key].lower() in ("true", "1")
+
+    clean = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    return GitSource(url=clean, ref=chosen, commit=commit, subdir=(values.get("subdir") or "").strip("/") or None,
+                     submodules=flag("submodules", True), keep_git_dir=flag("keep-git-dir", None))
 
 
 def parse_kaniko(text: str, *, pull_method: str = "https") -> GitSource:
@@ -203,7 +246,8 @@ def clone(src: GitSource, into: str, *, options: GitOptions = GitOptions(), tls=
         args += ["--branch", branch]
     if options.single_branch:
         args.append("--single-branch")
-    if options.recurse_submodules:
+    recurse = options.recurse_submodules or src.submodules
+    if recurse:
         args.append("--recurse-submodules")
     with _clone_tls(src, into, options, tls) as tls_config:
         _run([*args, "--", src.url, into], what="clone", src=src, tls=tls_config)
@@ -213,7 +257,7 @@ def clone(src: GitSource, into: str, *, options: GitOptions = GitOptions(), tls=
             checkout = checkout or "FETCH_HEAD"
         if checkout:
             _run(["-C", into, "checkout", "--quiet", checkout], what=f"checkout {checkout}", src=src)
-            if options.recurse_submodules:
+            if recurse:
                 _run(["-C", into, "submodule", "update", "--quiet", "--init", "--recursive"],
                      what="submodule update", src=src, tls=tls_config)
     return _run(["-C", into, "rev-parse", "HEAD"], what="rev-parse", src=src)

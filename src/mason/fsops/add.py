@@ -70,15 +70,19 @@ def add(tree: SourceTree, sources: Sequence[str], root: str, dest: str, *, work_
     local = [(s, sel) for s in sources if s not in remote
              for sel in select(tree, s, plist, where=where)]
     dest_inroot, spelled_dir = destination(dest, workdir)
-    if len(local) + len(remote) > 1 and not spelled_dir:
+    archives = {id(sel) for _, sel in local
+                if not sel.is_dir and opts.unpack is not False and archive.is_tar_archive(sel.host)}
+    # Archives are unpacked into the destination and directories copied into it, so only
+    # several plain files (or downloads) need it spelled as a directory (``ADD *.tar /dest``
+    # builds in BuildKit)
+    files = [s for s, sel in local if not sel.is_dir and id(sel) not in archives] + remote
+    if len(local) + len(remote) > 1 and not spelled_dir and len(files) > 1:
         if not os.path.isdir(os.path.join(root, dest_inroot.lstrip("/"))):
             raise BuildError(f"destination {dest!r} must be a directory ending with '/' when "
                              f"adding several sources ({', '.join(map(repr, sources[:5]))})")
         dest = dest_inroot + "/"
     elif len(local) + len(remote) > 1:
         dest = dest_inroot + "/"
-    archives = {id(sel) for _, sel in local
-                if not sel.is_dir and opts.unpack is not False and archive.is_tar_archive(sel.host)}
     if remote or archives:
         deferred = None
     result = CopyResult()
@@ -135,7 +139,8 @@ def _add_git(url: str, root: str, dest: str, work_dir: str, workdir: str, opts: 
             raise BuildError(f"ADD {src.redacted()}: checksum mismatch: expected commit "
                              f"{opts.checksum}, got {commit}")
         tree = SourceTree(checkout, label=f"git repository {src.redacted()}")
-        excludes = PatternList([*opts.excludes, *(() if opts.keep_git_dir else (".git",))])
+        keep = src.keep_git_dir if src.keep_git_dir is not None else opts.keep_git_dir
+        excludes = PatternList([*opts.excludes, *(() if keep else (".git",))])
         sel = select(tree, src.subdir or ".", excludes if excludes else None)
         copy_selected(tree, [(url, "", s) for s in sel], root, dest, workdir=workdir,
                       chown=opts.chown, chmod=chm, excludes=excludes or None, parents=False,

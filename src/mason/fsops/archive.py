@@ -23,6 +23,7 @@ from typing import BinaryIO, Iterator
 
 from mason.errors import BuildError
 from mason.fsops import rootpath, writer
+from mason.tarfs import devices
 
 _MAGICS = (
     (b"\x1f\x8b", "gzip"),
@@ -166,6 +167,9 @@ def _extract_member(tf: tarfile.TarFile, m: tarfile.TarInfo, root: str, dest: st
             raise BuildError(f"archive {label!r}: hardlink {m.name!r} points to a directory")
         writer.write_hardlink(host, inroot, link_host)
     elif m.ischr() or m.isblk() or m.isfifo():
+        if not m.isfifo() and not devices.device_allowed(m.ischr(), m.devmajor, m.devminor):
+            message, hint = devices.refusal(m.name, m.ischr(), m.devmajor, m.devminor, f"archive {label!r}")
+            raise BuildError(f"entry {message}", hint=hint)
         kind = stat.S_IFCHR if m.ischr() else stat.S_IFBLK if m.isblk() else stat.S_IFIFO
         writer.clear_for_nondir(host, inroot)
         os.mknod(host, kind | 0o600, os.makedev(m.devmajor, m.devminor))

@@ -76,9 +76,11 @@ def as_chmod(value: str | Chmod | None) -> Chmod | None:
 
 
 def destination(dest: str, workdir: str) -> tuple[str, bool]:
-    """Absolute clean in-root destination and whether it is spelled as a directory."""
+    """Absolute clean in-root destination and whether it is spelled as a directory.
+
+    An empty destination (``COPY f $unset``) is the working directory, as in BuildKit."""
     if not dest:
-        raise BuildError("COPY/ADD destination is empty")
+        dest = "."
     spelled_dir = dest.endswith("/") or dest.endswith("/.") or dest in (".", "..") or dest.endswith("/..")
     full = dest if dest.startswith("/") else posixpath.join(workdir or "/", dest)
     return rootpath.clean_inroot(full), spelled_dir
@@ -246,9 +248,12 @@ class _Copier:
             if top in self.deferred:
                 self._flush(top)
         top_host = rootpath.host_path(self.root, top)
-        if writer.ensure_dir(top_host, top, self.meta(sel.st), overwrite_meta=False):
+        # A destination directory the COPY creates is made like its parents (fsutil's
+        # prepareTargetDir: 0755, owned by --chown or 0:0), not after the source directory,
+        # whose contents only are copied
+        uid, gid = self.owner.parents()
+        if writer.ensure_dir(top_host, top, writer.Meta(uid, gid, 0o755, None), overwrite_meta=False):
             self.result.add(top)
-            self.dir_times.append((top_host, sel.st.st_mtime_ns))
         dirs: dict[str, tuple[str, str]] = {"": (top, top_host)}
         for ent in walk(tree, sel.real, sel.host, excludes):
             pdir, name = posixpath.split(ent.rel)
@@ -322,6 +327,8 @@ def copy_selected(tree: SourceTree, picked: list[tuple[str, str, Selected]], roo
     dest_inroot, spelled_dir = destination(dest, workdir)
     resolved = rootpath.resolve_inroot(root, dest_inroot)
     is_dir = spelled_dir or os.path.isdir(rootpath.host_path(root, resolved))
+    if len(picked) > 1 and all(p[2].is_dir for p in picked):
+        is_dir = True       # BuildKit copies each directory's contents into the one destination
     if len(picked) > 1 and not is_dir and not parents:
         names = ", ".join(repr(p[2].named or ".") for p in picked[:5])
         raise BuildError(f"destination {dest!r} must be a directory ending with '/' when copying "

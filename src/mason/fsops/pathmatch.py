@@ -111,13 +111,16 @@ class _Rule:
 
 
 class PatternList:
-    """An ordered ``.dockerignore``-dialect list (used for ``--exclude``).
+    """An ordered ``.dockerignore``-dialect list: the build context's ``.dockerignore``
+    (``mason.context.ignore`` parses the file into one) and ``COPY --exclude``.
 
     ``matches(relpath)`` is True when the path, or one of its parent directories, is
-    excluded by the last pattern that matches it.
+    excluded by the last pattern that matches it. ``source`` names where the patterns came
+    from (for messages).
     """
 
-    def __init__(self, patterns: list[str] | tuple[str, ...]):
+    def __init__(self, patterns: list[str] | tuple[str, ...], *, source: str = "--exclude"):
+        self.source = source
         rules: list[_Rule] = []
         for raw in patterns:
             text = raw.strip()
@@ -126,6 +129,9 @@ class PatternList:
             negate = text.startswith("!")
             if negate:
                 text = text[1:].strip()
+                if not text:
+                    # moby/patternmatcher refuses it: it would re-include everything
+                    raise BuildError('illegal exclusion pattern: "!"')
             cleaned = posixpath.normpath(text).lstrip("/")
             if cleaned in ("", "."):
                 cleaned = "."
@@ -138,7 +144,9 @@ class PatternList:
         return bool(self._rules)
 
     def matches(self, relpath: str) -> bool:
-        relpath = relpath.strip("/")
+        relpath = posixpath.normpath(relpath.replace("\\", "/")).strip("/")
+        if relpath in ("", "."):
+            return False
         parts = relpath.split("/")
         prefixes = ["/".join(parts[: k + 1]) for k in range(len(parts))]
         excluded = False

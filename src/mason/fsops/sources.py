@@ -17,6 +17,7 @@ from typing import Iterator, Protocol, Sequence
 from mason.errors import BuildError
 from mason.fsops import rootpath
 from mason.fsops.pathmatch import PatternList, compile_match, has_magic
+from mason.tarfs import devices
 
 
 class IgnoreMatcher(Protocol):
@@ -85,11 +86,14 @@ def select(tree: SourceTree, pattern: str, excludes: PatternList | None = None,
     """Resolve one source (a path or a Go wildcard) to the entries it names, sorted.
 
     A source named explicitly (or matched) that is a symlink is followed inside the tree.
-    Nothing matching is an error naming the pattern (and ``where``, e.g. "Dockerfile:7").
+    A path that names nothing is an error naming the pattern (and ``where``, e.g.
+    "Dockerfile:7"), saying so when .dockerignore excluded it; a wildcard that matches nothing
+    selects nothing (BuildKit's AllowEmptyWildcard: ``COPY foo nomatch* /`` copies foo).
     """
     clean = clean_source(pattern, tree)
     names = _expand(tree, clean) if has_magic(clean) else [clean]
     out: list[Selected] = []
+    excluded_by_ignore = False
     for named in names:
         real = rootpath.resolve_inroot(tree.root, named).lstrip("/")
         host = rootpath.host_path(tree.root, "/" + real)
@@ -102,10 +106,18 @@ def select(tree: SourceTree, pattern: str, excludes: PatternList | None = None,
         if _ignored(tree, named) or _ignored(tree, real):
             if not (stat.S_ISDIR(st.st_mode) and _may_reinclude(tree)
                     and _has_visible(tree, real, host)):
+                excluded_by_ignore = True
                 continue
+        devices.check_stat(st, named, f"the {tree.label}", BuildError)
         out.append(Selected(named=named, real=real, host=host, st=st))
+    if not out and has_magic(clean):
+        return out
     if not out:
         at = f" ({where})" if where else ""
+        if excluded_by_ignore:
+            raise BuildError(f"source {pattern!r} not found in the {tree.label}{at}: it is excluded "
+                             "by .dockerignore", hint="remove its pattern from .dockerignore (or add a "
+                             f"'!{clean}' line) to copy it")
         raise BuildError(f"source {pattern!r} not found in the {tree.label}{at}: "
                          "no file matches it (after .dockerignore and --exclude)")
     return out
@@ -168,6 +180,7 @@ def _walk(tree: SourceTree, base_rel: str, host_dir: str, rel_dir: str,
                     yield Entry(rel, host, st)
                     yield from children
             continue
+        devices.check_stat(st, ctx_rel, f"the {tree.label}", BuildError)
         yield Entry(rel, host, st)
         if is_dir:
             yield from _walk(tree, base_rel, host, rel, excludes)

@@ -148,9 +148,13 @@ def write_hardlink(host: str, shown: str, existing_host: str) -> None:
 
 
 def write_special(host: str, shown: str, st: os.stat_result, meta: Meta) -> None:
-    """Recreate a fifo or device node; sockets cannot be copied and are refused."""
+    """Recreate a fifo or device node. A socket becomes an empty regular file with its
+    permissions, as BuildKit stores one found in the context (a tar layer cannot hold one)."""
     if stat.S_ISSOCK(st.st_mode):
-        raise BuildError(f"cannot copy socket {shown!r}: sockets cannot be stored in an image")
+        import io
+
+        write_fileobj(host, shown, io.BytesIO(b""), meta)
+        return
     clear_for_nondir(host, shown)
     os.mknod(host, stat.S_IFMT(st.st_mode) | 0o600, st.st_rdev)
     apply_meta(host, meta)

@@ -20,7 +20,8 @@ class RetryPolicy:
     max_attempts: int = 5          # including the first try
     initial_delay: float = 0.5     # seconds before the first retry
     multiplier: float = 2.0
-    max_delay: float = 10.0        # cap on one wait (also caps Retry-After)
+    max_delay: float = 10.0        # cap on one backoff wait
+    max_retry_after: float = 60.0  # a server's Retry-After is honoured up to this (else: give up)
     max_total: float = 60.0        # give up when the next wait would pass this since the first try
     jitter: float = 0.5            # each wait is scaled by a random factor in [1 - jitter, 1]
 
@@ -70,7 +71,7 @@ class Retrier:
         delay = self.policy.backoff(self.attempt, self._rng)
         server_delay = parse_retry_after(retry_after, self._wall_clock())
         if server_delay is not None:
-            if server_delay > self.policy.max_delay:
+            if server_delay > self.policy.max_retry_after:
                 return False  # the server asks for longer than we are willing to wait
             delay = max(delay, server_delay)
         if self._clock() - self._start + delay > self.policy.max_total:

@@ -1,12 +1,16 @@
 """What isolation this process may use, decided once per build and stated in the build log.
 
-Three levels:
+Four levels (docs/unprivileged.md):
 
 * ``namespaces``: mount/PID/UTS/IPC namespaces and overlayfs work (root with CAP_SYS_ADMIN,
   no seccomp filter denying them).  RUN uses :class:`NamespaceRunner`, snapshots use overlay.
 * ``chroot``: no new namespaces or mounts (Docker's default seccomp profile and capability set,
   the usual Kubernetes/GitLab CI pod), but CAP_SYS_CHROOT: RUN uses :class:`ChrootRunner`,
   snapshots use the stat walker.
+* ``host-root``: the same container, when mason runs as root inside it and its runtime is
+  self-contained (``mason.sandbox.container``): the build root is the container's own ``/``, as
+  in Kaniko, so RUN gets the real ``/proc``, ``/sys`` and ``/dev``. Chosen over ``chroot``
+  automatically inside a container; outside one only with ``--isolation=host-root --force``.
 * ``none``: not even chroot: RUN cannot be isolated and is refused.
 
 The probe runs in a throw-away child process (``python -I -S``) that tries the real operations
@@ -23,15 +27,17 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 from mason.errors import UsageError
 
-Level = Literal["namespaces", "chroot", "none"]
-FORCEABLE = ("auto", "namespaces", "chroot")   # the --isolation flag's values
+Level = Literal["namespaces", "host-root", "chroot", "none"]
+FORCEABLE = ("auto", "namespaces", "host-root", "chroot")   # the --isolation flag's values
+HOST_ROOT_LIMITS = ("RUN gets the container's /proc, /sys, /dev; / is reset and verified before each "
+                    "stage and after the build; one build at a time per container (docs/unprivileged.md)")
 # Stated in the build log with the level, so a RUN failing for these reasons is understood.
-CHROOT_LIMITS = ("RUN gets no /proc, /sys, /dev/pts; RUN --mount and --network=none are refused "
-                 "(docs/unprivileged.md)")
+CHROOT_LIMITS = ("RUN gets no /proc, /sys, /dev/pts and shares this container's network; RUN --mount is "
+                 "emulated without mounts; --network=none is refused (docs/unprivileged.md)")
 _CAP_SYS_CHROOT = 18
 _CAP_MKNOD = 27
 
@@ -64,6 +70,9 @@ class Isolation:
     level: Level
     reason: str
     overlay: bool = False  # overlayfs snapshots available (only with namespaces)
+    container: str | None = None      # why this looks like a container (None: it does not)
+    host_root: str | None = None      # why host-root is impossible here (None: it is possible)
+    runtime: tuple[str, ...] = ()     # directories holding mason's runtime (host-root keeps them)
 
 
 def capability_set() -> int:
@@ -87,6 +96,23 @@ def detect(work_dir: str | os.PathLike) -> Isolation:
             probe = json.loads(res.stdout.strip().splitlines()[-1])
         except (OSError, ValueError, IndexError, subprocess.TimeoutExpired) as e:
             probe = {"namespaces": False, "overlay": False, "reason": f"probe failed: {e}"}
+    from dataclasses import replace
+
+    found = _classify(probe)
+    container, blocker, runtime = _host_root_facts()
+    found = replace(found, container=container, host_root=blocker, runtime=runtime)
+    if found.level in ("chroot", "none") and blocker is None and container is not None:
+        return replace(found, level="host-root",
+                       reason=f"{found.reason.split(';')[0]}; inside a container ({container}), as root, "
+                              f"runtime self-contained in {', '.join(runtime)}: building in / as Kaniko does; "
+                              f"{HOST_ROOT_LIMITS}")
+    if found.level == "chroot":
+        why = blocker or "not inside a container"
+        return replace(found, reason=f"{found.reason}; host-root isolation not chosen: {why}")
+    return found
+
+
+def _classify(probe: dict) -> Isolation:
     if probe["namespaces"] and probe["overlay"]:
         return Isolation("namespaces", "mount/PID namespaces and overlayfs are available", overlay=True)
     caps = capability_set()
@@ -100,16 +126,49 @@ def detect(work_dir: str | os.PathLike) -> Isolation:
     return Isolation("none", f"no new namespaces ({why_not}) and no CAP_SYS_CHROOT")
 
 
-def choose(detected: Isolation, forced: str | None = None) -> Isolation:
-    """Apply a ``--isolation`` flag: a level may be forced down, never up past what works."""
+def _host_root_facts() -> tuple[str | None, str | None, tuple[str, ...]]:
+    """(container hint, why host-root is impossible, runtime directories)."""
+    from mason.sandbox.container import container_hint, runtime_roots
+
+    container = container_hint()
+    if os.geteuid() != 0:
+        return container, "not running as root", ()
+    roots, loose = runtime_roots()
+    if loose:
+        more = f" and {len(loose) - 1} more" if len(loose) > 1 else ""
+        return container, (f"mason's runtime is not self-contained: {loose[0]}{more} lie in system "
+                           "directories a base image replaces"), roots
+    return container, None, roots
+
+
+def choose(detected: Isolation, forced: str | None = None, *, force: bool = False) -> Isolation:
+    """Apply a ``--isolation`` flag: a sandboxing level may be forced down, never up past what
+    works; ``host-root`` needs root, a self-contained runtime, and a container (or ``force``)."""
+    from dataclasses import replace
+
     if forced is None or forced == "auto":
         return detected
+    if forced not in FORCEABLE:
+        raise UsageError(f"--isolation={forced}: expected auto, namespaces, host-root or chroot")
+    if forced == "host-root":
+        if detected.host_root is not None:
+            raise UsageError(f"--isolation=host-root is not possible here: {detected.host_root}")
+        if detected.container is None and not force:
+            raise UsageError("--isolation=host-root outside a container: mason would replace this machine's "
+                             "own / with the image's files",
+                             hint="run mason inside a container, or add --force if this / is disposable")
+        if detected.level == "host-root":
+            return detected
+        where = detected.container or "outside a container, --force given"
+        return replace(detected, level="host-root", overlay=False,
+                       reason=f"forced by --isolation=host-root (detected: {detected.level}; {where}); "
+                              f"{HOST_ROOT_LIMITS}")
     order = ["none", "chroot", "namespaces"]
-    if forced not in order:
-        raise UsageError(f"--isolation={forced}: expected auto, namespaces, chroot or none")
-    if order.index(forced) > order.index(detected.level):
+    have = "chroot" if detected.level == "host-root" else detected.level
+    if order.index(forced) > order.index(have):
         raise UsageError(f"--isolation={forced} is not available here: {detected.reason}")
     if forced == detected.level:
         return detected
     limits = f"; {CHROOT_LIMITS}" if forced == "chroot" else ""
-    return Isolation(forced, f"forced by --isolation={forced} (detected: {detected.level}){limits}")  # type: ignore[arg-type]
+    return replace(detected, level=cast(Level, forced), overlay=detected.overlay and forced == "namespaces",
+                   reason=f"forced by --isolation={forced} (detected: {detected.level}){limits}")

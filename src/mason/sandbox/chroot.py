@@ -15,9 +15,11 @@ allowed.  What the command gets, and what it does not:
   refused (with a bind mount that fails with EBUSY).
 * **Missing**: ``/proc`` and ``/sys`` (cannot be mounted; tools reading ``/proc/self`` fail with
   their own error, and mason adds a line saying why to the failed RUN's output; creating files
-  there is refused), PID/UTS/IPC isolation (``hostname`` is the container's), ``--network=none``
-  and every ``RUN --mount`` (refused with :class:`NotSupportedError`, never silently ignored;
-  only mason's own heredoc script dir below ``/dev`` is provided, as a copy).
+  there is refused), PID/UTS/IPC isolation (``hostname`` is the container's) and
+  ``--network=none`` (refused with :class:`NotSupportedError`, never silently ignored).
+* ``RUN --mount`` (every type) is emulated without mounts (:mod:`mason.sandbox.mountemu`): the
+  contents are placed at the target for the RUN and removed before the snapshot; a mount below
+  ``/dev``, ``/proc`` or ``/sys`` is refused, except mason's own heredoc script dir ``/dev/pipes``.
 * Processes: the helper (``chrootinit``) is a child subreaper that forks the command; when the
   command exits (or mason SIGTERMs the helper on timeout/cancel) the helper SIGKILLs every
   process left (daemons that left the group with ``setsid`` are reparented to it), then exits.
@@ -38,7 +40,10 @@ import time
 from pathlib import Path
 
 from mason.errors import BuildError, NotSupportedError
+from mason.sandbox.capabilities import capability_set
+from mason.sandbox.confinement import CAPABILITIES, for_security
 from mason.sandbox.helperproc import DEV_NODES, host_resolv, hosts_file, show, spawn, user_plan
+from mason.sandbox.mountemu import EmulatedMounts
 from mason.sandbox.privatedir import PrivateDir
 from mason.sandbox.spec import Mount, RunSpec
 from mason.sandbox.stream import OutputCallback, pump
@@ -54,20 +59,22 @@ class ChrootRunner:
         self.scratch_dir = Path(scratch_dir)
 
     def run(self, spec: RunSpec, output: OutputCallback, *, cancel: threading.Event | None = None) -> int:
-        if spec.network != "host":
+        if spec.network == "none":
             raise NotSupportedError(f"RUN --network={spec.network} needs a network namespace, which this "
                                     "environment does not allow (isolation: chroot)", hint=_HINT)
-        for m in spec.mounts:
-            if not _is_dev_copy(m):
-                what = "tmpfs" if m.kind == "tmpfs" else "bind/cache/secret"
-                raise NotSupportedError(f"RUN --mount ({what} at {m.target}) needs mount rights, which this "
-                                        "environment does not allow (isolation: chroot)", hint=_HINT)
+        dev_copies = [m for m in spec.mounts if _is_dev_copy(m)]
+        emulated = [m for m in spec.mounts if not _is_dev_copy(m)]
+        for m in emulated:
+            if m.target.rstrip("/") in ("", "/dev", "/proc", "/sys") or m.target.startswith(("/proc/", "/sys/", "/dev/")):
+                raise NotSupportedError(f"RUN --mount at {m.target}: that directory is the sandbox's own and "
+                                        "cannot take a mount here (isolation: chroot)", hint=_HINT)
         root = os.path.realpath(spec.root)
         with PrivateDir(root, "/proc", on_new="refuse"), PrivateDir(root, "/sys", on_new="refuse"), \
              PrivateDir(root, "/dev", on_new="discard") as dev, Stubs(root) as stubs:
-            _populate_dev(dev.ensure(), spec.mounts)
+            _populate_dev(dev.ensure(), dev_copies)
             with _Substituted(stubs, "/etc/resolv.conf", host_resolv()), \
-                 _Substituted(stubs, "/etc/hosts", hosts_file(spec.hostname)):
+                 _Substituted(stubs, "/etc/hosts", hosts_file(spec.hostname)), \
+                 EmulatedMounts(root, emulated, str(self.scratch_dir / "aside")):
                 code = _execute(root, spec, output, cancel)
         if code != 0:
             # Shown in the build error's output tail: the likeliest reason a RUN that works
@@ -159,9 +166,36 @@ class _Substituted:
         os.utime(self.path, ns=(self.stat.st_atime_ns, self.stat.st_mtime_ns))
 
 
-def _execute(root: str, spec: RunSpec, output: OutputCallback, cancel: threading.Event | None) -> int:
+def confine_plan(spec: RunSpec) -> dict:
+    """BuildKit's capability set and seccomp filter, as far as this process can apply them.
+
+    Installing a filter without ``no_new_privs`` needs CAP_SYS_ADMIN, which an unprivileged CI
+    container lacks; there the container's own filter (Docker's default) already applies to the
+    RUN, so mason adds none.  Only a process with neither sets ``no_new_privs`` to install one
+    (setuid binaries then run without their privileges: the price of having a filter at all)."""
+    confinement = for_security(spec.security)
+    if confinement.seccomp_filter is None or capability_set() & (1 << CAPABILITIES["CAP_SYS_ADMIN"]):
+        return confinement.helper_plan()
+    if seccomp_mode() == 2:
+        return confinement.helper_plan(seccomp=False)
+    return confinement.helper_plan(no_new_privs=True)
+
+
+def seccomp_mode() -> int:
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("Seccomp:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _execute(root: str, spec: RunSpec, output: OutputCallback, cancel: threading.Event | None,
+             sweep=None) -> int:
+    """Run the helper and the command; ``sweep(root, pgid)`` kills what is left (default: the
+    process group and every process whose root is ``root``)."""
+    kill_processes_in = sweep or _sweep_root
     plan = {"root": root, "argv": list(spec.argv), "env": list(spec.env), "cwd": spec.cwd,
-            "user": user_plan(spec.user)}
+            "user": user_plan(spec.user), "confine": confine_plan(spec)}
     proc, streams, st_r = spawn(_INIT, plan)
     # When the command exits, kill what it left behind: that closes the pipes pump() waits on.
     reaper = threading.Thread(target=lambda: (proc.wait(), kill_processes_in(root, proc.pid)), daemon=True)
@@ -203,6 +237,10 @@ def stop_helper(proc: subprocess.Popen, grace: float = 5.0) -> None:
         proc.wait(grace)
     except (ProcessLookupError, subprocess.TimeoutExpired):
         pass
+
+
+def _sweep_root(root: str, pgid: int) -> None:
+    kill_processes_in(root, pgid)
 
 
 def kill_processes_in(root: str, pgid: int) -> None:

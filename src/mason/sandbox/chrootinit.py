@@ -57,6 +57,21 @@ def main() -> int:
     return code if code >= 0 else 128 - code
 
 
+def _sibling(name: str):
+    """A sibling module loaded by path (this helper runs without the mason package)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(f"_mason_{name}", os.path.join(os.path.dirname(__file__), f"{name}.py"))
+    assert spec is not None and spec.loader is not None, f"{name}.py beside this helper"
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# Loaded before the chroot hides this file's directory.
+_LINUX = _sibling("linux")
+_PRIVILEGES = _sibling("privileges")
+
+
 def _report(status_fd: int, error: str) -> None:
     os.write(status_fd, (json.dumps({"error": f"sandbox setup failed: {error}"}) + "\n").encode())
 
@@ -65,7 +80,8 @@ def _child(plan: dict, status_fd: int) -> None:
     user = plan["user"]
     try:
         os.setpgid(0, 0)  # own group: mason and this helper kill it, it cannot kill the helper's
-        os.chroot(plan["root"])
+        if plan["root"] != "/":      # host-root isolation: already there (no CAP_SYS_CHROOT needed)
+            os.chroot(plan["root"])
         os.chdir("/")
         path = "/"
         for part in [p for p in plan["cwd"].split("/") if p]:
@@ -75,9 +91,7 @@ def _child(plan: dict, status_fd: int) -> None:
                 os.chown(path, user["uid"], user["gid"])
         devnull = os.open("/dev/null", os.O_RDONLY)
         os.dup2(devnull, 0)
-        os.setgroups(user["groups"])
-        os.setgid(user["gid"])
-        os.setuid(user["uid"])
+        _PRIVILEGES.enter(_LINUX, plan["confine"], user)
         os.chdir(plan["cwd"])
     except OSError as e:
         _report(status_fd, str(e))

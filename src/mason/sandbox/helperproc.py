@@ -42,8 +42,9 @@ def user_plan(user: ExecUser) -> dict:
     return {"uid": user.uid, "gid": user.gid, "groups": list(user.groups)}
 
 
-def spawn(script: str, plan: dict) -> tuple[subprocess.Popen, dict[int, str], int]:
-    """Start ``script`` with ``plan`` on its stdin.
+def spawn(script: str, plan: dict, extra_fds: tuple[int, ...] = ()) -> tuple[subprocess.Popen, dict[int, str], int]:
+    """Start ``script`` with ``plan`` on its stdin (``extra_fds`` are inherited too: the plan
+    names them; the caller closes its copies).
 
     Returns the process, its output pipes (read end -> "stdout"/"stderr", for ``pump``) and
     the read end of its status pipe. The caller closes the three read ends.
@@ -53,7 +54,7 @@ def spawn(script: str, plan: dict) -> tuple[subprocess.Popen, dict[int, str], in
     st_r, st_w = os.pipe()
     try:
         proc = subprocess.Popen([sys.executable, "-I", "-S", script], stdin=subprocess.PIPE,
-                                stdout=out_w, stderr=err_w, pass_fds=(st_w,), close_fds=True,
+                                stdout=out_w, stderr=err_w, pass_fds=(st_w, *extra_fds), close_fds=True,
                                 start_new_session=True, env={})
     except BaseException:
         for fd in (out_r, out_w, err_r, err_w, st_r, st_w):

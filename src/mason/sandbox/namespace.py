@@ -22,8 +22,10 @@ pivot_root, which the util-linux tool cannot do for us, so one process does ever
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import select
 import tempfile
 import threading
 import time
@@ -31,10 +33,12 @@ from pathlib import Path
 
 from mason.errors import BuildError
 from mason.sandbox import linux
+from mason.sandbox.confinement import Confinement, for_security
 from mason.sandbox.helperproc import DEV_NODES, host_resolv, hosts_file, show, spawn, user_plan
 from mason.sandbox.spec import RunSpec
 from mason.sandbox.stream import OutputCallback, pump
 from mason.sandbox.stubs import Stubs
+from mason.sandbox.usernet import UserNet, resolv_conf
 
 _NSINIT = str(Path(__file__).with_name("nsinit.py"))
 
@@ -53,26 +57,38 @@ class NamespaceRunner:
         Raises :class:`BuildError` when the sandbox cannot be set up, on timeout and on cancel.
         """
         self.scratch_dir.mkdir(parents=True, exist_ok=True)
+        confinement = for_security(spec.security)
         with tempfile.TemporaryDirectory(dir=self.scratch_dir, prefix="run-") as tmp, Stubs(spec.root) as stubs:
             plan = {
                 "root": os.path.abspath(spec.root), "argv": list(spec.argv), "env": list(spec.env),
                 "cwd": spec.cwd, "hostname": spec.hostname, "network": spec.network,
-                "user": user_plan(spec.user),
-                "ops": mount_plan(spec, stubs, Path(tmp)), "parent_pid": os.getpid(),
+                "user": user_plan(spec.user), "confine": confinement.helper_plan(), "nodev": confinement.nodev,
+                "ops": mount_plan(spec, stubs, Path(tmp), confinement), "parent_pid": os.getpid(),
             }
             return _execute(plan, spec, output, cancel)
 
 
 def _execute(plan: dict, spec: RunSpec, output: OutputCallback, cancel: threading.Event | None) -> int:
-    proc, streams, st_r = spawn(_NSINIT, plan)
+    go_r, go_w = os.pipe()
     try:
-        deadline = time.monotonic() + spec.timeout if spec.timeout else None
-        outcome, status = pump(streams, output, status_fd=st_r, deadline=deadline, cancel=cancel)
-        if outcome != "eof":
-            proc.kill()  # PDEATHSIG takes PID 1 and so the whole namespace with it
-            pump(streams, output, status_fd=st_r)
-        helper_rc = proc.wait()
+        proc, streams, st_r = spawn(_NSINIT, {**plan, "go_fd": go_r}, extra_fds=(go_r,))
+    except BaseException:
+        os.close(go_w)
+        raise
     finally:
+        os.close(go_r)
+    try:
+        with contextlib.ExitStack() as network:
+            early = _attach_network(spec, proc.pid, st_r, go_w, network)
+            deadline = time.monotonic() + spec.timeout if spec.timeout else None
+            outcome, status = pump(streams, output, status_fd=st_r, deadline=deadline, cancel=cancel)
+            if outcome != "eof":
+                proc.kill()  # PDEATHSIG takes PID 1 and so the whole namespace with it
+                pump(streams, output, status_fd=st_r)
+            helper_rc = proc.wait()
+        status = early + status
+    finally:
+        os.close(go_w)
         if proc.poll() is None:
             proc.kill()
             proc.wait()
@@ -92,21 +108,52 @@ def _execute(plan: dict, spec: RunSpec, output: OutputCallback, cancel: threadin
     raise BuildError(f"the sandbox for RUN {show(spec.argv)} exited with {helper_rc} before reporting a result")
 
 
-def mount_plan(spec: RunSpec, stubs: Stubs, tmp: Path) -> list[dict]:
+def _attach_network(spec: RunSpec, helper_pid: int, st_r: int, go_w: int, stack: contextlib.ExitStack) -> list[bytes]:
+    """For ``network=sandbox``: wait until the helper has its network namespace, attach
+    slirp4netns to it (from mason: outside every namespace of the RUN), then let it go on.
+    Returns the status lines read meanwhile (an error instead of the namespace, usually)."""
+    if spec.network != "sandbox":
+        return []
+    lines: list[bytes] = []
+    buf = b""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if not select.select([st_r], [], [], 0.5)[0]:
+            continue
+        chunk = os.read(st_r, 4096)
+        if not chunk:
+            return lines + ([buf] if buf else [])
+        *done, buf = (buf + chunk).split(b"\n")
+        for line in done:
+            if json.loads(line).get("netns"):
+                stack.enter_context(UserNet(helper_pid, host_loopback=spec.host_loopback))
+                os.write(go_w, b"g")
+                return lines + ([buf] if buf else [])
+            lines.append(line)
+    raise BuildError("the RUN sandbox did not create its network namespace within 30s")
+
+
+def mount_plan(spec: RunSpec, stubs: Stubs, tmp: Path, confinement: Confinement | None = None) -> list[dict]:
     """The helper's mount operations, with targets resolved (and stubbed) inside the root."""
+    confinement = confinement or for_security(spec.security)
+    nodev = linux.MS_NODEV if confinement.nodev else 0
     ops: list[dict] = []
 
     def mount(target, fstype=None, source=None, flags=0, data=None, readonly=False):
         ops.append({"op": "mount", "target": target, "fstype": fstype, "source": source,
-                    "flags": flags, "data": data, "readonly": readonly})
+                    "flags": flags, "data": data, "readonly": readonly, "nodev": bool(nodev)})
 
     nosuid_nodev_noexec = linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC
-    mount(stubs.ensure("/proc", is_dir=True), "proc", "proc", nosuid_nodev_noexec)
+    proc = stubs.ensure("/proc", is_dir=True)
+    mount(proc, "proc", "proc", nosuid_nodev_noexec)
+    for path in confinement.readonly_paths:
+        ops.append({"op": "readonly", "target": proc + path[len("/proc"):]})
     dev = stubs.ensure("/dev", is_dir=True)
-    mount(dev, "tmpfs", "tmpfs", linux.MS_NOSUID | linux.MS_NOEXEC, "mode=755,size=65536k")
+    # nodev: a node the RUN mknods here does not open; the standard nodes are binds of their own
+    mount(dev, "tmpfs", "tmpfs", linux.MS_NOSUID | linux.MS_NOEXEC | nodev, "mode=755,size=65536k")
     for node in DEV_NODES:
         ops.append({"op": "touch", "path": f"{dev}/{node}"})
-        mount(f"{dev}/{node}", source=f"/dev/{node}", flags=linux.MS_BIND)
+        ops.append({"op": "mount", "target": f"{dev}/{node}", "source": f"/dev/{node}", "flags": linux.MS_BIND})
     ops.append({"op": "mkdir", "path": f"{dev}/pts"})
     mount(f"{dev}/pts", "devpts", "devpts", linux.MS_NOSUID | linux.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620")
     ops.append({"op": "symlink", "path": f"{dev}/ptmx", "target": "pts/ptmx"})
@@ -115,10 +162,15 @@ def mount_plan(spec: RunSpec, stubs: Stubs, tmp: Path) -> list[dict]:
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                          ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
         ops.append({"op": "symlink", "path": f"{dev}/{name}", "target": target})
-    mount(stubs.ensure("/sys", is_dir=True), "sysfs", "sysfs", nosuid_nodev_noexec | linux.MS_RDONLY)
+    sys_dir = stubs.ensure("/sys", is_dir=True)
+    mount(sys_dir, "sysfs", "sysfs", nosuid_nodev_noexec | (linux.MS_RDONLY if confinement.sysfs_readonly else 0))
+    for path in confinement.masked_paths:   # /proc/... and /sys/... paths, under their mounts
+        top, rest = path[1:].split("/", 1)
+        ops.append({"op": "mask", "target": f"{proc if top == 'proc' else sys_dir}/{rest}"})
 
     resolv = tmp / "resolv.conf"
-    resolv.write_bytes(host_resolv())  # a host without resolver config gives an empty one
+    # a host without resolver config gives an empty one; the RUN's own network has its own DNS
+    resolv.write_bytes(resolv_conf(host_resolv()) if spec.network == "sandbox" else host_resolv())
     hosts = tmp / "hosts"
     hosts.write_bytes(hosts_file(spec.hostname))
     for path, source in (("/etc/resolv.conf", resolv), ("/etc/hosts", hosts)):

@@ -32,30 +32,46 @@ import sys
 import ctypes
 
 
-def _linux():
-    """Load the sibling ``linux.py`` by path: importing the mason package would cost start-up time."""
+def _sibling(name: str):
+    """Load a sibling module by path: importing the mason package would cost start-up time."""
     import importlib.util
-    spec = importlib.util.spec_from_file_location("_mason_linux", os.path.join(os.path.dirname(__file__), "linux.py"))
+    spec = importlib.util.spec_from_file_location(f"_mason_{name}", os.path.join(os.path.dirname(__file__), f"{name}.py"))
+    assert spec is not None and spec.loader is not None, f"{name}.py beside this helper"
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
+# Loaded before pivot_root hides this file's directory (the command child needs them after it).
+_LINUX = _sibling("linux")
+_PRIVILEGES = _sibling("privileges")
+
+
 def main() -> int:
-    linux = _linux()
+    linux = _LINUX
     plan = json.loads(sys.stdin.buffer.read())
     status_fd = plan["status_fd"]
     os.set_inheritable(status_fd, False)
+    go_fd = plan.get("go_fd")
+    if go_fd is not None and plan["network"] != "sandbox":
+        os.close(go_fd)  # only the user-mode network waits for it; the command must not inherit it
     linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != plan["parent_pid"]:
         return 125  # mason died before we armed PDEATHSIG
     flags = linux.CLONE_NEWNS | linux.CLONE_NEWPID | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC
-    if plan["network"] == "none":
+    if plan["network"] != "host":
         flags |= linux.CLONE_NEWNET
     try:
         linux.unshare(flags)
     except OSError as e:
         return _fail(status_fd, f"cannot create namespaces: {e.strerror}")
+    if plan["network"] == "sandbox":
+        # mason attaches user-mode networking to this network namespace (it must run outside
+        # every namespace of the RUN), then says go; EOF instead means it gave up.
+        os.write(status_fd, b'{"netns": true}\n')
+        if os.read(go_fd, 1) != b"g":
+            return 125
+        os.close(go_fd)
     # getppid() is 0 inside the new PID namespace, so init learns whether the helper is still
     # alive from a pipe instead: EOF on it means the helper died before PDEATHSIG was armed.
     alive_r, alive_w = os.pipe()
@@ -86,10 +102,14 @@ def _init(linux, plan: dict, status_fd: int) -> int:
     name = plan["hostname"].encode()
     if ctypes.CDLL(None, use_errno=True).sethostname(name, len(name)) != 0:
         raise OSError(ctypes.get_errno(), "sethostname")
-    if plan["network"] == "none":
+    if plan["network"] != "host":
         _loopback_up()
     root = plan["root"]
     linux.mount(root, root, None, linux.MS_BIND | linux.MS_REC)  # pivot_root needs a mount point
+    if plan["nodev"]:
+        # No device cgroup: device nodes the RUN creates (it has CAP_MKNOD, as in Docker) or an
+        # image ships must not open, so the root is nodev; only /dev's own binds are not.
+        linux.mount(None, root, None, linux.MS_REMOUNT | linux.MS_BIND | linux.MS_NODEV)
     for op in plan["ops"]:
         _apply(linux, op)
     os.chdir(root)  # this process only: never mason's
@@ -122,9 +142,11 @@ def _exec_command(plan: dict, user: dict) -> None:
         devnull = os.open("/dev/null", os.O_RDONLY)
         os.dup2(devnull, 0)
         os.setsid()
-        os.setgroups(user["groups"])
-        os.setgid(user["gid"])
-        os.setuid(user["uid"])
+        _PRIVILEGES.enter(_LINUX, plan["confine"], user)
+    except OSError as e:
+        # a setup failure, not the command's: reported as such (the status fd closes at exec)
+        os._exit(_fail(plan["status_fd"], f"cannot confine the command: {e}"))
+    try:
         os.chdir(plan["cwd"])
         for sig in (signal.SIGPIPE, signal.SIGXFSZ):
             signal.signal(sig, signal.SIG_DFL)
@@ -149,10 +171,22 @@ def _apply(linux, op: dict) -> None:
     kind = op["op"]
     if kind == "mount":
         linux.mount(op.get("source"), op["target"], op.get("fstype"), op.get("flags", 0), op.get("data"))
-        if op.get("readonly") and op.get("flags", 0) & linux.MS_BIND:
-            # A bind ignores MS_RDONLY: read-only needs a second, remount step.
-            linux.mount(None, op["target"], None,
-                        linux.MS_REMOUNT | linux.MS_BIND | linux.MS_RDONLY | (op.get("flags", 0) & linux.MS_REC))
+        extra = (linux.MS_RDONLY if op.get("readonly") else 0) | (linux.MS_NODEV if op.get("nodev") else 0)
+        if extra and op.get("flags", 0) & linux.MS_BIND:
+            # A bind ignores MS_RDONLY and MS_NODEV: they need a second, remount step.
+            linux.mount(None, op["target"], None, linux.MS_REMOUNT | linux.MS_BIND | extra)
+    elif kind == "mask":
+        # Docker's masked paths: hidden by an empty read-only tmpfs (dirs) or /dev/null (files).
+        if os.path.isdir(op["target"]) and not os.path.islink(op["target"]):
+            linux.mount("tmpfs", op["target"], "tmpfs", linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV
+                        | linux.MS_NOEXEC, "size=0,mode=755")
+        elif os.path.lexists(op["target"]):
+            linux.mount("/dev/null", op["target"], None, linux.MS_BIND)
+    elif kind == "readonly":
+        if os.path.lexists(op["target"]):
+            keep = linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC
+            linux.mount(op["target"], op["target"], None, linux.MS_BIND | linux.MS_REC)
+            linux.mount(None, op["target"], None, linux.MS_REMOUNT | linux.MS_BIND | linux.MS_RDONLY | keep)
     elif kind == "mkdir":
         os.makedirs(op["path"], mode=op.get("mode", 0o755), exist_ok=True)
     elif kind == "touch":

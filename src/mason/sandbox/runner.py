@@ -26,6 +26,9 @@ def make_runner(isolation: Isolation, scratch_dir: str | os.PathLike) -> Runner:
     if isolation.level == "namespaces":
         from mason.sandbox.namespace import NamespaceRunner
         return NamespaceRunner(scratch_dir)
+    if isolation.level == "host-root":
+        from mason.sandbox.hostroot import HostRootRunner
+        return HostRootRunner(scratch_dir)
     if isolation.level == "chroot":
         from mason.sandbox.chroot import ChrootRunner
         return ChrootRunner(scratch_dir)

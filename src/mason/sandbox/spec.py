@@ -10,6 +10,11 @@ from mason.errors import NotSupportedError
 from mason.sandbox.users import ExecUser
 
 
+# What a RUN gets (mason.sandbox.confinement): its network, and BuildKit's security mode.
+Network = Literal["sandbox", "host", "none"]
+Security = Literal["sandbox", "insecure"]
+
+
 @dataclass(frozen=True)
 class Mount:
     """An extra mount for one RUN (``RUN --mount``), target absolute inside the root.
@@ -25,6 +30,9 @@ class Mount:
     readonly: bool | None = None
     mode: int = 0o755
     size_bytes: int | None = None
+    # A cache (``RUN --mount=type=cache``): where mounts are refused, the source directory itself
+    # is moved into place for the RUN and back (mason.sandbox.mountemu), so it persists.
+    move: bool = False
 
     def __post_init__(self) -> None:
         if self.readonly is None:
@@ -51,14 +59,22 @@ class RunSpec:
     user: ExecUser = field(default_factory=lambda: ExecUser(0, 0, (), "/root"))
     cwd: str = "/"
     mounts: tuple[Mount, ...] = ()
-    network: Literal["host", "none"] = "host"
+    # sandbox: a network namespace of its own with user-mode networking (mason.sandbox.usernet);
+    # none: its own namespace with only loopback; host: the builder's (entitlement network.host).
+    network: Network = "sandbox"
+    # sandbox: BuildKit's default confinement (mason.sandbox.confinement); insecure: none
+    # (entitlement security.insecure).
+    security: Security = "sandbox"
+    host_loopback: bool = False   # network=sandbox: the gateway 10.0.2.2 leads to the builder's 127.0.0.1
     hostname: str = "mason"
     timeout: float | None = None
 
     def __post_init__(self) -> None:
         if not self.argv:
             raise NotSupportedError("RUN needs a command")
-        if self.network not in ("host", "none"):
-            raise NotSupportedError(f"RUN --network={self.network} is not supported (use host or none)")
+        if self.network not in ("sandbox", "host", "none"):
+            raise NotSupportedError(f"RUN --network={self.network} is not supported (use default, host or none)")
+        if self.security not in ("sandbox", "insecure"):
+            raise NotSupportedError(f"RUN --security={self.security} is not supported (use sandbox or insecure)")
         if not self.cwd.startswith("/"):
             raise NotSupportedError(f"working directory {self.cwd!r} must be absolute")

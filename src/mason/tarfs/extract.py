@@ -42,6 +42,7 @@ from mason.tarfs.applier import Applier
 from mason.tarfs.compress import Compression, compression_from_media_type, detect_compression, \
     open_decompressor
 from mason.tarfs.reader import open_tar_stream
+from mason.tarfs.devices import SAFE_DEVICES  # noqa: F401  (re-exported: the extraction callers pass it)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class ExtractLimits:
 
     max_entries: int = 2_000_000
     max_bytes: int = 128 * 1024 ** 3
+    # what the refusal tells the user to change (the caller knows its own option's name)
+    entries_hint: str = "raise ExtractLimits.max_entries if the layer is genuine"
 
 
 @dataclass(frozen=True)
@@ -77,10 +80,6 @@ class ExtractOptions:
     skeleton: bool = False
 
 
-# Character devices a base image may carry (Docker's default device cgroup allows these to every
-# container). Anything else, and every block device, would hand a RUN the host's hardware: mason's
-# sandbox has no device cgroup, so ``allowed_devices=SAFE_DEVICES`` refuses them.
-SAFE_DEVICES = frozenset({(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2)})
 
 
 @dataclass(frozen=True)

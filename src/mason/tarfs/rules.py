@@ -8,6 +8,7 @@ messages: entry and size budgets, member names, hardlink targets, devices and xa
 from __future__ import annotations
 
 from mason.errors import LayerError
+from mason.tarfs import devices
 from mason.tarfs.entries import EntryType
 from mason.tarfs.paths import WHITEOUT_PREFIX, is_whiteout_name, split_member
 from mason.tarfs.reader import Member
@@ -27,8 +28,7 @@ class Budget:
         self.entries += 1
         if self.entries > limits.max_entries:
             raise LayerError(f"layer {self._label}: more than {limits.max_entries} entries "
-                             f"(at {m.name!r})", hint="raise ExtractLimits.max_entries if the "
-                             "layer is genuine")
+                             f"(at {m.name!r})", hint=limits.entries_hint)
         self._declared += m.size
         if self._declared > limits.max_bytes:
             raise LayerError(f"layer {self._label}: entry {m.name!r} declares {m.size} bytes, "
@@ -64,14 +64,15 @@ def hardlink_target(parts: tuple[str, ...], m: Member) -> tuple[str, ...]:
 
 
 def check_device(m: Member, *, allow_devices: bool, allowed_devices) -> None:
+    """``allowed_devices`` is ``devices.SAFE_DEVICES`` for every layer a build uses (the one
+    device policy, ``mason.tarfs.devices``); None keeps them all (tools, tests)."""
     if not allow_devices:
         raise LayerError(f"entry {m.name!r}: device nodes are not allowed in this extraction",
                          hint="extract with allow_devices=True (needs CAP_MKNOD)")
-    if allowed_devices is not None and (m.type is not EntryType.CHAR or (m.devmajor, m.devminor) not in allowed_devices):
-        kind = "character" if m.type is EntryType.CHAR else "block"
-        raise LayerError(f"entry {m.name!r}: {kind} device {m.devmajor}:{m.devminor} is not allowed in "
-                         "a base layer (a RUN could reach the host's devices through it)",
-                         hint="only null, zero, full, random, urandom, tty, console and ptmx are accepted")
+    is_char = m.type is EntryType.CHAR
+    if allowed_devices is not None and not (is_char and (m.devmajor, m.devminor) in allowed_devices):
+        message, hint = devices.refusal(m.name, is_char, m.devmajor, m.devminor, "a base layer")
+        raise LayerError(f"entry {message}", hint=hint)
 
 
 def check_xattr_name(m: Member, key: str) -> None:

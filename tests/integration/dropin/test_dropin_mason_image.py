@@ -65,6 +65,7 @@ def test_image_is_kaniko_shaped_and_self_contained(executor_bundle):
     assert (root / "kaniko/.docker").is_dir() and not any((root / "kaniko/.docker").iterdir())
     assert os.stat(root / "kaniko/.docker").st_mode & 0o7777 == 0o1777
     assert "BEGIN CERTIFICATE" in (root / "kaniko/ssl/certs/ca-certificates.crt").read_text()
+    assert (root / "kaniko/ssl/openssl.cnf").is_file()
     site = root / "kaniko/lib/python3.11/site-packages"
     for package in ("mason/cli/main.py", "requests/__init__.py", "libarchive/__init__.py", "zstandard/__init__.py"):
         assert (site / package).is_file(), package

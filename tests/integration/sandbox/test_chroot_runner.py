@@ -89,8 +89,43 @@ def test_chroot_timeout_kills(tmp_path, busybox_root):
 def test_chroot_refuses_what_it_cannot_do(tmp_path, busybox_root):
     with pytest.raises(NotSupportedError, match="--network=none"):
         _run(tmp_path, busybox_root, "true", network="none")
-    with pytest.raises(NotSupportedError, match="RUN --mount"):
-        _run(tmp_path, busybox_root, "true", mounts=(Mount("/x", kind="tmpfs"),))
+    with pytest.raises(NotSupportedError, match="RUN --mount at /proc/x: that directory is the sandbox's own"):
+        _run(tmp_path, busybox_root, "true", mounts=(Mount("/proc/x", kind="tmpfs"),))
+
+
+def _state(root):
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in [*dirnames, *filenames]:
+            p = os.path.join(dirpath, name)
+            st = os.lstat(p)
+            data = open(p, "rb").read() if os.path.isfile(p) and not os.path.islink(p) else None
+            out[os.path.relpath(p, root)] = (st.st_ino, st.st_mode, st.st_uid, st.st_mtime_ns, data)
+    st = os.lstat(root)
+    out["."] = (st.st_ino, st.st_mode, st.st_mtime_ns)
+    return out
+
+
+def test_chroot_emulates_mounts_and_restores_what_was_under_them(tmp_path, busybox_root):
+    (busybox_root / "data").mkdir()
+    (busybox_root / "data/keep").write_text("orig\n")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "in.txt").write_text("from-source\n")
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"v")
+    os.chmod(secret, 0o400)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    before = _state(busybox_root)
+    mounts = (Mount("/data", source=src), Mount("/scratch/t", kind="tmpfs"),
+              Mount("/run/secrets/s", source=secret), Mount("/var/cache/c", source=cache, readonly=False, move=True))
+    code, lines = _run(tmp_path, busybox_root, "cat /data/in.txt; test ! -e /data/keep; ls -ld /scratch/t | cut -c1-10; "
+                       "stat -c %a /run/secrets/s; echo hit >> /var/cache/c/log", mounts=mounts)
+    assert code == 0, lines
+    assert [line for _, line in lines] == ["from-source", "drwxrwxrwt", "400"]
+    assert _state(busybox_root) == before          # same inodes, bytes, modes, times: nothing left
+    assert (cache / "log").read_text() == "hit\n" and (src / "in.txt").read_text() == "from-source\n"
 
 
 def test_detect_and_choose(tmp_path):

@@ -144,6 +144,38 @@ def test_network_none_has_only_loopback(tmp_path, busybox_root):
     assert out.out() == ["lo", "1"]
 
 
+def test_default_network_is_its_own_with_slirp4netns(tmp_path, busybox_root):
+    code, out = run(tmp_path, busybox_root, "ls /sys/class/net; ip route; readlink /proc/self/ns/net; "
+                    "cat /etc/resolv.conf")
+    assert code == 0, out.lines
+    lines = out.out()
+    assert lines[:2] == ["lo", "tap0"]
+    assert "default via 10.0.2.2 dev tap0 " in lines
+    assert os.readlink("/proc/self/ns/net") not in lines
+    assert lines[-1] == "nameserver 10.0.2.3"
+    # slirp4netns went with the RUN: none is left attached to a namespace of ours
+    assert not [pid for pid in os.listdir("/proc") if pid.isdigit() and _is_child_slirp(pid)]
+
+
+def _is_child_slirp(pid: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        return ppid == os.getpid() and os.readlink(f"/proc/{pid}/exe").endswith("slirp4netns")
+    except OSError:
+        return False
+
+
+def test_default_network_without_slirp4netns_is_refused(tmp_path, busybox_root, monkeypatch):
+    from mason.errors import NotSupportedError
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(NotSupportedError, match="needs slirp4netns"):
+        run(tmp_path, busybox_root, "true")
+    assert _mounts_under(busybox_root) == []
+    assert sorted(os.listdir(busybox_root)) == ["bin", "etc", "tmp"]
+
+
 def test_timeout_kills_everything(tmp_path, busybox_root):
     start = time.monotonic()
     with pytest.raises(BuildError, match="timed out after 1s"):

@@ -99,5 +99,5 @@ def test_namespace_runner_refuses_clearly(tmp_path, busybox_root):
         "try:\n"
         f"    NamespaceRunner({str(tmp_path / 's')!r}).run(spec, lambda s, l: None)\n"
         "except Exception as e:\n    print(type(e).__name__, e)\n")
-    assert res.stdout.strip() == ("BuildError cannot start RUN /bin/true: cannot create namespaces: "
-                                  "unshare(0x2c020000): Operation not permitted"), res
+    assert res.stdout.strip() == ("BuildError cannot start RUN /bin/true: cannot create namespaces: "  # mount, UTS, IPC, PID, net
+                                  "unshare(0x6c020000): Operation not permitted"), res

@@ -30,9 +30,15 @@ class Result:
 class FakeExecutor:
     """Sleeps a little per build, records start/end order and the peak concurrency."""
 
-    def __init__(self, fail: dict[str, Exception] | None = None, delay: float = 0.05):
+    def __init__(self, fail: dict[str, Exception] | None = None, delay: float = 0.05,
+                 hold: tuple[int, int] | None = None):
         self.fail = fail or {}
         self.delay = delay
+        # (limit, total): each build waits until ``limit`` run at once or all ``total`` have
+        # started, so the peak is reached whatever the machine's load (no sleep decides it)
+        self.hold = hold
+        self.started = 0
+        self.changed = threading.Condition()
         self.events: list[tuple[str, str]] = []
         self.options = {}
         self.running = 0
@@ -45,10 +51,18 @@ class FakeExecutor:
             self.events.append(("start", name))
             self.options[name] = options
             self.running += 1
+            self.started += 1
             self.peak = max(self.peak, self.running)
         from mason.executor import events as ev
         reporter.emit(ev.Info(f"building {name}"))
-        time.sleep(self.delay)
+        if self.hold is None:
+            time.sleep(self.delay)
+        else:
+            limit, total = self.hold
+            with self.changed:
+                self.changed.notify_all()
+                # the timeout only keeps a broken scheduler from hanging the suite
+                self.changed.wait_for(lambda: self.running >= limit or self.started >= total, timeout=60)
         with self.lock:
             self.running -= 1
             self.events.append(("end", name))
@@ -121,9 +135,9 @@ def test_from_lines_infer_dependencies_and_order(tmp_path):
 def test_jobs_limits_concurrency(tmp_path):
     write_bake(tmp_path, {n: "FROM scratch\n" for n in "abcd"},
                "version: 1\nimages:\n" + "".join(f"  {n}: {{context: {n}, no_push: true}}\n" for n in "abcd"))
-    _, _, ex = bake(tmp_path, "-j", "1")
+    _, _, ex = bake(tmp_path, "-j", "1", executor=FakeExecutor(hold=(1, 4)))
     assert ex.peak == 1
-    _, _, ex = bake(tmp_path, "-j", "3")
+    _, _, ex = bake(tmp_path, "-j", "3", executor=FakeExecutor(hold=(3, 4)))
     assert ex.peak == 3
 
 

@@ -194,10 +194,16 @@ def test_snapshot_modes(ctx):
 
 
 def test_accepted_flags_are_logged_with_their_effect(ctx):
-    m = mapped(["--no-push", "--cleanup", "--use-new-run", "--force", "--compressed-caching=false"], ctx)
+    m = mapped(["--no-push", "--cleanup", "--use-new-run", "--compressed-caching=false"], ctx)
     infos = [n.message for n in m.notes if isinstance(n, Info)]
-    for flag in ("--cleanup", "--use-new-run", "--force", "--compressed-caching"):
+    for flag in ("--cleanup", "--use-new-run", "--compressed-caching"):
         assert any(i.startswith(flag + " accepted") for i in infos), flag
+
+
+def test_force_and_host_root_isolation_are_options(ctx):
+    m = mapped(["--no-push", "--force", "--isolation=host-root"], ctx)
+    assert m.options.force is True and m.options.isolation == "host-root"
+    assert mapped(["--no-push"], ctx).options.force is False
 
 
 def test_cache_ttl_and_cache_dir(ctx, tmp_path):
@@ -276,3 +282,15 @@ def test_secrets(ctx, tmp_path):
 def test_secret_errors(ctx, raw, message):
     with pytest.raises(UsageError, match=message):
         mapped(["--no-push", f"--secret={raw}"], ctx)
+
+
+def test_unused_stages_are_skipped_by_default(ctx):
+    """BuildKit's rule (and faster); Kaniko's "every stage" stays one flag away."""
+    assert mapped(["--no-push"], ctx).options.skip_unused_stages is True
+    assert mapped(["--no-push", "--skip-unused-stages=false"], ctx).options.skip_unused_stages is False
+
+
+def test_lowercase_dockerfile_found_in_context(ctx):
+    (ctx[0] / "Dockerfile").unlink()
+    (ctx[0] / "dockerfile").write_text("FROM scratch\n")
+    assert mapped(["--no-push"], ctx).options.dockerfile == ctx[0] / "dockerfile"

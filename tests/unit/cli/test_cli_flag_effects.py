@@ -76,7 +76,8 @@ CASES = {
     "git": ("GIT", lambda r: "only-on-dev" in r.context_files),
     "build-arg": (NP + ["--build-arg", "A=1"], lambda r: dict(r.o.build_args) == {"A": "1"}),
     "target": (NP + ["-f", "Dockerfile.other", "--target", "a"], lambda r: r.o.target == "a"),
-    "skip-unused-stages": (NP + ["--skip-unused-stages"], lambda r: r.o.skip_unused_stages is True),
+    # on by default (BuildKit's rule): the flag's effect is turning it off, Kaniko's way
+    "skip-unused-stages": (NP + ["--skip-unused-stages=false"], lambda r: r.o.skip_unused_stages is False),
     "custom-platform": (NP + ["--custom-platform", "linux/arm64"], lambda r: r.o.platform == "linux/arm64"),
     "platform": (NP + ["--platform", "linux/arm64"], lambda r: r.o.platform == "linux/arm64"),
     "label": (NP + ["--label", "k=v"], lambda r: dict(r.o.labels) == {"k": "v"}),
@@ -138,6 +139,11 @@ CASES = {
     "work-dir": (NP + ["--work-dir", "{tmp}/w"], lambda r: r.o.work_root == r.tmp / "w"),
     "stage-jobs": (NP + ["--stage-jobs", "1"], lambda r: r.o.stage_jobs == 1),
     "isolation": (NP + ["--isolation", "chroot"], lambda r: r.o.isolation == "chroot"),
+    "allow": (NP + ["--allow", "network.host", "--allow=security.insecure"],
+              lambda r: r.o.allow == {"network.host", "security.insecure"}),
+    "run-host-loopback": (NP + ["--run-host-loopback"], lambda r: r.o.run_host_loopback is True),
+    "max-layer-entries": (NP + ["--max-layer-entries", "5000"], lambda r: r.o.max_layer_entries == 5000),
+    "force": (NP + ["--force"], lambda r: r.o.force is True),
 }
 
 IMPLEMENTED_FLAGS = [spec.name for spec in FLAGS if spec.status == IMPLEMENTED]

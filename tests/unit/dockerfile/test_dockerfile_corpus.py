@@ -101,7 +101,18 @@ def test_cli_parse_json(capsys):
 
 def test_cli_parse_text(capsys):
     assert main(["dockerfile", "parse", str(CORPUS / "go-multistage.Dockerfile")]) == 0
-    assert "From(" in capsys.readouterr().out
+    assert capsys.readouterr().out.startswith("(arg \"GO_VERSION=1.22\")\n(from [\"--platform=$BUILDPLATFORM\"] ")
+
+
+def test_cli_parse_accepts_what_buildkits_parser_accepts(tmp_path, capsys):
+    """Instruction-layer errors are for check/build: the parser takes them (BuildKit's does)."""
+    f = tmp_path / "Dockerfile"
+    f.write_text("CMD x\nFROM a\nCOPY --nope=1 a b\nHEALTHCHECK\n")
+    assert main(["dockerfile", "parse", str(f)]) == 0
+    assert capsys.readouterr().out == '(cmd "x")\n(from "a")\n(copy ["--nope=1"] "a" "b")\n(healthcheck)\n'
+    assert main(["dockerfile", "check", str(f)]) == 1
+    out = capsys.readouterr().out
+    assert "unknown flag: --nope" in out and "HEALTHCHECK" in out
 
 
 def test_cli_check_reports_errors_with_locations(tmp_path, capsys):

@@ -87,7 +87,8 @@ def test_empty_file_is_an_error():
 # -- exec vs shell form -----------------------------------------------------------------------
 @pytest.mark.parametrize("line,args,is_json", [
     ('CMD ["a", "b c"]', ("a", "b c"), True),
-    ('CMD ["a"] trailing', ("a",), True),
+    ('CMD ["a"] trailing', ('["a"] trailing',), False),   # text after the array: shell form
+    ('CMD ["a"]  ', ("a",), True),
     ("CMD [ \"a\" ,\"b\"]", ("a", "b"), True),
     ("CMD [a, b]", ("[a, b]",), False),
     ("CMD ['a']", ("['a']",), False),

@@ -81,3 +81,10 @@ def test_the_cli_reports_a_malformed_epoch_with_cache_as_a_usage_error(tmp_path)
     assert "SOURCE_DATE_EPOCH='abc' is not a number" in proc.stderr
     assert "internal error" not in proc.stderr and "bug" not in proc.stderr
     assert not list(tmp_path.glob("mason-build-*"))    # refused before a work dir existed
+
+
+def test_source_date_epoch_build_arg_is_read_as_buildkit_does(tmp_path):
+    """``--build-arg SOURCE_DATE_EPOCH=…`` is how BuildKit's frontend is given it."""
+    opts = options(tmp_path, build_args={"SOURCE_DATE_EPOCH": "1600000000"})
+    assert parse_settings(opts, {"SOURCE_DATE_EPOCH": "5"}).source_date_epoch == 1600000000
+    assert parse_settings(opts, {}).created() == "2020-09-13T12:26:40Z"

@@ -71,7 +71,7 @@ def test_run_history_key_and_result(world, cache):
     record = step.record(ins, keyed)
     assert record["argv"] == ["/bin/sh", "-c", "echo $V > out"]
     assert record["env"]["V"] == "1" and record["env"]["E"] == "x"
-    assert (record["user"], record["workdir"], record["network"]) == ("app", "/w", "host")
+    assert (record["user"], record["workdir"], record["network"]) == ("app", "/w", "sandbox")
 
     runner = FakeRunner(effect=lambda root: (root / "w").mkdir() or (root / "w" / "out").write_text("1\n"),
                         output=("hello",))
@@ -79,6 +79,7 @@ def test_run_history_key_and_result(world, cache):
     layer = step.execute(ins, ctx_for(stage, 5, world, runner=runner, reporter=reporter))
     spec = runner.specs[0]
     assert spec.argv == ("/bin/sh", "-c", "echo $V > out") and spec.cwd == "/w"
+    assert (spec.network, spec.security, spec.host_loopback) == ("sandbox", "sandbox", False)
     assert (spec.user.uid, spec.user.gid, spec.user.home) == (7, 8, "/home/app")
     env = dict(item.split("=", 1) for item in spec.env)
     assert env["V"] == "1" and env["E"] == "x" and env["HOME"] == "/home/app" and "PATH" in env
@@ -117,7 +118,7 @@ def test_copy_history_key_and_result(world, cache):
     step = step_for(ins)
     build_cache = cache(stage)
     keyed = ctx_for(stage, 1, world, cache=build_cache, before=True)
-    assert step.history(ins, keyed) == "COPY --chmod=640 src/a.txt /dst/ # buildkit"
+    assert step.history(ins, keyed) == "COPY src/a.txt /dst/ # buildkit"   # BuildKit records no flags
     first = step.record(ins, keyed)
     assert first["from"] == "context" and first["chmod"] == "640" and first["dest"] == "/dst/"
     (context / "src" / "a.txt").write_text("changed\n")
@@ -172,3 +173,20 @@ def test_a_replayed_hit_reads_like_the_step_ran(world):
     assert step_for(run_ins).replay(run_ins, ctx_for(stage, 2, world), empty) is None
     assert [h["created_by"] for h in config.doc["history"]] == ["WORKDIR /srv", "RUN /bin/sh -c make # buildkit"]
     assert config.diff_ids == ["sha256:" + "2" * 64]
+
+
+def test_misspelt_stage_in_copy_from_gets_a_suggestion(tmp_path):
+    """A name that is no stage is pulled as an image; when that fails, BuildKit names the
+    stage it resembles (here without any network: the pull is a stand-in that fails)."""
+    from mason.dockerfile import parse_dockerfile, plan_stages
+    from mason.errors import RegistryError
+    from mason.executor.stagebuilder import BuildSources
+
+    plan = plan_stages(parse_dockerfile("FROM scratch AS build\nFROM scratch\nCOPY --from=biuld /x /y\n"))
+
+    def pull(ref, platform):
+        raise RegistryError(f"{ref}: pull access denied")
+
+    sources = BuildSources(None, plan, {}, pull)
+    with pytest.raises(RegistryError, match=r"pull access denied \(did you mean build\?\)"):
+        sources.image("biuld")

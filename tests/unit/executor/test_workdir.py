@@ -81,10 +81,20 @@ def test_remove_early_frees_the_name_and_close_waits_for_it(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def _loop_devices() -> set[str]:
+def _loops_backed_under(path) -> list[str]:
+    """Loop devices whose backing file lies under ``path``: this test's own, whatever other
+    builds on the machine attach or detach meanwhile (a count of all of them is not)."""
     from pathlib import Path
 
-    return {p.parent.name for p in Path("/sys/block").glob("loop*/loop/backing_file")}
+    found = []
+    for backing in Path("/sys/block").glob("loop*/loop/backing_file"):
+        try:
+            name = backing.read_text().strip()
+        except OSError:             # detached while we looked
+            continue
+        if name.startswith(str(path).rstrip("/") + "/"):
+            found.append(backing.parent.parent.name)
+    return found
 
 
 @pytest.mark.root
@@ -93,7 +103,6 @@ def test_scratch_filesystem_is_private_and_leaves_nothing(tmp_path):
     of its own; closing the work dir leaves no mount, no loop device and no file behind."""
     from mason.executor import scratchfs
 
-    before = _loop_devices()
     with WorkDir(tmp_path) as wd:
         reason = scratchfs.unavailable(tmp_path)
         if reason is not None:          # the same machine CI uses has all of it: say so loudly
@@ -104,10 +113,10 @@ def test_scratch_filesystem_is_private_and_leaves_nothing(tmp_path):
         (wd.sub("steps", "a") / "f").write_text("x")
         assert scratchfs.errors(wd.data) == 0
         wd.check()
-        assert len(_loop_devices() - before) == 1
+        assert len(_loops_backed_under(wd.path)) == 1
         path = wd.path
     assert not path.exists() and mounts_below(path) == []
-    assert _loop_devices() - before == set()
+    assert _loops_backed_under(path) == []
 
 
 def test_scratch_filesystem_can_be_turned_off(tmp_path):

@@ -97,10 +97,24 @@ def test_wildcards_and_multiple_sources(ctx, root):
 
 
 def test_missing_source_names_pattern_and_location(ctx, root):
-    with pytest.raises(BuildError, match=r"'nope\*' not found.*Dockerfile:7"):
-        copy(tree(ctx), ["nope*"], str(root), "/", where="Dockerfile:7")
-    with pytest.raises(BuildError, match="'missing.txt' not found"):
-        copy(tree(ctx), ["missing.txt"], str(root), "/")
+    with pytest.raises(BuildError, match=r"'missing.txt' not found.*Dockerfile:7"):
+        copy(tree(ctx), ["missing.txt"], str(root), "/", where="Dockerfile:7")
+
+
+def test_wildcard_matching_nothing_selects_nothing(ctx, root):
+    """BuildKit's AllowEmptyWildcard: ``COPY a.txt nomatch* /d/`` copies a.txt."""
+    copy(tree(ctx), ["a.txt", "nope*"], str(root), "/d/")
+    assert os.listdir(root / "d") == ["a.txt"]
+
+
+def test_empty_destination_is_the_workdir(ctx, root):
+    copy(tree(ctx), ["a.txt"], str(root), "", workdir="/w")
+    assert (root / "w/a.txt").read_text() == "A"
+
+
+def test_several_directories_merge_into_a_destination_without_slash(ctx, root):
+    copy(tree(ctx), ["dir", "dir/sub"], str(root), "/m")
+    assert sorted(os.listdir(root / "m")) == ["link", "one", "sub", "two"]
 
 
 def test_source_outside_context_is_refused(ctx, root):
@@ -121,7 +135,7 @@ def test_dockerignore_hides_paths(ctx, root):
     ign = Ignore("b.txt", "dir/sub")
     copy(tree(ctx, ign), ["*.txt", "dir"], str(root), "/i/")
     assert sorted(os.listdir(root / "i")) == ["a.txt", "link", "one"]
-    with pytest.raises(BuildError, match="'b.txt' not found"):
+    with pytest.raises(BuildError, match="'b.txt' not found.*excluded by .dockerignore"):
         copy(tree(ctx, ign), ["b.txt"], str(root), "/")
 
 
@@ -241,3 +255,32 @@ def test_heredoc_content(root):
     write_content(str(root), "/named", "ignored", b"x")
     assert (root / "named").read_bytes() == b"x"
     assert stat.S_IMODE(st(root / "named").st_mode) == 0o644
+
+
+def test_socket_in_context_becomes_an_empty_file(ctx, root):
+    import socket
+
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(ctx / "s.sock"))
+    sock.close()
+    os.chmod(ctx / "s.sock", 0o640)
+    copy(tree(ctx), ["s.sock"], str(root), "/")
+    st = os.lstat(root / "s.sock")
+    assert stat.S_ISREG(st.st_mode) and st.st_size == 0 and stat.S_IMODE(st.st_mode) == 0o640
+
+
+def test_new_destination_directory_is_0755_root_or_chown(ctx, root):
+    """fsutil's prepareTargetDir: the directory a COPY of a directory creates is 0755 and
+    owned by --chown or 0:0, whatever the source directory; an existing one is kept."""
+    os.chmod(ctx / "dir", 0o700)
+    os.chown(ctx / "dir", 7, 8)
+    copy(tree(ctx), ["dir"], str(root), "/new", preserve_owner=True)
+    st = os.lstat(root / "new")
+    assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o755, 0, 0)
+    assert os.lstat(root / "new/one").st_mode & 0o777 == 0o640
+    copy(tree(ctx), ["dir"], str(root), "/chowned", chown=(5, 6))
+    st = os.lstat(root / "chowned")
+    assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o755, 5, 6)
+    (root / "kept").mkdir(mode=0o711)
+    copy(tree(ctx), ["dir"], str(root), "/kept")
+    assert stat.S_IMODE(os.lstat(root / "kept").st_mode) == 0o711

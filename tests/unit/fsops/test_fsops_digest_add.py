@@ -205,3 +205,18 @@ def test_archive_escape_is_refused_and_symlinks_stay_inside(tmp_path):
         extract_tar(str(sneaky), str(root), "/")
     assert os.listdir(sentinel) == []
     assert (root / str(sentinel).lstrip("/") / "owned").read_bytes() == b"x"
+
+
+def test_add_several_archives_need_no_trailing_slash(tmp_path):
+    """``ADD *.tar /dest`` unpacks every archive into /dest (BuildKit); several plain files
+    still need the destination spelled as a directory."""
+    ctx, root = tmp_path / "ctx", tmp_path / "root"
+    ctx.mkdir(), root.mkdir()
+    _make_tar(ctx / "a.tar", None)
+    _make_tar(ctx / "b.tar", "gzip")
+    add(SourceTree(str(ctx)), ["*.tar"], str(root), "/dest", work_dir=str(tmp_path))
+    assert (root / "dest/top/file").read_bytes() == b"hello"
+    (ctx / "p1").write_text("1")
+    (ctx / "p2").write_text("2")
+    with pytest.raises(BuildError, match="must be a directory"):
+        add(SourceTree(str(ctx)), ["p1", "p2"], str(root), "/plain", work_dir=str(tmp_path))

@@ -37,6 +37,14 @@ def test_retry_after_is_honoured_but_bounded():
     assert not r.wait_before_retry("3600")   # longer than we would ever wait: give up now
 
 
+def test_retry_after_above_the_backoff_cap_is_honoured_up_to_its_own_cap():
+    clock = FakeClock()
+    r = Retrier(RetryPolicy(jitter=0, max_delay=10), sleep=clock.sleep, clock=clock, wall_clock=lambda: 0.0)
+    assert r.wait_before_retry("25")          # 25 s > the 10 s backoff cap, < max_retry_after
+    assert clock.sleeps == [25.0]
+    assert not r.wait_before_retry("61")      # beyond max_retry_after (60 s)
+
+
 def test_parse_retry_after_forms():
     assert parse_retry_after("12", 0) == 12
     assert parse_retry_after("Thu, 01 Jan 1970 00:00:30 GMT", 10) == 20

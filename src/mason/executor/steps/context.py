@@ -35,6 +35,8 @@ from mason.sandbox.spec import RunSpec
 class Runner(Protocol):
     """Runs one RUN command (``mason.sandbox.runner``); ``output`` gets (stream, line)."""
 
+    name: str    # the isolation level it applies: "namespaces", "chroot" or "host-root"
+
     def run(self, spec: RunSpec, output: Callable[[str, str], None], *,
             cancel: threading.Event | None = None) -> int: ...
 

@@ -17,13 +17,14 @@ from typing import Any, Callable, ContextManager
 
 from mason import fsops
 from mason.dockerfile import instructions as di
+from mason.dockerfile.history import copy_created_by
 from mason.errors import NotSupportedError
 from mason.executor.layers import LayerRef, layer_refs_of
 from mason.executor.settings import Settings
-from mason.executor.steps.context import Step, StepContext, original_text
+from mason.executor.steps.context import Step, StepContext
 from mason.executor.steps.copykey import copy_record
 from mason.fsops.deferred import DeferredFiles, HiddenFileReached
-from mason.sandbox.users import resolve_user
+from mason.sandbox.users import resolve_owner
 
 
 class CopyStep(Step):
@@ -36,7 +37,7 @@ class CopyStep(Step):
         self.kind = kind
 
     def history(self, ins: di.Copy | di.Add, ctx: StepContext) -> str:
-        return original_text(ins) + " # buildkit"
+        return copy_created_by(ins)
 
     def cacheable(self, settings: Settings) -> bool:
         return settings.options.cache_copy_layers
@@ -57,8 +58,7 @@ def _chown(spec: str | None, root_cm: Callable[[], ContextManager[Path]]) -> tup
     if user.isdigit() and (not group or group.isdigit()):
         return int(user), int(group or user)
     with root_cm() as root:
-        resolved = resolve_user(root, spec)
-    return resolved.uid, resolved.gid
+        return resolve_owner(root, spec)
 
 
 def _source_tree(ctx: StepContext, ins: di.Copy | di.Add, stack: contextlib.ExitStack) -> tuple[fsops.SourceTree, bool]:

@@ -2,7 +2,8 @@
 
 The command runs in the sandbox with the step root as ``/``; what it writes there becomes
 the layer. ``RUN --mount`` sources (secrets, caches, binds, tmpfs) are mounted by the
-sandbox inside its private mount namespace, so they never reach the step root or the layer.
+sandbox inside its private mount namespace, or, without mount rights, placed for the RUN and
+removed before the snapshot (mason.sandbox.mountemu): either way they never reach the layer.
 The key record holds the argv, env, user, workdir, network and what each mount exposes: a
 bind mount the context's files, a stage's final key or an image's digest; cache, tmpfs and
 secret mounts their options only, so a secret never enters a key. The history text is the
@@ -13,13 +14,14 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import os
 import posixpath
 import shutil
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from mason.cache import records
 from mason.dockerfile import instructions as di
@@ -31,7 +33,9 @@ from mason.executor.stageconfig import DEFAULT_PATH
 from mason.executor.steps.context import Step, StepContext
 from mason.dockerfile.mounts import Mount as MountFlag
 from mason.executor.layers import layer_refs_of
-from mason.fsops import SourceTree, digest_sources, resolve_inroot
+from mason.fsops import digest_sources, resolve_inroot
+from mason.fsops.contextbind import bind_source
+from mason.sandbox.entitlements import NETWORKS, SECURITIES, run_modes
 from mason.sandbox.spec import Mount, RunSpec
 from mason.sandbox.users import resolve_user
 
@@ -56,7 +60,7 @@ class RunStep(Step):
             argv=command_argv(cfg.shell, ins), heredocs=[(h.name, h.content) for h in ins.heredocs], env=env,
             user=cfg.user, workdir=cfg.workdir, network=network_mode(ins),
             mounts=[mount_record(ctx, m, cfg.workdir) for m in ins.mounts],
-            writer=ctx.cache.writer(ctx.docker_media) if ctx.cache else {})
+            writer=ctx.cache.writer(ctx.docker_media) if ctx.cache else {}, hostname=scope.sandbox_hostname())
 
     def execute(self, ins: di.Run, ctx: StepContext) -> LayerRef | None:
         return run_step(ctx, ins, self.history(ins, ctx))
@@ -75,14 +79,14 @@ def command_argv(shell: list[str], ins: di.Run) -> list[str]:
         return [*shell, text]
     first = ins.heredocs[0]
     if len(ins.heredocs) == 1 and _is_lone_heredoc(text, first.name):
-        body = first.content
+        body = first.body()     # <<- strips the leading tabs here: no shell reads the heredoc
         if body.startswith("#!"):
             return ["/dev/pipes/" + first.name]  # the script runs by its own interpreter
         return [*shell, body]
     script = text
     for doc in ins.heredocs:
-        script += "\n" + doc.content.rstrip("\n") + "\n" + doc.name
-    return [*shell, script + "\n"]
+        script += "\n" + doc.content + doc.name    # as BuildKit; the shell handles <<-
+    return [*shell, script]
 
 
 def _is_lone_heredoc(text: str, name: str) -> bool:
@@ -126,7 +130,7 @@ def sandbox_mounts(ctx: StepContext, ins: di.Run, stack: contextlib.ExitStack, e
             out.append(Mount(_required(m, target), "tmpfs", size_bytes=m.size))
         elif m.type == "cache":
             target = _required(m, target)
-            out.append(Mount(target, "bind", _cache_dir(ctx, m, target, stack), readonly=False))
+            out.append(Mount(target, "bind", _cache_dir(ctx, m, target, stack), readonly=False, move=True))
         elif m.type == "bind":
             out.append(_bind(ctx, m, _required(m, target), stack))
         else:
@@ -140,6 +144,10 @@ def _cache_dir(ctx: StepContext, m: MountFlag, target: str, stack: contextlib.Ex
     builds on this machine; ``sharing=locked`` serialises users with a file lock."""
     if m.from_:
         raise NotSupportedError("RUN --mount=type=cache,from= is not supported")
+    if m.source:
+        # BuildKit mounts that path of the cache (or of from=); refused rather than ignored
+        raise NotSupportedError("RUN --mount=type=cache,source= is not supported",
+                                hint="drop source= to mount the whole cache at the target")
     options = ctx.settings.options
     base = Path(options.cache_dir) / "run-cache" if options.cache_dir else ctx.scratch("run-cache")
     cache_id = m.id or target
@@ -151,10 +159,25 @@ def _cache_dir(ctx: StepContext, m: MountFlag, target: str, stack: contextlib.Ex
     sharing = m.sharing or "shared"
     if sharing not in ("shared", "locked", "private"):
         raise BuildError(f"RUN --mount=type=cache: unknown sharing={sharing}")
-    if sharing in ("locked", "private"):
+    # Without mount rights the cache directory is moved into the root for the RUN
+    # (mason.sandbox.mountemu), so even "shared" users take turns there.
+    moved = ctx.runner().name in ("chroot", "host-root")
+    if sharing in ("locked", "private") or moved:
         fd = os.open(str(path) + ".lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
         stack.callback(os.close, fd)
-        fcntl.flock(fd, fcntl.LOCK_EX)  # released when the fd closes
+        if sharing == "private":
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                # BuildKit: another writer has it, so this RUN gets a fresh instance of its own.
+                private = ctx.scratch("run-cache-private") / hashlib.sha256(
+                    f"{ctx.step_id}:{target}".encode()).hexdigest()[:16]
+                private.mkdir(parents=True, exist_ok=True)
+                os.chmod(private, m.mode if m.mode is not None else 0o755)
+                os.chown(private, m.uid or 0, m.gid or 0)
+                return private
+        else:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released when the fd closes
     return path
 
 
@@ -165,12 +188,13 @@ def _bind(ctx: StepContext, m: MountFlag, target: str, stack: contextlib.ExitSta
         layers = stage.layers if stage is not None else layer_refs_of(ctx.sources.image(m.from_))
         root = str(stack.enter_context(ctx.layers.view(layers)))
     else:
-        root = str(ctx.settings.options.context_dir)
+        scratch = ctx.scratch("bind-context") / hashlib.sha256(f"{ctx.step_id}:{target}".encode()).hexdigest()[:16]
+        return Mount(target, "bind", Path(bind_source(ctx.sources.context, m.source or "/", str(scratch),
+                                                      writable=not m.readonly)), readonly=m.readonly)
     source = resolve_inroot(root, m.source or "/")
     host = Path(root) / source.lstrip("/")
     if not host.exists():
-        raise BuildError(f"RUN --mount=type=bind: source {m.source or '/'} not found in "
-                         f"{'stage ' + m.from_ if m.from_ else 'the build context'}")
+        raise BuildError(f"RUN --mount=type=bind: source {m.source or '/'} not found in stage {m.from_}")
     if not m.readonly:
         copy = ctx.scratch("bind-rw") / hashlib.sha256(f"{ctx.step_id}:{target}".encode()).hexdigest()[:16]
         if host.is_dir():
@@ -201,8 +225,8 @@ def mount_record(ctx: StepContext, m: MountFlag, workdir: str) -> dict[str, Any]
 
 
 def _bind_record(ctx: StepContext, m: MountFlag, target: str) -> dict[str, Any]:
-    """Bind mounts by what they expose: the context's files (all of them: a bind mount does
-    not apply .dockerignore in mason), a stage by its final key, an image by its digest."""
+    """Bind mounts by what they expose: the context's files (after .dockerignore, as the
+    mount shows them), a stage by its final key, an image by its digest."""
     source = m.source or "/"
     if m.from_:
         stage = ctx.sources.stage(m.from_)
@@ -213,7 +237,7 @@ def _bind_record(ctx: StepContext, m: MountFlag, target: str) -> dict[str, Any]:
             origin = content = "image:" + image.digest
     else:
         origin = "context"
-        tree = SourceTree(str(ctx.settings.options.context_dir), None)
+        tree = ctx.sources.context
         try:
             content = digest_sources(tree, [source], dest=target, preserve_owner=True,
                                      hash_cache=ctx.cache.hash_cache if ctx.cache else None).digest
@@ -229,21 +253,16 @@ def _required(m: MountFlag, target: str | None) -> str:
     return target
 
 
-_NETWORKS: dict[str | None, Literal["host", "none"]] = {None: "host", "default": "host", "host": "host",
-                                                          "none": "none"}
-
-
-def network_mode(ins: di.Run) -> Literal["host", "none"]:
-    network = _NETWORKS.get(ins.network)
-    if network is None:
-        raise NotSupportedError(f"RUN --network={ins.network} is not supported")
-    return network
+def network_mode(ins: di.Run) -> str:
+    """The RUN's sandbox as its cache key records it: the network, plus ``+insecure``."""
+    network = NETWORKS.get(ins.network) or str(ins.network)
+    security = SECURITIES.get(ins.security) or str(ins.security)
+    return network if security == "sandbox" else f"{network}+{security}"
 
 
 def run_step(ctx: StepContext, ins: di.Run, created_by: str) -> LayerRef | None:
-    if ins.security not in (None, "sandbox"):
-        raise NotSupportedError(f"RUN --security={ins.security} is not supported")
-    network = network_mode(ins)
+    options = ctx.settings.options
+    network, security = run_modes(ins.network, ins.security, options.allow, ctx.location)
     config, step_id = ctx.config, ctx.step_id
     argv = command_argv(config.shell, ins)
     env = dict(ctx.scope.run_env())
@@ -253,7 +272,7 @@ def run_step(ctx: StepContext, ins: di.Run, created_by: str) -> LayerRef | None:
         if argv[0].startswith("/dev/pipes/"):
             script_dir = ctx.scratch("heredocs", step_id.replace("/", "-"))
             script = script_dir / ins.heredocs[0].name
-            script.write_text(ins.heredocs[0].content)
+            script.write_text(ins.heredocs[0].body())
             os.chmod(script, 0o755)
             mounts.append(Mount("/dev/pipes", "bind", script_dir, readonly=True))
         with ctx.layers.step(ctx.layers.layers) as fs:
@@ -261,7 +280,10 @@ def run_step(ctx: StepContext, ins: di.Run, created_by: str) -> LayerRef | None:
             env.setdefault("PATH", DEFAULT_PATH)
             env.setdefault("HOME", user.home)
             spec = RunSpec(root=fs.root, argv=tuple(argv), env=tuple(f"{k}={v}" for k, v in env.items()),
-                           user=user, cwd=config.workdir, mounts=tuple(mounts), network=network)
+                           user=user, cwd=config.workdir, mounts=tuple(mounts), network=network,
+                           security=security, host_loopback=options.run_host_loopback)
+            if (hostname := ctx.scope.sandbox_hostname()) is not None:
+                spec = dataclasses.replace(spec, hostname=hostname)
             tail: collections.deque[str] = collections.deque(maxlen=10)
 
             def output(stream: str, line: str) -> None:
@@ -271,5 +293,7 @@ def run_step(ctx: StepContext, ins: di.Run, created_by: str) -> LayerRef | None:
             code = runner.run(spec, output)
             if code != 0:
                 shown = "".join(f"\n  | {line}" for line in tail)
-                raise BuildError(f"{ctx.location}: RUN {' '.join(ins.command)[:200]} exited with code {code}{shown}")
+                at = ins.location   # a multi-line RUN is located by its whole line range
+                where = f"{ctx.location}-{at.end_line}" if at.end_line > at.start_line else ctx.location
+                raise BuildError(f"{where}: RUN {' '.join(ins.command)[:200]} exited with code {code}{shown}")
     return ctx.layers.commit(fs, created_by)

@@ -17,7 +17,7 @@ from mason.executor.settings import Settings
 from mason.executor.stageconfig import StageConfig
 from mason.executor.steps.context import Step, StepContext
 from mason.fsops import make_dirs, resolve_inroot
-from mason.sandbox.users import resolve_user
+from mason.sandbox.users import resolve_owner
 
 
 class WorkdirStep(Step):
@@ -47,6 +47,6 @@ class WorkdirStep(Step):
             except MasonError:
                 exists = False
             if not exists:
-                user = resolve_user(fs.root, ctx.config.user) if ctx.config.user else None
-                make_dirs(str(fs.root), path, uid=user.uid if user else 0, gid=user.gid if user else 0)
+                user = resolve_owner(fs.root, ctx.config.user) if ctx.config.user else None
+                make_dirs(str(fs.root), path, uid=user[0] if user else 0, gid=user[1] if user else 0)
         return ctx.layers.commit(fs, self.history(ins, ctx))

@@ -1,0 +1,172 @@
+"""Copy one extracted layer (overlay lower-dir format, from the layer store) onto a host root.
+
+Host-root isolation rebuilds ``/`` for every stage. Unpacking each base layer's tarball again
+would re-do decompression and tar parsing per stage; instead every layer is extracted once
+into the layer store (``LayerStore``, shared with the privileged mode, persistent with
+``--cache-dir``) and its directory is copied onto the root here: whiteouts (0/0 character
+devices) delete, opaque directories (``trusted.overlay.opaque=y``) drop what lower layers put
+there, hard links inside the layer stay hard links. Files are always unlinked and created anew
+(never written in place), so a file some process still has mapped is never changed under it.
+
+The walk is top-down and every directory is checked with ``lstat`` before it is entered, so a
+symlink a layer planted can never redirect a later entry (into mason's runtime, say). Kept
+paths (:class:`~mason.snapshot.keptpaths.KeptPaths`) follow their kind's rule.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from typing import Callable
+
+from mason.errors import BuildError
+from mason.snapshot.keptpaths import KeptPaths
+
+_OPAQUE = "trusted.overlay.opaque"
+
+
+def apply_lower(lower: str, root: str, kept: KeptPaths, *, warn: Callable[[str], None]) -> None:
+    ancestors = kept.ancestors
+    links: dict[tuple[int, int], str] = {}
+    dirs: list[tuple[str, os.stat_result, str]] = []
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        src_dir = os.path.join(lower, rel_dir) if rel_dir else lower
+        dst_dir = os.path.join(root, rel_dir) if rel_dir else root
+        names = []
+        with os.scandir(src_dir) as it:
+            entries = list(it)
+        if rel_dir and _is_opaque(src_dir):
+            _drop_children(dst_dir, rel_dir, {e.name for e in entries}, kept, ancestors)
+        for de in entries:
+            rel = f"{rel_dir}/{de.name}" if rel_dir else de.name
+            st = de.stat(follow_symlinks=False)
+            dst = os.path.join(dst_dir, de.name)
+            hit = kept.kind_of(rel)
+            if hit is not None:
+                kind, path = hit
+                if kind == "mount":
+                    continue
+                if not (rel in ancestors and stat.S_ISDIR(st.st_mode)):
+                    raise BuildError(f"the image has /{rel}, which is mason's own {kind} path {path} in "
+                                     "host-root isolation", hint="build with --isolation=chroot, or keep "
+                                     "mason's runtime and work files under a path the image does not use")
+            if rel in ancestors:
+                if stat.S_ISDIR(st.st_mode) and not _whiteout(st):
+                    dirs.append((dst, st, de.path))
+                    stack.append(rel)
+                else:
+                    warn(f"host-root: the image's /{rel} is not applied: that directory holds "
+                         f"{_kept_below(kept, rel)}, which the container provides")
+                continue
+            if _whiteout(st):
+                _remove(dst)
+                continue
+            names.append(de.name)
+            if stat.S_ISDIR(st.st_mode):
+                try:
+                    existing = os.lstat(dst)
+                except FileNotFoundError:
+                    existing = None
+                if existing is None or not stat.S_ISDIR(existing.st_mode):
+                    if existing is not None:
+                        _remove(dst)
+                    os.mkdir(dst, 0o700)
+                dirs.append((dst, st, de.path))
+                stack.append(rel)
+                continue
+            _remove(dst)
+            if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+                first = links.get((st.st_dev, st.st_ino))
+                if first is not None:
+                    os.link(first, dst)
+                    continue
+                links[(st.st_dev, st.st_ino)] = dst
+            _create(de.path, dst, st)
+    for dst, st, src in reversed(dirs):
+        _meta(src, dst, st)
+
+
+def _whiteout(st: os.stat_result) -> bool:
+    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+
+
+def _is_opaque(path: str) -> bool:
+    try:
+        return os.getxattr(path, _OPAQUE, follow_symlinks=False) == b"y"
+    except OSError:
+        return False
+
+
+def _kept_below(kept: KeptPaths, rel: str) -> str:
+    below = sorted(p for p in (*kept.mounts, *kept.runtime, *kept.own) if p.startswith("/" + rel + "/"))
+    return ", ".join(below[:3])
+
+
+def _drop_children(dst_dir: str, rel_dir: str, keep: set[str], kept: KeptPaths, ancestors) -> None:
+    """An opaque directory: what lower layers put there goes (except kept entries)."""
+    try:
+        names = os.listdir(dst_dir)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for name in names:
+        rel = f"{rel_dir}/{name}"
+        if name in keep or rel in ancestors or kept.kind_of(rel) is not None:
+            continue
+        _remove(os.path.join(dst_dir, name))
+
+
+def _remove(path: str) -> None:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
+
+
+def _create(src: str, dst: str, st: os.stat_result) -> None:
+    mode = st.st_mode
+    if stat.S_ISREG(mode):
+        fd_in = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            fd_out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            try:
+                remaining = st.st_size
+                while remaining > 0:
+                    sent = os.sendfile(fd_out, fd_in, None, min(remaining, 1 << 30))
+                    if sent == 0:
+                        break
+                    remaining -= sent
+            finally:
+                os.close(fd_out)
+        finally:
+            os.close(fd_in)
+    elif stat.S_ISLNK(mode):
+        os.symlink(os.readlink(src), dst)
+    elif stat.S_ISFIFO(mode):
+        os.mkfifo(dst, 0o600)
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        os.mknod(dst, (mode & stat.S_IFMT(mode)) | 0o600, st.st_rdev)
+    elif stat.S_ISSOCK(mode):
+        return
+    _meta(src, dst, st)
+
+
+def _meta(src: str, dst: str, st: os.stat_result) -> None:
+    link = stat.S_ISLNK(st.st_mode)
+    os.chown(dst, st.st_uid, st.st_gid, follow_symlinks=False)
+    if not link:
+        os.chmod(dst, stat.S_IMODE(st.st_mode))
+    try:
+        for name in os.listxattr(src, follow_symlinks=False):
+            if name.startswith(("trusted.overlay.", "user.overlay.")):
+                continue
+            os.setxattr(dst, name, os.getxattr(src, name, follow_symlinks=False), follow_symlinks=False)
+    except OSError:
+        pass
+    os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
