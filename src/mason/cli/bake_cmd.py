@@ -78,7 +78,8 @@ def run(args, *, executor=None, env=None, cwd=None, stderr=None) -> int:
         if image.platforms:
             raise UsageError(f"{bake.path}:{image.line}: image {image.name!r}: platforms {list(image.platforms)}: "
                              "mason bake builds one platform per image",
-                             hint="build several platforms with `mason ci generate` (one job per platform on "
+                             hint="build several platforms with `mason build --platform a,b` (one machine, "
+                                  "qemu-user for foreign RUN), or `mason ci generate` (one job per platform on "
                                   "native runners, then `mason manifest create`), or give platform: here")
     bake, inferred = with_inferred_dependencies(bake)
     settings = BakeSettings(cwd=cwd, env=env, jobs=args.jobs,
