@@ -13,8 +13,11 @@ from mason.errors import BuildError, UsageError
 from mason.oci.platform import Platform, parse_platform
 
 
-def run_platforms(plan: StagePlan, target: Platform) -> list[Platform]:
-    """The distinct platforms of the stages that have a RUN instruction, in file order."""
+def run_platforms(plan: StagePlan, target: Platform, *, skip_unused: bool = True) -> list[Platform]:
+    """The distinct platforms of the stages built that have a RUN instruction, in file order
+    (``skip_unused``: only the stages the target needs, else every stage up to the target)."""
+    built = {s.index for s in plan.needed()} if skip_unused else {s.index for s in plan.stages
+                                                                  if s.index <= plan.target}
     by_index: dict[int, Platform] = {}
     wanted: list[Platform] = []
     for stage in plan.stages:
@@ -28,6 +31,6 @@ def run_platforms(plan: StagePlan, target: Platform) -> list[Platform]:
         else:
             platform = target
         by_index[stage.index] = platform
-        if any(i.name == "RUN" for i in stage.instructions) and platform not in wanted:
+        if stage.index in built and any(i.name == "RUN" for i in stage.instructions) and platform not in wanted:
             wanted.append(platform)
     return wanted

@@ -372,7 +372,7 @@ class Build:
         from mason.executor.emulation import run_platforms
         from mason.sandbox.binfmt import DEFAULT_DIR, require_emulation
 
-        wanted = run_platforms(plan, self.platform)
+        wanted = run_platforms(plan, self.platform, skip_unused=self.options.skip_unused_stages)
         if wanted:
             require_emulation(wanted, self.options.binfmt_dir or DEFAULT_DIR)
 

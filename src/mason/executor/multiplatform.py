@@ -99,7 +99,8 @@ def _check_all_emulators(options: BuildOptions, platforms: tuple[str, ...]) -> N
         target = parse_platform(platform)
         plan = plan_stages(dockerfile, build_args=dict(options.build_args), target=options.target,
                            target_platform=format_platform(target), build_platform=host)
-        wanted.extend(p for p in run_platforms(plan, target) if p not in wanted)
+        wanted.extend(p for p in run_platforms(plan, target, skip_unused=options.skip_unused_stages)
+                      if p not in wanted)
     require_emulation(wanted, options.binfmt_dir or DEFAULT_DIR)
 
 
