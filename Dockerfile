@@ -6,7 +6,7 @@
 #
 # The final image is FROM scratch: everything mason runs is under /kaniko (a CPython runtime
 # whose programs load only the loader and libraries bundled next to them, mason and its
-# dependencies, git, cp, mkfs.ext4, mount), so a build that replaces everything outside
+# dependencies, git, cp, mkfs.ext4, mount, slirp4netns for RUN's own network), so a build that replaces everything outside
 # /kaniko cannot break mason. The `debug` target adds busybox at /busybox and /bin/sh.
 #
 # BASE is a Debian bookworm (or later) image; the packages below are installed with apt only
@@ -17,7 +17,7 @@
 ARG BASE=docker.io/library/debian:bookworm-slim
 
 FROM ${BASE} AS collect
-ARG PACKAGES="python3 python3-pip binutils libarchive13 git e2fsprogs mount coreutils ca-certificates patchelf busybox-static"
+ARG PACKAGES="python3 python3-pip binutils libarchive13 git e2fsprogs mount coreutils ca-certificates patchelf busybox-static slirp4netns"
 RUN missing=""; \
     for p in $PACKAGES; do \
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"; \
@@ -37,7 +37,7 @@ RUN sh /mason-src/ci/image/collect /kaniko /mason-site \
  && install -m 0755 /mason-src/ci/image/launcher /kaniko/warmer \
  && install -d -m 1777 /kaniko/.docker \
  && chmod 1777 /kaniko/ssl/certs \
- && mkdir -p /image-root/etc /image-root/root /image-root/workspace \
+ && mkdir -p /image-root/etc /image-root/root /image-root/workspace /image-root/run \
  && install -d -m 1777 /image-root/tmp \
  && printf 'hosts: files dns\n' > /image-root/etc/nsswitch.conf \
  && mkdir -p /image-debug/busybox /image-debug/bin \

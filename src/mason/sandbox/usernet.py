@@ -99,7 +99,7 @@ class UserNet:
         self._log.seek(0)
         err = self._log.read().decode("utf-8", "replace").strip().splitlines()
         raise BuildError("cannot set up the RUN's network: slirp4netns exited with "
-                         f"{proc.returncode}" + (f": {err[-1]}" if err else ""))
+                         f"{proc.returncode}" + (f": {'; '.join(err[-4:])}" if err else ""))
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if self._exit_w is not None:

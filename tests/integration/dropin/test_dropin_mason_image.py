@@ -55,7 +55,7 @@ def executor_bundle(mason_image, tmp_path_factory):
 
 def test_image_is_kaniko_shaped_and_self_contained(executor_bundle):
     root = executor_bundle.rootfs
-    assert sorted(os.listdir(root)) == ["etc", "kaniko", "root", "tmp", "workspace"]   # FROM scratch
+    assert sorted(os.listdir(root)) == ["etc", "kaniko", "root", "run", "tmp", "workspace"]   # FROM scratch
     assert sorted(os.listdir(root / "etc")) == ["nsswitch.conf"]
     assert os.stat(root / "tmp").st_mode & 0o7777 == 0o1777
     for name in ("executor", "warmer"):
@@ -81,7 +81,7 @@ def test_image_is_kaniko_shaped_and_self_contained(executor_bundle):
     libs = {p.name for p in (root / "kaniko/lib").iterdir()}
     elfs = _elf_files(root)
     programs = [p for p in elfs if p.parent.name in ("bin", "git-core")]
-    assert {p.name for p in programs} == {"python3", "git", "cp", "mkfs.ext4", "mount", "git-remote-http"}
+    assert {p.name for p in programs} == {"python3", "git", "cp", "mkfs.ext4", "mount", "slirp4netns", "git-remote-http"}
     for program in programs:
         assert _patchelf("--print-interpreter", str(program)) == LOADER, program
         assert _patchelf("--print-rpath", str(program)) == "/kaniko/lib", program
