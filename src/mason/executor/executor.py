@@ -369,6 +369,7 @@ class Build:
     def _check_emulation(self, plan: StagePlan) -> None:
         """A RUN in a stage for a foreign platform needs qemu-user: refused now, before any work,
         when binfmt_misc has no usable interpreter (``mason.sandbox.binfmt``)."""
+        # Local, as the other collaborators: loaded only when a build runs
         from mason.executor.emulation import run_platforms
         from mason.sandbox.binfmt import DEFAULT_DIR, require_emulation
 

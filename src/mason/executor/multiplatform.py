@@ -112,6 +112,7 @@ class _Pusher:
 
     def client(self):
         if self._client is None:
+            # Local: requests and the TLS stack load only when a destination is pushed to
             from mason.registry import RegistryClient, default_keychain
             from mason.tls import TlsTrust
 
@@ -122,6 +123,7 @@ class _Pusher:
 
 
 def _outputs(options: BuildOptions, pusher: _Pusher) -> list[Output]:
+    # Local: each sink loads only for the outputs this build writes (as executor._outputs)
     from mason.image.layout import LayoutSink
     from mason.image.remote import RemoteSink
 
