@@ -33,7 +33,7 @@ def squash_stage(builder) -> None:
                               expected_diff_id=ref.diff_id)
     created_by = _drop_layers(state.config.doc, len(own))
     del state.layers[base_count:]
-    layer = layers.commit(fs, created_by)
+    layer = layers.commit(fs, created_by, empty_layer=False)
     services.reporter.emit(ev.Info(
         f"--single-snapshot: stage {builder.stage.id}'s {len(own)} layers taken as one snapshot"
         + (f" ({layer.descriptor.digest}, {layer.descriptor.size} bytes)" if layer is not None else

@@ -63,8 +63,13 @@ class StageLayers:
         return skeleton_lowers(self._state.layers, self._state.direct_layers, self._store, self._skeletons,
                                hits=not self._needed_later())
 
-    def commit(self, fs: StepFS, created_by: str, deferred: DeferredFiles | None = None) -> LayerRef | None:
-        """Turn a finished step's changes into a layer (none when nothing changed).
+    def commit(self, fs: StepFS, created_by: str, deferred: DeferredFiles | None = None, *,
+               empty_layer: bool = True) -> LayerRef | None:
+        """Turn a finished step's changes into a layer.
+
+        A step that changed nothing still gets a layer, an empty tar, as BuildKit's exporter
+        writes one for every RUN, COPY, ADD and WORKDIR other than ``/``; ``empty_layer=False``
+        (WORKDIR ``/``, ``--single-snapshot``) records an ``empty_layer`` history entry instead.
 
         ``deferred``: a COPY's files recorded instead of written (``mason.executor.directcopy``);
         they join the layer, and the layer then has no directory (extracted when needed)."""
@@ -81,7 +86,7 @@ class StageLayers:
                 write_into_upper(deferred, fs.layer_dir)  # the upper dir must show what was left out
             else:
                 directory = None
-        if changes.empty and not extra:
+        if changes.empty and not extra and not empty_layer:
             state.config.add_empty_history(created_by, created)
             return None
         blob = write_layer(changes.source_root, changes.paths, whiteouts=changes.whiteouts,

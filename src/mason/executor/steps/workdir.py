@@ -1,7 +1,8 @@
 """WORKDIR: set the config's working directory and create it when missing.
 
 BuildKit creates a missing WORKDIR (owned by the current USER) as a layer of its own; an
-existing one changes nothing and leaves an ``empty_layer`` history entry.
+existing one gets an empty layer (BuildKit's mkdir still makes a snapshot), except ``/``,
+which BuildKit never makes, so it leaves an ``empty_layer`` history entry.
 """
 
 from __future__ import annotations
@@ -49,4 +50,4 @@ class WorkdirStep(Step):
             if not exists:
                 user = resolve_owner(fs.root, ctx.config.user) if ctx.config.user else None
                 make_dirs(str(fs.root), path, uid=user[0] if user else 0, gid=user[1] if user else 0)
-        return ctx.layers.commit(fs, self.history(ins, ctx))
+        return ctx.layers.commit(fs, self.history(ins, ctx), empty_layer=path.strip("/") != "")
