@@ -104,10 +104,10 @@ class MemoryLayers:
         yield root
         shutil.rmtree(root)
 
-    def commit(self, fs: StepFS, created_by: str, deferred=None) -> LayerRef | None:
+    def commit(self, fs: StepFS, created_by: str, deferred=None, *, empty_layer: bool = True) -> LayerRef | None:
         before, after = self._before.pop(id(fs)), _read_tree(fs.root)
         changes = {k: v for k, v in after.items() if k not in before or before[k] != v}
-        if not changes:
+        if not changes and not empty_layer:
             self.config.add_empty_history(created_by, None)
             return None
         ref = self._ref(changes)

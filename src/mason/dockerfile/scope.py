@@ -54,7 +54,8 @@ class StageScope:
 
     ``env`` is the image ENV in order (starting from the base image's), ``args`` the ARGs
     declared so far in this stage that have a value; ``declared`` every ARG name declared
-    in this stage (with or without value) - the names a ``--build-arg`` may set. ``env``,
+    in this stage (with or without value) - the names a ``--build-arg`` may set;
+    ``declarations`` those names once per declaration, in order (RUN's history). ``env``,
     ``args`` and ``names`` are ``Pairs``: each step's scope shares them with the one before.
     """
 
@@ -64,6 +65,7 @@ class StageScope:
     env: Pairs = Pairs()
     args: Pairs = Pairs()
     names: Pairs = Pairs()
+    declarations: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("env", "args", "names"):
@@ -111,6 +113,13 @@ class StageScope:
         ENV, proxies excluded (BuildKit keeps them out of the cache key)."""
         return {k: v for k, v in self.args if k not in self.env}
 
+    def history_args(self) -> list[str]:
+        """``NAME=value`` for each ARG declaration of the stage, in order (a name declared
+        twice comes twice): BuildKit's RUN history prefix. The value is the one the RUN's
+        environment has (ENV, the base image's included, wins), else the ARG's, else empty."""
+        values = self.expansion_env()
+        return [f"{name}={values.get(name, '')}" for name in self.declarations]
+
     def sandbox_hostname(self) -> str | None:
         """``--build-arg BUILDKIT_SANDBOX_HOSTNAME=…`` (empty: not set), else None."""
         return dict(self.build_args).get(SANDBOX_HOSTNAME_ARG) or None
@@ -126,9 +135,10 @@ class StageScope:
         else:
             value = dict(self.platform).get(name, dict(self.global_args).get(name))
         names = self.names if name in self.names else self.names.set(name, "")
+        declarations = (*self.declarations, name)
         if value is None:
-            return replace(self, names=names, args=self.args.remove(name))
-        return replace(self, names=names, args=self.args.set(name, value))
+            return replace(self, names=names, declarations=declarations, args=self.args.remove(name))
+        return replace(self, names=names, declarations=declarations, args=self.args.set(name, value))
 
     def set_env(self, key: str, value: str) -> StageScope:
         return replace(self, env=self.env.set(key, value))

@@ -67,7 +67,7 @@ def test_run_history_key_and_result(world, cache):
     config.set_workdir("/w")
     build_cache = cache(stage)
     keyed = ctx_for(stage, 5, world, cache=build_cache, before=True)
-    assert step.history(ins, keyed) == "RUN /bin/sh -c echo $V > out # buildkit"
+    assert step.history(ins, keyed) == "RUN |1 V=1 /bin/sh -c echo $V > out # buildkit"
     record = step.record(ins, keyed)
     assert record["argv"] == ["/bin/sh", "-c", "echo $V > out"]
     assert record["env"]["V"] == "1" and record["env"]["E"] == "x"
@@ -131,16 +131,19 @@ def test_copy_history_key_and_result(world, cache):
 
 def test_workdir_creates_its_directory_as_a_layer_once(world, cache):
     context, _, config, layers, _ = world
-    stage = plan("FROM scratch\nWORKDIR app/sub\nWORKDIR /app\n", context,
+    stage = plan("FROM scratch\nWORKDIR app/sub\nWORKDIR /app\nWORKDIR /\n", context,
                  cache=True, cache_repo=f"oci:{context.parent}/cache")
-    first, second = stage.expanded[0][1], stage.expanded[1][1]
+    first, second, root = stage.expanded[0][1], stage.expanded[1][1], stage.expanded[2][1]
     step = step_for(first)
     record = step.record(first, ctx_for(stage, 1, world, cache=cache(stage), before=True))
     assert record["path"] == "/app/sub"
     layer = step.execute(first, ctx_for(stage, 1, world))
     assert config.workdir == "/app/sub" and layers.contents[layer.diff_id] == {"app": None, "app/sub": None}
-    assert step.execute(second, ctx_for(stage, 2, world)) is None        # exists already: no layer
-    assert config.doc["history"][-1] == {"created_by": "WORKDIR /app", "comment": "buildkit.dockerfile.v0",
+    empty = step.execute(second, ctx_for(stage, 2, world))      # exists already: an empty layer
+    assert layers.contents[empty.diff_id] == {}
+    assert config.doc["history"][-1] == {"created_by": "WORKDIR /app", "comment": "buildkit.dockerfile.v0"}
+    assert step.execute(root, ctx_for(stage, 3, world)) is None       # "/": BuildKit makes no layer
+    assert config.doc["history"][-1] == {"created_by": "WORKDIR /", "comment": "buildkit.dockerfile.v0",
                                          "empty_layer": True}
 
 

@@ -7,7 +7,7 @@ removed before the snapshot (mason.sandbox.mountemu): either way they never reac
 The key record holds the argv, env, user, workdir, network and what each mount exposes: a
 bind mount the context's files, a stage's final key or an image's digest; cache, tmpfs and
 secret mounts their options only, so a secret never enters a key. The history text is the
-argv as BuildKit writes it.
+argv as BuildKit writes it, after ``|N NAME=value…`` for the stage's ARG declarations.
 """
 
 from __future__ import annotations
@@ -47,7 +47,10 @@ class RunStep(Step):
     not_cached_reason = "RUN and WORKDIR layers are not cached (--cache-run-layers=false)"
 
     def history(self, ins: di.Run, ctx: StepContext) -> str:
-        return "RUN " + " ".join(command_argv(ctx.config.shell, ins)) + " # buildkit"
+        # BuildKit's runCommandString: "|N A=1 B=2 " before the argv when the stage declared ARGs
+        args = ctx.scope.history_args()
+        prefix = [f"|{len(args)}", *args] if args else []
+        return "RUN " + " ".join(prefix + command_argv(ctx.config.shell, ins)) + " # buildkit"
 
     def cacheable(self, settings: Settings) -> bool:
         return settings.options.cache_run_layers
