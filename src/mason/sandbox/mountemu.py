@@ -11,6 +11,8 @@ nothing of it reaches the layer and the image equals the privileged mode's:
 * ``bind`` (context, stage, image) and secrets: a copy (``cp -a`` semantics); a secret keeps its
   source file's mode (0400 unless ``mode=``) and owner, and is unlinked right after the RUN;
 * ``tmpfs``: an empty directory (mode 1777 as a fresh tmpfs);
+* a target inside another mount's (a cache in a cache) is placed in the outer one once that
+  is there, its parents made without following a symlink (they are the RUN's own files);
 * ``cache`` (``move=True``): the cache directory itself is renamed into place and back
   (copied in and synchronised back when it lives on another filesystem), so it persists in
   ``--cache-dir`` between builds; the caller serialises users of one cache (``sharing=``).
@@ -23,7 +25,9 @@ did not change that directory.
 from __future__ import annotations
 
 import os
+import posixpath
 import shutil
+import stat
 import uuid
 from types import TracebackType
 
@@ -40,6 +44,7 @@ class _Placed:
         self.parent_times: tuple[int, int] | None = None
         self.parent_after: int | None = None
         self.cache_moved = False
+        self.keep_point = False   # inside another mount: leave its mount point there, as a mount does
 
 
 class EmulatedMounts:
@@ -54,7 +59,8 @@ class EmulatedMounts:
 
     def __enter__(self) -> "EmulatedMounts":
         try:
-            for m in sorted(self.mounts, key=lambda m: m.target.count("/")):
+            # by target, as BuildKit sorts a RUN's mounts: an outer mount is placed first
+            for m in sorted(self.mounts, key=lambda m: posixpath.normpath(m.target)):
                 self._place(m)
         except BaseException:
             self._undo()
@@ -69,15 +75,18 @@ class EmulatedMounts:
 
     # --- placing -----------------------------------------------------------------------------
     def _place(self, m: Mount) -> None:
-        host = resolve(self.root, m.target)
+        inside = self._inside_placed(m.target)
+        host = _make_parents_nofollow(*inside, m.target) if inside else resolve(self.root, m.target)
         parent = os.path.dirname(host)
         placed = _Placed(m, host)
-        if not os.path.isdir(parent):
+        if not inside and not os.path.isdir(parent):
             self._stubs.ensure(os.path.dirname(m.target.rstrip("/")) or "/", is_dir=True)
         pst = os.stat(parent)
         placed.parent_times = (pst.st_atime_ns, pst.st_mtime_ns)
         if os.path.lexists(host):
             placed.aside = self._move_aside(host)
+        else:
+            placed.keep_point = inside is not None
         self._placed.append(placed)
         if m.kind == "tmpfs":
             os.mkdir(host)
@@ -96,6 +105,17 @@ class EmulatedMounts:
             os.chown(host, st.st_uid, st.st_gid)
             os.chmod(host, st.st_mode & 0o7777)
         placed.parent_after = os.stat(parent).st_mtime_ns
+
+    def _inside_placed(self, target: str) -> tuple[str, str] | None:
+        """(host path of the innermost mount placed so far that ``target`` lies in, the rest
+        of ``target`` below it), or None."""
+        norm = posixpath.normpath(target)
+        best = None
+        for placed in self._placed:
+            outer = posixpath.normpath(placed.mount.target).rstrip("/")
+            if norm.startswith(outer + "/") and (best is None or len(outer) > len(best[0])):
+                best = (outer, placed.host)
+        return (best[1], norm[len(best[0]) + 1:]) if best else None
 
     def _move_aside(self, host: str) -> str:
         name = f".mason-aside-{uuid.uuid4().hex[:12]}"
@@ -128,6 +148,11 @@ class EmulatedMounts:
                     _remove(host)
                 if placed.aside is not None:
                     os.rename(placed.aside, host)
+                elif placed.keep_point and not os.path.lexists(host):
+                    if m.kind == "tmpfs" or (m.source is not None and m.source.is_dir()):
+                        os.mkdir(host, 0o755)
+                    else:
+                        os.close(os.open(host, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o644))
                 if untouched and placed.parent_times is not None:
                     os.utime(parent, ns=placed.parent_times)
             except OSError as exc:
@@ -135,6 +160,28 @@ class EmulatedMounts:
         self._placed.clear()
         self._stubs.remove()
         return problem
+
+
+def _make_parents_nofollow(base: str, rel: str, target: str) -> str:
+    """``base/rel`` with its missing parents made (0755), refusing a symlink anywhere below
+    ``base``: an outer mount's contents (a cache) are the RUN's own, so a link there must not
+    decide where the inner mount goes. Returns the host path of the target."""
+    path = base
+    parts = [p for p in rel.split("/") if p]
+    for index, part in enumerate(parts):
+        path = os.path.join(path, part)
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            if index < len(parts) - 1:
+                os.mkdir(path, 0o755)
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            raise BuildError(f"cannot mount at {target}: {'/'.join(parts[:index + 1])} is a symlink "
+                             "in the mount it lies in")
+        if index < len(parts) - 1 and not stat.S_ISDIR(st.st_mode):
+            raise BuildError(f"cannot mount at {target}: {'/'.join(parts[:index + 1])} is not a directory")
+    return path
 
 
 def _try_rename(src: str, dst: str) -> bool:

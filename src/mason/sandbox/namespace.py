@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import posixpath
 import select
 import tempfile
 import threading
@@ -176,7 +177,35 @@ def mount_plan(spec: RunSpec, stubs: Stubs, tmp: Path, confinement: Confinement 
     for path, source in (("/etc/resolv.conf", resolv), ("/etc/hosts", hosts)):
         mount(stubs.ensure(path, is_dir=False), source=str(source), flags=linux.MS_BIND)
 
-    for m in spec.mounts:
+    # Sorted by target, as BuildKit's LLB exec op sorts its mounts (so an outer mount comes
+    # before those inside it): a target inside an earlier mount's target
+    # (a cache in a cache) is made by the helper inside that mount once it is mounted, never
+    # following a symlink there (the outer mount's contents are the RUN's own, untrusted).
+    placed: list[tuple[str, str]] = []      # (normalised target, host path of its mount point)
+
+    def under(target: str, is_dir: bool) -> dict | None:
+        norm = posixpath.normpath(target)
+        outer = [(t, h) for t, h in placed if norm.startswith(t.rstrip("/") + "/")]
+        if not outer:
+            return None
+        t, h = max(outer, key=lambda item: len(item[0]))
+        return {"base": h, "rel": norm[len(t.rstrip("/")) + 1:], "dir": is_dir}
+
+    for m in sorted(spec.mounts, key=lambda m: posixpath.normpath(m.target)):
+        nested = under(m.target, m.kind != "bind" or m.source.is_dir())
+        if nested is not None:
+            if m.kind == "bind" and not m.source.exists():
+                raise BuildError(f"mount source {m.source} for {m.target} does not exist")
+            host = f"{nested['base'].rstrip('/')}/{nested['rel']}"
+            if m.kind == "bind":
+                mount(host, source=str(m.source), flags=linux.MS_BIND | linux.MS_REC, readonly=m.readonly)
+            else:
+                data = f"mode={m.mode:o}" + (f",size={m.size_bytes}" if m.size_bytes else "")
+                flags = linux.MS_NOSUID | linux.MS_NODEV | (linux.MS_RDONLY if m.readonly else 0)
+                mount(host, "tmpfs", "tmpfs", flags, data)
+            ops[-1]["under"] = nested
+            placed.append((posixpath.normpath(m.target), host))
+            continue
         if m.kind == "bind":
             if not m.source.exists():
                 raise BuildError(f"mount source {m.source} for {m.target} does not exist")
@@ -196,4 +225,5 @@ def mount_plan(spec: RunSpec, stubs: Stubs, tmp: Path, confinement: Confinement 
             data = f"mode={m.mode:o}" + (f",size={m.size_bytes}" if m.size_bytes else "")
             flags = linux.MS_NOSUID | linux.MS_NODEV | (linux.MS_RDONLY if m.readonly else 0)
             mount(stubs.ensure(m.target, is_dir=True), "tmpfs", "tmpfs", flags, data)
+        placed.append((posixpath.normpath(m.target), ops[-1]["target"]))
     return ops

@@ -20,7 +20,9 @@ Process tree and why::
   vanish with it and never appear in the host's mount table, even if mason is SIGKILLed.
 
 Mount targets arrive already resolved inside the root by the parent (no symlink in them), and
-the mounts are made before pivot_root, so host-side sources can still be reached.
+the mounts are made before pivot_root, so host-side sources can still be reached. A target
+inside an earlier mount (a cache in a cache) can only be made once that mount is there: the
+helper makes it itself, never following a symlink (:func:`_open_under`).
 """
 
 import json
@@ -170,11 +172,29 @@ def _make_workdir(cwd: str, uid: int, gid: int) -> None:
 def _apply(linux, op: dict) -> None:
     kind = op["op"]
     if kind == "mount":
-        linux.mount(op.get("source"), op["target"], op.get("fstype"), op.get("flags", 0), op.get("data"))
-        extra = (linux.MS_RDONLY if op.get("readonly") else 0) | (linux.MS_NODEV if op.get("nodev") else 0)
-        if extra and op.get("flags", 0) & linux.MS_BIND:
-            # A bind ignores MS_RDONLY and MS_NODEV: they need a second, remount step.
-            linux.mount(None, op["target"], None, linux.MS_REMOUNT | linux.MS_BIND | extra)
+        fds: list[int] = []
+        target = op["target"]
+        if op.get("under"):
+            # Inside an earlier mount: its mount point is made there now, and the mount goes
+            # on the very directory (or file) opened, by its /proc/self/fd name, so nothing
+            # can swap a symlink in between.
+            parent, fd, name = _open_under(op["under"]["base"], op["under"]["rel"], op["under"]["dir"])
+            fds += [parent, fd]
+            target = f"/proc/self/fd/{fd}"
+        try:
+            linux.mount(op.get("source"), target, op.get("fstype"), op.get("flags", 0), op.get("data"))
+            extra = (linux.MS_RDONLY if op.get("readonly") else 0) | (linux.MS_NODEV if op.get("nodev") else 0)
+            if extra and op.get("flags", 0) & linux.MS_BIND:
+                if fds:
+                    # the fd names the directory under the new mount: the name, looked up
+                    # again in the same parent, reaches the mount itself
+                    fds.append(os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent))
+                    target = f"/proc/self/fd/{fds[-1]}"
+                # A bind ignores MS_RDONLY and MS_NODEV: they need a second, remount step.
+                linux.mount(None, target, None, linux.MS_REMOUNT | linux.MS_BIND | extra)
+        finally:
+            for fd in fds:
+                os.close(fd)
     elif kind == "mask":
         # Docker's masked paths: hidden by an empty read-only tmpfs (dirs) or /dev/null (files).
         if os.path.isdir(op["target"]) and not os.path.islink(op["target"]):
@@ -197,6 +217,49 @@ def _apply(linux, op: dict) -> None:
         os.chmod(op["path"], op["mode"])
     else:
         raise ValueError(f"unknown sandbox op {kind}")
+
+
+def _open_under(base: str, rel: str, is_dir: bool) -> tuple[int, int, str]:
+    """``O_PATH`` fds of ``base/rel``'s parent and of itself, and its name: made (dirs 0755,
+    a file empty) where missing, one component at a time relative to the last, refusing a
+    symlink anywhere below ``base`` (``O_NOFOLLOW``), so a mount point in a RUN's own cache
+    never leads out of it."""
+    import stat
+    fd = os.open(base, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    parts = [p for p in rel.split("/") if p]
+    if not parts:
+        os.close(fd)
+        raise OSError(22, f"mount target {base}/{rel}: not below {base}")
+    try:
+        for index, part in enumerate(parts):
+            if part in (".", ".."):
+                raise OSError(22, f"mount target {base}/{rel}: {part!r} in its path")
+            last = index == len(parts) - 1
+            if last and not is_dir:
+                try:
+                    os.close(os.open(part, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                                     0o644, dir_fd=fd))
+                except FileExistsError:
+                    pass
+                nxt = os.open(part, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+                if not stat.S_ISREG(os.fstat(nxt).st_mode):
+                    os.close(nxt)
+                    raise OSError(20, f"mount target {base}/{rel} is not a regular file")
+            else:
+                try:
+                    os.mkdir(part, 0o755, dir_fd=fd)
+                except FileExistsError:
+                    pass
+                # a symlink here fails (O_NOFOLLOW opens the link, O_DIRECTORY refuses it)
+                nxt = os.open(part, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            if last:
+                return fd, nxt, part
+            os.close(fd)
+            fd = nxt
+    except BaseException:
+        os.close(fd)
+        raise
+    raise AssertionError("unreachable")
 
 
 def _loopback_up() -> None:

@@ -35,6 +35,8 @@ RUN --mount=type=bind,source=files,target=/data cat /data/ctx.txt > /seen-ctx
 RUN --mount=type=bind,source=files,target=/data,rw sh -c 'echo changed > /data/ctx.txt && touch /data/new'
 RUN --mount=type=bind,from=tools,source=/out,target=/mnt/out cp /mnt/out/a.txt /copied
 RUN --mount=type=tmpfs,target=/scratch sh -c 'echo x > /scratch/f && ls /scratch > /tmpfs-ls'
+RUN --mount=type=cache,id=inner,target=/nest/c/in --mount=type=cache,id=outer,target=/nest/c sh -c 'echo i > /nest/c/in/f && echo o > /nest/c/g && ls /nest/c > /nest-ls'
+RUN --mount=type=cache,id=inner,target=/in2 --mount=type=cache,id=outer,target=/out2 sh -c 'cat /in2/f > /inner-seen && ls /out2 > /outer-ls'
 RUN cat /data/keep > /keep-after && ls /var/cache/app > /cache-after && ls /data > /data-after
 """
 
@@ -119,11 +121,13 @@ def test_mounts_did_their_job_and_left_nothing(images):
     assert read("cache-ls") == "log\n" and read("cache-count").strip() == "1"    # persisted: the next RUN reads it
     assert read("seen-ctx") == "from-context\n" and read("copied") == "from-stage\n"
     assert read("tmpfs-ls") == "f\n"
+    # a cache inside a cache: its mount point is made in the outer cache, each keeps its files
+    assert read("nest-ls") == "g\nin\n" and read("inner-seen") == "i\n" and read("outer-ls") == "g\nin\n"
     # What was under each target is back, byte for byte; nothing of the mounts is in a layer.
     assert read("keep-after") == "orig\n" and read("data-after") == "keep\n"
     assert read("cache-after") == "seed\n" and read("var/cache/app/seed") == "c0\n"
     assert tree(root, "data") == {"data/keep": "orig\n"}
-    for gone in ("run", "scratch", "mnt"):
+    for gone in ("run", "scratch", "mnt", "nest", "in2", "out2"):
         assert not (root / gone).exists(), gone
 
 
