@@ -27,12 +27,19 @@ class Download:
     size: int
     digest: str  # "<algo>:<hex>" of the algorithm asked for (sha256 by default)
     last_modified_ns: int | None
-    filename: str  # last path component of the URL ("" when it has none)
+    filename: str  # the name ADD gives the file (url_filename)
+
+# BuildKit's dockerfile2llb: the name of a download whose URL path has no last component
+UNNAMED = "__unnamed__"
 
 
 def url_filename(url: str) -> str:
-    """The file name a URL's path gives (BuildKit's default name for ADD <url>)."""
-    return posixpath.basename(unquote(urlsplit(url).path).rstrip("/"))
+    """The file name ADD <url> gives the download, as BuildKit's frontend names it: the URL
+    path's last component (Go's ``path.Base``, so a trailing slash is dropped first), else
+    ``__unnamed__``. The frontend always passes this name to its HTTP source, so a
+    ``Content-Disposition`` header never names the file."""
+    name = posixpath.basename(unquote(urlsplit(url).path).rstrip("/"))
+    return name if name not in ("", ".") else UNNAMED
 
 
 def download(url: str, dest_file: str, *, session=None, algorithm: str = "sha256", tls=None) -> Download:

@@ -84,6 +84,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Last-Modified", formatdate(1_600_000_000, usegmt=True))
+        self.send_header("Content-Disposition", 'attachment; filename="from-header.txt"')
         self.end_headers()
         self.wfile.write(body)
 
@@ -148,6 +149,22 @@ def test_add_url_mode_mtime_name_and_checksum(tmp_path, server):
         options=AddOptions(unpack=True))
     assert (root / "u/ctx/Dockerfile").read_text() == "FROM scratch\n"
     assert os.listdir(work) == []  # scratch files are gone
+
+
+def test_add_url_without_a_file_name_is_unnamed(tmp_path, server):
+    """BuildKit's frontend names the download by the URL path's last component (a trailing
+    slash dropped), else ``__unnamed__``; Content-Disposition never names it."""
+    base, files = server
+    files["/"] = b"root!"
+    files["/pkg/"] = b"pkg!"
+    root, work = tmp_path / "root", tmp_path / "w"
+    root.mkdir(), work.mkdir()
+    empty = SourceTree(str(tmp_path))
+    add(empty, [base + "/"], str(root), "/dest/", work_dir=str(work))
+    add(empty, [base + "/pkg/"], str(root), "/dest/", work_dir=str(work))
+    assert sorted(os.listdir(root / "dest")) == ["__unnamed__", "pkg"]
+    assert (root / "dest/__unnamed__").read_bytes() == b"root!"
+    assert (root / "dest/pkg").read_bytes() == b"pkg!"
 
 
 def test_add_git_with_and_without_git_dir(tmp_path, repo):
