@@ -75,7 +75,17 @@ def _chown_text(chown: str | None) -> str | None:
 
 
 def _stage_content(ctx: StepContext, source: StageState, ins: di.Copy | di.Add, workdir: str) -> str:
-    """The content digest of what ``COPY --from=<stage>`` copies (Kaniko #1244/#1262).
+    """The content digest of what ``COPY --from=<stage>`` copies (Kaniko #1244/#1262)."""
+    return stage_paths_digest(ctx, source, list(ins.sources), dest=ins.dest, workdir=workdir, chmod=ins.chmod,
+                              excludes=tuple(ins.excludes), parents=getattr(ins, "parents", False),
+                              preserve_owner=not ins.chown)
+
+
+def stage_paths_digest(ctx: StepContext, source: StageState, sources: list[str], *, dest: str, workdir: str,
+                       chmod: str | None = None, excludes: tuple[str, ...] = (), parents: bool = False,
+                       preserve_owner: bool = True) -> str:
+    """The content digest of ``sources`` in a finished stage, as COPY would copy them to
+    ``dest`` (also what ``RUN --mount=from=<stage>`` shows at its target).
 
     Memos map it from the source stage's final key (an all-hits stage: its files are not on
     this machine) and from the diff_ids of the stage's layers that can change the copied
@@ -83,17 +93,17 @@ def _stage_content(ctx: StepContext, source: StageState, ins: di.Copy | di.Add, 
     Either memo found, no file is read; otherwise the files are hashed and both are stored."""
     cache = ctx.cache
     assert cache is not None
-    preserve = not ins.chown
+    preserve = preserve_owner
 
     def tag_for(stage_key: str | None) -> str:
-        memo = records.copy_memo_record(stage_key=stage_key, sources=ins.sources, dest=ins.dest,
-                                        workdir=workdir, chmod=ins.chmod, excludes=ins.excludes,
-                                        parents=getattr(ins, "parents", False), preserve_owner=preserve)
+        memo = records.copy_memo_record(stage_key=stage_key, sources=sources, dest=dest,
+                                        workdir=workdir, chmod=chmod, excludes=list(excludes),
+                                        parents=parents, preserve_owner=preserve)
         return MEMO_PREFIX + key_hex(digest_of(memo))
 
     tags = [tag_for(source.cache_key)]
     lookups = [] if source.built_locally else list(tags)
-    touching = layers_touching(source.layers, list(ins.sources))
+    touching = layers_touching(source.layers, list(sources))
     if touching is not None:
         tags.append(tag_for("layers:" + digest_of(touching)))
         lookups.append(tags[-1])
@@ -104,8 +114,8 @@ def _stage_content(ctx: StepContext, source: StageState, ins: di.Copy | di.Add, 
             return memo
     with ctx.layers.view(source.layers) as root:
         tree = fsops.SourceTree(str(root), None, f"stage {source.stage.id}")
-        content = fsops.digest_sources(tree, list(ins.sources), dest=ins.dest, workdir=workdir, chmod=ins.chmod,
-                                       excludes=tuple(ins.excludes), parents=getattr(ins, "parents", False),
+        content = fsops.digest_sources(tree, list(sources), dest=dest, workdir=workdir, chmod=chmod,
+                                       excludes=tuple(excludes), parents=parents,
                                        preserve_owner=preserve, copy_xattrs=True, where=ctx.location).digest
     for tag in tags:
         cache.put_document(tag, {"content": content})

@@ -5,7 +5,7 @@ the layer. ``RUN --mount`` sources (secrets, caches, binds, tmpfs) are mounted b
 sandbox inside its private mount namespace, or, without mount rights, placed for the RUN and
 removed before the snapshot (mason.sandbox.mountemu): either way they never reach the layer.
 The key record holds the argv, env, user, workdir, network and what each mount exposes: a
-bind mount the context's files, a stage's final key or an image's digest; cache, tmpfs and
+bind mount the context's files, a stage's files at its source or an image's digest; cache, tmpfs and
 secret mounts their options only, so a secret never enters a key. The history text is the
 argv as BuildKit writes it, after ``|N NAME=value…`` for the stage's ARG declarations.
 """
@@ -31,6 +31,7 @@ from mason.executor.layers import LayerRef
 from mason.executor.settings import Settings
 from mason.executor.stageconfig import DEFAULT_PATH
 from mason.executor.steps.context import Step, StepContext
+from mason.executor.steps.copykey import stage_paths_digest
 from mason.dockerfile.mounts import Mount as MountFlag
 from mason.executor.layers import layer_refs_of
 from mason.fsops import digest_sources, resolve_inroot
@@ -229,12 +230,21 @@ def mount_record(ctx: StepContext, m: MountFlag, workdir: str) -> dict[str, Any]
 
 def _bind_record(ctx: StepContext, m: MountFlag, target: str) -> dict[str, Any]:
     """Bind mounts by what they expose: the context's files (after .dockerignore, as the
-    mount shows them), a stage by its final key, an image by its digest."""
+    mount shows them), a stage's files at ``source`` (BuildKit keys a mount by its input's
+    content at the selected path: a stage rebuilt with the same files there is a hit), an
+    image by its digest."""
     source = m.source or "/"
     if m.from_:
         stage = ctx.sources.stage(m.from_)
         if stage is not None:
-            origin = content = "stage:" + str(stage.cache_key)
+            origin = "stage"
+            if ctx.cache is None:
+                content = "stage:" + str(stage.cache_key)
+            else:
+                try:
+                    content = stage_paths_digest(ctx, stage, [source], dest=target, workdir="/")
+                except BuildError:
+                    content = "missing"     # the RUN reports the missing source itself
         else:
             image = ctx.sources.image(m.from_)
             origin = content = "image:" + image.digest
