@@ -51,6 +51,9 @@ class BuildCache:
         self.pushes = BackgroundPushes(self.store, warn=warn)
         self.push_enabled = not opts.no_push_cache
         self.hash_cache: dict = {}
+        # ADD's git URLs -> the commit ls-remote gave when the step was keyed (its ADD checks
+        # out exactly that one); this build's only
+        self.git_commits: dict[str, str] = {}
         self._steps: dict[int, list[StepCacheInfo]] = {}   # per stage: stages may run at once
         self.record_tag = record_tag(opts.destinations[0] if opts.destinations else None,
                                      _dockerfile_name(opts), opts.target)

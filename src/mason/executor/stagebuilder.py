@@ -296,7 +296,7 @@ class StageBuilder:
             info.parent, info.inputs = planned.parent, dict(planned.inputs)
             if planned.record is None:
                 info.reason = "not cacheable: its output is known only after it runs (ADD of a URL " \
-                              "without --checksum, or of a git repository)"
+                              "without --checksum, or of a git repository at an abbreviated commit)"
             elif not planned.cacheable:
                 info.reason = step_for(ins).not_cached_reason
         else:

@@ -263,6 +263,37 @@ def clone(src: GitSource, into: str, *, options: GitOptions = GitOptions(), tls=
     return _run(["-C", into, "rev-parse", "HEAD"], what="rev-parse", src=src)
 
 
+def resolve_commit(src: GitSource, *, tls=None) -> str | None:
+    """The commit ``src`` names now, from ``git ls-remote`` (nothing is cloned): what ADD's
+    cache key records, as BuildKit's git source keys by the resolved commit. A full commit id
+    is its own answer; an abbreviated one cannot be resolved remotely (None: not keyable).
+
+    The ref is looked up as ``clone --branch`` would take it: a branch, then a tag (the
+    commit an annotated tag points to), then a full ``refs/…`` name; none is ``HEAD``."""
+    if src.commit:
+        return src.commit if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", src.commit) else None
+    ref = src.ref
+    if ref and _SHA.fullmatch(ref):
+        return ref if len(ref) in (40, 64) else None
+    if not ref:
+        wanted = ["HEAD"]
+    elif ref.startswith("refs/"):
+        wanted = [ref + "^{}", ref]
+    else:
+        wanted = [f"refs/heads/{ref}", f"refs/tags/{ref}^{{}}", f"refs/tags/{ref}"]
+    with _clone_tls(src, tempfile.gettempdir() + "/x", GitOptions(), tls) as tls_config:
+        out = _run(["ls-remote", "--", src.url, *wanted],
+                   what="ls-remote", src=src, tls=tls_config)
+    found = {}
+    for line in out.splitlines():
+        sha, _, name = line.partition("\t")
+        found[name.strip()] = sha.strip()
+    for name in wanted:
+        if name in found:
+            return found[name]
+    raise BuildError(f"git ref {ref or 'HEAD'!r} not found in {src.redacted()!r}")
+
+
 def commit_time(into: str, src: GitSource) -> int:
     """The committer time (seconds) of HEAD: a reproducible mtime for checked-out files."""
     return int(_run(["-C", into, "log", "-1", "--format=%ct"], what="log", src=src))

@@ -15,10 +15,11 @@ Scratch files (downloads, clones) go under ``work_dir``, which the caller owns.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from mason.fetch import git as gitsrc
 from mason.fetch.http import download
@@ -42,6 +43,9 @@ class AddOptions:
     checksum: str | None = None
     keep_git_dir: bool = False
     parents: bool = False
+    # git URL -> the commit its cache key was computed for: checked out instead of the ref's
+    # head now, so the layer is what the key says even when the ref moved in between
+    git_commits: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 def is_url(source: str) -> bool:
@@ -132,6 +136,8 @@ def _split_checksum(value: str) -> tuple[str, str]:
 def _add_git(url: str, root: str, dest: str, work_dir: str, workdir: str, opts: AddOptions,
              chm: Chmod | None, result: CopyResult, tls=None) -> None:
     src = gitsrc.parse_buildkit(url)
+    if url in opts.git_commits:
+        src = dataclasses.replace(src, commit=opts.git_commits[url])
     with tempfile.TemporaryDirectory(prefix="add-git-", dir=work_dir) as tmp:
         checkout = os.path.join(tmp, "repo")
         commit = gitsrc.clone(src, checkout, tls=tls)

@@ -111,7 +111,8 @@ def _write(ctx: StepContext, ins: di.Copy | di.Add, created_by: str, tree: fsops
             if isinstance(ins, di.Add):
                 options = fsops.AddOptions(chown=chown, chmod=ins.chmod, excludes=tuple(ins.excludes),
                                            unpack=ins.unpack, checksum=ins.checksum,
-                                           keep_git_dir=bool(ins.keep_git_dir))
+                                           keep_git_dir=bool(ins.keep_git_dir),
+                                           git_commits=dict(ctx.cache.git_commits) if ctx.cache else {})
                 fsops.add(tree, list(ins.sources), root, ins.dest, work_dir=str(ctx.scratch("add")),
                           workdir=workdir, options=options, where=loc, deferred=deferred,
                           tls=ctx.settings.options.tls)

@@ -3,9 +3,10 @@
 A COPY from the context needs only the context; a ``COPY --from=<stage>`` needs the
 content digest of the copied paths in that stage, which comes from a memo in the cache
 (when the stage was itself assembled from cache hits, so its files are not on this machine)
-or from a read-only view of the stage. ``copy_record`` returns None for a step whose output
-its definition cannot predict (ADD of a URL without ``--checksum``, ADD of a git
-repository): the chain continues from its output. The rules for what each step sees are in
+or from a read-only view of the stage. An ADD of a git repository is keyed by the commit its
+ref resolves to (``git ls-remote``). ``copy_record`` returns None for a step whose output
+its definition cannot predict (ADD of a URL without ``--checksum``, of an abbreviated
+commit): the chain continues from its output. The rules for what each step sees are in
 ``mason.cache.records``.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 from mason import fsops
 from mason.cache import records
 from mason.cache.keys import digest_of, key_hex
-from mason.fetch.git import is_git_url
+from mason.fetch.git import is_git_url, parse_buildkit, resolve_commit
 from mason.dockerfile import instructions as di
 from mason.executor.stagestate import StageState
 from mason.executor.steps.context import StepContext
@@ -40,10 +41,17 @@ def copy_record(ctx: StepContext, ins: di.Copy | di.Add) -> dict[str, Any] | Non
     sources = list(ins.sources)
     digest = None
     if add and any(is_url(s) or is_git_url(s) for s in sources):
-        if not add.checksum or any(is_git_url(s) for s in sources):
+        if any(is_git_url(s) for s in sources):
+            commits = _git_commits(ctx, sources)
+            if commits is None:
+                return None     # an abbreviated commit: only a clone tells what it is
+            digest = digest_of({"git": commits, "checksum": add.checksum})
+            origin = "git"
+        elif not add.checksum:
             return None     # what the URL serves is not known before fetching it
-        digest = digest_of({"urls": sources, "checksum": add.checksum})
-        origin = "url"
+        else:
+            digest = digest_of({"urls": sources, "checksum": add.checksum})
+            origin = "url"
     elif ref is None:
         origin = "context"
         if sources:
@@ -62,6 +70,26 @@ def copy_record(ctx: StepContext, ins: di.Copy | di.Add) -> dict[str, Any] | Non
                                dest=ins.dest, workdir=workdir, chown=_chown_text(ins.chown), chmod=ins.chmod,
                                link=ins.link, parents=getattr(ins, "parents", False),
                                excludes=ins.excludes, origin=origin, add=add_extra, writer=writer)
+
+
+def _git_commits(ctx: StepContext, sources: list[str]) -> list[dict[str, Any]] | None:
+    """Each git source by the commit its ref names now (``git ls-remote``; BuildKit keys a
+    git source by the resolved commit), its subdir and options: the same commit is a hit,
+    a moved ref a miss. The commits are remembered for the ADD itself to check out."""
+    cache = ctx.cache
+    assert cache is not None
+    out = []
+    for source in sources:
+        src = parse_buildkit(source)
+        commit = cache.git_commits.get(source)
+        if commit is None:
+            commit = resolve_commit(src, tls=ctx.settings.options.tls)
+            if commit is None:
+                return None
+            cache.git_commits[source] = commit
+        out.append({"commit": commit, "subdir": src.subdir, "keep_git_dir": src.keep_git_dir,
+                    "submodules": src.submodules})
+    return out
 
 
 def _chown_text(chown: str | None) -> str | None:
