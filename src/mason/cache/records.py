@@ -57,10 +57,14 @@ def secret_mount(*, target: str | None, secret_id: str, mode: int | None, uid: i
 
 
 def cache_mount(*, target: str, cache_id: str, sharing: str | None, mode: int | None,
-                uid: int | None, gid: int | None) -> dict:
-    """A cache mount by its options only: its contents are by definition not an input."""
-    return {"type": "cache", "target": target, "id": cache_id, "sharing": sharing or "shared",
-            "mode": mode, "uid": uid, "gid": gid}
+                uid: int | None, gid: int | None, source: str | None = None, origin: str | None = None) -> dict:
+    """A cache mount by its options only: its contents are by definition not an input; the
+    stage or image a ``from=`` cache starts from (``origin``) is, as BuildKit's mount input."""
+    out = {"type": "cache", "target": target, "id": cache_id, "sharing": sharing or "shared",
+           "mode": mode, "uid": uid, "gid": gid}
+    if source is not None or origin is not None:   # older keys stay as they were
+        out.update(source=source, origin=origin)
+    return out
 
 
 def tmpfs_mount(*, target: str, size: int | None) -> dict:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
-import fcntl
 import hashlib
 import os
 import posixpath
@@ -32,6 +31,7 @@ from mason.executor.settings import Settings
 from mason.executor.stageconfig import DEFAULT_PATH
 from mason.executor.steps.context import Step, StepContext
 from mason.executor.steps.copykey import stage_paths_digest
+from mason.executor.steps.runcache import cache_dir, cache_origin, whole_cache
 from mason.dockerfile.mounts import Mount as MountFlag
 from mason.executor.layers import layer_refs_of
 from mason.fsops import digest_sources, resolve_inroot
@@ -134,55 +134,13 @@ def sandbox_mounts(ctx: StepContext, ins: di.Run, stack: contextlib.ExitStack, e
             out.append(Mount(_required(m, target), "tmpfs", size_bytes=m.size))
         elif m.type == "cache":
             target = _required(m, target)
-            out.append(Mount(target, "bind", _cache_dir(ctx, m, target, stack), readonly=False, move=True))
+            out.append(Mount(target, "bind", cache_dir(ctx, m, target, stack), readonly=False, move=True))
         elif m.type == "bind":
             out.append(_bind(ctx, m, _required(m, target), stack))
         else:
             raise NotSupportedError(f"RUN --mount=type={m.type} is not supported",
                                     hint="mason supports bind, cache, tmpfs and secret mounts")
     return out
-
-
-def _cache_dir(ctx: StepContext, m: MountFlag, target: str, stack: contextlib.ExitStack) -> Path:
-    """A persistent cache directory, keyed by id (default: the target), shared between
-    builds on this machine; ``sharing=locked`` serialises users with a file lock."""
-    if m.from_:
-        raise NotSupportedError("RUN --mount=type=cache,from= is not supported")
-    if m.source:
-        # BuildKit mounts that path of the cache (or of from=); refused rather than ignored
-        raise NotSupportedError("RUN --mount=type=cache,source= is not supported",
-                                hint="drop source= to mount the whole cache at the target")
-    options = ctx.settings.options
-    base = Path(options.cache_dir) / "run-cache" if options.cache_dir else ctx.scratch("run-cache")
-    cache_id = m.id or target
-    path = base / hashlib.sha256(cache_id.encode()).hexdigest()[:32]
-    if not path.exists():
-        path.mkdir(parents=True, exist_ok=True)
-        os.chmod(path, m.mode if m.mode is not None else 0o755)
-        os.chown(path, m.uid or 0, m.gid or 0)
-    sharing = m.sharing or "shared"
-    if sharing not in ("shared", "locked", "private"):
-        raise BuildError(f"RUN --mount=type=cache: unknown sharing={sharing}")
-    # Without mount rights the cache directory is moved into the root for the RUN
-    # (mason.sandbox.mountemu), so even "shared" users take turns there.
-    moved = ctx.runner().name in ("chroot", "host-root")
-    if sharing in ("locked", "private") or moved:
-        fd = os.open(str(path) + ".lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
-        stack.callback(os.close, fd)
-        if sharing == "private":
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                # BuildKit: another writer has it, so this RUN gets a fresh instance of its own.
-                private = ctx.scratch("run-cache-private") / hashlib.sha256(
-                    f"{ctx.step_id}:{target}".encode()).hexdigest()[:16]
-                private.mkdir(parents=True, exist_ok=True)
-                os.chmod(private, m.mode if m.mode is not None else 0o755)
-                os.chown(private, m.uid or 0, m.gid or 0)
-                return private
-        else:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # released when the fd closes
-    return path
 
 
 def _bind(ctx: StepContext, m: MountFlag, target: str, stack: contextlib.ExitStack) -> Mount:
@@ -220,7 +178,8 @@ def mount_record(ctx: StepContext, m: MountFlag, workdir: str) -> dict[str, Any]
     if m.type == "cache":
         target = _required(m, target)
         return records.cache_mount(target=target, cache_id=m.id or target, sharing=m.sharing, mode=m.mode,
-                                   uid=m.uid, gid=m.gid)
+                                   uid=m.uid, gid=m.gid, source=None if whole_cache(m) else m.source,
+                                   origin=cache_origin(ctx, m))
     if m.type == "tmpfs":
         return records.tmpfs_mount(target=_required(m, target), size=m.size)
     if m.type == "bind":
