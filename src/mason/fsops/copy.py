@@ -7,7 +7,8 @@ The rules, in the order they apply:
   source that matches nothing is an error;
 - a source named explicitly that is a symlink is followed inside the tree; symlinks
   inside a copied directory stay symlinks; a directory source copies its contents;
-  ``--parents`` keeps each source's path (below a ``/./`` pivot when there is one);
+  ``--parents`` keeps each source's path (below a ``/./`` pivot when there is one); with
+  ``**`` the rest after the pivot is an include pattern, as BuildKit (``sources.select_included``);
 - the destination is relative to WORKDIR; it is a directory when it ends in ``/``
   (or is ``.``) or already is one; several sources need a directory destination;
   missing parents are created 0755, owned by ``--chown`` (else 0:0);
@@ -309,7 +310,8 @@ def copy(tree: SourceTree, sources: Sequence[str], root: str, dest: str, *,
     if not sources:
         raise BuildError("COPY needs at least one source")
     plist = PatternList(list(excludes)) if excludes else None
-    picked = [(s, _pivot(s), sel) for s in sources for sel in select(tree, s, plist, where=where)]
+    picked = [(s, _pivot(s), sel) for s in sources
+              for sel in select(tree, s, plist, where=where, parents=parents)]
     return copy_selected(tree, picked, root, dest, workdir=workdir, chown=chown, chmod=chmod,
                          excludes=plist, parents=parents, preserve_owner=preserve_owner,
                          copy_xattrs=copy_xattrs, deferred=deferred)

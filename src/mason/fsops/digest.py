@@ -142,7 +142,7 @@ def digest_sources(tree: SourceTree, sources: Sequence[str], *, dest: str, workd
     describer = _Describer(Ownership(chown, preserve_owner), chm, copy_xattrs, hash_cache)
     manifest: list[dict] = []
     for pattern in sources:
-        for sel in select(tree, pattern, plist, where=where):
+        for sel in select(tree, pattern, plist, where=where, parents=parents):
             top = describer.describe(sel.named or ".", sel.host, sel.st)
             manifest.append(top)
             h.update(_line(top))

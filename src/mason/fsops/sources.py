@@ -82,14 +82,20 @@ def clean_source(pattern: str, tree: SourceTree) -> str:
 
 
 def select(tree: SourceTree, pattern: str, excludes: PatternList | None = None,
-           *, where: str | None = None) -> list[Selected]:
+           *, where: str | None = None, parents: bool = False) -> list[Selected]:
     """Resolve one source (a path or a Go wildcard) to the entries it names, sorted.
+
+    ``parents`` (``COPY --parents``) with ``**`` in the source: BuildKit's include-pattern
+    selection instead (:func:`select_included`).
 
     A source named explicitly (or matched) that is a symlink is followed inside the tree.
     A path that names nothing is an error naming the pattern (and ``where``, e.g.
     "Dockerfile:7"), saying so when .dockerignore excluded it; a wildcard that matches nothing
     selects nothing (BuildKit's AllowEmptyWildcard: ``COPY foo nomatch* /`` copies foo).
     """
+    if parents and "**" in pattern:
+        pivot, sep, rest = pattern.partition("/./")
+        return select_included(tree, pivot if sep else "", rest if sep else pattern, excludes)
     clean = clean_source(pattern, tree)
     names = _expand(tree, clean) if has_magic(clean) else [clean]
     out: list[Selected] = []
@@ -120,6 +126,34 @@ def select(tree: SourceTree, pattern: str, excludes: PatternList | None = None,
                              f"'!{clean}' line) to copy it")
         raise BuildError(f"source {pattern!r} not found in the {tree.label}{at}: "
                          "no file matches it (after .dockerignore and --exclude)")
+    return out
+
+
+def select_included(tree: SourceTree, pivot: str, pattern: str,
+                    excludes: PatternList | None = None) -> list[Selected]:
+    """``COPY --parents [PIVOT/./]PATTERN`` with ``**``, as BuildKit builds it: the pivot
+    directory (the context root without one) is copied with ``PATTERN`` as its include
+    pattern (``**`` spans directories, the .dockerignore dialect), so every entry below it
+    whose path relative to it matches is selected, a matched directory with all of it. A
+    pattern is a wildcard: matching nothing selects nothing (no required path)."""
+    base = clean_source(pivot or ".", tree)
+    real_base = rootpath.resolve_inroot(tree.root, base).lstrip("/")
+    host_base = rootpath.host_path(tree.root, "/" + real_base)
+    if not os.path.isdir(host_base):
+        return []
+    include = PatternList([pattern], source="COPY --parents")
+    out: list[Selected] = []
+    taken: list[str] = []       # selected directories: what is below them comes with them
+    for entry in walk(tree, real_base, host_base):
+        if any(entry.rel.startswith(t + "/") for t in taken) or not include.matches(entry.rel):
+            continue
+        named = f"{base}/{entry.rel}" if base else entry.rel
+        if excludes and excludes.matches(named):
+            continue
+        out.append(Selected(named=named, real=f"{real_base}/{entry.rel}" if real_base else entry.rel,
+                            host=entry.host, st=entry.st))
+        if stat.S_ISDIR(entry.st.st_mode):
+            taken.append(entry.rel)
     return out
 
 
