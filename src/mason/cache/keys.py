@@ -24,7 +24,8 @@ import hashlib
 import json
 from typing import Any, Mapping
 
-KEY_VERSION = 1                 # bump when the meaning of any record field changes
+KEY_VERSION = 2                 # bump when the meaning of any record field changes
+# 2: a step that changes nothing has an empty layer (entries stored before have none)
 SCRATCH_SEED = "mason.cache/scratch/v1"
 
 
