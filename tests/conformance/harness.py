@@ -36,11 +36,14 @@ import stat
 import subprocess
 import tarfile
 from pathlib import Path
+from types import SimpleNamespace
 
+from mason.cli import build_cmd
 from mason.errors import MasonError
 from mason.executor.events import CollectingReporter
 from mason.executor.executor import run_build
-from mason.executor.options import BuildOptions
+from mason.executor.options import BuildOptions, RegistryAccess, SecretSource
+from tests.conformance.served import CaseServer
 
 KINDS = {"file": stat.S_ISREG, "dir": stat.S_ISDIR, "symlink": stat.S_ISLNK}
 
@@ -93,21 +96,65 @@ def write_context(case: dict, ctx: Path, base_layout: str) -> Path | None:
     return dockerfile if case.get("dockerfile_path") else None
 
 
-def build_case(case: dict, tmp: Path, base_layout: str):
-    """Build the case; returns (layout path, None) or (None, the MasonError raised)."""
-    ctx = tmp / "ctx"
-    dockerfile = write_context(case, ctx, base_layout)
-    out = tmp / "out"
+def build_options(case: dict, tmp: Path, base_layout: str, n: int, registry_host: str | None) -> dict:
+    """The case's ``BuildOptions`` fields for build ``n`` (0: the first)."""
     options = dict(case.get("options") or {})
     args = {k: render(str(v), base_layout) for k, v in (case.get("args") or {}).items()}
+    options.update(build_args=args, target=case.get("target"))
+    if case.get("secrets"):
+        options["secrets"] = tuple(SecretSource(k, str(v).encode()) for k, v in case["secrets"].items())
+    if options.pop("cache", False):
+        # mason's layer cache lives in a registry: the real one, a repository per case
+        options.update(cache=True, cache_repo=f"{registry_host}/conformance/{case['name']}",
+                       cache_dir=tmp / f"cachedir-{n}", registry=RegistryAccess(insecure=True, insecure_pull=True))
+        (tmp / f"cachedir-{n}").mkdir()
+    return options
+
+
+def build_case(case: dict, tmp: Path, base_layout: str, *, n: int = 0, registry_host: str | None = None):
+    """Build the case (``n``: which of its builds); returns (layout path, None) or (None, the
+    error: the MasonError raised, or the CLI's error output)."""
+    ctx = tmp / "ctx"
+    dockerfile = write_context(case, ctx, base_layout) if n == 0 else None
+    out, work = tmp / f"out-{n}", tmp / f"work-{n}"
+    options = build_options(case, tmp, base_layout, n, registry_host)
+    if "cli" in case:
+        return run_cli(case, tmp, ctx, out, work, options)
+    if n and case.get("dockerfile_path"):
+        dockerfile = ctx / case.get("dockerfile_name", "Dockerfile")
     opts = BuildOptions(context_dir=ctx, dockerfile=dockerfile, no_push=True, oci_layout_path=out,
-                        work_root=tmp / "work", build_args=args, target=case.get("target"),
-                        **options)
+                        work_root=work, **options)
     try:
         run_build(opts, reporter=CollectingReporter(), env={})
     except MasonError as exc:
         return None, exc
     return out, None
+
+
+def run_cli(case: dict, tmp: Path, ctx: Path, out: Path, work: Path, options: dict):
+    """Build through ``mason build``'s flags, for what only the CLI does: contexts that are not
+    a directory (tar://, a tarball or a Dockerfile over HTTP, git), ``--secret`` files."""
+    argv = [str(a) for a in case["cli"]]
+    if "--context" not in argv:
+        argv += ["--context", str(ctx)]
+    argv += ["--no-push", f"--oci-layout-path={out}", f"--work-dir={work}"]
+    argv += [f"--build-arg={k}={v}" for k, v in options["build_args"].items()]
+    if options.get("target"):
+        argv.append(f"--target={options['target']}")
+    for secret in options.get("secrets", ()):
+        path = tmp / "secrets" / secret.id
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(secret.value)
+        argv.append(f"--secret=id={secret.id},src={path}")
+    if options.get("cache"):
+        argv += ["--cache=true", f"--cache-repo={options['cache_repo']}", f"--cache-dir={options['cache_dir']}",
+                 "--insecure", "--insecure-pull"]
+    (tmp / "tmpdir").mkdir(exist_ok=True)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TMPDIR": str(tmp / "tmpdir")}
+    stderr = io.StringIO()
+    code = build_cmd.run(SimpleNamespace(kaniko_argv=argv, command="build"), env=env, cwd=ctx,
+                         stdin=io.BytesIO(), stdout=io.StringIO(), stderr=stderr)
+    return (out, None) if code == 0 else (None, stderr.getvalue() or f"exit code {code}")
 
 
 def image_config(layout: Path) -> dict:
@@ -179,6 +226,8 @@ def check_files(case: dict, root: Path) -> list[str]:
         for field in ("uid", "gid"):
             if field in spec and getattr(st, f"st_{field}") != spec[field]:
                 problems.append(f"{name}: want {field} {spec[field]}, got {getattr(st, f'st_{field}')}")
+        if "mtime" in spec and int(st.st_mtime) != spec["mtime"]:
+            problems.append(f"{name}: want mtime {spec['mtime']}, got {int(st.st_mtime)}")
         if "target" in spec and os.readlink(path) != spec["target"]:
             problems.append(f"{name}: want link to {spec['target']!r}, got {os.readlink(path)!r}")
     for name in case.get("absent") or ():
@@ -187,21 +236,106 @@ def check_files(case: dict, root: Path) -> list[str]:
     return problems
 
 
-def run_case(case: dict, tmp: Path, base_layout: str) -> list[str]:
+def check_error(wanted, error) -> list[str]:
+    if error is None:
+        return [f"the build succeeded; want an error containing {wanted!r}"]
+    message = f"{error}" + (f" ({error.hint})" if getattr(error, "hint", None) else "")
+    if hasattr(error, "location") and callable(error.location):
+        message = f"{error.location()}: {message}"
+    return [f"error {message!r} lacks {w!r}" for w in ([wanted] if isinstance(wanted, str) else wanted)
+            if w not in message]
+
+
+def substitute(value, change):
+    """``value`` (a case, or part of one) with ``change`` applied to every text in it."""
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, dict):
+        return {substitute(k, change): substitute(v, change) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute(v, change) for v in value]
+    return value
+
+
+# what a rebuild takes from the case unless it gives its own
+BUILD_KEYS = ("options", "args", "secrets", "target", "cli", "dockerfile_path", "dockerfile_name")
+
+
+def run_case(case: dict, tmp: Path, base_layout: str, registry_host: str | None = None) -> list[str]:
     """Every way the built image (or the error) differs from the case's expectations."""
-    layout, error = build_case(case, tmp, base_layout)
+    # the placeholders everywhere: in served files and git commits too
+    case = substitute(case, lambda text: render(text, base_layout).replace("{ctx}", str(tmp / "ctx")))
+    server = None
+    if case.get("serve") or case.get("git"):
+        server = CaseServer(case, tmp / "served").start()
+        case = substitute(case, lambda text: text.replace("{http}", server.url))
+    try:
+        builds = [case] + [{"name": case["name"], **{k: case[k] for k in BUILD_KEYS if k in case}, **again}
+                           for again in case.get("rebuilds") or ()]
+        done: list[Build] = []
+        problems = []
+        for n, build in enumerate(builds):
+            ctx = tmp / "ctx"
+            if n:
+                change_context(build, ctx, base_layout)
+            layout, error = build_case(build, tmp, base_layout, n=n, registry_host=registry_host)
+            done.append(Build(layout, tmp / f"unpacked-{n}"))
+            found = check_build(build, done, error)
+            problems += [f"build {n + 1}: {p}" if n else p for p in found]
+        return problems
+    finally:
+        if server is not None:
+            server.stop()
+
+
+class Build:
+    """One build's output, unpacked on first use."""
+
+    def __init__(self, layout: Path | None, dest: Path):
+        self.layout, self.dest, self._root = layout, dest, None
+
+    @property
+    def root(self) -> Path:
+        if self._root is None:
+            self._root = unpack(self.layout, self.dest)
+        return self._root
+
+    def read(self, name: str) -> str | None:
+        path = self.root / name.lstrip("/")
+        return path.read_text() if path.is_file() else None
+
+    def digest(self) -> str:
+        return json.loads((self.layout / "index.json").read_text())["manifests"][0]["digest"]
+
+
+def change_context(build: dict, ctx: Path, base_layout: str) -> None:
+    """A rebuild's changes to the context: ``files`` written, ``rename`` old -> new, ``remove``."""
+    for old, new in (build.get("rename") or {}).items():
+        os.rename(ctx / old, ctx / new)
+    for name in build.get("remove") or ():
+        os.unlink(ctx / name)
+    for name, text in (build.get("files") or {}).items():
+        (ctx / name).write_text(render(text, base_layout))
+
+
+def check_build(case: dict, done: list, error) -> list[str]:
     wanted = case.get("error")
     if wanted is not None:
-        if error is None:
-            return [f"the build succeeded; want an error containing {wanted!r}"]
-        message = f"{error}" + (f" ({error.hint})" if getattr(error, "hint", None) else "")
-        if hasattr(error, "location") and callable(error.location):
-            message = f"{error.location()}: {message}"
-        return [f"error {message!r} lacks {w!r}" for w in ([wanted] if isinstance(wanted, str) else wanted)
-                if w not in message]
+        return check_error(wanted, error)
     if error is not None:
         return [f"the build failed: {error}"]
-    problems = check_config(case, image_config(layout))
+    this = done[-1]
+    problems = check_config(case, image_config(this.layout))
     if case.get("expect") or case.get("absent"):
-        problems += check_files(case, unpack(layout, tmp / "unpacked"))
+        problems += check_files(case, this.root)
+    for name, n in (case.get("same") or {}).items():
+        if this.read(name) is None or this.read(name) != done[n].read(name):
+            problems.append(f"{name}: want the content of build {n + 1}'s ({done[n].read(name)!r}), "
+                            f"got {this.read(name)!r}")
+    for name, n in (case.get("differ") or {}).items():
+        if this.read(name) is None or this.read(name) == done[n].read(name):
+            problems.append(f"{name}: want other content than build {n + 1}'s, got {this.read(name)!r}")
+    if "same_digest" in case and this.digest() != done[case["same_digest"]].digest():
+        problems.append(f"image {this.digest()}: want build {case['same_digest'] + 1}'s "
+                        f"{done[case['same_digest']].digest()}")
     return problems

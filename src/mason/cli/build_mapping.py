@@ -147,9 +147,17 @@ def _context_git_options(parsed: ParsedFlags):
 
 
 @contextlib.contextmanager
-def open_context(parsed: ParsedFlags, *, cwd: Path, env: Mapping[str, str],
-                 stdin: IO[bytes] | None = None, tls=None) -> Iterator[Path]:
-    """Yield the build context as a local directory (``mason.context.scoped``).
+def open_context(parsed: ParsedFlags, **kw) -> Iterator[Path]:
+    """Yield the build context as a local directory (``open_scoped_context``'s root)."""
+    with open_scoped_context(parsed, **kw) as context:
+        yield context.root
+
+
+@contextlib.contextmanager
+def open_scoped_context(parsed: ParsedFlags, *, cwd: Path, env: Mapping[str, str],
+                        stdin: IO[bytes] | None = None, tls=None):
+    """Yield the build context (``mason.context.scoped.ScopedContext``): its directory, and
+    the Dockerfile when the context URL returned one instead of an archive.
 
     Plain paths and ``dir://`` are used in place. ``tar://FILE``, ``tar://stdin``,
     ``git://host/repo[#ref[#commit]]`` (cloned over ``$GIT_PULL_METHOD``, https by default,
@@ -157,16 +165,16 @@ def open_context(parsed: ParsedFlags, *, cwd: Path, env: Mapping[str, str],
     ``https://…/ctx.tar.gz`` are unpacked in a private temporary directory under
     ``--work-dir`` (else ``$TMPDIR``, else /tmp) that is removed when this exits, also on failure.
     """
-    from mason.context.scoped import context_directory
+    from mason.context.scoped import scoped_context
 
     if str(parsed["context"]) == "tar://stdin" and parsed["dockerfile"] == "-":
         raise UsageError("--context tar://stdin and --dockerfile - both read standard input",
                          hint="put the Dockerfile inside the tar archive, or pass it as a file or URL")
     scratch = _path(parsed["work-dir"], cwd) if parsed["work-dir"] else None
-    with context_directory(str(parsed["context"]), cwd=cwd, env=env, scratch_parent=scratch,
-                           sub_path=parsed["context-sub-path"] or None, stdin=stdin,
-                           git_options=_context_git_options(parsed), tls=tls) as directory:
-        yield directory
+    with scoped_context(str(parsed["context"]), cwd=cwd, env=env, scratch_parent=scratch,
+                        sub_path=parsed["context-sub-path"] or None, stdin=stdin,
+                        git_options=_context_git_options(parsed), tls=tls) as context:
+        yield context
 
 
 # -- the Dockerfile ------------------------------------------------------------------------------------
@@ -362,18 +370,24 @@ def _notes_for_flags(parsed: ParsedFlags) -> list:
 
 
 def build_options(parsed: ParsedFlags, context_dir: Path, *, env: Mapping[str, str], cwd: Path,
-                  stdin: IO[bytes] | None = None, fetch=None, tls=None) -> Mapped:
+                  stdin: IO[bytes] | None = None, fetch=None, tls=None,
+                  context_dockerfile: Path | None = None) -> Mapped:
     """The ``BuildOptions`` the flags ask for, plus notes for the log. ``tls`` is the build's
-    ``mason.tls.TlsTrust`` (made from ``env`` when None)."""
+    ``mason.tls.TlsTrust`` (made from ``env`` when None). ``context_dockerfile`` is the
+    Dockerfile a context URL returned: it is built whatever ``--dockerfile`` says, as in
+    BuildKit (``ScopedContext.dockerfile``)."""
     from mason.tls import TlsTrust
 
     validate(parsed, env)
     notes = _notes_for_flags(parsed)
     if tls is None:
         tls = TlsTrust.from_env(env)
-    dockerfile, dockerfile_text = resolve_dockerfile(parsed["dockerfile"], context_dir, cwd=cwd,
-                                                     given="dockerfile" in parsed.given, stdin=stdin,
-                                                     fetch=fetch or (lambda url: fetch_url(url, tls)))
+    if context_dockerfile is not None:
+        dockerfile, dockerfile_text = context_dockerfile, None
+    else:
+        dockerfile, dockerfile_text = resolve_dockerfile(parsed["dockerfile"], context_dir, cwd=cwd,
+                                                         given="dockerfile" in parsed.given, stdin=stdin,
+                                                         fetch=fetch or (lambda url: fetch_url(url, tls)))
     args, arg_notes = build_args(parsed, env)
     notes.extend(arg_notes)
 
