@@ -334,7 +334,7 @@ class Build:
         config = final.config
         if opts.labels:
             config.add_labels(opts.labels.items())
-        config_doc = config.finish(self.settings.created())
+        config_doc = config.finish(self.settings.created(), from_history=not self.settings.fixed_time)
         image = build_image(config_doc, final.layers, docker_media=final.docker_media)
         if self.cache is not None:
             self.cache.store_record()  # in the background, alongside the image push

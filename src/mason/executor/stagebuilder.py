@@ -283,7 +283,8 @@ class StageBuilder:
             record.cache = "miss" if key is not None and planned.cacheable else "none"
             layer = step.execute(ins, ctx)
             state.built_locally = True
-            cache.store_entry(planned, layer)
+            history = state.config.doc["history"]
+            cache.store_entry(planned, layer, history[-1].get("created") if history else None)
         state.cache_key = cache.chain_after(state.cache_key, planned, ins.name, layer)
         return layer
 

@@ -29,7 +29,10 @@ class MetadataStep(Step):
 
     def execute(self, ins: Any, ctx: StepContext) -> LayerRef | None:
         self.effect(ins, ctx.config)
-        ctx.config.add_empty_history(self.history(ins, ctx), ctx.settings.created())
+        # No time of its own unless fixed: BuildKit gives a metadata entry the time of the next
+        # new layer (StageConfig.finish), so a rebuild from the cache is the same image.
+        ctx.config.add_empty_history(self.history(ins, ctx),
+                                     ctx.settings.created() if ctx.settings.fixed_time else None)
         return None
 
 
