@@ -15,7 +15,7 @@ from mason.cli import build_cmd
 from mason.errors import MasonError
 from mason.executor.events import CollectingReporter
 from mason.executor.executor import run_build
-from mason.executor.options import BuildOptions, RegistryAccess, SecretSource
+from mason.executor.options import BuildOptions, RegistryAccess, SecretSource, SshSource
 
 
 def render(text: str, base_layout: str) -> str:
@@ -71,6 +71,8 @@ def build_options(case: dict, tmp: Path, base_layout: str, n: int, registry_host
     options = dict(case.get("options") or {})
     args = {k: render(str(v), base_layout) for k, v in (case.get("args") or {}).items()}
     options.update(build_args=args, target=case.get("target"))
+    if case.get("ssh_agent"):
+        options["ssh"] = (SshSource("default", case["ssh_agent"]),)
     if case.get("secrets"):
         options["secrets"] = tuple(SecretSource(k, str(v).encode()) for k, v in case["secrets"].items())
     if options.pop("cache", False):
@@ -116,6 +118,8 @@ def run_cli(case: dict, tmp: Path, ctx: Path, out: Path, work: Path, options: di
         path.parent.mkdir(exist_ok=True)
         path.write_bytes(secret.value)
         argv.append(f"--secret=id={secret.id},src={path}")
+    for agent in options.get("ssh", ()):
+        argv.append(f"--ssh={agent.id}={agent.socket}")
     if options.get("cache"):
         argv += ["--cache=true", f"--cache-repo={options['cache_repo']}", f"--cache-dir={options['cache_dir']}",
                  "--insecure", "--insecure-pull"]

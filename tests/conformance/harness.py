@@ -27,6 +27,7 @@ A case (one entry of a ``cases/*.yml`` list) is data only:
 ``cli``             build with ``mason build`` and these flags (``--context`` defaults to the
                     context directory; output, work dir, args, secrets and cache are added)
 ``secrets``         id -> value, for ``RUN --mount=type=secret``
+``ssh_agent``       true: a real ssh-agent holding a fresh key is the build's ``default`` agent
 ``options.cache``   true: mason's layer cache, in the session's registry (a repository per case)
 ``rebuilds``        further builds of the same context: each may change it (``files``,
                     ``rename``, ``remove``) and its options (``options``, ``args``, ``cli``…),
@@ -45,6 +46,7 @@ import stat
 import subprocess
 from pathlib import Path
 
+from tests.conformance.agent import SshAgent
 from tests.conformance.building import build_case, render
 from tests.conformance.served import CaseServer
 
@@ -159,11 +161,14 @@ def run_case(case: dict, tmp: Path, base_layout: str, registry_host: str | None 
     """Every way the built image (or the error) differs from the case's expectations."""
     # the placeholders everywhere: in served files and git commits too
     case = substitute(case, lambda text: render(text, base_layout).replace("{ctx}", str(tmp / "ctx")))
-    server = None
+    server = agent = None
     if case.get("serve") or case.get("git"):
         server = CaseServer(case, tmp / "served").start()
         case = substitute(case, lambda text: text.replace("{http}", server.url))
     try:
+        if case.get("ssh_agent"):
+            agent = SshAgent(tmp / "agent").start()
+            case = {**case, "ssh_agent": str(agent.socket)}
         builds = [case] + [{"name": case["name"], **{k: case[k] for k in BUILD_KEYS if k in case}, **again}
                            for again in case.get("rebuilds") or ()]
         done: list[Build] = []
@@ -180,6 +185,8 @@ def run_case(case: dict, tmp: Path, base_layout: str, registry_host: str | None 
     finally:
         if server is not None:
             server.stop()
+        if agent is not None:
+            agent.stop()
 
 
 class Build:

@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import IO, Iterator, Mapping
 
 from mason.executor.events import Info, Warn
-from mason.executor.options import BuildOptions, RegistryAccess, SecretSource
+from mason.executor.options import BuildOptions, RegistryAccess, SecretSource, SshSource
 from mason.cli.kaniko_flags import ACCEPTED, BY_NAME, ParsedFlags, parse_go_bool
 from mason.errors import NotSupportedError, UsageError
 from mason.oci.platform import parse_platform
@@ -302,6 +302,40 @@ def secrets(parsed: ParsedFlags, env: Mapping[str, str], cwd: Path) -> tuple[Sec
     return tuple(result.values())
 
 
+def ssh_agents(parsed: ParsedFlags, env: Mapping[str, str], cwd: Path) -> tuple[SshSource, ...]:
+    """BuildKit's ``--ssh ID[=PATH]`` where PATH is an agent socket (``$SSH_AUTH_SOCK`` when
+    absent). Key files, which buildx loads into an agent of its own, are refused: mason
+    forwards agents, it does not hold keys."""
+    import stat
+
+    result: dict[str, SshSource] = {}
+    for raw in parsed["ssh"]:
+        name, sep, value = raw.partition("=")
+        if not name or (sep and not value):
+            raise UsageError(f"--ssh {raw!r}: expected ID or ID=SOCKET")
+        if "," in value:
+            raise NotSupportedError(f"--ssh {raw!r}: one agent socket per id",
+                                    hint="key files and lists of them are not supported: load the keys "
+                                         "into ssh-agent (ssh-add) and pass its socket")
+        if name in result:
+            raise UsageError(f"--ssh: id {name!r} given twice")
+        if not value:
+            value = env.get("SSH_AUTH_SOCK", "")
+            if not value:
+                raise UsageError(f"--ssh {raw!r}: SSH_AUTH_SOCK is not set", hint=f"pass --ssh {name}=SOCKET")
+        path = _path(value, cwd)
+        try:
+            is_socket = stat.S_ISSOCK(os.stat(path).st_mode)
+        except OSError as exc:
+            raise UsageError(f"--ssh {raw!r}: cannot reach {path}: {exc.strerror}") from None
+        if not is_socket:
+            raise NotSupportedError(f"--ssh {raw!r}: {path} is not a socket",
+                                    hint="mason forwards ssh agent sockets only: start ssh-agent, "
+                                         "ssh-add the key, and pass its socket")
+        result[name] = SshSource(name, str(path))
+    return tuple(result.values())
+
+
 def registry_access(parsed: ParsedFlags, env: Mapping[str, str], cwd: Path) -> RegistryAccess:
     certs: dict[str, str] = {}
     for raw in parsed["registry-certificate"]:
@@ -441,6 +475,7 @@ def build_options(parsed: ParsedFlags, context_dir: Path, *, env: Mapping[str, s
         skip_unused_stages=parsed["skip-unused-stages"],
         stage_jobs=parsed["stage-jobs"] or None,
         secrets=secrets(parsed, env, cwd),
+        ssh=ssh_agents(parsed, env, cwd),
         cache=parsed["cache"],
         cache_repo=parsed["cache-repo"] or None,
         cache_ttl_seconds=int(parsed["cache-ttl"]),

@@ -21,6 +21,14 @@ class SecretSource:
 
 
 @dataclass(frozen=True)
+class SshSource:
+    """``--ssh ID[=SOCKET]``: the ssh agent socket ``RUN --mount=type=ssh,id=ID`` reaches."""
+
+    id: str
+    socket: str
+
+
+@dataclass(frozen=True)
 class RegistryAccess:
     """How the build reaches registries, in Kaniko's terms (its flags map one to one).
 
@@ -94,6 +102,7 @@ class BuildOptions:
     # (mason.executor.scratchfs; False: a plain directory under work_root)
     scratch_fs: bool = True
     secrets: tuple[SecretSource, ...] = ()
+    ssh: tuple[SshSource, ...] = ()
     # the layer cache
     cache: bool = False
     cache_repo: str | None = None
