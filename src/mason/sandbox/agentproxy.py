@@ -35,8 +35,12 @@ class AgentProxy:
     def __enter__(self) -> "AgentProxy":
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         # A socket's path holds 107 bytes; a deep work dir is reached through its descriptor.
-        parent = os.open(os.path.dirname(self.path), os.O_RDONLY | os.O_DIRECTORY)
         name = os.path.basename(self.path)
+        try:
+            parent = os.open(os.path.dirname(self.path), os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as exc:
+            listener.close()
+            raise BuildError(f"cannot make the ssh agent socket for RUN --mount=type=ssh: {exc.strerror}") from None
         try:
             listener.bind(f"/proc/self/fd/{parent}/{name}")
             os.chown(name, self.uid, self.gid, dir_fd=parent)
