@@ -14,6 +14,8 @@ A case (one entry of a ``cases/*.yml`` list) is data only:
 ``args``, ``target``, ``options``  build arguments, ``--target``, other ``BuildOptions`` fields
 ``config``          expected fields of the image config's ``config`` object; a dotted key
                     reaches into a mapping (``Labels.foo``); ``null`` means absent or empty
+``config_exact``    the whole ``config`` object, every field (nothing more, nothing less)
+``history_exact``   every history entry, in order: ``created_by``, ``empty_layer``, ``comment``
 ``image``           expected top-level config fields (``os``, ``architecture``, ``created``…)
 ``expect``          path -> expected file: text (the exact content) or a mapping with
                     ``content``, ``contains``, ``mode`` (octal text), ``uid``, ``gid``,
@@ -91,6 +93,18 @@ def check_config(case: dict, config: dict) -> list[str]:
             if want["contains"] not in entry.get("created_by", "") or \
                     bool(entry.get("empty_layer")) != want["empty_layer"]:
                 problems.append(f"history entry {entry!r}: want {want!r}")
+    if "config_exact" in case and inner != case["config_exact"]:
+        problems.append(f"config: want exactly {case['config_exact']!r}, got {inner!r}")
+    if "history_exact" in case:
+        got = [{"created_by": h.get("created_by", ""), "empty_layer": bool(h.get("empty_layer"))}
+               for h in config.get("history") or ()]
+        want = [{"created_by": h["created_by"], "empty_layer": bool(h.get("empty_layer"))}
+                for h in case["history_exact"]]
+        if got != want:
+            problems.append(f"history: want {want!r}, got {got!r}")
+        for entry, spec in zip(config.get("history") or (), case["history_exact"]):
+            if "comment" in spec and entry.get("comment") != spec["comment"]:
+                problems.append(f"history entry {entry!r}: want comment {spec['comment']!r}")
     for key, want in (case.get("image") or {}).items():
         got = config.get(key)
         if got != want:
