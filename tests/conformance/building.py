@@ -75,6 +75,8 @@ def build_options(case: dict, tmp: Path, base_layout: str, n: int, registry_host
         options["ssh"] = (SshSource("default", case["ssh_agent"]),)
     if case.get("secrets"):
         options["secrets"] = tuple(SecretSource(k, str(v).encode()) for k, v in case["secrets"].items())
+    if "no_cache_stages" in options:
+        options["no_cache_stages"] = frozenset(options["no_cache_stages"])
     if options.pop("cache", False):
         # mason's layer cache lives in a registry: the real one, a repository per case
         options.update(cache=True, cache_repo=f"{registry_host}/conformance/{case['name']}",

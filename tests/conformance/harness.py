@@ -34,7 +34,8 @@ A case (one entry of a ``cases/*.yml`` list) is data only:
 ``rebuilds``        further builds of the same context: each may change it (``files``,
                     ``rename``, ``remove``) and its options (``options``, ``args``, ``cli``…),
                     and has its own expectations, plus ``same`` / ``differ`` (path -> the
-                    earlier build, 0 the first, whose file it equals / differs from) and
+                    earlier build, 0 the first, whose file it equals / differs from; a list
+                    of builds for ``differ``) and
                     ``same_digest`` (that build's image digest)
 ``known_failure``   why mason does not match BuildKit yet: the case runs as a strict xfail,
                     so fixing it makes the suite fail until the marker is removed
@@ -247,9 +248,10 @@ def check_build(case: dict, done: list, error) -> list[str]:
         if this.read(name) is None or this.read(name) != done[n].read(name):
             problems.append(f"{name}: want the content of build {n + 1}'s ({done[n].read(name)!r}), "
                             f"got {this.read(name)!r}")
-    for name, n in (case.get("differ") or {}).items():
-        if this.read(name) is None or this.read(name) == done[n].read(name):
-            problems.append(f"{name}: want other content than build {n + 1}'s, got {this.read(name)!r}")
+    for name, builds in (case.get("differ") or {}).items():
+        for n in [builds] if isinstance(builds, int) else builds:
+            if this.read(name) is None or this.read(name) == done[n].read(name):
+                problems.append(f"{name}: want other content than build {n + 1}'s, got {this.read(name)!r}")
     if "same_digest" in case and this.digest() != done[case["same_digest"]].digest():
         problems.append(f"image {this.digest()}: want build {case['same_digest'] + 1}'s "
                         f"{done[case['same_digest']].digest()}")

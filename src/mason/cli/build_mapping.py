@@ -476,6 +476,7 @@ def build_options(parsed: ParsedFlags, context_dir: Path, *, env: Mapping[str, s
         cache_copy_layers=parsed["cache-copy-layers"],
         cache_run_layers=parsed["cache-run-layers"],
         no_push_cache=parsed["no-push-cache"],
+        no_cache_stages=frozenset(n.strip() for v in parsed["no-cache-filter"] for n in v.split(",") if n.strip()),
         cache_report=optional_path("cache-report"),
         registry=registry_access(parsed, env, cwd),
         check_push_permission=not parsed["skip-push-permission-check"],

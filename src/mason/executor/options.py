@@ -110,6 +110,9 @@ class BuildOptions:
     cache_copy_layers: bool = True          # Kaniko defaults to false; our COPY keys are exact
     cache_run_layers: bool = True
     no_push_cache: bool = False
+    # --no-cache-filter: stages (names or numbers) whose steps run even on a hit (BuildKit's
+    # no-cache=STAGE); what they make is still stored for later builds
+    no_cache_stages: frozenset[str] = frozenset()
     cache_report: Path | None = None        # --cache-report FILE: per-step keys, hits, why a miss
     # registries
     registry: RegistryAccess = field(default_factory=RegistryAccess)

@@ -137,6 +137,8 @@ CASES = {
     "log-timestamp": (NP + ["--log-timestamp"], lambda r: r.s.log_timestamp is True),
     "secret": (NP + ["--secret", "id=s,src={tmp}/secret.txt"],
                lambda r: [(s.id, s.value) for s in r.o.secrets] == [("s", b"s3cret")]),
+    "no-cache-filter": (NP + ["--no-cache-filter", "build,test", "--no-cache-filter=1"],
+                        lambda r: r.o.no_cache_stages == {"build", "test", "1"}),
     "ssh": (NP + ["--ssh", "default={tmp}/agent.sock"],
             lambda r: [(a.id, a.socket) for a in r.o.ssh] == [("default", str(r.tmp / "agent.sock"))]),
     "metadata-file": (NP + ["--metadata-file", "m.json"], lambda r: r.s.metadata_file == r.tmp / "m.json"),
