@@ -87,14 +87,14 @@ def open_context(spec: str | ContextSpec, work_dir: str, *, sub_path: str | None
             commit, desc = _from_git(parsed, root, git_options, tls)
             if not keep_git_dir and os.path.isdir(os.path.join(root, ".git")):
                 shutil.rmtree(os.path.join(root, ".git"))
+    if sub_path and dockerfile:
+        raise UsageError(f"--context-sub-path {sub_path!r}: the context {desc} is a lone Dockerfile")
     if sub_path:
         sub = rootpath.resolve_inroot(root, sub_path)
         full = rootpath.host_path(root, sub)
         if not os.path.isdir(full):
             raise UsageError(f"--context-sub-path {sub_path!r} is not a directory in the context {desc}")
         root, desc = full, f"{desc} (sub-path {sub_path})"
-    if sub_path and dockerfile:
-        raise UsageError(f"--context-sub-path {sub_path!r}: the context {desc} is a lone Dockerfile")
     return BuildContext(root=root, description=desc, ignore=ignore, commit=commit, dockerfile=dockerfile)
 
 
