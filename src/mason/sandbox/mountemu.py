@@ -45,6 +45,7 @@ class _Placed:
         self.parent_after: int | None = None
         self.cache_moved = False
         self.keep_point = False   # inside another mount: leave its mount point there, as a mount does
+        self.source_was_dir = True
 
 
 class EmulatedMounts:
@@ -94,6 +95,7 @@ class EmulatedMounts:
         elif m.source is None:
             raise BuildError(f"RUN --mount at {m.target} has no source to place")
         elif getattr(m, "move", False):
+            placed.source_was_dir = os.path.isdir(m.source)    # a cache; else an ssh agent socket
             placed.cache_moved = _try_rename(str(m.source), host)
             if not placed.cache_moved:
                 _copy(str(m.source), host)
@@ -142,7 +144,7 @@ class EmulatedMounts:
                         shutil.rmtree(m.source, ignore_errors=True)
                         _copy(host, str(m.source))
                         _remove(host)
-                    if not os.path.isdir(m.source):
+                    if placed.source_was_dir and not os.path.isdir(m.source):
                         os.makedirs(m.source, exist_ok=True)   # the RUN removed the cache dir itself
                 else:
                     _remove(host)
