@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -47,7 +48,7 @@ REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(REPO))
 
-from lib import scenarios, tools  # noqa: E402
+from lib import scenarios  # noqa: E402
 from lib.measure import run_measured  # noqa: E402
 from lib.mounts import unmount_under  # noqa: E402
 from lib.registry import Registry  # noqa: E402
@@ -150,9 +151,20 @@ def build_args(r: Runner, ctx: Path, dockerfile: Path, dest: str, cache_repo: st
             "--cache-dir", r.outside(state / "cache"), "--reproducible", "--insecure-registry", registry]
 
 
-def timed(r: Runner, args: list[str], state: Path, log: Path) -> float:
+CPU: dict[tuple[str, str, str], list[float]] = {}   # CPU seconds (user + system) per measured run
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(r: Runner, args: list[str], state: Path, log: Path, cpu_key: tuple[str, str, str] | None = None) -> float:
+    """Wall seconds of one mason process; its CPU seconds (and its waited-for children's:
+    less swayed by other load than wall time, never a substitute for it) go to ``CPU``."""
     state.mkdir(parents=True)
     argv, env = r.mason(args, state)
+    before = _children_cpu()
     try:
         m = run_measured(argv, log, env=env, cwd=state)
     finally:
@@ -160,6 +172,8 @@ def timed(r: Runner, args: list[str], state: Path, log: Path) -> float:
         shutil.rmtree(state, ignore_errors=True)
     if m.returncode:
         raise SystemExit(f"{r.mode}: {' '.join(args[:2])} exited {m.returncode}; see {log}")
+    if cpu_key is not None:
+        CPU.setdefault(cpu_key, []).append(_children_cpu() - before)
     return m.seconds
 
 
@@ -225,13 +239,14 @@ def main(argv=None) -> int:
                            for name, src in srcs]
                 state_base = (work / "hostroot") if hostroot else work
                 startup = ("--help",) if mode == "host-root" else ("--version", "--help")
-                for name, r in runners:    # writes the .pyc files a CI job's mason has
+                for _name, r in runners:    # writes the .pyc files a CI job's mason has
                     timed(r, [startup[0]], state_base / f"st-{uuid.uuid4().hex[:8]}", logs / "startup.log")
                 if not args.no_startup:
                     for what in startup:
                         for i in range(args.runs):
                             for name, r in (runners if i % 2 == 0 else runners[::-1]):
-                                t = timed(r, [what], state_base / f"st-{uuid.uuid4().hex[:8]}", logs / "startup.log")
+                                t = timed(r, [what], state_base / f"st-{uuid.uuid4().hex[:8]}", logs / "startup.log",
+                                          (mode, what, name))
                                 results.setdefault((mode, what, name), []).append(t)
                 for sc in wanted:
                     ctx, dockerfile = contexts[sc]
@@ -250,7 +265,8 @@ def main(argv=None) -> int:
                             args_ = build_args(r, ctx, dockerfile, f"{reg.host}/out/{tag}:run{i}",
                                                r.cache_repo, reg.host,  # type: ignore[attr-defined]
                                                state_base / f"state-{tag}" / f"run{i}")
-                            t = timed(r, args_, state_base / f"state-{tag}" / f"run{i}", logs / f"{tag}.log")
+                            t = timed(r, args_, state_base / f"state-{tag}" / f"run{i}", logs / f"{tag}.log",
+                                      (mode, sc, name))
                             results.setdefault((mode, sc, name), []).append(t)
                             print(f"  {mode:10} {sc:9} {name:8} run {i}: {t:.3f} s "
                                   f"(load {os.getloadavg()[0]:.1f})", flush=True)
@@ -258,9 +274,12 @@ def main(argv=None) -> int:
         unmount_under(work)
         shutil.rmtree(work, ignore_errors=True)
     print(f"\nbench: load average {os.getloadavg()} at the end")
-    print("| mode | what | tree | median s | runs |\n|---|---|---|---:|---|")
-    for (mode, what, name), ts in results.items():
-        print(f"| {mode} | {what} | {name} | {statistics.median(ts):.3f} | {', '.join(f'{t:.3f}' for t in ts)} |")
+    print("| mode | what | tree | median wall s | runs (wall s) | median CPU s |\n|---|---|---|---:|---|---:|")
+    for key, ts in results.items():
+        mode, what, name = key
+        cpu = f"{statistics.median(CPU[key]):.3f}" if CPU.get(key) else "—"
+        print(f"| {mode} | {what} | {name} | {statistics.median(ts):.3f} | {', '.join(f'{t:.3f}' for t in ts)} "
+              f"| {cpu} |")
     return 0
 
 
