@@ -308,10 +308,12 @@ class Build:
             if not opts.cache or _host_root_possible(opts):
                 self._choose_isolation()       # host-root: the root is verified before anything runs
             return self._build_and_write(plan)
-        except BaseException:
+        except Exception:
+            # An interrupt is not held up by a check still running; any other failure
+            # gives way to the pre-flight's error, as when the check ran first.
             failed = self._preflight.failure() if self._preflight is not None else None
             if failed is not None:
-                raise failed from None         # the pre-flight's error, as when it ran first
+                raise failed from None
             raise
         finally:
             if self.cache is not None:
