@@ -192,9 +192,9 @@ def mount_plan(spec: RunSpec, stubs: Stubs, tmp: Path, confinement: Confinement 
         return {"base": h, "rel": norm[len(t.rstrip("/")) + 1:], "dir": is_dir}
 
     for m in sorted(spec.mounts, key=lambda m: posixpath.normpath(m.target)):
-        nested = under(m.target, m.kind != "bind" or m.source.is_dir())
+        nested = under(m.target, m.kind != "bind" or (m.source is not None and m.source.is_dir()))
         if nested is not None:
-            if m.kind == "bind" and not m.source.exists():
+            if m.kind == "bind" and (m.source is None or not m.source.exists()):
                 raise BuildError(f"mount source {m.source} for {m.target} does not exist")
             host = f"{nested['base'].rstrip('/')}/{nested['rel']}"
             if m.kind == "bind":

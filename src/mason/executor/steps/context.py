@@ -57,8 +57,10 @@ class LayerView(Protocol):
         """A root to read ``layers`` from (COPY --from, bind mounts); writes are discarded."""
         ...
 
-    def commit(self, fs: StepFS, created_by: str, deferred: DeferredFiles | None = None) -> LayerRef | None:
-        """The step's changes as the stage's next layer and history entry (None: no change)."""
+    def commit(self, fs: StepFS, created_by: str, deferred: DeferredFiles | None = None, *,
+               empty_layer: bool = True) -> LayerRef | None:
+        """The step's changes as the stage's next layer and history entry; an empty layer when
+        nothing changed (None instead with ``empty_layer=False``)."""
         ...
 
     def add_cached(self, entry: CacheEntry, created_by: str) -> LayerRef | None:

@@ -72,7 +72,7 @@ def cache_origin(ctx: StepContext, m: MountFlag) -> str | None:
     stage = ctx.sources.stage(m.from_)
     if stage is not None:
         return "stage:" + hashlib.sha256(" ".join(ref.diff_id for ref in stage.layers).encode()).hexdigest()
-    return "image:" + ctx.sources.image(m.from_).digest
+    return "image:" + str(ctx.sources.image(m.from_).digest)
 
 
 def whole_cache(m: MountFlag) -> bool:
@@ -120,7 +120,7 @@ def _cache_subpath(m: MountFlag, path: Path) -> Path:
         if m.from_ and (m.mode is not None or m.uid is not None or m.gid is not None):
             return path / "cache"
         return path
-    inside = resolve_inroot(str(path), m.source)
+    inside = resolve_inroot(str(path), m.source or "/")
     host = path / inside.lstrip("/")
     if not host.is_dir():
         where = f"the cache of stage or image {m.from_}" if m.from_ else "the cache"
