@@ -168,6 +168,7 @@ def _walk(broot: bytes, dev: int, ignore: frozenset[bytes], visit) -> int:
         parts: list[bytes] = []
         dirs: list[tuple[bytes, bytes]] = []
         prefix = rel + _SEP if rel else b""
+        base = full if full.endswith(_SEP) else full + _SEP
         fd = os.open(full, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
         try:
             with os.scandir(fd) as it:
@@ -183,7 +184,7 @@ def _walk(broot: bytes, dev: int, ignore: frozenset[bytes], visit) -> int:
                     parts.append(name)
                     parts.append(pack(st.st_ino, ctime, st.st_mtime_ns, st.st_size, mode, st.st_uid, st.st_gid))
                     if isdir(mode):
-                        child = (prefix + name, full + _SEP + name)
+                        child = (prefix + name, base + name)
                         dirs.append(child)
                         if st.st_dev == dev:
                             stack.append(child)
