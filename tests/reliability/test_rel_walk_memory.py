@@ -51,6 +51,7 @@ def _many(tf: tarfile.TarFile) -> None:
             tf.addfile(info, io.BytesIO(b"x"))
 
 
+@pytest.mark.timeout(1800)   # 300 000 files extracted and walked four times: ~9 min on a loaded 2-core machine
 def test_a_300k_entry_root_builds_under_200_mb_in_chroot_walk_mode(tmp_path):
     busy = make_busybox_root(tmp_path / "busybox")
     base = _layer(tmp_path / "busybox-layer", lambda tf: tf.add(busy, arcname=".", recursive=True))
