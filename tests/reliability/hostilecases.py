@@ -139,6 +139,7 @@ CASES: dict[str, Case] = {
     "fifo": Case(([member("p", tarfile.FIFOTYPE)],)),
     "setuid and setgid": Case(([_f("su", b"#!", mode=0o6755)],)),
     "overlay xattr": Case(([_f("x", pax={"SCHILY.xattr.trusted.overlay.opaque": "y"})],), "overlay"),
+    "user overlay xattr": Case(([_d("o"), _f("o/x", pax={"SCHILY.xattr.user.overlay.opaque": "y"})],), "overlay"),
     # sizes
     "huge declared size": Case(([_f("big", size=10 ** 12)],), "'big'"),
     "many entries": Case(([_f(f"n{i}") for i in range(300)],), "more than"),

@@ -35,6 +35,7 @@ _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _PATH = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 _DEV_TYPES = {EntryType.CHAR: stat.S_IFCHR, EntryType.BLOCK: stat.S_IFBLK}
 OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque"
+USER_OPAQUE_XATTR = "user.overlay.opaque"   # the same mark where trusted.* needs a privilege we lack
 
 
 class Applier:
@@ -209,10 +210,22 @@ class Applier:
             try:
                 os.setxattr(fd, OVERLAY_OPAQUE_XATTR, b"y")
             except OSError as err:
-                raise LayerError(f"entry {entry!r}: cannot set {OVERLAY_OPAQUE_XATTR}: "
-                                 f"{err.strerror}", hint="needs CAP_SYS_ADMIN") from err
+                if err.errno != errno.EPERM:
+                    raise LayerError(f"entry {entry!r}: cannot set {OVERLAY_OPAQUE_XATTR}: "
+                                     f"{err.strerror}") from err
+                # Without CAP_SYS_ADMIN (host-root isolation in a container) the lower dir is
+                # never mounted, only copied onto / by hostapply, which reads this one too.
+                self._os_xattr(fd, USER_OPAQUE_XATTR, entry)
             return
         self._opaque.append((directory, entry))
+
+    @staticmethod
+    def _os_xattr(fd: int, key: str, entry: str) -> None:
+        try:
+            os.setxattr(fd, key, b"y")
+        except OSError as err:
+            raise LayerError(f"entry {entry!r}: cannot mark the opaque directory ({key}): "
+                             f"{err.strerror}") from err
 
     def _prune(self, fd: int, prefix: tuple[str, ...], entry: str) -> None:
         """Remove everything under ``fd`` this layer did not write (opaque semantics)."""
