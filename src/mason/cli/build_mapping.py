@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import IO, Iterator, Mapping
+from typing import IO, BinaryIO, Iterator, Mapping
 
 from mason.executor.events import Info, Warn
 from mason.executor.options import BuildOptions, RegistryAccess, SecretSource, SshSource
@@ -149,7 +149,7 @@ def open_context(parsed: ParsedFlags, **kw) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def open_scoped_context(parsed: ParsedFlags, *, cwd: Path, env: Mapping[str, str],
-                        stdin: IO[bytes] | None = None, tls=None):
+                        stdin: BinaryIO | None = None, tls=None):
     """Yield the build context (``mason.context.scoped.ScopedContext``): its directory, and
     the Dockerfile when the context URL returned one instead of an archive.
 

@@ -114,7 +114,7 @@ def created_by(ins: Any, config: dict[str, Any]) -> str | None:
 
 
 def _expanded_ports(ins: di.Expose) -> list[str]:
-    out = []
+    out: list[str] = []
     for port in ins.ports:
         number, _, proto = port.partition("/")
         first, _, last = number.partition("-")

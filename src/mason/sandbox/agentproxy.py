@@ -16,6 +16,7 @@ import selectors
 import socket
 import threading
 from types import TracebackType
+from typing import cast
 
 from mason.errors import BuildError
 
@@ -99,11 +100,12 @@ class AgentProxy:
             sel.register(b, selectors.EVENT_READ)
             while not self._stop.is_set():
                 for key, _ in sel.select(timeout=0.2):
+                    side = cast(socket.socket, key.fileobj)
                     try:
-                        data = key.fileobj.recv(CHUNK)
+                        data = side.recv(CHUNK)
                         if not data:
                             return
-                        peer[key.fileobj].sendall(data)
+                        peer[side].sendall(data)
                     except OSError:
                         return
 

@@ -10,6 +10,7 @@ import posixpath
 from typing import Any
 
 from mason.cache import records
+from mason.cache.store import CacheEntry
 from mason.dockerfile import instructions as di
 from mason.errors import MasonError
 from mason.executor.layers import LayerRef
@@ -43,7 +44,7 @@ class WorkdirStep(Step):
     def effect(self, ins: di.Workdir, config: StageConfig) -> None:
         config.set_workdir(ins.path)
 
-    def replay(self, ins: di.Workdir, ctx: StepContext, entry) -> LayerRef | None:
+    def replay(self, ins: di.Workdir, ctx: StepContext, entry: CacheEntry) -> LayerRef | None:
         text = self.history(ins, ctx)
         self.effect(ins, ctx.config)
         return ctx.layers.add_cached(entry, text)
