@@ -113,6 +113,7 @@ class LayerTree:
             self._link(parent, _name(parts[-1]), Node(stat.S_IFCHR))
             return
         kind = m.type
+        assert kind is not None                 # the policy refused sockets and unknown types
         xattrs = dict(m.xattrs)
         if kind is EntryType.DIR:
             parent = self._dir(parts[:-1], m.name, create=True)
@@ -125,6 +126,7 @@ class LayerTree:
             if xattrs:
                 node.xattrs = {**(node.xattrs or {}), **xattrs}
         elif kind is EntryType.HARDLINK:
+            assert decision.link is not None        # the policy names every hardlink's target
             self._hardlink(parts, decision.link, m)
         else:
             node = Node(_MODES[kind] | (0o777 if kind is EntryType.SYMLINK else m.mode), m.uid, m.gid, m.mtime_ns)

@@ -83,8 +83,7 @@ landlock_restrict_self:446 memfd_secret:447 process_mrelease:448 futex_waitv:449
 """
 _X86_64 = {"nr_max_x32": 0x40000000, "arch": 0xC000003E, "socket": 41, "personality": 135,
            "clone": 56, "clone3": 435, "chroot": 161, "ptrace": 101, "process_vm_readv": 310,
-           "process_vm_writev": 311, "arch_prctl": 158, "modify_ldt": 154,
-           "always": ("chroot", "ptrace", "process_vm_readv", "process_vm_writev", "arch_prctl", "modify_ldt")}
+           "process_vm_writev": 311, "arch_prctl": 158, "modify_ldt": 154}
 # The same calls on aarch64: the names of the x86_64 list that exist there (aarch64 has no open,
 # stat, fork, pipe, dup2 … only their *at/2/3 forms), numbered by the asm-generic table as arm64
 # builds it (asm/unistd.h of Debian's linux-libc-dev:arm64 6.1: RENAMEAT, NEW_STAT,
@@ -133,8 +132,7 @@ landlock_restrict_self:446 memfd_secret:447 process_mrelease:448 futex_waitv:449
 """
 # AUDIT_ARCH_AARCH64 = EM_AARCH64 (183) | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE; no x32-like range.
 _AARCH64 = {"arch": 0xC00000B7, "socket": 198, "personality": 92, "clone": 220, "clone3": 435,
-            "chroot": 51, "ptrace": 117, "process_vm_readv": 270, "process_vm_writev": 271,
-            "always": ("chroot", "ptrace", "process_vm_readv", "process_vm_writev")}
+            "chroot": 51, "ptrace": 117, "process_vm_readv": 270, "process_vm_writev": 271}
 
 
 def _table(text: str) -> dict[str, int]:
@@ -144,6 +142,9 @@ def _table(text: str) -> dict[str, int]:
 # The allow list of each supported machine: name -> number.
 ALLOWED = {"x86_64": _table(_X86_64_ALLOWED), "aarch64": _table(_AARCH64_ALLOWED)}
 SPECIAL = {"x86_64": _X86_64, "aarch64": _AARCH64}
+# The calls of SPECIAL allowed outright (Docker: by capability or kernel version, all true here).
+_ALWAYS = ("chroot", "ptrace", "process_vm_readv", "process_vm_writev")
+ALWAYS = {"x86_64": (*_ALWAYS, "arch_prctl", "modify_ldt"), "aarch64": _ALWAYS}
 
 AF_VSOCK = 40
 # personality(2) values Docker allows: PER_LINUX, PER_LINUX32, UNAME26, UNAME26|PER_LINUX32,
@@ -195,7 +196,7 @@ def program(machine: str | None = None) -> list[Instruction]:
     ]
     if "nr_max_x32" in special:         # x32 numbers share x86_64's audit arch
         prog += [(_JGE_K, 0, 1, special["nr_max_x32"]), (_RET_K, 0, 0, deny)]
-    always = sorted(set(allowed.values()) | {special[n] for n in special["always"]})
+    always = sorted(set(allowed.values()) | {special[n] for n in ALWAYS[machine]})
     for nr in always:
         prog += [(_JEQ_K, 0, 1, nr), (_RET_K, 0, 0, RET_ALLOW)]
     prog += [(_JEQ_K, 0, 1, special["clone3"]), (_RET_K, 0, 0, RET_ERRNO | ENOSYS)]

@@ -75,6 +75,7 @@ class Applier:
             self._whiteout(parts, m.name)
             return
         kind = m.type
+        assert kind is not None                 # the policy refused sockets and unknown types
         if kind is EntryType.DIR:
             self._directory(parts, m)
         elif self._skeleton and kind in (EntryType.FILE, EntryType.HARDLINK):
@@ -82,6 +83,7 @@ class Applier:
             self._prepare(parts, m.name)
             self.skipped.add("/" + "/".join(parts))
         elif kind is EntryType.HARDLINK:
+            assert decision.link is not None        # the policy names every hardlink's target
             self._hardlink(parts, decision.link, m)
         elif kind is EntryType.FILE:
             self._create(parts, m, lambda parent, name: self._file(parent, name, m, tar))
@@ -101,7 +103,9 @@ class Applier:
     def _dir(self, parts: tuple[str, ...], entry: str, mode: int = 0o755) -> int:
         """The directory ``parts``, made if missing; a lower layer's non-directory on the way is
         replaced (the policy has refused any this layer made)."""
-        return self._root.dir_fd(parts, entry=entry, create=True, mode=mode, replace=True)
+        fd = self._root.dir_fd(parts, entry=entry, create=True, mode=mode, replace=True)
+        assert fd is not None                   # create=True never answers None
+        return fd
 
     def _create(self, parts: tuple[str, ...], m: Member, make) -> None:
         """Run ``make(parent_fd, name)``; if the name is taken, remove it and retry once

@@ -124,6 +124,7 @@ class LayerPolicy:
         create; refuses a parent this layer made a symlink or another non-directory."""
         node = self._root
         for i, name in enumerate(parts[:-1]):
+            assert node.children is not None        # only directories are walked into
             child = node.children.get(name)
             if child is None:
                 child = node.children[name] = _Node(EntryType.DIR)
@@ -134,16 +135,15 @@ class LayerPolicy:
                                      f"never writes through links inside the root")
                 raise LayerError(f"{entry!r}: path component {where!r} is not a directory")
             node = child
+        assert node.children is not None
         return node.children
 
     def _lookup(self, parts: tuple[str, ...]) -> _Node | None:
-        node = self._root
+        node: _Node | None = self._root
         for name in parts:
-            if node.children is None:
+            if node is None or node.children is None:
                 return None
             node = node.children.get(name)
-            if node is None:
-                return None
         return node
 
     def _hardlink(self, parts: tuple[str, ...], m: Member) -> tuple[str, ...]:

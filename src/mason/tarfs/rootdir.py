@@ -98,11 +98,12 @@ class RootDir:
                     self._release(cur, i)
                     raise problem from err
             except OSError as err:
-                nxt = self._replaced(cur, name) if create and replace else None
-                if nxt is None:
+                swapped = self._replaced(cur, name) if create and replace else None
+                if swapped is None:
                     problem = self._explain(err, cur, parts[:i + 1], entry)
                     self._release(cur, i)
                     raise problem from err
+                nxt = swapped
             self._release(cur, i)
             # Shallow directories are shared by many entries: keep them. Deep chains
             # are not cached, so a hostile depth cannot exhaust descriptors.
