@@ -152,7 +152,7 @@ def _attach_registry_log(reporter, verbosity: str):
 
 def _build(parsed, settings, reporter, executor, *, env, cwd, stdin, cancel=None) -> int:
     from mason.executor.events import Info
-    from mason.cli.build_mapping import build_options, open_context
+    from mason.cli.build_mapping import build_options, open_scoped_context
     from mason.cli.digest_files import write_digest_files
     from mason.cli.render.logline import enabled
     from mason.cli.render.summary import summary_lines, write_metadata_file
@@ -161,8 +161,9 @@ def _build(parsed, settings, reporter, executor, *, env, cwd, stdin, cancel=None
 
     try:
         tls = TlsTrust.from_env(env)    # once per build: every HTTPS client below trusts it
-        with open_context(parsed, cwd=cwd, env=env, stdin=stdin, tls=tls) as context_dir:
-            mapped = build_options(parsed, context_dir, env=env, cwd=cwd, stdin=stdin, tls=tls)
+        with open_scoped_context(parsed, cwd=cwd, env=env, stdin=stdin, tls=tls) as context:
+            mapped = build_options(parsed, context.root, env=env, cwd=cwd, stdin=stdin, tls=tls,
+                                   context_dockerfile=context.dockerfile)
             for note in mapped.notes:
                 reporter.emit(note)
             run_build = executor or _default_executor()

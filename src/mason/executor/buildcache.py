@@ -104,9 +104,10 @@ class BuildCache:
         if self.push_enabled:
             self.pushes.document(tag, document)
 
-    def store_entry(self, planned: PlannedStep, layer: Any) -> None:
+    def store_entry(self, planned: PlannedStep, layer: Any, history_created: str | None = None) -> None:
+        """Store a miss's result; ``history_created`` is its history entry's time (a hit reuses it)."""
         if self.push_enabled and planned.cacheable and planned.key is not None:
-            self.pushes.entry(NewEntry(planned.key, layer, planned.created_by, planned.inputs))
+            self.pushes.entry(NewEntry(planned.key, layer, planned.created_by, planned.inputs, history_created))
 
     def stage_steps(self, index: int) -> list[StepCacheInfo]:
         """The report entries of stage ``index`` (appended to by that stage's thread only)."""

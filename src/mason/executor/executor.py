@@ -295,6 +295,7 @@ class Build:
         for warning in apply_checks(directives, plan.warnings, name):
             self.reporter.emit(ev.Warn(str(warning)))
         self.plan = plan
+        _check_no_cache_stages(opts.no_cache_stages, plan)
         self._check_emulation(plan)
         self.ignore = load_ignore(Path(opts.context_dir), opts.dockerfile)
         self.context = SourceTree(str(opts.context_dir), self.ignore)
@@ -338,7 +339,7 @@ class Build:
         config = final.config
         if opts.labels:
             config.add_labels(opts.labels.items())
-        config_doc = config.finish(self.settings.created())
+        config_doc = config.finish(self.settings.created(), from_history=not self.settings.fixed_time)
         image = build_image(config_doc, final.layers, docker_media=final.docker_media)
         if self.cache is not None:
             self.cache.store_record()  # in the background, alongside the image push
@@ -541,3 +542,12 @@ def _host_root_possible(opts) -> bool:
     from mason.sandbox.container import container_hint, runtime_roots
 
     return os.geteuid() == 0 and container_hint() is not None and not runtime_roots()[1]
+
+
+def _check_no_cache_stages(names: frozenset[str], plan) -> None:
+    """Every ``--no-cache-filter`` stage exists: a misspelt one would silently use the cache."""
+    known = {s.name.lower() for s in plan.stages if s.name} | {str(s.index) for s in plan.stages}
+    unknown = sorted(n for n in names if n.lower() not in known)
+    if unknown:
+        raise UsageError(f"--no-cache-filter: no stage named {', '.join(unknown)}",
+                         hint="stages: " + ", ".join(s.name or str(s.index) for s in plan.stages))

@@ -274,7 +274,8 @@ class StageBuilder:
         state, cache, step = self._state(), self.services.cache, step_for(ins)
         assert cache is not None
         key = cache.key_after(planned, state.cache_key)
-        entry = cache.lookups.result(key) if key is not None and planned.cacheable else None
+        usable = key is not None and planned.cacheable
+        entry = cache.lookups.result(key) if usable and not self._no_cache() else None
         record.cache_key = key
         if entry is not None:
             record.cache = "hit"
@@ -283,9 +284,16 @@ class StageBuilder:
             record.cache = "miss" if key is not None and planned.cacheable else "none"
             layer = step.execute(ins, ctx)
             state.built_locally = True
-            cache.store_entry(planned, layer)
+            history = state.config.doc["history"]
+            cache.store_entry(planned, layer, history[-1].get("created") if history else None)
         state.cache_key = cache.chain_after(state.cache_key, planned, ins.name, layer)
         return layer
+
+    def _no_cache(self) -> bool:
+        """This stage is in ``--no-cache-filter``: its steps run (and are stored) even on a hit."""
+        names = self.services.settings.options.no_cache_stages
+        stage = self.stage
+        return bool(names) and any(n.lower() == (stage.name or "").lower() or n == str(stage.index) for n in names)
 
     def _report(self, ins: Any, record: StepRecord, planned: PlannedStep | None) -> None:
         cache = self.services.cache

@@ -205,7 +205,7 @@ def _force_remove(func, path, exc_info) -> None:
 
 def remove_stale(root: Path) -> list[Path]:
     """Remove work dirs under ``root`` whose owning process is gone. Returns what was removed."""
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(root.iterdir())
     except FileNotFoundError:
