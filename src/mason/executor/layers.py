@@ -124,7 +124,9 @@ def materialize(layers: list[LayerRef], store: LayerStore, *, jobs: int = 2) -> 
 class CancellableStream:
     """A blob stream whose next read fails once ``cancel`` is set, so an extraction in a worker
     thread stops within one read; the store then discards its temporary directory. ``error``
-    makes the exception raised (a stopping build, or a stage cancelled by a failed sibling)."""
+    makes the exception raised (a stopping build, or a stage cancelled by a failed sibling).
+    A read blocked on a slow registry is woken by the build's ``CancelToken`` (it cuts the
+    registry client's connections), not by this."""
 
     def __init__(self, stream: BinaryIO, cancel: threading.Event, error: Callable[[], Exception] | None = None):
         self._stream = stream
@@ -149,8 +151,12 @@ class CancellableStream:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc) -> None:
-        self._stream.close()
+    def __exit__(self, exc_type, *exc) -> None:
+        abort = getattr(self._stream, "abort", None)
+        if exc_type is not None and abort is not None:
+            abort()     # an extraction that failed or was cut reads no further (no drain)
+        else:
+            self._stream.close()
 
     def __getattr__(self, name):
         return getattr(self._stream, name)
