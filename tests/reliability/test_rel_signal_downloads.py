@@ -131,3 +131,35 @@ def test_signal_during_a_slow_base_download(tmp_path, fault_proxy, slow_base, si
     assert _leftovers(cache) == []
     for pid in helpers:   # mason's own children (none expected during a download) are gone too
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+
+
+def test_sigterm_during_a_slow_base_download_in_a_bake(tmp_path, fault_proxy, slow_base):
+    """``mason bake`` builds its images on worker threads: the signal must reach their transfers too."""
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "Dockerfile").write_text(f"FROM {fault_proxy.host}/{slow_base}\nRUN echo never\n")
+    (tmp_path / "mason.bake.yml").write_text("version: 1\nimages:\n  app:\n    context: app\n    no_push: true\n")
+    work, log = tmp_path / "work", tmp_path / "log"
+    fault_proxy.fault_next(100, "throttle", method="GET", path_contains="/blobs/sha256:",
+                           seconds=TRANSFER_SECONDS)
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "mason", "bake", "--work-dir", str(work),
+                                 "--insecure-registry", fault_proxy.host], cwd=tmp_path, stdout=out,
+                                stderr=subprocess.STDOUT, env=cli_env(PYTHONFAULTHANDLER="1"))
+    try:
+        _wait_fired(fault_proxy, "throttle", proc, log)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        try:
+            rc = proc.wait(STOP_WITHIN)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            proc.wait()
+            pytest.fail(f"mason bake did not stop within {STOP_WITHIN}s of SIGTERM during a "
+                        f"{TRANSFER_SECONDS:.0f}s download:\n{log.read_text()[-3000:]}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    output = log.read_text()
+    assert rc != 0, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
+    assert mounts_under(work) == [] and work_dirs(work) == []

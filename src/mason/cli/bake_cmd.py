@@ -13,6 +13,8 @@ first failed image's (1 build, 2 usage, 3 registry/auth, 4 internal); see docs/c
 
 from __future__ import annotations
 
+import functools
+
 import sys
 
 DEFAULT_FILE = "mason.bake.yml"
@@ -103,6 +105,12 @@ def run(args, *, executor=None, env=None, cwd=None, stderr=None) -> int:
     for name, deps in inferred.items():
         output.note(name, f"depends on {', '.join(deps)} (its Dockerfile builds on their destination)")
     output.plan(bake.levels(), settings.jobs)
+    cancel = getattr(args, "_cancel", None)         # set by the CLI's signal handler
+    if executor is None and cancel is not None:
+        # every image's build cuts its registry transfers in flight when the bake is stopped
+        from mason.executor.executor import run_build
+
+        executor = functools.partial(run_build, cancel=cancel)
     outcomes = run_bake(bake, settings, reporter_for=output.reporter, executor=executor, on_done=output.done)
     output.summary(outcomes)
     if args.metadata_file:
