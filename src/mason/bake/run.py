@@ -56,6 +56,8 @@ class BakeSettings:
     work_root: Path | None = None
     registry: RegistryAccess = field(default_factory=RegistryAccess)
     tls: object | None = field(default=None, compare=False)   # mason.tls.TlsTrust shared by every image
+    allow: frozenset[str] = frozenset()       # --allow: the entitlements images may list (bake.entitlements)
+    run_host_loopback: bool = False           # --run-host-loopback, for every image
 
 
 def image_options(bake: BakeFile, image: ImageSpec, context_dir: Path, settings: BakeSettings,
@@ -78,6 +80,9 @@ def image_options(bake: BakeFile, image: ImageSpec, context_dir: Path, settings:
         cache_repo=image.cache_repo,
         registry=settings.registry,
         tls=settings.tls,
+        # exactly what the image lists (granted_per_image checked --allow covers it)
+        allow=frozenset(image.entitlements) & settings.allow,
+        run_host_loopback=settings.run_host_loopback,
     )
 
 

@@ -22,6 +22,7 @@ from typing import Any, Mapping
 from mason.cache.basecache import BaseImageCache
 from mason.dockerfile import parse_dockerfile, plan_stages
 from mason.dockerfile.stages import Stage, StagePlan
+from mason.cancel import CancelToken
 from mason.errors import BuildError, ImageError, MasonError, NotSupportedError, UsageError
 from mason.executor import events as ev
 from mason.executor.baseplatform import check_single_platform, with_hint
@@ -67,11 +68,13 @@ class BuildResult:
 
 
 def run_build(options: BuildOptions, *, reporter=None, env: Mapping[str, str] | None = None,
-              registry=None) -> BuildResult:
+              registry=None, cancel: CancelToken | None = None) -> BuildResult:
     """Build the image ``options`` describes and write it to every requested output.
 
     ``env`` is the process environment as a mapping (credentials, ``SOURCE_DATE_EPOCH``);
     ``registry`` a ``mason.registry.RegistryClient`` (made from ``env`` when None).
+    ``cancel``: a token the caller sets to stop the build (the CLI's signal handler): the
+    build's registry transfers in flight are cut at once (``mason.cancel``).
     Digest files (``--digest-file`` …) are the caller's to write from the result, after a
     successful push (``mason.cli.digest_files``).
     """
@@ -79,7 +82,7 @@ def run_build(options: BuildOptions, *, reporter=None, env: Mapping[str, str] | 
     env = dict(env or {})
     settings = parse_settings(options, env)     # every user error in the options, before any work
     with WorkDir(options.work_root, scratch_fs=options.scratch_fs) as work:
-        build = Build(settings, work, reporter=reporter, env=env, registry=registry)
+        build = Build(settings, work, reporter=reporter, env=env, registry=registry, cancel=cancel)
         try:
             return build.run()
         except OSError as exc:
@@ -99,7 +102,7 @@ class Build:
     """One build: its collaborators, made on first use, and the stage results."""
 
     def __init__(self, settings: Settings, work: WorkDir, *, reporter: ev.Reporter, env: Mapping[str, str],
-                 registry: Any = None):
+                 registry: Any = None, cancel: CancelToken | None = None):
         options = settings.options
         self.settings = settings
         self.options = options
@@ -116,7 +119,8 @@ class Build:
         # records are kept per stage and read back in stage order, whatever finished first.
         self.results: dict[int, StageState] = {}
         self._records: dict[int, list[StepRecord]] = {}
-        self.cancel = threading.Event()    # set when a stage failed or the build is stopping
+        # set when a stage failed or the build is stopping; setting it cuts downloads in flight
+        self.cancel = cancel if cancel is not None else CancelToken()
         self._lazy = threading.RLock()     # one isolation probe, one client, one runner
         self._pulls: dict[tuple[str, str], threading.Lock] = {}
         self._runner: Any = None
@@ -161,7 +165,7 @@ class Build:
 
         return RegistryClient(keychain=default_keychain(self.env),
                               options=registry_options(self.options.registry, push=push,
-                                                       trust=self.tls))
+                                                       trust=self.tls), cancel=self.cancel)
 
     @property
     def tls(self):

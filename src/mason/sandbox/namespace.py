@@ -191,22 +191,38 @@ def mount_plan(spec: RunSpec, stubs: Stubs, tmp: Path, confinement: Confinement 
         t, h = max(outer, key=lambda item: len(item[0]))
         return {"base": h, "rel": norm[len(t.rstrip("/")) + 1:], "dir": is_dir}
 
-    for m in sorted(spec.mounts, key=lambda m: posixpath.normpath(m.target)):
-        nested = under(m.target, m.kind != "bind" or (m.source is not None and m.source.is_dir()))
+    for i, m in enumerate(sorted(spec.mounts, key=lambda m: posixpath.normpath(m.target))):
+        in_memory = m.kind == "bind" and m.in_memory
+        nested = under(m.target, m.kind != "bind" or (not in_memory and m.source is not None and m.source.is_dir()))
         if nested is not None:
             if m.kind == "bind" and (m.source is None or not m.source.exists()):
                 raise BuildError(f"mount source {m.source} for {m.target} does not exist")
             host = f"{nested['base'].rstrip('/')}/{nested['rel']}"
-            if m.kind == "bind":
+            if in_memory:
+                ops.append({"op": "memory_file", "source": str(m.source), "staging": f"{dev}/.mason-secret-{i}"})
+                mount(host, source=f"{dev}/.mason-secret-{i}", flags=linux.MS_BIND, readonly=True)
+                ops[-1]["under"] = nested
+                ops.append({"op": "unlink", "path": f"{dev}/.mason-secret-{i}"})
+            elif m.kind == "bind":
                 mount(host, source=str(m.source), flags=linux.MS_BIND | linux.MS_REC, readonly=m.readonly)
+                ops[-1]["under"] = nested
             else:
                 data = f"mode={m.mode:o}" + (f",size={m.size_bytes}" if m.size_bytes else "")
                 flags = linux.MS_NOSUID | linux.MS_NODEV | (linux.MS_RDONLY if m.readonly else 0)
                 mount(host, "tmpfs", "tmpfs", flags, data)
-            ops[-1]["under"] = nested
+                ops[-1]["under"] = nested
             placed.append((posixpath.normpath(m.target), host))
             continue
-        if m.kind == "bind":
+    for i, m in enumerate(spec.mounts):
+        if m.kind == "bind" and m.in_memory:
+            # A memfd cannot be bind-mounted (it is on no mount of this namespace): its bytes are
+            # copied into the RUN's own /dev tmpfs, bound at the target and unlinked from /dev.
+            # They stay in memory and vanish with the RUN's mount namespace.
+            ops.append({"op": "memory_file", "source": str(m.source), "staging": f"{dev}/.mason-secret-{i}"})
+            mount(stubs.ensure(m.target, is_dir=False), source=f"{dev}/.mason-secret-{i}", flags=linux.MS_BIND,
+                  readonly=True)
+            ops.append({"op": "unlink", "path": f"{dev}/.mason-secret-{i}"})
+        elif m.kind == "bind":
             if not m.source.exists():
                 raise BuildError(f"mount source {m.source} for {m.target} does not exist")
             if m.target.startswith("/dev/") and ".." not in m.target:
@@ -225,5 +241,5 @@ def mount_plan(spec: RunSpec, stubs: Stubs, tmp: Path, confinement: Confinement 
             data = f"mode={m.mode:o}" + (f",size={m.size_bytes}" if m.size_bytes else "")
             flags = linux.MS_NOSUID | linux.MS_NODEV | (linux.MS_RDONLY if m.readonly else 0)
             mount(stubs.ensure(m.target, is_dir=True), "tmpfs", "tmpfs", flags, data)
-        placed.append((posixpath.normpath(m.target), ops[-1]["target"]))
+        placed.append((posixpath.normpath(m.target), next(op["target"] for op in reversed(ops) if op["op"] == "mount")))
     return ops

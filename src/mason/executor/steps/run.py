@@ -38,6 +38,7 @@ from mason.fsops import digest_sources, resolve_inroot
 from mason.fsops.contextbind import bind_source
 from mason.sandbox.agentproxy import AgentProxy
 from mason.sandbox.entitlements import NETWORKS, SECURITIES, run_modes
+from mason.sandbox.secretfile import memory_secret
 from mason.sandbox.spec import Mount, RunSpec
 from mason.sandbox.users import resolve_user
 
@@ -127,11 +128,10 @@ def sandbox_mounts(ctx: StepContext, ins: di.Run, stack: contextlib.ExitStack, e
                 env[m.env] = value.decode("utf-8", "surrogateescape")
                 if not m.target:
                     continue
-            path = ctx.scratch("secrets") / hashlib.sha256(f"{ctx.step_id}:{secret_id}".encode()).hexdigest()
-            path.write_bytes(value)
-            os.chmod(path, m.mode if m.mode is not None else 0o400)
-            os.chown(path, m.uid or 0, m.gid or 0)
-            out.append(Mount(target or f"/run/secrets/{secret_id}", "bind", path, readonly=True))
+            # in memory, never on disk: a SIGKILLed mason leaves no copy (mason.sandbox.secretfile)
+            path = Path(memory_secret(stack, value, mode=m.mode if m.mode is not None else 0o400,
+                                      uid=m.uid or 0, gid=m.gid or 0))
+            out.append(Mount(target or f"/run/secrets/{secret_id}", "bind", path, readonly=True, in_memory=True))
         elif m.type == "ssh":
             mount = _ssh(ctx, m, target or f"/run/buildkit/ssh_agent.{ssh_count}", stack)
             ssh_count += 1
