@@ -213,8 +213,7 @@ def mount_plan(spec: RunSpec, stubs: Stubs, tmp: Path, confinement: Confinement 
                 ops[-1]["under"] = nested
             placed.append((posixpath.normpath(m.target), host))
             continue
-    for i, m in enumerate(spec.mounts):
-        if m.kind == "bind" and m.in_memory:
+        if in_memory:
             # A memfd cannot be bind-mounted (it is on no mount of this namespace): its bytes are
             # copied into the RUN's own /dev tmpfs, bound at the target and unlinked from /dev.
             # They stay in memory and vanish with the RUN's mount namespace.
