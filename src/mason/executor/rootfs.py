@@ -73,8 +73,9 @@ class OverlayStrategy:
         fs.layer_dir = Path(overlay.upper)
 
     @contextlib.contextmanager
-    def view(self, layers: list[LayerRef]) -> Iterator[Path]:
-        """A root to read from (COPY --from, bind mounts); writes are discarded."""
+    def view(self, layers: list[LayerRef], *, only: tuple[str, ...] | None = None) -> Iterator[Path]:
+        """A root to read from (COPY --from, bind mounts); writes are discarded. ``only``: the
+        in-root paths the reader needs (a hint host-root uses; every path is there)."""
         from mason.snapshot.overlay import OverlayRoot  # each strategy loads only its own snapshotter
 
         lowers = list(reversed(materialize(layers, self.store)))
@@ -191,6 +192,10 @@ class WalkStrategy:
                 self._skeletons[id(layers)] = (root, len(layers), hidden)
             return hidden
 
+    def skeleton_root(self, layers: list[LayerRef]) -> Path:
+        with self._lock:
+            return self._skeletons[id(layers)][0]
+
     @contextlib.contextmanager
     def _skeleton_step(self, layers: list[LayerRef]) -> Iterator[StepFS]:
         from mason.snapshot import walker
@@ -223,5 +228,5 @@ class WalkStrategy:
         fs.produced_in = root if base_visible else None
 
     @contextlib.contextmanager
-    def view(self, layers: list[LayerRef]) -> Iterator[Path]:
+    def view(self, layers: list[LayerRef], *, only: tuple[str, ...] | None = None) -> Iterator[Path]:
         yield self._root_for(layers)

@@ -53,8 +53,8 @@ class StageLayers:
     def step(self, lowers: list[LayerRef], *, base_visible: bool = True) -> contextlib.AbstractContextManager[StepFS]:
         return self._strategy().step(lowers, base_visible=base_visible)
 
-    def view(self, layers: list[LayerRef]) -> contextlib.AbstractContextManager[Path]:
-        return self._strategy().view(layers)
+    def view(self, layers: list[LayerRef], *, only: tuple[str, ...] | None = None) -> contextlib.AbstractContextManager[Path]:
+        return self._strategy().view(layers, only=only)
 
     def deferred(self) -> DeferredFiles | None:
         name = self._strategy().name

@@ -102,7 +102,7 @@ def _stage_content(ctx: StepContext, source: StageState, ins: di.Copy | di.Add, 
         memo = found.get("content") if found else None
         if isinstance(memo, str):
             return memo
-    with ctx.layers.view(source.layers) as root:
+    with ctx.layers.view(source.layers, only=tuple(ins.sources)) as root:
         tree = fsops.SourceTree(str(root), None, f"stage {source.stage.id}")
         content = fsops.digest_sources(tree, list(ins.sources), dest=ins.dest, workdir=workdir, chmod=ins.chmod,
                                        excludes=tuple(ins.excludes), parents=getattr(ins, "parents", False),
