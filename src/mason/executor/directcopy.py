@@ -17,9 +17,10 @@ written) with the recorded paths marked hidden; if it reaches one (an overwrite,
 directory where a file is) it stops, and runs again over the full view (``HiddenFileReached``).
 
 The overlay strategy records files in every COPY; the walk strategies (chroot's stage roots,
-host-root's ``/``) only in a stage's tail, where no later step of the stage reads its root:
-the layer is then not marked as produced in that root, and whoever needs the stage's files
-later gets it applied from its blob. Over a walk strategy's *skeleton root* (directories and
+host-root's ``/``) only in a stage's tail, where no later step of the stage reads its root,
+and while the stage has no full root (its COPYs run over a skeleton root): the layer is then
+not marked as produced in a root, and whoever needs the stage's files later (a COPY that
+falls back to the full root, a ``COPY --from`` view) gets it applied from its blob. Over a walk strategy's *skeleton root* (directories and
 links of the stage's layers, files left out, ``mason.executor.rootfs``) the same hidden-path
 checks apply as over overlay skeletons. Only when ``BuildOptions.direct_copy`` is on, and
 only when this process maps every uid and gid to itself: in a user namespace a ``chown`` to an unmapped id fails,
@@ -48,10 +49,9 @@ def deferred_for(direct_copy: bool, strategy: str, *, tail: bool = False) -> Def
     """A recorder for one COPY/ADD step (``direct_copy``: the option; ``strategy``: the
     snapshot strategy's name), or None to write files as before.
 
-    The walk strategies (``walk``, ``host-root``) record only in a stage's ``tail``, where no
-    later step of the stage needs its filesystem: their root then lacks the files, and a
-    later reader of the stage (a ``COPY --from`` view, a RUN) gets the layer applied from
-    its blob, which costs what writing the files would have."""
+    The walk strategies (``walk``, ``host-root``) record only in a stage's ``tail`` (no later
+    step of the stage needs its filesystem, and the stage has no full root yet): a later
+    reader of the stage (a ``COPY --from`` view) gets the layer applied from its blob."""
     if not direct_copy or not (strategy == "overlay" or (tail and strategy in ("walk", "host-root"))):
         return None
     if not (_identity_map("/proc/self/uid_map") and _identity_map("/proc/self/gid_map")):

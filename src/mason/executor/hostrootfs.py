@@ -101,6 +101,10 @@ class HostRootStrategy:
             self._current = child
         self._views.adopt(child, parent)
 
+    def has_root(self, layers: list[LayerRef]) -> bool:
+        """Whether / holds the stage (its steps walk /, not a skeleton)."""
+        return self._current is layers
+
     def skeleton(self, layers: list[LayerRef]) -> frozenset[str] | None:
         """A stage's tail of COPYs runs in a skeleton root in the work dir (``WalkStrategy``),
         not in /, unless / holds the stage already: the stage before it stays in / (its

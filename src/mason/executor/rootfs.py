@@ -58,6 +58,9 @@ class OverlayStrategy:
             number = next(self._numbers)
         return self.scratch / f"{number:04d}-{label}"
 
+    def has_root(self, layers: list[LayerRef]) -> bool:
+        return True
+
     @contextlib.contextmanager
     def step(self, layers: list[LayerRef], *, base_visible: bool = True) -> Iterator[StepFS]:
         """A writable root over ``layers``; ``base_visible=False`` starts from empty (COPY --link)."""
@@ -169,6 +172,11 @@ class WalkStrategy:
                 raise BuildError(f"cannot copy stage root: {proc.stderr.strip()}")
         with self._lock:
             self._roots[id(child)] = (dst, applied)
+
+    def has_root(self, layers: list[LayerRef]) -> bool:
+        """Whether the stage has a full root (a step walks that, not a skeleton)."""
+        with self._lock:
+            return id(layers) in self._roots
 
     def skeleton(self, layers: list[LayerRef]) -> frozenset[str] | None:
         """Bring the stage's skeleton root up to date; the in-root paths of the files it

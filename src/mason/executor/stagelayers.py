@@ -57,9 +57,13 @@ class StageLayers:
         return self._strategy().view(layers, only=only)
 
     def deferred(self) -> DeferredFiles | None:
-        name = self._strategy().name
-        tail = name != "overlay" and not self._needed_later()   # asked only where it matters
-        return deferred_for(self._settings.options.direct_copy, name, tail=tail)
+        strategy = self._strategy()
+        # Walk strategies: only in the stage's tail, and only while it has no full root (the
+        # COPY runs over a skeleton); a full root would get the files from the blob right
+        # after, at the next step, which costs more than writing them now.
+        tail = (strategy.name != "overlay" and not self._needed_later()
+                and not strategy.has_root(self._state.layers))
+        return deferred_for(self._settings.options.direct_copy, strategy.name, tail=tail)
 
     def skeleton_lowers(self) -> tuple[list[LayerRef], frozenset[str]]:
         strategy = self._strategy()
