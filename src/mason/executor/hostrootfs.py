@@ -61,15 +61,18 @@ class HostRootStrategy:
         return done
 
     def close(self) -> None:
-        """Pristine again and verified (raises BuildError naming what differs); idempotent."""
+        """Pristine again and verified (raises BuildError naming what differs); idempotent.
+        What the reset moved out of / is still being removed: ``finish`` waits for it."""
         if not self._open:
             return
         self._open = False
-        try:
-            self.root.restore()
-        finally:
-            self._removal.shutdown(wait=True)     # the trash is gone before the root is released
-            self.root.release()
+        self.root.restore()
+
+    def finish(self) -> None:
+        """The build's very end (after its outputs): the trash is gone, then / is released,
+        so the next build in this container never meets this one's removal."""
+        self._removal.shutdown(wait=True)
+        self.root.release()
 
     def _discard(self, path: str) -> None:
         """What a reset moved out of /: removed in the background (the next stage does not
