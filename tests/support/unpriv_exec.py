@@ -11,7 +11,7 @@ Run as root with full capabilities.  In this one process, before ``execvp(CMD)``
    With ``--rootfs`` the command runs in that root filesystem instead, set up as Docker sets up
    a container's: the root bind-mounted on itself, a fresh ``proc``, ``/dev`` a tmpfs holding
    only Docker's device nodes (null, zero, full, random, urandom, tty; ``/dev/pts``,
-   ``/dev/shm``), ``/sys`` read-only, the host's ``/etc/hosts`` and ``/etc/resolv.conf``,
+   ``/dev/shm``), ``/sys`` read-only, the host's ``/etc/hosts`` and ``/etc/resolv.conf`` (read-only),
    each ``--bind SRC:DST`` (volumes, e.g. a CI job's project directory), then ``pivot_root``
    into it with the old root detached, and ``--cwd`` (default ``/``) as the working directory.
    The PID namespace stays the host's (a new one would need a fork here). ``--privileged`` is
@@ -197,9 +197,12 @@ def enter_rootfs(libc: ctypes.CDLL, rootfs: str, binds: list[tuple[str, str]], c
 def _finish_root(libc: ctypes.CDLL, rootfs: str, inside, binds: list[tuple[str, str]], cwd: str) -> None:
     if os.path.ismount("/sys"):
         _bind(libc, "/sys", inside("/sys"), readonly=True)
+    # Docker binds per-container copies of these read-write; here they are the test machine's
+    # own files, so a build writing them (a host-root RUN writes the container's /etc) must not
+    # reach the machine: read-only.
     for name in ("/etc/hosts", "/etc/resolv.conf"):
         if os.path.exists(name):
-            _bind(libc, name, inside(name))
+            _bind(libc, name, inside(name), readonly=True)
     for source, target in binds:
         _bind(libc, source, inside(target))
     old = inside("/.unpriv-old-root")

@@ -19,6 +19,7 @@ from typing import IO, Iterator, Mapping
 
 from mason.executor.events import Info, Warn
 from mason.executor.options import BuildOptions, RegistryAccess, SecretSource
+from mason.cli.keyvalue import split_key_value
 from mason.cli.kaniko_flags import ACCEPTED, BY_NAME, ParsedFlags, parse_go_bool
 from mason.errors import NotSupportedError, UsageError
 from mason.oci.platform import parse_platform
@@ -43,13 +44,6 @@ def _frozen(mapping: dict) -> Mapping:
 def _path(value: str, cwd: Path) -> Path:
     """Relative paths are relative to where mason was started (Kaniko's resolveRelativePaths)."""
     return Path(os.path.normpath(cwd / value))
-
-
-def _key_value(raw: str, flag: str, example: str) -> tuple[str, str]:
-    key, eq, value = raw.partition("=")
-    if not eq or not key:
-        raise UsageError(f"{flag} {raw!r}: expected {example}")
-    return key, value
 
 
 # -- checks that need no context -------------------------------------------------------------------
@@ -126,7 +120,7 @@ def git_options(parsed: ParsedFlags) -> Mapping[str, object]:
     keys = "|".join(re.escape(k) for k in _GIT_KEYS)
     for raw in parsed["git"]:
         for piece in re.split(rf",(?=(?:{keys})=)", raw):
-            key, value = _key_value(piece, "--git", "KEY=VALUE with KEY one of " + ", ".join(_GIT_KEYS))
+            key, value = split_key_value(piece, "--git", "KEY=VALUE with KEY one of " + ", ".join(_GIT_KEYS))
             if key not in _GIT_KEYS:
                 raise UsageError(f"--git {piece!r}: unknown option {key!r} (known: {', '.join(_GIT_KEYS)})")
             result[key] = parse_go_bool(value, f"--git {key}") if _GIT_KEYS[key] is bool else value
@@ -253,7 +247,7 @@ def build_args(parsed: ParsedFlags, env: Mapping[str, str]) -> tuple[Mapping[str
 
 
 def labels(parsed: ParsedFlags) -> Mapping[str, str]:
-    return _frozen(dict(_key_value(raw, "--label", "KEY=VALUE") for raw in parsed["label"]))
+    return _frozen(dict(split_key_value(raw, "--label", "KEY=VALUE") for raw in parsed["label"]))
 
 
 def secrets(parsed: ParsedFlags, env: Mapping[str, str], cwd: Path) -> tuple[SecretSource, ...]:
@@ -262,7 +256,7 @@ def secrets(parsed: ParsedFlags, env: Mapping[str, str], cwd: Path) -> tuple[Sec
     for raw in parsed["secret"]:
         fields: dict[str, str] = {}
         for piece in raw.split(","):
-            key, value = _key_value(piece, "--secret", "id=NAME,src=FILE or id=NAME,env=VAR")
+            key, value = split_key_value(piece, "--secret", "id=NAME,src=FILE or id=NAME,env=VAR")
             key = "src" if key == "source" else key
             if key not in ("id", "src", "env", "type"):
                 raise UsageError(f"--secret {raw!r}: unknown key {key!r} (known: id, src, env, type)")
@@ -297,7 +291,7 @@ def secrets(parsed: ParsedFlags, env: Mapping[str, str], cwd: Path) -> tuple[Sec
 def registry_access(parsed: ParsedFlags, env: Mapping[str, str], cwd: Path) -> RegistryAccess:
     certs: dict[str, str] = {}
     for raw in parsed["registry-certificate"]:
-        reg, path = _key_value(raw, "--registry-certificate", "REGISTRY=/path/to/ca.crt")
+        reg, path = split_key_value(raw, "--registry-certificate", "REGISTRY=/path/to/ca.crt")
         if not path:
             raise UsageError(f"--registry-certificate {raw!r}: missing the certificate path")
         file = _path(path, cwd)
@@ -306,7 +300,7 @@ def registry_access(parsed: ParsedFlags, env: Mapping[str, str], cwd: Path) -> R
         certs[reg] = str(file)
     client: dict[str, tuple[str, str]] = {}
     for raw in parsed["registry-client-cert"]:
-        reg, pair = _key_value(raw, "--registry-client-cert", "REGISTRY=/path/cert,/path/key")
+        reg, pair = split_key_value(raw, "--registry-client-cert", "REGISTRY=/path/cert,/path/key")
         parts = pair.split(",")
         if len(parts) != 2 or not all(parts):
             raise UsageError(f"--registry-client-cert {raw!r}: expected REGISTRY=/path/cert,/path/key")
@@ -324,7 +318,7 @@ def registry_access(parsed: ParsedFlags, env: Mapping[str, str], cwd: Path) -> R
         maps.append(env["KANIKO_REGISTRY_MAP"])
     for raw in maps:
         for piece in filter(None, (p.strip() for p in raw.split(";"))):
-            orig, new = _key_value(piece, "--registry-map", "ORIGINAL=REPLACEMENT[;ORIGINAL2=REPLACEMENT2]")
+            orig, new = split_key_value(piece, "--registry-map", "ORIGINAL=REPLACEMENT[;ORIGINAL2=REPLACEMENT2]")
             if not new:
                 raise UsageError(f"--registry-map {piece!r}: missing the replacement registry")
             remap.setdefault(orig, []).append(new)

@@ -30,6 +30,7 @@ def configure(parser) -> None:
 
 def run(args) -> int:
     from mason.cli.copy_cmd import client_factory
+    from mason.cli.keyvalue import key_value_map
     from mason.errors import UsageError
     from mason.image.combine import combine
     from mason.image.copy import copy
@@ -37,12 +38,7 @@ def run(args) -> int:
 
     if args.jobs < 1:
         raise UsageError(f"--jobs {args.jobs}: must be at least 1")
-    annotations = {}
-    for item in args.annotation:
-        key, eq, value = item.partition("=")
-        if not eq or not key:
-            raise UsageError(f"--annotation {item!r}: write KEY=VALUE")
-        annotations[key] = value
+    annotations = key_value_map(args.annotation, "--annotation")
     dest = parse_location(args.destination)
     if dest.kind not in ("registry", "oci"):
         raise UsageError(f"{args.destination}: an index can be written to a registry or an OCI layout only")

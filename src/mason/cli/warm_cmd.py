@@ -67,6 +67,7 @@ def run(args) -> int:
 
     from mason.cache.warm import dockerfile_bases, warm
     from mason.cli.copy_cmd import client_factory
+    from mason.cli.keyvalue import key_value_map
     from mason.cli.kaniko_flags import parse_go_duration
     from mason.errors import UsageError
     from mason.oci.platform import host_platform, parse_platform
@@ -79,12 +80,7 @@ def run(args) -> int:
     platform = parse_platform(args.custom_platform) if args.custom_platform else host_platform()
     images = list(args.image)
     if args.dockerfile:
-        build_args = {}
-        for item in args.build_arg:
-            name, eq, value = item.partition("=")
-            if not eq or not name:
-                raise UsageError(f"--build-arg {item!r}: expected NAME=VALUE")
-            build_args[name] = value
+        build_args = key_value_map(args.build_arg, "--build-arg", "NAME=VALUE")
         path = Path(args.dockerfile)
         try:
             text = path.read_text(encoding="utf-8")

@@ -182,6 +182,32 @@ def test_executor_image_builds_without_a_shell(executor_bundle, busybox_layout, 
     assert (tmp_path / "git/rootfs/hello.txt").read_text() == "from git\n"
 
 
+def test_executor_image_reads_utf8_path_names_in_layers(executor_bundle, busybox_layout, tmp_path):
+    """A base layer with UTF-8 names is read in the image's own locale, not the ASCII "C" one."""
+    root = executor_bundle.rootfs
+    env = executor_bundle.env()
+    project = tmp_path / "project"
+    project.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    binds = [(str(project), "/workspace"), (busybox_layout, "/images/busybox"), (str(out), "/out")]
+    (project / "Dockerfile").write_text("FROM oci:/images/busybox:latest\nRUN touch /h\u00e9llo-\u00fc.txt\n",
+                                        encoding="utf-8")
+    first = run_in_container(root, ["/kaniko/executor", "--no-push", "--oci-layout-path=/out/names"], env=env,
+                             cwd="/workspace", binds=binds, timeout=300)
+    assert first.returncode == 0, first.stdout + first.stderr
+    (project / "Dockerfile").write_text("FROM oci:/out/names:latest\nRUN test -f /h\u00e9llo-\u00fc.txt && touch /seen\n", encoding="utf-8")
+    second = run_in_container(root, ["/kaniko/executor", "--no-push", "--oci-layout-path=/out/listed"], env=env,
+                              cwd="/workspace", binds=binds, timeout=300)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "converted" not in second.stderr, second.stderr
+    subprocess.run(["umoci", "unpack", "--image", f"{out}/listed:latest", str(tmp_path / "listed")], check=True,
+                   capture_output=True)
+    listed = tmp_path / "listed/rootfs"
+    assert (listed / "h\u00e9llo-\u00fc.txt").exists()
+    assert (listed / "seen").exists()            # the RUN found the name as written
+
+
 def test_executor_image_in_a_privileged_container_uses_its_own_tools(mason_image, busybox_layout, tmp_path):
     """docker run --privileged (or a privileged pod): RUN in namespaces, and the per-build ext4
     scratch filesystem made by the image's own mkfs.ext4 and mounted by its own mount."""

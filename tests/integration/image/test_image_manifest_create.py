@@ -81,4 +81,4 @@ def test_bad_destination_and_annotation_are_usage_errors(tmp_path):
     proc = mason("manifest", "create", "docker-archive:/tmp/x.tar", "oci:/nonexistent:x", cwd=tmp_path)
     assert proc.returncode == 2 and "registry or an OCI layout only" in proc.stderr
     proc = mason("manifest", "create", "oci:/tmp/y:x", "oci:/nonexistent:x", "--annotation", "novalue", cwd=tmp_path)
-    assert proc.returncode == 2 and "--annotation 'novalue': write KEY=VALUE" in proc.stderr
+    assert proc.returncode == 2 and "--annotation 'novalue': expected KEY=VALUE" in proc.stderr
