@@ -67,14 +67,13 @@ class StageLayers:
 
     def skeleton_lowers(self) -> tuple[list[LayerRef], frozenset[str]]:
         strategy = self._strategy()
-        if isinstance(strategy, WalkStrategy):
-            # The stage's skeleton root, unless its full root exists already (then that is walked).
+        if not isinstance(strategy, OverlayStrategy):
+            # Walk and host-root: the stage's skeleton root, unless it has a full root (walk
+            # that), or / holds it (host-root).
             hidden = strategy.skeleton(self._state.layers)
             if hidden is None:
                 return self._state.layers, frozenset()
             return SkeletonLayers(self._state.layers), hidden
-        if strategy.name != "overlay":     # host-root: / is the stage's root
-            return self._state.layers, frozenset()
         return skeleton_lowers(self._state.layers, self._state.direct_layers, self._store, self._skeletons,
                                hits=not self._needed_later())
 
