@@ -2,7 +2,7 @@
 mason on a local busybox image and its image (or error) compared with what BuildKit gives.
 
 The cases and their format are described in ``harness.py``; the BuildKit tests left out are
-listed with their reasons in ``EXCLUDED.md``.
+listed with their reasons in ``EXCLUDED.yml``.
 """
 
 from __future__ import annotations
@@ -41,8 +41,11 @@ def conformance_bases(tmp_path_factory) -> str:
 
 
 @pytest.mark.parametrize("case", load_cases())
-def test_case(case, tmp_path, conformance_bases):
-    problems = run_case(case, tmp_path, conformance_bases)
+def test_case(case, tmp_path, conformance_bases, request):
+    # mason's layer cache is a registry: the real one, started only for the cases that use it
+    uses_cache = any((b.get("options") or {}).get("cache") for b in [case, *(case.get("rebuilds") or ())])
+    registry = request.getfixturevalue("registry_plain").host if uses_cache else None
+    problems = run_case(case, tmp_path, conformance_bases, registry)
     assert not problems, "\n".join(problems)
 
 

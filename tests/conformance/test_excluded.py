@@ -5,7 +5,7 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 HERE = Path(__file__).parent
-KINDS = {"buildkit-only", "platform", "elsewhere", "not-yet"}
+KINDS = {"buildkit-only", "platform", "elsewhere"}
 
 
 def test_ported_and_excluded_cover_buildkit_exactly_once():

@@ -12,7 +12,9 @@ Rules of other kinds (``fault_next``), each for the next N matching requests:
 * ``reset_request``: read ``after_bytes`` of the request body, then reset (an upload cut
   mid-blob; the upstream never sees the request);
 * ``corrupt``: forward with the first body byte flipped (the wrong bytes for a digest);
-* ``delay``: wait ``seconds`` before forwarding (a slow registry).
+* ``delay``: wait ``seconds`` before forwarding (a slow registry);
+* ``throttle``: forward, but spread the body over ``seconds`` (a slow link: the client is
+  mid-body for that long).
 """
 
 from __future__ import annotations
@@ -36,13 +38,14 @@ class FailRule:
     method: str | None
     path_contains: str
     retry_after: str | None
-    kind: str = "status"         # status | reset_response | truncate | reset_request | corrupt | delay
+    kind: str = "status"         # status | reset_response | truncate | reset_request | corrupt | delay | throttle
     after_bytes: int = 0
     seconds: float = 0.0
     body: bytes | None = None    # the error document a status fault answers (default: UNAVAILABLE)
 
 
-KINDS = ("status", "reset_response", "truncate", "reset_request", "corrupt", "delay")
+KINDS = ("status", "reset_response", "truncate", "reset_request", "corrupt", "delay", "throttle")
+_THROTTLE_CHUNK = 1024
 
 
 class FaultProxy:
@@ -81,7 +84,7 @@ class FaultProxy:
         """The first live rule matching the request. Response faults (cut, corrupt) only match once
         the upstream answered 200 with a body long enough to be cut, so a rule is never used up on
         a request it could not fault; every other kind matches before forwarding."""
-        late = ("reset_response", "truncate", "corrupt")
+        late = ("reset_response", "truncate", "corrupt", "throttle")
         with self._lock:
             for rule in self._rules:
                 if rule.remaining <= 0 or rule.method not in (None, method) or rule.path_contains not in path:
@@ -170,6 +173,9 @@ class FaultProxy:
                     if self.command == "HEAD":
                         return
                     cut = rule is not None and rule.kind in ("reset_response", "truncate")
+                    if rule is not None and rule.kind == "throttle":
+                        self._throttled(response, rule.seconds, int(response.getheader("Content-Length") or 0))
+                        return
                     first = True
                     sent = 0
                     while True:
@@ -191,6 +197,21 @@ class FaultProxy:
                         sent += len(chunk)
                 finally:
                     upstream.close()
+
+            def _throttled(self, response, seconds: float, length: int):
+                """Send the body in small pieces, paced so the whole takes ``seconds``."""
+                start, sent = time.monotonic(), 0
+                while True:
+                    chunk = response.read(_THROTTLE_CHUNK)
+                    if not chunk:
+                        return
+                    self.wfile.write(chunk)
+                    self.wfile.flush()
+                    sent += len(chunk)
+                    if sent >= length:
+                        return
+                    due = start + seconds * sent / max(length, 1)
+                    time.sleep(max(0.0, due - time.monotonic()))
 
             def _reset(self):
                 # SO_LINGER 0: close() sends RST, so the client sees "connection reset by peer"

@@ -38,12 +38,12 @@ from pathlib import Path, PurePosixPath
 from mason.errors import UsageError
 
 IMAGE_KEYS = ("context", "dockerfile", "destinations", "build_args", "target", "platform", "labels",
-              "depends_on", "cache", "cache_repo", "no_push", "reproducible", "platforms")
+              "depends_on", "cache", "cache_repo", "no_push", "reproducible", "platforms", "entitlements")
 DEFAULT_KEYS = tuple(k for k in IMAGE_KEYS if k not in ("destinations", "depends_on"))
 TOP_KEYS = ("version", "defaults", "images")
 _STR_KEYS = ("context", "dockerfile", "target", "platform", "cache_repo")
 _MAP_KEYS = ("build_args", "labels")
-_LIST_KEYS = ("destinations", "depends_on", "platforms")
+_LIST_KEYS = ("destinations", "depends_on", "platforms", "entitlements")
 _BOOL_KEYS = ("cache", "no_push", "reproducible")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _URL_CONTEXT = re.compile(r"^[a-z][a-z0-9+.-]*://")
@@ -67,6 +67,7 @@ class ImageSpec:
     no_push: bool = False
     reproducible: bool = False
     platforms: tuple[str, ...] = ()
+    entitlements: tuple[str, ...] = ()    # what its RUNs may ask for, if --allow grants it (bake.entitlements)
     line: int = 0
 
     @property
@@ -161,6 +162,10 @@ def parse_bake(text: str, path: Path | str = Path("mason.bake.yml")) -> BakeFile
         for key in _MAP_KEYS:
             merged[key] = {**defaults.get(key, {}), **own.get(key, {})}
         merged = {k: (tuple(v) if k in _LIST_KEYS else v) for k, v in merged.items()}
+        if "entitlements" in merged:
+            from mason.bake.entitlements import check_names
+
+            merged["entitlements"] = check_names(merged["entitlements"], f"{file}:{line}: image {name!r}")
         images[name] = ImageSpec(name=name, line=line, **merged)
         _check_platforms(images[name], file)
         if not images[name].destinations and not images[name].no_push:

@@ -59,6 +59,11 @@ def _set(image: ImageSpec, key: str, value: str, raw: str) -> ImageSpec:
         if value.lower() not in _BOOLS:
             raise UsageError(f"--set {raw!r}: {field} must be true or false")
         return dataclasses.replace(image, **{field: _BOOLS[value.lower()]})
+    if field == "entitlements":
+        from mason.bake.entitlements import check_names
+
+        return dataclasses.replace(image, entitlements=check_names([v for v in value.split(",") if v],
+                                                                   f"--set {raw!r}"))
     if field in ("destinations", "depends_on", "platforms"):
         return dataclasses.replace(image, **{field: tuple(v for v in value.split(",") if v)})
     if not value and field in ("context", "dockerfile"):

@@ -56,13 +56,17 @@ class BakeSettings:
     work_root: Path | None = None
     registry: RegistryAccess = field(default_factory=RegistryAccess)
     tls: object | None = field(default=None, compare=False)   # mason.tls.TlsTrust shared by every image
+    allow: frozenset[str] = frozenset()       # --allow: the entitlements images may list (bake.entitlements)
+    run_host_loopback: bool = False           # --run-host-loopback, for every image
 
 
-def image_options(bake: BakeFile, image: ImageSpec, context_dir: Path, settings: BakeSettings) -> BuildOptions:
-    """The ``BuildOptions`` of one image (the Dockerfile is relative to its context)."""
+def image_options(bake: BakeFile, image: ImageSpec, context_dir: Path, settings: BakeSettings,
+                  context_dockerfile: Path | None = None) -> BuildOptions:
+    """The ``BuildOptions`` of one image (the Dockerfile is relative to its context, unless the
+    context URL returned a Dockerfile: ``context_dockerfile``, built as BuildKit builds it)."""
     return BuildOptions(
         context_dir=context_dir,
-        dockerfile=context_dir / image.dockerfile,
+        dockerfile=context_dockerfile or context_dir / image.dockerfile,
         destinations=tuple(image.destinations),
         build_args=dict(image.build_args),
         target=image.target,
@@ -76,17 +80,20 @@ def image_options(bake: BakeFile, image: ImageSpec, context_dir: Path, settings:
         cache_repo=image.cache_repo,
         registry=settings.registry,
         tls=settings.tls,
+        # exactly what the image lists (granted_per_image checked --allow covers it)
+        allow=frozenset(image.entitlements) & settings.allow,
+        run_host_loopback=settings.run_host_loopback,
     )
 
 
 def build_image(bake: BakeFile, image: ImageSpec, settings: BakeSettings, *, reporter, executor) -> object:
     """Materialise the image's context (fetched ones vanish afterwards) and build it."""
-    from mason.context.scoped import context_directory
+    from mason.context.scoped import scoped_context
 
     context = image.context if image.context_is_url else str(bake.base_dir / image.context)
-    with context_directory(context, cwd=settings.cwd, env=settings.env,
-                           scratch_parent=settings.work_root, tls=settings.tls) as context_dir:
-        options = image_options(bake, image, context_dir, settings)
+    with scoped_context(context, cwd=settings.cwd, env=settings.env,
+                        scratch_parent=settings.work_root, tls=settings.tls) as scoped:
+        options = image_options(bake, image, scoped.root, settings, scoped.dockerfile)
         return executor(options, reporter=reporter, env=settings.env)
 
 

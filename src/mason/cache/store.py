@@ -45,6 +45,7 @@ class CacheEntry:
     opener: Callable[[], BinaryIO] | None = field(default=None, repr=False, compare=False)
     origin: object | None = None        # mason.image.view.Origin of the blob, for mounts
     inputs: dict = field(default_factory=dict, compare=False)
+    history_created: str | None = None  # the history time of the build that made the layer
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,12 @@ class NewEntry:
     layer: Any | None
     created_by: str
     inputs: dict = field(default_factory=dict)
+    history_created: str | None = None
+
+
+def _text(value) -> str | None:
+    """A stored string field, or None (absent in entries older than the field, or not a string)."""
+    return value if isinstance(value, str) and value else None
 
 
 class CacheStore(Protocol):
@@ -102,15 +109,16 @@ class _ImageEntryStore:
         if image.layers:
             layer = image.layers[0]
             return CacheEntry(key, layer.descriptor, layer.diff_id, str(meta.get("created_by", "")), created,
-                              layer.open, image.origin_of(layer.descriptor), dict(meta.get("inputs") or {}))
+                              layer.open, image.origin_of(layer.descriptor), dict(meta.get("inputs") or {}),
+                              _text(meta.get("history_created")))
         return CacheEntry(key, None, None, str(meta.get("created_by", "")), created, None, None,
-                          dict(meta.get("inputs") or {}))
+                          dict(meta.get("inputs") or {}), _text(meta.get("history_created")))
 
     def put(self, entry: NewEntry) -> None:
         layer = entry.layer
         meta = {"version": ENTRY_VERSION, "key": entry.key, "created_by": entry.created_by,
                 "created_unix": int(self.clock()), "diff_id": layer.diff_id if layer else None,
-                "inputs": entry.inputs}
+                "inputs": entry.inputs, "history_created": entry.history_created}
         docker = layer is not None and layer.descriptor.media_type in (mt.DOCKER_LAYER, mt.DOCKER_LAYER_GZIP)
         self._write(key_hex(entry.key), self._image(meta, [layer] if layer else [], entry.created_by, docker))
 

@@ -13,6 +13,8 @@ first failed image's (1 build, 2 usage, 3 registry/auth, 4 internal); see docs/c
 
 from __future__ import annotations
 
+import functools
+
 import sys
 
 DEFAULT_FILE = "mason.bake.yml"
@@ -31,6 +33,13 @@ def configure(parser) -> None:
                         help="use plain HTTP for this registry (repeatable)")
     parser.add_argument("--registry-certificate", action="append", default=[], metavar="REGISTRY=CA_FILE",
                         help="trust this CA for this registry (repeatable); SSL_CERT_FILE/SSL_CERT_DIR also apply")
+    parser.add_argument("--allow", action="append", default=[], metavar="ENTITLEMENT",
+                        help="grant an entitlement images may list in their entitlements: network.host "
+                             "(RUN --network=host) or security.insecure (RUN --security=insecure); repeatable "
+                             "or comma-separated, as docker buildx bake --allow")
+    parser.add_argument("--run-host-loopback", action="store_true",
+                        help="let every image's RUN reach the builder's 127.0.0.1 from its own network "
+                             "(at 10.0.2.2), as mason build --run-host-loopback")
     parser.add_argument("--metadata-file", help="write each image's digests and references as JSON")
     parser.add_argument("-v", "--verbosity", default="info",
                         choices=("panic", "fatal", "error", "warn", "info", "debug", "trace"))
@@ -82,14 +91,26 @@ def run(args, *, executor=None, env=None, cwd=None, stderr=None) -> int:
                                   "qemu-user for foreign RUN), or `mason ci generate` (one job per platform on "
                                   "native runners, then `mason manifest create`), or give platform: here")
     bake, inferred = with_inferred_dependencies(bake)
+    from mason.bake.entitlements import granted_per_image
+    from mason.sandbox.entitlements import parse as parse_allow
+
+    allowed = parse_allow(args.allow)
+    granted_per_image(bake, allowed)      # an image asking for more than --allow: refused before any build
     settings = BakeSettings(cwd=cwd, env=env, jobs=args.jobs,
                             cache_dir=(cwd / args.cache_dir) if args.cache_dir else None,
                             work_root=(cwd / args.work_dir) if args.work_dir else None,
-                            registry=_registry(args, env, cwd), tls=TlsTrust.from_env(env))
+                            registry=_registry(args, env, cwd), tls=TlsTrust.from_env(env),
+                            allow=allowed, run_host_loopback=args.run_host_loopback)
     output = BakeOutput(stderr, names=list(bake.images), log_format=args.log_format, verbosity=args.verbosity)
     for name, deps in inferred.items():
         output.note(name, f"depends on {', '.join(deps)} (its Dockerfile builds on their destination)")
     output.plan(bake.levels(), settings.jobs)
+    cancel = getattr(args, "_cancel", None)         # set by the CLI's signal handler
+    if executor is None and cancel is not None:
+        # every image's build cuts its registry transfers in flight when the bake is stopped
+        from mason.executor.executor import run_build
+
+        executor = functools.partial(run_build, cancel=cancel)
     outcomes = run_bake(bake, settings, reporter_for=output.reporter, executor=executor, on_done=output.done)
     output.summary(outcomes)
     if args.metadata_file:

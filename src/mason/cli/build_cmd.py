@@ -95,7 +95,8 @@ def run(args, *, executor=None, env=None, cwd=None, stdin=None, stdout=None, std
     detach = _attach_registry_log(reporter, settings.verbosity)
     try:
         # SIGTERM/SIGINT are handled by mason.cli.main (exit 143/130 after this unwinds)
-        return _build(parsed, settings, reporter, executor, env=env, cwd=cwd, stdin=stdin)
+        return _build(parsed, settings, reporter, executor, env=env, cwd=cwd, stdin=stdin,
+                      cancel=getattr(args, "_cancel", None))
     finally:
         detach()
         reporter.close()
@@ -149,9 +150,9 @@ def _attach_registry_log(reporter, verbosity: str):
     return detach
 
 
-def _build(parsed, settings, reporter, executor, *, env, cwd, stdin) -> int:
+def _build(parsed, settings, reporter, executor, *, env, cwd, stdin, cancel=None) -> int:
     from mason.executor.events import Info
-    from mason.cli.build_mapping import build_options, open_context
+    from mason.cli.build_mapping import build_options, open_scoped_context
     from mason.cli.digest_files import write_digest_files
     from mason.cli.render.logline import enabled
     from mason.cli.render.summary import summary_lines, write_metadata_file
@@ -160,11 +161,16 @@ def _build(parsed, settings, reporter, executor, *, env, cwd, stdin) -> int:
 
     try:
         tls = TlsTrust.from_env(env)    # once per build: every HTTPS client below trusts it
-        with open_context(parsed, cwd=cwd, env=env, stdin=stdin, tls=tls) as context_dir:
-            mapped = build_options(parsed, context_dir, env=env, cwd=cwd, stdin=stdin, tls=tls)
+        with open_scoped_context(parsed, cwd=cwd, env=env, stdin=stdin, tls=tls) as context:
+            mapped = build_options(parsed, context.root, env=env, cwd=cwd, stdin=stdin, tls=tls,
+                                   context_dockerfile=context.dockerfile)
             for note in mapped.notes:
                 reporter.emit(note)
             run_build = executor or _default_executor()
+            if cancel is not None and executor is None:   # set by the CLI's signal handler
+                import functools
+
+                run_build = functools.partial(run_build, cancel=cancel)
             if mapped.platforms:
                 from mason.executor.multiplatform import run_multi_platform
 

@@ -15,10 +15,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import IO, Iterator, Mapping
+from typing import IO, BinaryIO, Iterator, Mapping
 
 from mason.executor.events import Info, Warn
-from mason.executor.options import BuildOptions, RegistryAccess, SecretSource
+from mason.executor.options import BuildOptions, RegistryAccess, SecretSource, SshSource
 from mason.cli.keyvalue import split_key_value
 from mason.cli.kaniko_flags import ACCEPTED, BY_NAME, ParsedFlags, parse_go_bool
 from mason.errors import NotSupportedError, UsageError
@@ -141,9 +141,17 @@ def _context_git_options(parsed: ParsedFlags):
 
 
 @contextlib.contextmanager
-def open_context(parsed: ParsedFlags, *, cwd: Path, env: Mapping[str, str],
-                 stdin: IO[bytes] | None = None, tls=None) -> Iterator[Path]:
-    """Yield the build context as a local directory (``mason.context.scoped``).
+def open_context(parsed: ParsedFlags, **kw) -> Iterator[Path]:
+    """Yield the build context as a local directory (``open_scoped_context``'s root)."""
+    with open_scoped_context(parsed, **kw) as context:
+        yield context.root
+
+
+@contextlib.contextmanager
+def open_scoped_context(parsed: ParsedFlags, *, cwd: Path, env: Mapping[str, str],
+                        stdin: BinaryIO | None = None, tls=None):
+    """Yield the build context (``mason.context.scoped.ScopedContext``): its directory, and
+    the Dockerfile when the context URL returned one instead of an archive.
 
     Plain paths and ``dir://`` are used in place. ``tar://FILE``, ``tar://stdin``,
     ``git://host/repo[#ref[#commit]]`` (cloned over ``$GIT_PULL_METHOD``, https by default,
@@ -151,16 +159,16 @@ def open_context(parsed: ParsedFlags, *, cwd: Path, env: Mapping[str, str],
     ``https://…/ctx.tar.gz`` are unpacked in a private temporary directory under
     ``--work-dir`` (else ``$TMPDIR``, else /tmp) that is removed when this exits, also on failure.
     """
-    from mason.context.scoped import context_directory
+    from mason.context.scoped import scoped_context
 
     if str(parsed["context"]) == "tar://stdin" and parsed["dockerfile"] == "-":
         raise UsageError("--context tar://stdin and --dockerfile - both read standard input",
                          hint="put the Dockerfile inside the tar archive, or pass it as a file or URL")
     scratch = _path(parsed["work-dir"], cwd) if parsed["work-dir"] else None
-    with context_directory(str(parsed["context"]), cwd=cwd, env=env, scratch_parent=scratch,
-                           sub_path=parsed["context-sub-path"] or None, stdin=stdin,
-                           git_options=_context_git_options(parsed), tls=tls) as directory:
-        yield directory
+    with scoped_context(str(parsed["context"]), cwd=cwd, env=env, scratch_parent=scratch,
+                        sub_path=parsed["context-sub-path"] or None, stdin=stdin,
+                        git_options=_context_git_options(parsed), tls=tls) as context:
+        yield context
 
 
 # -- the Dockerfile ------------------------------------------------------------------------------------
@@ -288,6 +296,40 @@ def secrets(parsed: ParsedFlags, env: Mapping[str, str], cwd: Path) -> tuple[Sec
     return tuple(result.values())
 
 
+def ssh_agents(parsed: ParsedFlags, env: Mapping[str, str], cwd: Path) -> tuple[SshSource, ...]:
+    """BuildKit's ``--ssh ID[=PATH]`` where PATH is an agent socket (``$SSH_AUTH_SOCK`` when
+    absent). Key files, which buildx loads into an agent of its own, are refused: mason
+    forwards agents, it does not hold keys."""
+    import stat
+
+    result: dict[str, SshSource] = {}
+    for raw in parsed["ssh"]:
+        name, sep, value = raw.partition("=")
+        if not name or (sep and not value):
+            raise UsageError(f"--ssh {raw!r}: expected ID or ID=SOCKET")
+        if "," in value:
+            raise NotSupportedError(f"--ssh {raw!r}: one agent socket per id",
+                                    hint="key files and lists of them are not supported: load the keys "
+                                         "into ssh-agent (ssh-add) and pass its socket")
+        if name in result:
+            raise UsageError(f"--ssh: id {name!r} given twice")
+        if not value:
+            value = env.get("SSH_AUTH_SOCK", "")
+            if not value:
+                raise UsageError(f"--ssh {raw!r}: SSH_AUTH_SOCK is not set", hint=f"pass --ssh {name}=SOCKET")
+        path = _path(value, cwd)
+        try:
+            is_socket = stat.S_ISSOCK(os.stat(path).st_mode)
+        except OSError as exc:
+            raise UsageError(f"--ssh {raw!r}: cannot reach {path}: {exc.strerror}") from None
+        if not is_socket:
+            raise NotSupportedError(f"--ssh {raw!r}: {path} is not a socket",
+                                    hint="mason forwards ssh agent sockets only: start ssh-agent, "
+                                         "ssh-add the key, and pass its socket")
+        result[name] = SshSource(name, str(path))
+    return tuple(result.values())
+
+
 def registry_access(parsed: ParsedFlags, env: Mapping[str, str], cwd: Path) -> RegistryAccess:
     certs: dict[str, str] = {}
     for raw in parsed["registry-certificate"]:
@@ -356,18 +398,24 @@ def _notes_for_flags(parsed: ParsedFlags) -> list:
 
 
 def build_options(parsed: ParsedFlags, context_dir: Path, *, env: Mapping[str, str], cwd: Path,
-                  stdin: IO[bytes] | None = None, fetch=None, tls=None) -> Mapped:
+                  stdin: IO[bytes] | None = None, fetch=None, tls=None,
+                  context_dockerfile: Path | None = None) -> Mapped:
     """The ``BuildOptions`` the flags ask for, plus notes for the log. ``tls`` is the build's
-    ``mason.tls.TlsTrust`` (made from ``env`` when None)."""
+    ``mason.tls.TlsTrust`` (made from ``env`` when None). ``context_dockerfile`` is the
+    Dockerfile a context URL returned: it is built whatever ``--dockerfile`` says, as in
+    BuildKit (``ScopedContext.dockerfile``)."""
     from mason.tls import TlsTrust
 
     validate(parsed, env)
     notes = _notes_for_flags(parsed)
     if tls is None:
         tls = TlsTrust.from_env(env)
-    dockerfile, dockerfile_text = resolve_dockerfile(parsed["dockerfile"], context_dir, cwd=cwd,
-                                                     given="dockerfile" in parsed.given, stdin=stdin,
-                                                     fetch=fetch or (lambda url: fetch_url(url, tls)))
+    if context_dockerfile is not None:
+        dockerfile, dockerfile_text = context_dockerfile, None
+    else:
+        dockerfile, dockerfile_text = resolve_dockerfile(parsed["dockerfile"], context_dir, cwd=cwd,
+                                                         given="dockerfile" in parsed.given, stdin=stdin,
+                                                         fetch=fetch or (lambda url: fetch_url(url, tls)))
     args, arg_notes = build_args(parsed, env)
     notes.extend(arg_notes)
 
@@ -421,12 +469,14 @@ def build_options(parsed: ParsedFlags, context_dir: Path, *, env: Mapping[str, s
         skip_unused_stages=parsed["skip-unused-stages"],
         stage_jobs=parsed["stage-jobs"] or None,
         secrets=secrets(parsed, env, cwd),
+        ssh=ssh_agents(parsed, env, cwd),
         cache=parsed["cache"],
         cache_repo=parsed["cache-repo"] or None,
         cache_ttl_seconds=int(parsed["cache-ttl"]),
         cache_copy_layers=parsed["cache-copy-layers"],
         cache_run_layers=parsed["cache-run-layers"],
         no_push_cache=parsed["no-push-cache"],
+        no_cache_stages=frozenset(n.strip() for v in parsed["no-cache-filter"] for n in v.split(",") if n.strip()),
         cache_report=optional_path("cache-report"),
         registry=registry_access(parsed, env, cwd),
         check_push_permission=not parsed["skip-push-permission-check"],

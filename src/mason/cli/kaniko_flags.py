@@ -198,6 +198,10 @@ FLAGS: tuple[FlagSpec, ...] = (
     # -- mason's and BuildKit's own ------------------------------------------------------------------
     _f("secret", LIST, (), "Build secret id=NAME,src=FILE or id=NAME,env=VAR for RUN --mount=type=secret "
        "(repeatable)", origin="buildkit"),
+    _f("no-cache-filter", LIST, (), "Stages (names or numbers) whose steps run even on a cache hit; their "
+       "layers are still stored (repeatable, or comma separated)", origin="buildkit"),
+    _f("ssh", LIST, (), "ssh agent for RUN --mount=type=ssh: ID=SOCKET, or ID (or default) for $SSH_AUTH_SOCK "
+       "(repeatable)", origin="buildkit"),
     _f("metadata-file", STRING, "", "Write build metadata (digests, references, steps) as JSON",
        origin="buildkit"),
     _f("progress", STRING, "auto", "Progress output: auto (live view on a terminal outside CI), tty, plain",

@@ -66,7 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     if module is None:
         parser.print_help(sys.stderr)
         return 2
-    restore = _install_signal_handlers()
+    from mason.cancel import CancelToken
+
+    # Set from the signal handler: a build started by this invocation cuts its registry
+    # transfers in flight at once (worker threads blocked in recv never see the signal).
+    args._cancel = CancelToken()
+    restore = _install_signal_handlers(args._cancel)
     try:
         return int(module.run(args) or 0)
     except MasonError as exc:
@@ -112,10 +117,12 @@ class Terminated(BaseException):
         self.name = signal.Signals(signum).name
 
 
-def _install_signal_handlers():
+def _install_signal_handlers(cancel=None):
     """SIGINT raises KeyboardInterrupt and SIGTERM/SIGHUP raise :class:`Terminated` in the main thread,
     once: a second signal while the build unwinds is ignored, so the cleanup itself is never cut
-    short (Ctrl-C twice must not leave mounts behind). Returns a function restoring the old handlers."""
+    short (Ctrl-C twice must not leave mounts behind). ``cancel`` (a ``mason.cancel.CancelToken``)
+    is set first, so transfers blocked on other threads are cut while the main thread unwinds.
+    Returns a function restoring the old handlers."""
     import signal
     import threading
 
@@ -127,6 +134,8 @@ def _install_signal_handlers():
     def handler(signum, frame):
         for other in names:
             signal.signal(other, signal.SIG_IGN)
+        if cancel is not None:
+            cancel.set()
         if signum == signal.SIGINT:
             raise KeyboardInterrupt
         raise Terminated(signum)

@@ -31,13 +31,16 @@ class BuildContext:
 
     ``root`` is the directory COPY reads from (after ``--context-sub-path``),
     ``description`` says where it came from (for messages; no credentials),
-    ``commit`` is the git commit for git contexts.
+    ``commit`` is the git commit for git contexts,
+    ``dockerfile`` the Dockerfile a URL returned instead of an archive (BuildKit builds that
+    file, whatever ``--dockerfile`` names, in a context that holds nothing else).
     """
 
     root: str
     description: str
     ignore: IgnoreMatcher | None = None
     commit: str | None = None
+    dockerfile: str | None = None
 
     def with_ignore(self, matcher: IgnoreMatcher | None) -> "BuildContext":
         return replace(self, ignore=matcher)
@@ -67,7 +70,7 @@ def open_context(spec: str | ContextSpec, work_dir: str, *, sub_path: str | None
     ``tls`` (a ``mason.tls.TlsTrust``) is trusted by the download or the git clone.
     """
     parsed = parse_context(spec, git_pull_method=git_pull_method) if isinstance(spec, str) else spec
-    commit = None
+    commit = dockerfile = None
     if isinstance(parsed, DirSpec):
         root = os.path.abspath(parsed.path)
         if not os.path.isdir(root):
@@ -79,18 +82,20 @@ def open_context(spec: str | ContextSpec, work_dir: str, *, sub_path: str | None
         if isinstance(parsed, TarSpec):
             desc = _from_tar(parsed, root, work_dir, stdin)
         elif isinstance(parsed, HttpTarSpec):
-            desc = _from_http(parsed, root, work_dir, session, tls)
+            desc, dockerfile = _from_http(parsed, root, work_dir, session, tls)
         else:
             commit, desc = _from_git(parsed, root, git_options, tls)
             if not keep_git_dir and os.path.isdir(os.path.join(root, ".git")):
                 shutil.rmtree(os.path.join(root, ".git"))
+    if sub_path and dockerfile:
+        raise UsageError(f"--context-sub-path {sub_path!r}: the context {desc} is a lone Dockerfile")
     if sub_path:
         sub = rootpath.resolve_inroot(root, sub_path)
         full = rootpath.host_path(root, sub)
         if not os.path.isdir(full):
             raise UsageError(f"--context-sub-path {sub_path!r} is not a directory in the context {desc}")
         root, desc = full, f"{desc} (sub-path {sub_path})"
-    return BuildContext(root=root, description=desc, ignore=ignore, commit=commit)
+    return BuildContext(root=root, description=desc, ignore=ignore, commit=commit, dockerfile=dockerfile)
 
 
 def _from_tar(spec: TarSpec, root: str, work_dir: str, stdin: BinaryIO | None) -> str:
@@ -117,14 +122,28 @@ def _extract(path: str, root: str, label: str) -> None:
     archive.extract_tar(path, root, "/", label=label)
 
 
-def _from_http(spec: HttpTarSpec, root: str, work_dir: str, session, tls) -> str:
+def _from_http(spec: HttpTarSpec, root: str, work_dir: str, session, tls) -> tuple[str, str | None]:
+    """A tarball is unpacked into ``root``; anything else is taken as the Dockerfile (kept
+    next to the empty ``root``, so the build's context holds nothing), as BuildKit does for a
+    context URL that is not an archive. Returns (description, the Dockerfile or None)."""
     shown = gitsrc.redact_url(spec.url)
     with tempfile.TemporaryDirectory(prefix="context-url-", dir=work_dir) as tmp:
         got = download(spec.url, os.path.join(tmp, "context"), session=session, tls=tls)
         if not archive.is_tar_archive(got.path):
-            raise BuildError(f"context URL {shown!r} did not return a tar archive")
+            if _compressed(got.path):
+                raise BuildError(f"context URL {shown!r} returned a compressed file that is not a tar archive")
+            dockerfile = root.rstrip("/") + ".Dockerfile"
+            os.rename(got.path, dockerfile)
+            return f"Dockerfile {shown}", dockerfile
         archive.extract_tar(got.path, root, "/", label=shown)
-    return f"tarball {shown}"
+    return f"tarball {shown}", None
+
+
+def _compressed(path: str) -> bool:
+    """gzip, bzip2, xz or zstd magic: a broken archive, never a Dockerfile."""
+    with open(path, "rb") as f:
+        head = f.read(6)
+    return head.startswith((b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"\x28\xb5\x2f\xfd"))
 
 
 def _from_git(spec: GitSpec, root: str, options: gitsrc.GitOptions, tls) -> tuple[str, str]:

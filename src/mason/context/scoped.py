@@ -15,6 +15,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator, Mapping
 
@@ -41,9 +42,22 @@ def _local_dir(path: str, raw: str, sub_path: str | None, cwd: Path) -> Path:
 
 
 @contextlib.contextmanager
-def context_directory(raw: str, *, cwd: Path, env: Mapping[str, str], scratch_parent: Path | None = None,
-                      sub_path: str | None = None, stdin: BinaryIO | None = None,
-                      git_options: GitOptions = GitOptions(), tls=None) -> Iterator[Path]:
+def context_directory(raw: str, **kw) -> Iterator[Path]:
+    """Yield the context ``raw`` names as a directory (``scoped_context``'s root)."""
+    with scoped_context(raw, **kw) as context:
+        yield context.root
+
+
+@dataclass(frozen=True)
+class ScopedContext:
+    root: Path
+    dockerfile: Path | None = None     # a URL that returned a Dockerfile, not an archive
+
+
+@contextlib.contextmanager
+def scoped_context(raw: str, *, cwd: Path, env: Mapping[str, str], scratch_parent: Path | None = None,
+                   sub_path: str | None = None, stdin: BinaryIO | None = None,
+                   git_options: GitOptions = GitOptions(), tls=None) -> Iterator[ScopedContext]:
     """Yield the context ``raw`` names as a directory; fetched contexts vanish on exit.
 
     ``env`` supplies ``GIT_PULL_METHOD`` (Kaniko's git:// transport, https by default) and
@@ -52,7 +66,7 @@ def context_directory(raw: str, *, cwd: Path, env: Mapping[str, str], scratch_pa
     """
     spec = parse_context(raw, git_pull_method=env.get("GIT_PULL_METHOD") or "https")
     if isinstance(spec, DirSpec):
-        yield _local_dir(spec.path, raw, sub_path, cwd)
+        yield ScopedContext(_local_dir(spec.path, raw, sub_path, cwd))
         return
     if isinstance(spec, TarSpec) and spec.path is not None:
         spec = TarSpec(os.path.normpath(cwd / spec.path))   # relative to where mason was started
@@ -65,7 +79,7 @@ def context_directory(raw: str, *, cwd: Path, env: Mapping[str, str], scratch_pa
     try:
         context = open_context(spec, str(scratch), sub_path=sub_path or None, stdin=stdin,
                                git_options=git_options, tls=tls)
-        yield Path(context.root)
+        yield ScopedContext(Path(context.root), Path(context.dockerfile) if context.dockerfile else None)
         failed = False
     finally:
         try:

@@ -1,13 +1,14 @@
 """One layer's entries as an in-memory tree, in overlayfs lower-dir form.
 
-The rules are those of ``mason.tarfs.applier.Applier`` in overlay mode, so an image and an
-extracted directory of the same layer look the same through overlayfs: a later member
+What is accepted or refused is ``mason.tarfs.policy``'s decision (the one every layer writer
+takes, before writing); this module only builds. The shapes are those of
+``mason.tarfs.applier.Applier`` in overlay mode, so an image and an extracted directory of the
+same layer look the same through overlayfs: a later member
 replaces an earlier one (a directory over a directory keeps its children), missing parents
 appear as 0755 root-owned directories (with mtime 0 where an extraction stamps the time it
 ran: the image is shared by every build that uses the layer, so it carries no build's time), ``.wh.<name>`` becomes a 0/0 character device unless
 the layer itself wrote ``<name>``, ``.wh..wh..opq`` becomes ``trusted.overlay.opaque=y``, and
-the same refusals apply (``..``, a path through a symlink or file, hardlinks outside the
-layer or to directories, devices not allowed, ``trusted.overlay.*`` xattrs, sockets).
+the same refusals apply (the policy's).
 
 Nothing here touches the host filesystem: a hostile layer can only produce a hostile image,
 which the kernel mounts read-only, ``nodev``-free only for the devices allowed above.
@@ -19,10 +20,9 @@ import stat
 
 from mason.errors import LayerError
 from mason.tarfs.entries import EntryType
-from mason.tarfs.paths import is_opaque, whiteout_target
 from mason.tarfs.applier import OVERLAY_OPAQUE_XATTR
+from mason.tarfs.policy import OPAQUE, SKIP, WHITEOUT, LayerPolicy
 from mason.tarfs.reader import Member
-from mason.tarfs.rules import Budget, WrittenPaths, check_device, check_xattr_name, hardlink_target, member_parts
 
 _MODES = {EntryType.FILE: stat.S_IFREG, EntryType.SYMLINK: stat.S_IFLNK, EntryType.CHAR: stat.S_IFCHR,
           EntryType.BLOCK: stat.S_IFBLK, EntryType.FIFO: stat.S_IFIFO}
@@ -65,10 +65,8 @@ class LayerTree:
     def __init__(self, label: str, *, allow_devices: bool, allowed_devices, limits):
         self.root = Node(stat.S_IFDIR | 0o755)
         self.root.links = 1
-        self._allow_devices = allow_devices
-        self._allowed_devices = allowed_devices
-        self._budget = Budget(limits, label)
-        self._paths = WrittenPaths()
+        self._policy = LayerPolicy(label, limits=limits, allow_devices=allow_devices,
+                                   allowed_devices=allowed_devices)
 
     # -- lookup ------------------------------------------------------------------------
     def _dir(self, parts: tuple[str, ...], entry: str, *, create: bool) -> Node | None:
@@ -99,28 +97,24 @@ class LayerTree:
 
     @property
     def entries(self) -> int:
-        return self._budget.entries
+        return self._policy.entries
 
     def add(self, m: Member, write_data) -> None:
-        self._budget.admit(m)
-        parts = member_parts(m)
-        if parts is None:
+        decision = self._policy.decide(m)
+        parts = decision.parts
+        if decision.action is SKIP:
             return
-        if is_opaque(parts):
-            directory = self._dir(parts[:-1], m.name, create=True)
+        if decision.action is OPAQUE:
+            directory = self._dir(parts, m.name, create=True)
             directory.xattrs = {**(directory.xattrs or {}), OVERLAY_OPAQUE_XATTR: b"y"}
-            self._paths.ancestors.add(parts[:-1])
             return
-        target = whiteout_target(parts, entry=m.name)
-        if target is not None:
-            if target not in self._paths.written:  # a layer's own content is never hidden by its own whiteout
-                parent = self._dir(target[:-1], m.name, create=True)
-                self._link(parent, _name(target[-1]), Node(stat.S_IFCHR))
+        if decision.action is WHITEOUT:
+            parent = self._dir(parts[:-1], m.name, create=True)
+            self._link(parent, _name(parts[-1]), Node(stat.S_IFCHR))
             return
         kind = m.type
-        if kind is None:
-            raise LayerError(f"entry {m.name!r}: sockets and unknown file types cannot be extracted")
-        xattrs = self._checked_xattrs(m)
+        assert kind is not None                 # the policy refused sockets and unknown types
+        xattrs = dict(m.xattrs)
         if kind is EntryType.DIR:
             parent = self._dir(parts[:-1], m.name, create=True)
             node = parent.children.get(_name(parts[-1]))
@@ -132,10 +126,9 @@ class LayerTree:
             if xattrs:
                 node.xattrs = {**(node.xattrs or {}), **xattrs}
         elif kind is EntryType.HARDLINK:
-            self._hardlink(parts, m)
+            assert decision.link is not None        # the policy names every hardlink's target
+            self._hardlink(parts, decision.link, m)
         else:
-            if kind in (EntryType.CHAR, EntryType.BLOCK):
-                check_device(m, allow_devices=self._allow_devices, allowed_devices=self._allowed_devices)
             node = Node(_MODES[kind] | (0o777 if kind is EntryType.SYMLINK else m.mode), m.uid, m.gid, m.mtime_ns)
             node.xattrs = xattrs or None
             if kind is EntryType.FILE:
@@ -147,25 +140,12 @@ class LayerTree:
                 node.rdev = (m.devmajor, m.devminor)
             parent = self._dir(parts[:-1], m.name, create=True)
             self._link(parent, _name(parts[-1]), node)
-        self._paths.mark(parts)
 
-    def _hardlink(self, parts: tuple[str, ...], m: Member) -> None:
-        target = hardlink_target(parts, m)
-        if target[:len(parts)] == parts:
-            raise LayerError(f"entry {m.name!r}: hardlink target {m.linkname!r} was removed "
-                             f"by this entry")
+    def _hardlink(self, parts: tuple[str, ...], target: tuple[str, ...], m: Member) -> None:
+        """``target`` is a non-directory this layer wrote (the policy checked it)."""
         tparent = self._dir(target[:-1], m.name, create=False)
         node = None if tparent is None else tparent.children.get(_name(target[-1]))
-        if node is None:
-            raise LayerError(f"entry {m.name!r}: hardlink target {m.linkname!r} does not exist "
-                             f"in the root")
-        if node.is_dir:
-            raise LayerError(f"entry {m.name!r}: hardlink target {m.linkname!r} is a directory")
+        if node is None or node.is_dir:
+            raise LayerError(f"entry {m.name!r}: hardlink target {m.linkname!r} is not a file in the layer")
         parent = self._dir(parts[:-1], m.name, create=True)
         self._link(parent, _name(parts[-1]), node)
-
-    @staticmethod
-    def _checked_xattrs(m: Member) -> dict[str, bytes]:
-        for key, _value in m.xattrs:
-            check_xattr_name(m, key)
-        return dict(m.xattrs)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from mason.cache.availability import GuardedStore
 from mason.cache.keys import chain_output, input_digests, step_key
 from mason.cache.lookup import Lookups
 from mason.cache.pusher import BackgroundPushes
@@ -43,14 +44,17 @@ class BuildCache:
         self.settings = settings
         self.reporter = reporter
         self.repo = settings.cache_repo
-        self.store = open_store(self.repo, client_factory=push_client,
-                                ttl_seconds=opts.cache_ttl_seconds,
-                                platform=(settings.platform.os, settings.platform.architecture))
         warn = lambda message: reporter.emit(ev.Warn(message))  # noqa: E731
+        # Guarded: once its registry is found down, no later lookup or push retries it.
+        self.store = GuardedStore(open_store(self.repo, client_factory=push_client,
+                                             ttl_seconds=opts.cache_ttl_seconds,
+                                             platform=(settings.platform.os, settings.platform.architecture)),
+                                  warn=warn)
         self.lookups = Lookups(self.store, warn=warn)
         self.pushes = BackgroundPushes(self.store, warn=warn)
         self.push_enabled = not opts.no_push_cache
         self.hash_cache: dict = {}
+        self.gate: Callable[[], None] = lambda: None   # waited for before any cache push
         self._steps: dict[int, list[StepCacheInfo]] = {}   # per stage: stages may run at once
         self.record_tag = record_tag(opts.destinations[0] if opts.destinations else None,
                                      _dockerfile_name(opts), opts.target)
@@ -59,6 +63,10 @@ class BuildCache:
             self._previous = self.lookups.background(self.store.get_document, self.record_tag)
         reporter.emit(ev.Info(f"layer cache: {self.repo}"
                               + (" (read only: --no-push-cache)" if not self.push_enabled else "")))
+
+    def unavailable(self, reason: str) -> None:
+        """The pre-flight found the cache repository down (it warned): no requests to it from now on."""
+        self.store.mark_down(reason, announce=False)
 
     # --- keys ----------------------------------------------------------------------------
     def writer(self, docker_media: bool) -> dict:
@@ -102,11 +110,14 @@ class BuildCache:
 
     def put_document(self, tag: str, document: dict) -> None:
         if self.push_enabled:
+            self.gate()
             self.pushes.document(tag, document)
 
-    def store_entry(self, planned: PlannedStep, layer: Any) -> None:
+    def store_entry(self, planned: PlannedStep, layer: Any, history_created: str | None = None) -> None:
+        """Store a miss's result; ``history_created`` is its history entry's time (a hit reuses it)."""
         if self.push_enabled and planned.cacheable and planned.key is not None:
-            self.pushes.entry(NewEntry(planned.key, layer, planned.created_by, planned.inputs))
+            self.gate()
+            self.pushes.entry(NewEntry(planned.key, layer, planned.created_by, planned.inputs, history_created))
 
     def stage_steps(self, index: int) -> list[StepCacheInfo]:
         """The report entries of stage ``index`` (appended to by that stage's thread only)."""
@@ -121,6 +132,7 @@ class BuildCache:
     def store_record(self) -> None:
         """Push this build's record (what the next build's report compares with)."""
         if self.push_enabled:
+            self.gate()
             self.pushes.document(self.record_tag, record_document(self.steps))
 
     def finish(self) -> None:

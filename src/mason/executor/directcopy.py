@@ -65,7 +65,8 @@ def skeleton_lowers(layers: list[LayerRef], direct: list[DirectLayer], store: La
     dirs, and the in-root paths those do not show. With ``hits``, every other layer not
     extracted yet (cache hits, base layers) is replaced by its skeleton (``skeletons``):
     worth it only when no later step of the stage needs the whole filesystem anyway."""
-    out, hidden = [], set()
+    out: list[LayerRef] = []
+    hidden: set[str] = set()
     for ref in layers:
         found: tuple[LayerRef, Path, frozenset[str]] | None = None
         if ref.directory is None:

@@ -15,7 +15,6 @@ import errno
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -23,6 +22,7 @@ from typing import Any, Mapping
 from mason.cache.basecache import BaseImageCache
 from mason.dockerfile import parse_dockerfile, plan_stages
 from mason.dockerfile.stages import Stage, StagePlan
+from mason.cancel import CancelToken
 from mason.errors import BuildError, ImageError, MasonError, NotSupportedError, UsageError
 from mason.executor import events as ev
 from mason.executor.baseplatform import check_single_platform, with_hint
@@ -34,6 +34,7 @@ from mason.context.ignore import load_ignore
 from mason.executor.layerstore import LayerStore
 from mason.executor.options import BuildOptions
 from mason.executor.outputs import Output, write_outputs
+from mason.executor.preflight import PushPreflight
 from mason.executor.pushcheck import check_cache_repo
 from mason.executor.registryaccess import pull_routes, registry_options
 from mason.executor.rootfs import OverlayStrategy, WalkStrategy
@@ -67,11 +68,13 @@ class BuildResult:
 
 
 def run_build(options: BuildOptions, *, reporter=None, env: Mapping[str, str] | None = None,
-              registry=None) -> BuildResult:
+              registry=None, cancel: CancelToken | None = None) -> BuildResult:
     """Build the image ``options`` describes and write it to every requested output.
 
     ``env`` is the process environment as a mapping (credentials, ``SOURCE_DATE_EPOCH``);
     ``registry`` a ``mason.registry.RegistryClient`` (made from ``env`` when None).
+    ``cancel``: a token the caller sets to stop the build (the CLI's signal handler): the
+    build's registry transfers in flight are cut at once (``mason.cancel``).
     Digest files (``--digest-file`` …) are the caller's to write from the result, after a
     successful push (``mason.cli.digest_files``).
     """
@@ -79,7 +82,7 @@ def run_build(options: BuildOptions, *, reporter=None, env: Mapping[str, str] | 
     env = dict(env or {})
     settings = parse_settings(options, env)     # every user error in the options, before any work
     with WorkDir(options.work_root, scratch_fs=options.scratch_fs) as work:
-        build = Build(settings, work, reporter=reporter, env=env, registry=registry)
+        build = Build(settings, work, reporter=reporter, env=env, registry=registry, cancel=cancel)
         try:
             return build.run()
         except OSError as exc:
@@ -99,7 +102,7 @@ class Build:
     """One build: its collaborators, made on first use, and the stage results."""
 
     def __init__(self, settings: Settings, work: WorkDir, *, reporter: ev.Reporter, env: Mapping[str, str],
-                 registry: Any = None):
+                 registry: Any = None, cancel: CancelToken | None = None):
         options = settings.options
         self.settings = settings
         self.options = options
@@ -116,7 +119,8 @@ class Build:
         # records are kept per stage and read back in stage order, whatever finished first.
         self.results: dict[int, StageState] = {}
         self._records: dict[int, list[StepRecord]] = {}
-        self.cancel = threading.Event()    # set when a stage failed or the build is stopping
+        # set when a stage failed or the build is stopping; setting it cuts downloads in flight
+        self.cancel = cancel if cancel is not None else CancelToken()
         self._lazy = threading.RLock()     # one isolation probe, one client, one runner
         self._pulls: dict[tuple[str, str], threading.Lock] = {}
         self._runner: Any = None
@@ -133,6 +137,8 @@ class Build:
         self.cache: BuildCache | None = None   # with --cache=true
         self._routes: Any = None           # mason.registry.mirrors.PullRoutes, from --registry-mirror/-map
         self._tls: Any = None              # the TlsTrust made when the caller gave none
+        self._preflight: PushPreflight | None = None   # the push-permission checks, once started
+        self._cache_down: str | None = None  # the pre-flight found the cache repository down
 
     # --- collaborators ---------------------------------------------------------------------
     @property
@@ -159,7 +165,7 @@ class Build:
 
         return RegistryClient(keychain=default_keychain(self.env),
                               options=registry_options(self.options.registry, push=push,
-                                                       trust=self.tls))
+                                                       trust=self.tls), cancel=self.cancel)
 
     @property
     def tls(self):
@@ -200,6 +206,7 @@ class Build:
 
         assert self.work.data is not None, "the work dir is open before isolation is probed"
         isolation = choose(detect(self.work.data), self.options.isolation, force=self.options.force)
+        self._await_preflight()            # nothing runs, no root is replaced, before push access is known
         if isolation.level == "host-root":
             self._open_host_root(isolation)
             return
@@ -291,16 +298,28 @@ class Build:
         for warning in apply_checks(directives, plan.warnings, name):
             self.reporter.emit(ev.Warn(str(warning)))
         self.plan = plan
+        _check_no_cache_stages(opts.no_cache_stages, plan)
         self._check_emulation(plan)
         self.ignore = load_ignore(Path(opts.context_dir), opts.dockerfile)
         self.context = SourceTree(str(opts.context_dir), self.ignore)
-        self._check_push_permission()
-        if not opts.cache or _host_root_possible(opts):
-            self._choose_isolation()       # host-root: the root is verified before anything runs
-        if opts.cache:
-            self.cache = BuildCache(self.settings, push_client=lambda: self.push_registry, reporter=self.reporter)
+        self._preflight = self._start_push_permission_check()
         try:
+            if opts.cache:
+                self.cache = BuildCache(self.settings, push_client=lambda: self.push_registry,
+                                        reporter=self.reporter)
+                self.cache.gate = self._await_preflight     # no cache push before the check passed
+                if self._cache_down is not None:
+                    self.cache.unavailable(self._cache_down)
+            if not opts.cache or _host_root_possible(opts):
+                self._choose_isolation()       # host-root: the root is verified before anything runs
             return self._build_and_write(plan)
+        except Exception:
+            # An interrupt is not held up by a check still running; any other failure
+            # gives way to the pre-flight's error, as when the check ran first.
+            failed = self._preflight.failure() if self._preflight is not None else None
+            if failed is not None:
+                raise failed from None
+            raise
         finally:
             try:
                 if self.cache is not None:
@@ -339,10 +358,11 @@ class Build:
         config = final.config
         if opts.labels:
             config.add_labels(opts.labels.items())
-        config_doc = config.finish(self.settings.created())
+        config_doc = config.finish(self.settings.created(), from_history=not self.settings.fixed_time)
         image = build_image(config_doc, final.layers, docker_media=final.docker_media)
         if self.cache is not None:
             self.cache.store_record()  # in the background, alongside the image push
+        self._await_preflight()
         pushed = write_outputs(image, self._outputs(), warn=self._warn)
         for target, digest in pushed:
             if target in opts.destinations:
@@ -382,24 +402,34 @@ class Build:
         if wanted:
             require_emulation(wanted, self.options.binfmt_dir or DEFAULT_DIR)
 
-    def _check_push_permission(self) -> None:
+    def _start_push_permission_check(self) -> PushPreflight | None:
         """Kaniko checks push access before building, so a 20-minute build does not end in
         DENIED; done here for every destination and, unlike Kaniko, for the cache repository
-        the build will push layers to (concurrently)."""
+        the build will push layers to, concurrently with each other and with base resolution
+        and cache lookups (``mason.executor.preflight``: what waits for them)."""
         opts = self.options
         if not opts.check_push_permission:
-            return
+            return None
         refs = {} if opts.no_push else {parse_reference(d).name: parse_reference(d) for d in opts.destinations}
         checks = [lambda r=r: self.push_registry.check_push_permission(r) for r in refs.values()]
         if opts.cache and not opts.no_push_cache:
-            checks.append(lambda: check_cache_repo(self.options, lambda: self.push_registry))
+            checks.append(self._check_cache_repo)
         if not checks:
-            return
-        with ThreadPoolExecutor(max_workers=min(4, len(checks))) as pool:
-            for future in [pool.submit(check) for check in checks]:
-                warning = future.result()
-                if isinstance(warning, str):
-                    self.reporter.emit(ev.Warn(warning))
+            return None
+        return PushPreflight(checks, warn=lambda message: self.reporter.emit(ev.Warn(message)), cancel=self.cancel)
+
+    def _check_cache_repo(self) -> str | None:
+        warning = check_cache_repo(self.options, lambda: self.push_registry)
+        if warning is not None:            # down: no lookup or cache push of this build tries it again
+            self._cache_down = warning
+            if self.cache is not None:
+                self.cache.unavailable(warning)
+        return warning
+
+    def _await_preflight(self) -> None:
+        """Before anything is changed or pushed: the push-permission checks passed (or raise)."""
+        if self._preflight is not None:
+            self._preflight.wait()
 
     def stage_jobs(self) -> int:
         """How many stages may build at once: ``stage_jobs``, or the CPUs this process has."""
@@ -542,3 +572,12 @@ def _host_root_possible(opts) -> bool:
     from mason.sandbox.container import container_hint, runtime_roots
 
     return os.geteuid() == 0 and container_hint() is not None and not runtime_roots()[1]
+
+
+def _check_no_cache_stages(names: frozenset[str], plan) -> None:
+    """Every ``--no-cache-filter`` stage exists: a misspelt one would silently use the cache."""
+    known = {s.name.lower() for s in plan.stages if s.name} | {str(s.index) for s in plan.stages}
+    unknown = sorted(n for n in names if n.lower() not in known)
+    if unknown:
+        raise UsageError(f"--no-cache-filter: no stage named {', '.join(unknown)}",
+                         hint="stages: " + ", ".join(s.name or str(s.index) for s in plan.stages))

@@ -9,17 +9,49 @@ its overlay upper dir, which already is that format.
 
 from __future__ import annotations
 
+import contextlib
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO, Callable, Iterator
 
 from mason.executor.layerstore import LayerStore
 # at module level: imported lazily from stage threads it raced (a partially initialised module)
 from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, extract_layer
-from mason.errors import BuildError
+from mason.errors import BuildError, DigestMismatchError, LayerError, SourceRange
 from mason.oci.descriptor import Descriptor
+
+
+@dataclass(frozen=True)
+class BaseOrigin:
+    """The FROM a base layer came in by: a broken or hostile layer is that line's error, naming
+    the image (``base:1@sha256:…``), whichever later step first needed its files."""
+
+    source: SourceRange
+    base: str                  # the FROM's image as written (expanded)
+    image: str                 # the image resolved: ``base@sha256:…``
+
+
+_LABEL = re.compile(r"^layer \S+: ")
+
+
+@contextlib.contextmanager
+def base_errors(ref: "LayerRef") -> Iterator[None]:
+    """Re-raise a base layer's LayerError (or diff_id mismatch) at its FROM line: ``Dockerfile:1:
+    FROM base:1: layer sha256:… of base:1@sha256:…: <what is wrong>``, with the FROM's
+    ``SourceRange``. Errors of a step's own layers, and every other error, pass unchanged."""
+    try:
+        yield
+    except (LayerError, DigestMismatchError) as exc:
+        origin = ref.base
+        if origin is None or exc.source is not None:
+            raise
+        src = origin.source
+        what = _LABEL.sub("", exc.message)
+        raise type(exc)(f"{src.file}:{src.start_line}: FROM {origin.base}: layer {ref.descriptor.digest} "
+                        f"of {origin.image}: {what}", hint=exc.hint, source=src) from exc
 
 
 @dataclass
@@ -30,11 +62,14 @@ class LayerRef:
     origin: object | None = None                          # mason.image.view.Origin, for mounts
     directory: Path | None = None
     produced_in: Path | None = None                       # walk mode: root already holding it
+    base: BaseOrigin | None = None                        # a base image's layer: the FROM it came by
 
 
-def layer_refs_of(image) -> list[LayerRef]:
-    """LayerRefs for every layer of an ``mason.image.Image`` view (nothing is read yet)."""
-    return [LayerRef(layer.diff_id, layer.descriptor, layer.open, image.origin) for layer in image.layers]
+def layer_refs_of(image, base: BaseOrigin | None = None) -> list[LayerRef]:
+    """LayerRefs for every layer of an ``mason.image.Image`` view (nothing is read yet);
+    ``base``: the FROM that brought them, where their errors are reported."""
+    return [LayerRef(layer.diff_id, layer.descriptor, layer.open, image.origin, base=base)
+            for layer in image.layers]
 
 
 def materialize(layers: list[LayerRef], store: LayerStore, *, jobs: int = 2) -> list[Path]:
@@ -63,7 +98,8 @@ def materialize(layers: list[LayerRef], store: LayerStore, *, jobs: int = 2) -> 
                 build_image(CancellableStream(blob, cancel), image, media_type=ref.descriptor.media_type,
                             options=options, expected_diff_id=ref.diff_id)
 
-        ref.directory = store.lower(ref.diff_id, extract, write_image)
+        with base_errors(ref):
+            ref.directory = store.lower(ref.diff_id, extract, write_image)
 
     missing = [ref for ref in layers if ref.directory is None]
     if len(missing) <= 1 or jobs <= 1:
@@ -88,7 +124,9 @@ def materialize(layers: list[LayerRef], store: LayerStore, *, jobs: int = 2) -> 
 class CancellableStream:
     """A blob stream whose next read fails once ``cancel`` is set, so an extraction in a worker
     thread stops within one read; the store then discards its temporary directory. ``error``
-    makes the exception raised (a stopping build, or a stage cancelled by a failed sibling)."""
+    makes the exception raised (a stopping build, or a stage cancelled by a failed sibling).
+    A read blocked on a slow registry is woken by the build's ``CancelToken`` (it cuts the
+    registry client's connections), not by this."""
 
     def __init__(self, stream: BinaryIO, cancel: threading.Event, error: Callable[[], Exception] | None = None):
         self._stream = stream
@@ -113,8 +151,12 @@ class CancellableStream:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc) -> None:
-        self._stream.close()
+    def __exit__(self, exc_type, *exc) -> None:
+        abort = getattr(self._stream, "abort", None)
+        if exc_type is not None and abort is not None:
+            abort()     # an extraction that failed or was cut reads no further (no drain)
+        else:
+            self._stream.close()
 
     def __getattr__(self, name):
         return getattr(self._stream, name)

@@ -21,6 +21,14 @@ class SecretSource:
 
 
 @dataclass(frozen=True)
+class SshSource:
+    """``--ssh ID[=SOCKET]``: the ssh agent socket ``RUN --mount=type=ssh,id=ID`` reaches."""
+
+    id: str
+    socket: str
+
+
+@dataclass(frozen=True)
 class RegistryAccess:
     """How the build reaches registries, in Kaniko's terms (its flags map one to one).
 
@@ -94,6 +102,7 @@ class BuildOptions:
     # (mason.executor.scratchfs; False: a plain directory under work_root)
     scratch_fs: bool = True
     secrets: tuple[SecretSource, ...] = ()
+    ssh: tuple[SshSource, ...] = ()
     # the layer cache
     cache: bool = False
     cache_repo: str | None = None
@@ -101,6 +110,9 @@ class BuildOptions:
     cache_copy_layers: bool = True          # Kaniko defaults to false; our COPY keys are exact
     cache_run_layers: bool = True
     no_push_cache: bool = False
+    # --no-cache-filter: stages (names or numbers) whose steps run even on a hit (BuildKit's
+    # no-cache=STAGE); what they make is still stored for later builds
+    no_cache_stages: frozenset[str] = frozenset()
     cache_report: Path | None = None        # --cache-report FILE: per-step keys, hits, why a miss
     # registries
     registry: RegistryAccess = field(default_factory=RegistryAccess)

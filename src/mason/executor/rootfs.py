@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from mason.executor.layers import LayerRef, materialize
+from mason.executor.layers import LayerRef, base_errors, materialize
 from mason.executor.layerstore import LayerStore
 from mason.errors import BuildError
 from mason.snapshot.changeset import ChangeSet
@@ -148,7 +148,7 @@ class WalkStrategy:
             for ref in layers[applied:]:
                 if ref.produced_in == root:
                     continue
-                with ref.opener() as blob:
+                with base_errors(ref), ref.opener() as blob:
                     extract_layer(blob, root, media_type=ref.descriptor.media_type,
                                   options=ExtractOptions(mode="apply", allowed_devices=SAFE_DEVICES,
                                                          **({"limits": self.limits} if self.limits else {})),

@@ -45,6 +45,11 @@ class Settings:
     cache_repo: str | None             # with --cache=true: where entries live
     snapshot_ignores: tuple[str, ...]  # paths left out of every layer
 
+    @property
+    def fixed_time(self) -> bool:
+        """Every timestamp is the one given (SOURCE_DATE_EPOCH, --reproducible), not a clock's."""
+        return self.source_date_epoch is not None or self.options.reproducible
+
     def created(self) -> str | None:
         """The timestamp for configs and history: fixed when reproducible or given."""
         epoch = self.source_date_epoch

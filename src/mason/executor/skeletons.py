@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 # at module level: imported lazily from stage threads it raced (a partially initialised module)
+from mason.executor.layers import base_errors
 from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, extract_layer
 
 
@@ -44,7 +45,7 @@ class Skeletons:
             options = ExtractOptions(mode="overlay", skeleton=True, allowed_devices=SAFE_DEVICES,
                                      cancel=self._cancel, **({"limits": self._limits} if self._limits else {}))
             try:
-                with ref.opener() as blob:
+                with base_errors(ref), ref.opener() as blob:
                     result = extract_layer(blob, dest, media_type=ref.descriptor.media_type, options=options,
                                            expected_diff_id=ref.diff_id)
             except BaseException:

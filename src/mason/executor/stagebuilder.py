@@ -26,7 +26,7 @@ from mason.dockerfile.suggest import with_suggestion
 from mason.errors import BuildError, MasonError, SourceRange
 from mason.executor import events as ev
 from mason.executor.buildcache import BuildCache, PlannedStep
-from mason.executor.layers import CancellableStream, LayerRef, layer_refs_of
+from mason.executor.layers import BaseOrigin, CancellableStream, LayerRef, layer_refs_of
 from mason.executor.layerstore import LayerStore
 from mason.executor.settings import Settings
 from mason.executor.skeletons import Skeletons
@@ -149,8 +149,10 @@ class StageBuilder:
             onbuild = list((data.get("config") or {}).get("OnBuild") or [])
             config = StageConfig(data)
             docker = image.media_type == mt.DOCKER_MANIFEST
-            state = StageState(stage, _stoppable(layer_refs_of(image), svc.cancel), config, docker)
             base_text = f"{stage.base}@{image.digest}"
+            at = stage.from_.location
+            origin = BaseOrigin(SourceRange(at.file, at.start_line, at.end_line), stage.base, base_text)
+            state = StageState(stage, _stoppable(layer_refs_of(image, origin), svc.cancel), config, docker)
             if svc.cache is not None:
                 key = chain_start(platform=build_platform, base_digest=image.digest)
         state.cache_key = key
@@ -274,7 +276,8 @@ class StageBuilder:
         state, cache, step = self._state(), self.services.cache, step_for(ins)
         assert cache is not None
         key = cache.key_after(planned, state.cache_key)
-        entry = cache.lookups.result(key) if key is not None and planned.cacheable else None
+        usable = key is not None and planned.cacheable
+        entry = cache.lookups.result(key) if usable and not self._no_cache() else None
         record.cache_key = key
         if entry is not None:
             record.cache = "hit"
@@ -283,9 +286,16 @@ class StageBuilder:
             record.cache = "miss" if key is not None and planned.cacheable else "none"
             layer = step.execute(ins, ctx)
             state.built_locally = True
-            cache.store_entry(planned, layer)
+            history = state.config.doc["history"]
+            cache.store_entry(planned, layer, history[-1].get("created") if history else None)
         state.cache_key = cache.chain_after(state.cache_key, planned, ins.name, layer)
         return layer
+
+    def _no_cache(self) -> bool:
+        """This stage is in ``--no-cache-filter``: its steps run (and are stored) even on a hit."""
+        names = self.services.settings.options.no_cache_stages
+        stage = self.stage
+        return bool(names) and any(n.lower() == (stage.name or "").lower() or n == str(stage.index) for n in names)
 
     def _report(self, ins: Any, record: StepRecord, planned: PlannedStep | None) -> None:
         cache = self.services.cache
@@ -320,6 +330,8 @@ def _stoppable(refs: list[LayerRef], cancel: threading.Event) -> list[LayerRef]:
 def locate(exc: MasonError, instruction: Instruction) -> None:
     """Attach the Dockerfile location to an error that does not have one yet: as a
     ``SourceRange`` (the instruction's lines) and, for people reading the text, as a prefix."""
+    if exc.source is not None and f"{exc.source.file}:{exc.source.start_line}:" in exc.message:
+        return  # located already, elsewhere (a base layer's error at its FROM line)
     loc = instruction.location
     lines = f"{loc.start_line}-{loc.end_line}" if loc.end_line > loc.start_line else str(loc.start_line)
     where = f"{loc.file}:{lines}"

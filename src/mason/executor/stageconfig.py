@@ -165,9 +165,15 @@ class StageConfig:
             entry["empty_layer"] = True
         self.doc["history"].append(entry)
 
-    def finish(self, created: str | None) -> dict[str, Any]:
-        """The final config document (a copy), with ``created`` set and empty fields dropped."""
+    def finish(self, created: str | None, *, from_history: bool = False) -> dict[str, Any]:
+        """The final config document (a copy), with ``created`` set and empty fields dropped.
+
+        ``from_history`` (times not fixed): as BuildKit's exporter, history entries without a
+        time get the first new layer's (or the previous entry's), and ``created`` is the last
+        entry's, so a build whose layers all come from the cache is the same image."""
         doc = self.snapshot()
+        if from_history:
+            created = fill_history_times(doc["history"]) or created
         if created:
             doc["created"] = created
         cfg = doc["config"]
@@ -175,3 +181,28 @@ class StageConfig:
             # Docker omits empty optional fields; an explicit empty Cmd/Entrypoint stays absent too.
             del cfg[key]
         return doc
+
+
+def fill_history_times(history: list[dict[str, Any]]) -> str | None:
+    """Give entries without ``created`` BuildKit's times (exporter/containerimage/writer.go):
+    the first time after the first untimed entry, then each timed entry's for those after it.
+    Returns the last entry's time (None when no entry has one)."""
+    created, untimed = None, False
+    for entry in history:
+        if entry.get("created"):
+            created = entry["created"]
+            if untimed:
+                break
+        else:
+            untimed = True
+    untimed = False
+    for i, entry in enumerate(history):
+        if entry.get("created"):
+            if untimed:
+                created = entry["created"]
+        else:
+            untimed = True
+            if created:
+                history[i] = {"created": created, **entry}   # the key where an entry's own time is
+    return history[-1].get("created") if history else None
+

@@ -118,7 +118,10 @@ class StageLayers:
         return ref
 
     def add_cached(self, entry: CacheEntry, created_by: str) -> LayerRef | None:
+        # the time the layer was made (BuildKit keeps a cached layer's own), unless times are fixed
         state, created = self._state, self._settings.created()
+        if entry.history_created and not self._settings.fixed_time:
+            created = entry.history_created
         if entry.layer is None:
             state.config.add_empty_history(created_by, created)
             return None

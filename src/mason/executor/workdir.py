@@ -9,7 +9,9 @@ and removes it.
 Where it can (root, loop devices, e2fsprogs, not on tmpfs), everything the build writes lives
 on a fresh ext4 of its own mounted at ``<work dir>/fs`` (``mason.executor.scratchfs``: why, and
 what it costs); ``sub`` and ``data`` point there, and ``close`` unmounts it like any other
-mount below the work dir, then removes its one backing file.
+mount below the work dir, then removes its one backing file. That filesystem is made on first
+use of ``data``/``sub``, not when the work dir opens: a build whose every step is a cache hit
+writes no file, and mkfs, mount, unmount and removal were a large share of its run time.
 """
 
 from __future__ import annotations
@@ -67,9 +69,10 @@ class WorkDir:
     def __init__(self, root: Path | str | None = None, *, scratch_fs: bool = True):
         self.root = Path(root) if root is not None else Path(tempfile.gettempdir())
         self.path: Path | None = None
-        self.data: Path | None = None          # where sub() directories go: path, or path/fs
+        self._data: Path | None = None         # where sub() directories go: path, or path/fs
         self._scratch_fs = scratch_fs
-        self.scratch_refused: str | None = None  # why there is no scratch filesystem
+        self._scratch_refused: str | None = None  # why there is no scratch filesystem
+        self._made = threading.Lock()          # stages on worker threads: one scratch fs
         self._lock_fd: int | None = None
         self._early: list[threading.Thread] = []
 
@@ -107,25 +110,38 @@ class WorkDir:
                              f"keep removing it", hint="give each build its own --work-dir")
         spread_subdirs(self.path)  # see dirspread: keeps file creation fast after mass deletes
         self._lock_fd = fd
-        self.data = self.path
-        if self._scratch_fs:
-
-            self.scratch_refused = scratchfs.create(self.path / "scratch.img", self.path / "fs")
-            if self.scratch_refused is None:
-                self.data = self.path / "fs"
-        else:
-            self.scratch_refused = "disabled"
         return self.path
+
+    @property
+    def data(self) -> Path | None:
+        """Where the build's files go (the scratch filesystem, made now if it is not yet)."""
+        if self._data is None and self.path is not None:
+            with self._made:
+                if self._data is None and self.path is not None:
+                    self._data = self._make_data(self.path)
+        return self._data
+
+    @property
+    def scratch_refused(self) -> str | None:
+        """Why the build's files are not on a scratch filesystem of their own (None: they are)."""
+        _ = self.data
+        return self._scratch_refused
+
+    def _make_data(self, path: Path) -> Path:
+        if not self._scratch_fs:
+            self._scratch_refused = "disabled"
+            return path
+        self._scratch_refused = scratchfs.create(path / "scratch.img", path / "fs")
+        return path / "fs" if self._scratch_refused is None else path
 
     def check(self) -> None:
         """Raise if the scratch filesystem recorded I/O errors (its host filled up under it):
         what the build wrote may be lost, so nothing may be made from it."""
-        if self.data is None or self.data == self.path:
-            return
-
-        count = scratchfs.errors(self.data)
+        if self._data is None or self._data == self.path:
+            return                     # nothing written, or not on a scratch filesystem
+        count = scratchfs.errors(self._data)
         if count:
-            raise BuildError(f"the build's scratch filesystem {self.data} recorded {count} I/O error(s); "
+            raise BuildError(f"the build's scratch filesystem {self._data} recorded {count} I/O error(s); "
                              "its writes may be lost, so no image is written",
                              hint="the disk under --work-dir probably filled up: free space there")
 
@@ -143,8 +159,10 @@ class WorkDir:
         """Start removing a subdirectory nothing will use again (e.g. the step dirs once every
         stage is built) in a background thread, so its removal overlaps the image push
         instead of following it. ``close`` waits for it. The subdirectory must hold no mount."""
-        assert self.data is not None, "work dir not open"
-        victim = self.data.joinpath(*parts)
+        assert self.path is not None, "work dir not open"
+        if self._data is None:
+            return     # nothing was ever written
+        victim = self._data.joinpath(*parts)
         if not victim.is_dir() or mounts_below(victim):
             return     # left to close(), which unmounts first
         doomed = victim.with_name(f".removing-{victim.name}-{len(self._early)}")
@@ -157,7 +175,7 @@ class WorkDir:
         """Unmount everything below the work dir, then remove it. Safe to call twice."""
         if self.path is None:
             return
-        path, self.path, self.data = self.path, None, None
+        path, self.path, self._data = self.path, None, None
         try:
             for thread in self._early:
                 thread.join()
@@ -205,7 +223,7 @@ def _force_remove(func, path, exc_info) -> None:
 
 def remove_stale(root: Path) -> list[Path]:
     """Remove work dirs under ``root`` whose owning process is gone. Returns what was removed."""
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(root.iterdir())
     except FileNotFoundError:

@@ -48,19 +48,6 @@ def clear_for_nondir(host: str, shown: str) -> None:
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def _create(host: str, shown: str) -> int:
-    """Open a new regular file at ``host``; a non-directory already there is replaced.
-
-    Creating first and clearing only on EEXIST saves an ``lstat`` per file in the common
-    case (nothing there): every path lookup in an overlay root searches all its layers.
-    """
-    try:
-        return os.open(host, _CREATE, 0o600)
-    except FileExistsError:
-        clear_for_nondir(host, shown)
-        return os.open(host, _CREATE, 0o600)
-
-
 def _finish(fd: int, meta: Meta) -> None:
     """``apply_meta`` on the open descriptor: no path lookups (same order: chown first)."""
     os.fchown(fd, meta.uid, meta.gid)
@@ -75,7 +62,15 @@ def write_stream(host: str, shown: str, src_fd: int, meta: Meta, size: int | Non
     ``size`` (the source's size, when the caller has it from its ``stat``) lets the copy
     stop without the extra ``sendfile`` call that would return 0.
     """
-    fd = _create(host, shown)
+    # Created first and cleared only on EEXIST: saves an ``lstat`` per file in the common case
+    # (nothing there), since every path lookup in an overlay root searches all its layers.
+    try:
+        fd = os.open(host, _CREATE, 0o600)
+    except FileExistsError:
+        if _already_there(host, src_fd, meta, size):
+            return
+        clear_for_nondir(host, shown)
+        fd = os.open(host, _CREATE, 0o600)
     try:
         offset = 0
         while size is None or offset < size:
@@ -90,6 +85,40 @@ def write_stream(host: str, shown: str, src_fd: int, meta: Meta, size: int | Non
                 break
             offset += sent
         _finish(fd, meta)
+    finally:
+        os.close(fd)
+
+
+def _already_there(host: str, src_fd: int, meta: Meta, size: int | None) -> bool:
+    """The file at ``host`` is already what writing would make (bytes, owner, mode, mtime, no
+    xattrs): leave it alone.  Replacing it would give a new inode and ctime with nothing
+    visible changed, which the stat walker cannot tell from a real change; the overlay method
+    drops such a file after comparing bytes, so both give the same layer either way."""
+    if meta.mtime_ns is None:
+        return False
+    try:
+        st = os.lstat(host)
+    except OSError:
+        return False
+    if not (stat.S_ISREG(st.st_mode) and st.st_uid == meta.uid and st.st_gid == meta.gid
+            and stat.S_IMODE(st.st_mode) == meta.mode and st.st_mtime_ns == meta.mtime_ns
+            and st.st_size == (os.fstat(src_fd).st_size if size is None else size)):
+        return False
+    try:
+        if any(not n.startswith(("trusted.overlay.", "user.overlay.")) for n in os.listxattr(host, follow_symlinks=False)):
+            return False
+        fd = os.open(host, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        offset = 0
+        while True:
+            want, have = os.pread(src_fd, 1 << 20, offset), os.read(fd, 1 << 20)
+            if want != have:
+                return False
+            if not want:
+                return True
+            offset += len(want)
     finally:
         os.close(fd)
 

@@ -61,6 +61,9 @@ class Authenticator:
         self._challenges: dict[str, Challenge | None] = {}
         self._credentials: dict[str, Credential] = {}
         self._tokens: dict[tuple[str, frozenset[str]], _Token] = {}
+        # One token request per (registry, scopes) at a time: a stage's cache lookups start
+        # together, and each used to fetch the same token for itself.
+        self._fetching: dict[tuple[str, frozenset[str]], threading.Lock] = {}
 
     # -- state --------------------------------------------------------------------------------
     def knows(self, registry: str) -> bool:
@@ -103,11 +106,20 @@ class Authenticator:
         key = (registry, frozenset(scopes))
         with self._lock:
             token = self._tokens.get(key)
-        if token is None or token.expires_at - _EXPIRY_MARGIN <= self._clock():
-            token = self._fetch_token(registry, challenge, credential, key[1])
+            if token is not None and not self._stale(token):
+                return f"Bearer {token.value}"
+            gate = self._fetching.setdefault(key, threading.Lock())
+        with gate:                        # whoever waited here finds the token just fetched
             with self._lock:
-                self._tokens[key] = token
+                token = self._tokens.get(key)
+            if token is None or self._stale(token):
+                token = self._fetch_token(registry, challenge, credential, key[1])
+                with self._lock:
+                    self._tokens[key] = token
         return f"Bearer {token.value}"
+
+    def _stale(self, token: _Token) -> bool:
+        return token.expires_at - _EXPIRY_MARGIN <= self._clock()
 
     def on_unauthorized(self, registry: str, scopes: Iterable[str], response: requests.Response) -> bool:
         """After a 401: learn its challenge, drop the stale token; True if retrying may succeed."""

@@ -21,6 +21,7 @@ from mason.errors import AuthError, DigestMismatchError, ImageError, RegistryErr
 from mason.oci.digest import VerifyingReader, digest_bytes, verify_bytes
 from mason.oci.reference import Reference, registry_api_host, validate_digest
 from mason.registry.auth import Authenticator, pull_scope, push_scope
+from mason.registry.interrupt import TransferCancelled
 from mason.registry.diagnostics import error_from_response
 from mason.registry.download import ResumingBody
 from mason.registry.keychain import Keychain
@@ -39,13 +40,17 @@ class RegistryClient:
     def __init__(self, *, keychain: Keychain | None = None, options: RegistryOptions | None = None,
                  session: requests.Session | None = None, logger: logging.Logger | None = None,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
-                 wall_clock: Callable[[], float] = time.time, rng: random.Random | None = None):
+                 wall_clock: Callable[[], float] = time.time, rng: random.Random | None = None,
+                 cancel=None):
+        """``cancel``: the build's ``mason.cancel.CancelToken``; setting it cuts every request
+        in flight (``mason.registry.transport``) and stops blob and manifest reads."""
         self.options = options or RegistryOptions()
+        self._cancel = cancel
         self.logger = logger or logging.getLogger("mason.registry")
         if not any(isinstance(f, RedactingFilter) for f in self.logger.filters):
             self.logger.addFilter(RedactingFilter())
         self._transport = Transport(self.options, session=session, logger=self.logger, sleep=sleep, clock=clock,
-                                    wall_clock=wall_clock, rng=rng)
+                                    wall_clock=wall_clock, rng=rng, cancel=cancel)
         self._auth = Authenticator(keychain, self._transport, clock=clock)
 
     # -- plumbing -----------------------------------------------------------------------------
@@ -91,10 +96,17 @@ class RegistryClient:
                                  headers=headers, stream=True)
         if response.status_code != 200:
             raise self._error(response, ref.registry, f"manifest {ref}")
-        with response:
-            data = _read_limited(response, MAX_MANIFEST_SIZE, what=f"manifest {ref}")
-            media_type = _media_type(response)
-            header_digest = response.headers.get("Docker-Content-Digest")
+        try:
+            with response:
+                data = _read_limited(response, MAX_MANIFEST_SIZE, what=f"manifest {ref}")
+                media_type = _media_type(response)
+                header_digest = response.headers.get("Docker-Content-Digest")
+        except (requests.exceptions.RequestException, OSError):
+            if self._cancel is not None and self._cancel.is_set():
+                raise TransferCancelled(f"download of manifest {ref} cancelled: the build is stopping") from None
+            raise
+        if self._cancel is not None and self._cancel.is_set():
+            raise TransferCancelled(f"download of manifest {ref} cancelled: the build is stopping")
         if ref.digest:
             verify_bytes(data, ref.digest, None, f"manifest {ref}")
             return data, media_type, ref.digest
@@ -166,7 +178,8 @@ class RegistryClient:
         body = ResumingBody(response, lambda headers: self._request("GET", repo.registry, url, scopes,
                                                                     headers=headers, stream=True),
                             self._transport.retrier(), expected_size=size,
-                            what=f"download of blob {digest} from {repo.name}", registry=repo.registry)
+                            what=f"download of blob {digest} from {repo.name}", registry=repo.registry,
+                            cancelled=self._transport.cancelled)
         reader = VerifyingReader(body.read, digest, size, f"blob {digest} from {repo.name}",
                                  on_close=body.close, drain_on_close=True)
         return reader  # type: ignore[return-value]

@@ -7,6 +7,10 @@ its connection pools are sized for that, and per-host TLS adapters are mounted u
 Every HTTPS connection trusts the build's ``TlsTrust`` (plus a host's own CA); a registry
 that looks local (``mason.registry.localhost``) and does not speak TLS is reached over plain
 HTTP, as go-containerregistry does, and the log says so.
+
+With the build's ``cancel`` token (``mason.cancel``), every connection the adapters have
+checked out is tracked (``mason.registry.interrupt.InFlight``): setting the token shuts them
+all down, so no request of a stopping build waits on a slow registry, and none is retried.
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from mason.cancel import on_cancel
 from mason.registry.diagnostics import TEMPORARY_STATUSES, connection_error, display_url
+from mason.registry.interrupt import InFlight, TransferCancelled
 from mason.registry.options import RegistryOptions
 from mason.registry.redact import redact
 from mason.registry.retry import Retrier
@@ -36,8 +42,10 @@ class Transport:
     def __init__(self, options: RegistryOptions, *, session: requests.Session | None = None,
                  logger: logging.Logger | None = None, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], float] = time.time,
-                 rng: random.Random | None = None):
+                 rng: random.Random | None = None, cancel: threading.Event | None = None):
         self.options = options
+        self.cancel = cancel
+        self.inflight = InFlight()
         self.logger = logger or logging.getLogger("mason.registry")
         self._sleep, self._clock, self._wall_clock = sleep, clock, wall_clock
         self._rng = rng or random.Random()
@@ -56,6 +64,9 @@ class Transport:
                                                    pool_maxsize=options.pool_size))
             session.mount("http://", HTTPAdapter(pool_connections=options.pool_size,
                                                  pool_maxsize=options.pool_size))
+            for adapter in session.adapters.values():
+                self.inflight.track(adapter)
+            on_cancel(cancel, self.inflight.cut)
         session.headers["User-Agent"] = options.user_agent
         self.session = session
 
@@ -108,12 +119,27 @@ class Transport:
                                                  verify=not settings.skip_tls_verify)
                     adapter = TrustAdapter(context, pool_connections=self.options.pool_size,
                                            pool_maxsize=self.options.pool_size)
+                    self.inflight.track(adapter)
                     self.session.mount(f"https://{host}/", adapter)
                     self._mounted.add(host)
         return not settings.skip_tls_verify
 
+    def cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
+
+    def check_cancelled(self, what: str) -> None:
+        if self.cancelled():
+            raise TransferCancelled(f"{what} cancelled: the build is stopping")
+
+    def _wait(self, seconds: float) -> None:
+        """A retry's back-off; a stopping build does not sit it out."""
+        if self.cancel is not None and self._sleep is time.sleep:
+            self.cancel.wait(seconds)
+        else:
+            self._sleep(seconds)
+
     def retrier(self) -> Retrier:
-        return Retrier(self.options.retry, sleep=self._sleep, clock=self._clock, wall_clock=self._wall_clock,
+        return Retrier(self.options.retry, sleep=self._wait, clock=self._clock, wall_clock=self._wall_clock,
                        rng=random.Random(self._rng.random()))
 
     # -- requests -----------------------------------------------------------------------------
@@ -137,6 +163,7 @@ class Transport:
                 value = authorize()
                 if value:
                     request_headers["Authorization"] = value
+            self.check_cancelled(f"{method} {display_url(url)}")
             data = body() if body is not None else None
             try:
                 self.logger.debug("%s %s", method, display_url(url))
@@ -145,6 +172,7 @@ class Transport:
                     allow_redirects=allow_redirects,
                     timeout=(self.options.connect_timeout, self.options.read_timeout))
             except requests.exceptions.RequestException as exc:
+                self.check_cancelled(f"{method} {display_url(url)}")
                 tls = None
                 if isinstance(exc, requests.exceptions.SSLError):
                     host = urlsplit(url).netloc.rpartition("@")[2]
@@ -165,7 +193,7 @@ class Transport:
                     response.close()
                     continue
             if response.status_code in TEMPORARY_STATUSES:
-                if retrier.wait_before_retry(response.headers.get("Retry-After")):
+                if retrier.wait_before_retry(response.headers.get("Retry-After")) and not self.cancelled():
                     self.logger.info(redact(f"retrying {method} {display_url(url)} after HTTP "
                                             f"{response.status_code}", secrets()))
                     response.close()

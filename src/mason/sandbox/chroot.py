@@ -21,7 +21,8 @@ allowed.  What the command gets, and what it does not:
   contents are placed at the target for the RUN and removed before the snapshot; a mount below
   ``/dev``, ``/proc`` or ``/sys`` is refused, except mason's own heredoc script dir ``/dev/pipes``.
 * Processes: the helper (``chrootinit``) is a child subreaper that forks the command; when the
-  command exits (or mason SIGTERMs the helper on timeout/cancel) the helper SIGKILLs every
+  command exits (or mason SIGTERMs the helper on timeout/cancel, or mason dies: the helper
+  holds the read end of a lifeline pipe mason keeps open) the helper SIGKILLs every
   process left (daemons that left the group with ``setsid`` are reparented to it), then exits.
   As a fallback every process whose root directory is this root is SIGKILLed too.  Without a PID namespace a process that chroots
   elsewhere can still escape; the build's container is the outer boundary in this mode.
@@ -194,9 +195,18 @@ def _execute(root: str, spec: RunSpec, output: OutputCallback, cancel: threading
     """Run the helper and the command; ``sweep(root, pgid)`` kills what is left (default: the
     process group and every process whose root is ``root``)."""
     kill_processes_in = sweep or _sweep_root
+    # The lifeline: only the helper holds the read end; the write end (not inheritable) is
+    # mason's, so the kernel hangs it up when mason dies, SIGKILL included (chrootinit).
+    life_r, life_w = os.pipe()
     plan = {"root": root, "argv": list(spec.argv), "env": list(spec.env), "cwd": spec.cwd,
-            "user": user_plan(spec.user), "confine": confine_plan(spec)}
-    proc, streams, st_r = spawn(_INIT, plan)
+            "user": user_plan(spec.user), "confine": confine_plan(spec), "lifeline_fd": life_r}
+    try:
+        proc, streams, st_r = spawn(_INIT, plan, extra_fds=(life_r,))
+    except BaseException:
+        os.close(life_w)
+        raise
+    finally:
+        os.close(life_r)
     # When the command exits, kill what it left behind: that closes the pipes pump() waits on.
     reaper = threading.Thread(target=lambda: (proc.wait(), kill_processes_in(root, proc.pid)), daemon=True)
     try:
@@ -214,7 +224,7 @@ def _execute(root: str, spec: RunSpec, output: OutputCallback, cancel: threading
             stop_helper(proc)
             kill_processes_in(root, proc.pid)
             proc.wait()
-        for fd in (*streams, st_r):
+        for fd in (*streams, st_r, life_w):
             os.close(fd)
     if outcome == "timeout":
         raise BuildError(f"RUN {show(spec.argv)} timed out after {spec.timeout:g}s; its processes were killed")

@@ -11,11 +11,21 @@ of the command, so when the command exits (or on SIGTERM from mason: timeout, ca
 its children until ``waitpid`` reports none are left.  Only reading ``/proc/PID/stat`` (allowed
 for any process) is needed.  The helper stays outside the chroot, as root, in its own process
 group, so the command cannot signal it.
+
+Why a lifeline pipe: a SIGKILLed mason cannot SIGTERM this helper, and nothing else would tell
+it (PR_SET_PDEATHSIG fires when the *thread* that forked it exits, and mason forks helpers from
+stage threads that end normally; without a PID namespace there is no namespace init whose
+death kills the rest).  Mason keeps the write end of a pipe whose read end only this helper
+holds (``lifeline_fd``); the kernel closes it when mason dies however it dies, the helper sees
+the hang-up while it waits for the command, and kills the command's whole tree as on SIGTERM.
+So a RUN never outlives mason, and the next build's cleanup finds no process pinning the stale
+work dir (or its loop device).
 """
 
 import ctypes
 import json
 import os
+import select
 import signal
 import sys
 import time
@@ -36,6 +46,8 @@ def main() -> int:
     plan = json.loads(sys.stdin.buffer.read())
     status_fd = plan["status_fd"]
     os.set_inheritable(status_fd, False)
+    if plan.get("lifeline_fd") is not None:
+        os.set_inheritable(plan["lifeline_fd"], False)   # the command must not hold it
     if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         _report(status_fd, f"prctl(PR_SET_CHILD_SUBREAPER): {os.strerror(ctypes.get_errno())}")
         return 125
@@ -48,13 +60,34 @@ def main() -> int:
     os.close(status_fd)
     code = 128 + signal.SIGTERM
     try:
-        _, status = os.waitpid(pid, 0)
-        code = os.waitstatus_to_exitcode(status)
+        code = _wait(pid, plan.get("lifeline_fd"))
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # finish the cleanup below whatever happens
     except _Stop:  # mason's timeout/cancel, possibly racing the command's own exit
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _kill_descendants(pid)
     return code if code >= 0 else 128 - code
+
+
+def _wait(pid: int, lifeline) -> int:
+    """The command's exit code; 128+SIGKILL when mason died first (the lifeline hung up)."""
+    if lifeline is None:
+        _, status = os.waitpid(pid, 0)
+        return os.waitstatus_to_exitcode(status)
+    poller = select.poll()
+    poller.register(lifeline, select.POLLIN | select.POLLHUP)
+    try:
+        pidfd = os.pidfd_open(pid)          # Linux 5.3: readable when the command exits
+        poller.register(pidfd, select.POLLIN)
+        tick = None
+    except (AttributeError, OSError):
+        tick = 50                           # older kernels: look every 50 ms
+    while True:
+        for fd, _ in poller.poll(tick):
+            if fd == lifeline:
+                return 128 + signal.SIGKILL  # mason is gone: nobody will read the result
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
 
 
 def _sibling(name: str):

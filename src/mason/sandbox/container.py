@@ -86,19 +86,38 @@ def runtime_files() -> set[str]:
     # Load what a build loads lazily (libarchive through ctypes), so its files are mapped now.
     import mason.tarfs.reader  # noqa: F401
 
-    paths = {os.path.realpath(sys.executable)}
+    real = _Realpaths()
+    paths = {real(sys.executable)}
     for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}:
-        paths.add(os.path.realpath(prefix))
-    entries = sorted({os.path.realpath(p) for p in sys.path if p and os.path.isabs(p)}, key=len, reverse=True)
-    used = {os.path.realpath(os.path.dirname(mason.__file__))}
+        paths.add(real(prefix))
+    entries = sorted({real(p) for p in sys.path if p and os.path.isabs(p)}, key=len, reverse=True)
+    used = {real(os.path.dirname(mason.__file__))}
     for module in list(sys.modules.values()):
         where = getattr(module, "__file__", None)
         if where and os.path.isabs(where):
-            real = os.path.realpath(where)
-            used.add(next((e for e in entries if real.startswith(e + "/")), real))
+            resolved = real(where)
+            used.add(next((e for e in entries if resolved.startswith(e + "/")), resolved))
     paths |= used
-    paths |= mapped_files()
+    paths |= mapped_files(real=real)
     return paths
+
+
+class _Realpaths:
+    """``os.path.realpath``, resolving each directory once: a build has ~400 modules in a few
+    dozen directories, and a full ``realpath`` per file (one ``lstat`` per path component, in
+    Python) cost ~0.1 s of every build's start in a container."""
+
+    def __init__(self) -> None:
+        self._dirs: dict[str, str] = {}
+
+    def __call__(self, path: str) -> str:
+        head, tail = os.path.split(path)
+        if not head or tail in ("", ".", "..") or os.path.islink(path):
+            return os.path.realpath(path)
+        resolved = self._dirs.get(head)
+        if resolved is None:
+            resolved = self._dirs[head] = os.path.realpath(head)
+        return os.path.join(resolved, tail)
 
 
 # Locale data mapped by setlocale: not needed to start mason's helpers (they run in the C
@@ -106,14 +125,17 @@ def runtime_files() -> set[str]:
 _DATA_ONLY = ("/usr/lib/locale/", "/usr/lib/x86_64-linux-gnu/gconv/", "/usr/lib/aarch64-linux-gnu/gconv/")
 
 
-def mapped_files(maps: str = "/proc/self/maps") -> set[str]:
+def mapped_files(maps: str = "/proc/self/maps", *, real=os.path.realpath) -> set[str]:
     out = set()
+    names = set()
     for line in _read(maps).splitlines():
         parts = line.split(None, 5)
         if len(parts) == 6 and parts[5].startswith("/") and not parts[5].endswith(" (deleted)"):
-            real = os.path.realpath(parts[5])
-            if os.path.exists(real) and not real.startswith(_DATA_ONLY):
-                out.add(real)
+            names.add(parts[5])          # a file is mapped several times (text, data, bss)
+    for name in names:
+        resolved = real(name)
+        if os.path.exists(resolved) and not resolved.startswith(_DATA_ONLY):
+            out.add(resolved)
     return out
 
 

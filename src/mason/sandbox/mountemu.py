@@ -40,6 +40,7 @@ class _Placed:
         self.parent_times: tuple[int, int] | None = None
         self.parent_after: int | None = None
         self.cache_moved = False
+        self.source_was_dir = True
 
 
 class EmulatedMounts:
@@ -85,6 +86,7 @@ class EmulatedMounts:
         elif m.source is None:
             raise BuildError(f"RUN --mount at {m.target} has no source to place")
         elif getattr(m, "move", False):
+            placed.source_was_dir = os.path.isdir(m.source)    # a cache; else an ssh agent socket
             placed.cache_moved = _try_rename(str(m.source), host)
             if not placed.cache_moved:
                 _copy(str(m.source), host)
@@ -122,7 +124,7 @@ class EmulatedMounts:
                         shutil.rmtree(m.source, ignore_errors=True)
                         _copy(host, str(m.source))
                         _remove(host)
-                    if not os.path.isdir(m.source):
+                    if placed.source_was_dir and not os.path.isdir(m.source):
                         os.makedirs(m.source, exist_ok=True)   # the RUN removed the cache dir itself
                 else:
                     _remove(host)

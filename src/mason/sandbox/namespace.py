@@ -176,8 +176,16 @@ def mount_plan(spec: RunSpec, stubs: Stubs, tmp: Path, confinement: Confinement 
     for path, source in (("/etc/resolv.conf", resolv), ("/etc/hosts", hosts)):
         mount(stubs.ensure(path, is_dir=False), source=str(source), flags=linux.MS_BIND)
 
-    for m in spec.mounts:
-        if m.kind == "bind":
+    for i, m in enumerate(spec.mounts):
+        if m.kind == "bind" and m.in_memory:
+            # A memfd cannot be bind-mounted (it is on no mount of this namespace): its bytes are
+            # copied into the RUN's own /dev tmpfs, bound at the target and unlinked from /dev.
+            # They stay in memory and vanish with the RUN's mount namespace.
+            ops.append({"op": "memory_file", "source": str(m.source), "staging": f"{dev}/.mason-secret-{i}"})
+            mount(stubs.ensure(m.target, is_dir=False), source=f"{dev}/.mason-secret-{i}", flags=linux.MS_BIND,
+                  readonly=True)
+            ops.append({"op": "unlink", "path": f"{dev}/.mason-secret-{i}"})
+        elif m.kind == "bind":
             if not m.source.exists():
                 raise BuildError(f"mount source {m.source} for {m.target} does not exist")
             if m.target.startswith("/dev/") and ".." not in m.target:

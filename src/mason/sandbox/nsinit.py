@@ -195,8 +195,35 @@ def _apply(linux, op: dict) -> None:
         os.symlink(op["target"], op["path"])
     elif kind == "chmod":
         os.chmod(op["path"], op["mode"])
+    elif kind == "memory_file":
+        _copy_memory_file(op["source"], op["staging"])
+    elif kind == "unlink":
+        os.unlink(op["path"])
     else:
         raise ValueError(f"unknown sandbox op {kind}")
+
+
+def _copy_memory_file(source: str, staging: str) -> None:
+    """A secret (mason's memfd, reached through /proc) copied onto the RUN's /dev tmpfs with
+    its mode and owner: memory to memory, never a disk."""
+    src = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        st = os.fstat(src)
+        dst = os.open(staging, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+        try:
+            while True:
+                chunk = os.read(src, 1 << 16)
+                if not chunk:
+                    break
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(dst, view):]
+            os.fchown(dst, st.st_uid, st.st_gid)
+            os.fchmod(dst, st.st_mode & 0o7777)
+        finally:
+            os.close(dst)
+    finally:
+        os.close(src)
 
 
 def _loopback_up() -> None:

@@ -15,7 +15,12 @@ interpreter and is not importable from the helper (``python -I -S``, another int
 the filter is small enough to write directly.  The program is built here, on mason's side,
 as bytes (``struct sock_filter[]``) and installed by the helper with ``prctl(PR_SET_SECCOMP)``
 just before ``execve``.  A system call of another ABI on the same CPU (32-bit ``int 0x80`` or
-x32 numbers) is refused: Docker translates its list for those ABIs, mason does not run them.
+x32 numbers, AArch32 on aarch64) is refused: Docker translates its list for those ABIs, mason
+does not run them.
+
+Machines: x86_64 and aarch64 (the filter is the *host's*: under qemu-user binfmt emulation the
+kernel sees qemu's own system calls, of the host's ABI, so an emulated RUN gets the host's
+filter, which applies to the calls qemu makes for the guest; see docs/security.md).
 
 The kernel (>= 5.11) caches "always allowed" numbers in a bitmap, so the linear program costs
 nothing on the common path.
@@ -79,9 +84,67 @@ landlock_restrict_self:446 memfd_secret:447 process_mrelease:448 futex_waitv:449
 _X86_64 = {"nr_max_x32": 0x40000000, "arch": 0xC000003E, "socket": 41, "personality": 135,
            "clone": 56, "clone3": 435, "chroot": 161, "ptrace": 101, "process_vm_readv": 310,
            "process_vm_writev": 311, "arch_prctl": 158, "modify_ldt": 154}
+# The same calls on aarch64: the names of the x86_64 list that exist there (aarch64 has no open,
+# stat, fork, pipe, dup2 … only their *at/2/3 forms), numbered by the asm-generic table as arm64
+# builds it (asm/unistd.h of Debian's linux-libc-dev:arm64 6.1: RENAMEAT, NEW_STAT,
+# SET_GET_RLIMIT, SYS_CLONE3, MEMFD_SECRET). Docker's profile adds nothing for arm64 itself
+# (its arm-only names are the 32-bit ABI's, refused here with the rest of that ABI).
+_AARCH64_ALLOWED = """
+io_setup:0 io_destroy:1 io_submit:2 io_cancel:3 io_getevents:4 setxattr:5 lsetxattr:6
+fsetxattr:7 getxattr:8 lgetxattr:9 fgetxattr:10 listxattr:11 llistxattr:12 flistxattr:13
+removexattr:14 lremovexattr:15 fremovexattr:16 getcwd:17 eventfd2:19 epoll_create1:20
+epoll_ctl:21 epoll_pwait:22 dup:23 dup3:24 fcntl:25 inotify_init1:26 inotify_add_watch:27
+inotify_rm_watch:28 ioctl:29 ioprio_set:30 ioprio_get:31 flock:32 mknodat:33 mkdirat:34
+unlinkat:35 symlinkat:36 linkat:37 renameat:38 statfs:43 fstatfs:44 truncate:45 ftruncate:46
+fallocate:47 faccessat:48 chdir:49 fchdir:50 fchmod:52 fchmodat:53 fchownat:54 fchown:55
+openat:56 close:57 pipe2:59 getdents64:61 lseek:62 read:63 write:64 readv:65 writev:66
+pread64:67 pwrite64:68 preadv:69 pwritev:70 sendfile:71 pselect6:72 ppoll:73 signalfd4:74
+vmsplice:75 splice:76 tee:77 readlinkat:78 newfstatat:79 fstat:80 sync:81 fsync:82 fdatasync:83
+sync_file_range:84 timerfd_create:85 timerfd_settime:86 timerfd_gettime:87 utimensat:88
+capget:90 capset:91 exit:93 exit_group:94 waitid:95 set_tid_address:96 futex:98
+set_robust_list:99 get_robust_list:100 nanosleep:101 getitimer:102 setitimer:103
+timer_create:107 timer_gettime:108 timer_getoverrun:109 timer_settime:110 timer_delete:111
+clock_gettime:113 clock_getres:114 clock_nanosleep:115 sched_setparam:118 sched_setscheduler:119
+sched_getscheduler:120 sched_getparam:121 sched_setaffinity:122 sched_getaffinity:123
+sched_yield:124 sched_get_priority_max:125 sched_get_priority_min:126 sched_rr_get_interval:127
+restart_syscall:128 kill:129 tkill:130 tgkill:131 sigaltstack:132 rt_sigsuspend:133
+rt_sigaction:134 rt_sigprocmask:135 rt_sigpending:136 rt_sigtimedwait:137 rt_sigqueueinfo:138
+rt_sigreturn:139 setpriority:140 getpriority:141 setregid:143 setgid:144 setreuid:145 setuid:146
+setresuid:147 getresuid:148 setresgid:149 getresgid:150 setfsuid:151 setfsgid:152 times:153
+setpgid:154 getpgid:155 getsid:156 setsid:157 getgroups:158 setgroups:159 uname:160
+getrlimit:163 setrlimit:164 getrusage:165 umask:166 prctl:167 getcpu:168 gettimeofday:169
+adjtimex:171 getpid:172 getppid:173 getuid:174 geteuid:175 getgid:176 getegid:177 gettid:178
+sysinfo:179 mq_open:180 mq_unlink:181 mq_timedsend:182 mq_timedreceive:183 mq_notify:184
+mq_getsetattr:185 msgget:186 msgctl:187 msgrcv:188 msgsnd:189 semget:190 semctl:191
+semtimedop:192 semop:193 shmget:194 shmctl:195 shmat:196 shmdt:197 socketpair:199 bind:200
+listen:201 accept:202 connect:203 getsockname:204 getpeername:205 sendto:206 recvfrom:207
+setsockopt:208 getsockopt:209 shutdown:210 sendmsg:211 recvmsg:212 readahead:213 brk:214
+munmap:215 mremap:216 execve:221 mmap:222 fadvise64:223 mprotect:226 msync:227 mlock:228
+munlock:229 mlockall:230 munlockall:231 mincore:232 madvise:233 remap_file_pages:234
+rt_tgsigqueueinfo:240 accept4:242 recvmmsg:243 wait4:260 prlimit64:261 fanotify_mark:263
+name_to_handle_at:264 clock_adjtime:266 syncfs:267 sendmmsg:269 sched_setattr:274
+sched_getattr:275 renameat2:276 seccomp:277 getrandom:278 memfd_create:279 execveat:281
+membarrier:283 mlock2:284 copy_file_range:285 preadv2:286 pwritev2:287 pkey_mprotect:288
+pkey_alloc:289 pkey_free:290 statx:291 io_pgetevents:292 rseq:293 pidfd_send_signal:424
+io_uring_setup:425 io_uring_enter:426 io_uring_register:427 pidfd_open:434 close_range:436
+openat2:437 faccessat2:439 epoll_pwait2:441 landlock_create_ruleset:444 landlock_add_rule:445
+landlock_restrict_self:446 memfd_secret:447 process_mrelease:448 futex_waitv:449
+"""
+# AUDIT_ARCH_AARCH64 = EM_AARCH64 (183) | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE; no x32-like range.
+_AARCH64 = {"arch": 0xC00000B7, "socket": 198, "personality": 92, "clone": 220, "clone3": 435,
+            "chroot": 51, "ptrace": 117, "process_vm_readv": 270, "process_vm_writev": 271}
+
+
+def _table(text: str) -> dict[str, int]:
+    return {name: int(nr) for name, nr in (item.split(":") for item in text.split())}
+
+
 # The allow list of each supported machine: name -> number.
-ALLOWED = {"x86_64": {name: int(nr) for name, nr in (item.split(":") for item in _X86_64_ALLOWED.split())}}
-SPECIAL = {"x86_64": _X86_64}
+ALLOWED = {"x86_64": _table(_X86_64_ALLOWED), "aarch64": _table(_AARCH64_ALLOWED)}
+SPECIAL = {"x86_64": _X86_64, "aarch64": _AARCH64}
+# The calls of SPECIAL allowed outright (Docker: by capability or kernel version, all true here).
+_ALWAYS = ("chroot", "ptrace", "process_vm_readv", "process_vm_writev")
+ALWAYS = {"x86_64": (*_ALWAYS, "arch_prctl", "modify_ldt"), "aarch64": _ALWAYS}
 
 AF_VSOCK = 40
 # personality(2) values Docker allows: PER_LINUX, PER_LINUX32, UNAME26, UNAME26|PER_LINUX32,
@@ -130,11 +193,10 @@ def program(machine: str | None = None) -> list[Instruction]:
         (_JEQ_K, 1, 0, special["arch"]),
         (_RET_K, 0, 0, RET_KILL_PROCESS),   # another ABI: its numbers mean other calls
         (_LD_ABS_W, 0, 0, _NR),
-        (_JGE_K, 0, 1, special["nr_max_x32"]),
-        (_RET_K, 0, 0, deny),
     ]
-    always = sorted(set(allowed.values()) | {special[n] for n in (
-        "chroot", "ptrace", "process_vm_readv", "process_vm_writev", "arch_prctl", "modify_ldt")})
+    if "nr_max_x32" in special:         # x32 numbers share x86_64's audit arch
+        prog += [(_JGE_K, 0, 1, special["nr_max_x32"]), (_RET_K, 0, 0, deny)]
+    always = sorted(set(allowed.values()) | {special[n] for n in ALWAYS[machine]})
     for nr in always:
         prog += [(_JEQ_K, 0, 1, nr), (_RET_K, 0, 0, RET_ALLOW)]
     prog += [(_JEQ_K, 0, 1, special["clone3"]), (_RET_K, 0, 0, RET_ERRNO | ENOSYS)]

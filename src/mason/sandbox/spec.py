@@ -33,6 +33,9 @@ class Mount:
     # A cache (``RUN --mount=type=cache``): where mounts are refused, the source directory itself
     # is moved into place for the RUN and back (mason.sandbox.mountemu), so it persists.
     move: bool = False
+    # A secret: ``source`` is an in-memory file (mason.sandbox.secretfile) that cannot be bind-
+    # mounted as is; the privileged helper copies it into its /dev tmpfs and binds that copy.
+    in_memory: bool = False
 
     def __post_init__(self) -> None:
         if self.readonly is None:

@@ -74,7 +74,7 @@ def read_attrs(path: str | os.PathLike, st: os.stat_result | None = None) -> Att
     )
 
 
-def read_xattrs(path: str | os.PathLike) -> tuple[tuple[str, bytes], ...]:
+def read_xattrs(path: str | bytes | os.PathLike) -> tuple[tuple[str, bytes], ...]:
     try:
         names = os.listxattr(path, follow_symlinks=False)
     except OSError:

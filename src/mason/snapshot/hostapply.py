@@ -23,7 +23,7 @@ from typing import Callable
 from mason.errors import BuildError
 from mason.snapshot.keptpaths import KeptPaths
 
-_OPAQUE = "trusted.overlay.opaque"
+_OPAQUE = ("trusted.overlay.opaque", "user.overlay.opaque")   # the second: extracted without CAP_SYS_ADMIN
 
 
 def apply_lower(lower: str, root: str, kept: KeptPaths, *, warn: Callable[[str], None]) -> None:
@@ -94,10 +94,13 @@ def _whiteout(st: os.stat_result) -> bool:
 
 
 def _is_opaque(path: str) -> bool:
-    try:
-        return os.getxattr(path, _OPAQUE, follow_symlinks=False) == b"y"
-    except OSError:
-        return False
+    for name in _OPAQUE:
+        try:
+            if os.getxattr(path, name, follow_symlinks=False) == b"y":
+                return True
+        except OSError:
+            pass
+    return False
 
 
 def _kept_below(kept: KeptPaths, rel: str) -> str:

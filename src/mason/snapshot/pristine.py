@@ -41,11 +41,10 @@ STATE_NAME = ".mason-hostroot"
 
 
 def _record(root: str, kept: KeptPaths) -> dict[str, list]:
-    from mason.snapshot.walker import _walk
+    from mason.snapshot.walker import full_attrs
 
     out = {}
-    for rel, entry in _walk(Path(root), kept.relative).items():
-        a = entry.attrs
+    for rel, a in full_attrs(Path(root), kept.relative).items():
         out[rel] = [a.fmt, a.mode, a.uid, a.gid, a.size, a.mtime_ns, a.rdev, a.link,
                     [[k, v.hex()] for k, v in a.xattrs]]
     return out

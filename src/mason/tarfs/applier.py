@@ -1,5 +1,11 @@
 """Write tar members into a root directory, safely (used by extract.py).
 
+What is accepted or refused is ``mason.tarfs.policy``'s decision, taken before anything is
+written; this module only writes. In apply mode (one directory for all layers) a lower layer's
+symlink or file where this layer has a directory is replaced by the directory (never followed),
+and a whiteout's or opaque marker's missing parents are created, so the flattened root is the
+one overlayfs shows for the same layers in overlay mode.
+
 Every filesystem call is relative to a directory descriptor obtained from ``RootDir``
 (no symlink followed on the way); the final component is never followed either
 (``O_NOFOLLOW``, ``follow_symlinks=False``, or an ``O_PATH`` descriptor for devices and
@@ -21,15 +27,15 @@ from pathlib import Path
 
 from mason.errors import LayerError
 from mason.tarfs.entries import EntryType
-from mason.tarfs.paths import is_opaque, whiteout_target
+from mason.tarfs.policy import OPAQUE, SKIP, WHITEOUT, LayerPolicy
 from mason.tarfs.reader import Member, TarStream
-from mason.tarfs.rules import Budget, WrittenPaths, check_device, check_xattr_name, hardlink_target, member_parts
 from mason.tarfs.rootdir import RootDir
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _PATH = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 _DEV_TYPES = {EntryType.CHAR: stat.S_IFCHR, EntryType.BLOCK: stat.S_IFBLK}
 OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque"
+USER_OPAQUE_XATTR = "user.overlay.opaque"   # the same mark where trusted.* needs a privilege we lack
 
 
 class Applier:
@@ -38,10 +44,11 @@ class Applier:
         self._overlay = options.mode == "overlay"
         self._label = label
         self._root = RootDir(root)
-        self._paths = WrittenPaths()
+        self._policy = LayerPolicy(label, limits=options.limits, allow_devices=options.allow_devices,
+                                   allowed_devices=options.allowed_devices)
+        self._paths = self._policy.written
         self._dirs: dict[tuple[str, ...], tuple[int, int]] = {}
         self._opaque: list[tuple[tuple[str, ...], str]] = []
-        self._budget = Budget(options.limits, label)
         self._skeleton = options.skeleton
         self.skipped: set[str] = set()     # skeleton mode: files and hardlinks not created
 
@@ -54,53 +61,56 @@ class Applier:
     # -- per member ---------------------------------------------------------------------
     @property
     def entries(self) -> int:
-        return self._budget.entries
+        return self._policy.entries
 
     def add(self, m: Member, tar: TarStream) -> None:
-        self._budget.admit(m)
-        parts = member_parts(m)
-        if parts is None:
+        decision = self._policy.decide(m)
+        parts = decision.parts
+        if decision.action is SKIP:
             return
-        if is_opaque(parts):
-            self._opaque_marker(parts[:-1], m.name)
+        if decision.action is OPAQUE:
+            self._opaque_marker(parts, m.name)
             return
-        target = whiteout_target(parts, entry=m.name)
-        if target is not None:
-            self._whiteout(target, m.name)
+        if decision.action is WHITEOUT:
+            self._whiteout(parts, m.name)
             return
         kind = m.type
-        if kind is None:
-            raise LayerError(f"entry {m.name!r}: sockets and unknown file types cannot be extracted")
+        assert kind is not None                 # the policy refused sockets and unknown types
         if kind is EntryType.DIR:
             self._directory(parts, m)
         elif self._skeleton and kind in (EntryType.FILE, EntryType.HARDLINK):
-            if kind is EntryType.HARDLINK:
-                self._link_target(parts, m)     # refused as in a full extraction
             # The end state has no directory or link here either: remove what is there.
             self._prepare(parts, m.name)
             self.skipped.add("/" + "/".join(parts))
         elif kind is EntryType.HARDLINK:
-            self._hardlink(parts, m)
+            assert decision.link is not None        # the policy names every hardlink's target
+            self._hardlink(parts, decision.link, m)
         elif kind is EntryType.FILE:
             self._create(parts, m, lambda parent, name: self._file(parent, name, m, tar))
         elif kind is EntryType.SYMLINK:
             self._create(parts, m, lambda parent, name: self._symlink(parent, name, m))
         else:
             self._create(parts, m, lambda parent, name: self._node(parent, name, m))
-        self._paths.mark(parts)
 
     def _prepare(self, parts: tuple[str, ...], entry: str, keep_dir: bool = False) -> int:
         """Parent descriptor of ``parts`` with whatever was at ``parts`` removed (a
         directory is kept when ``keep_dir``)."""
-        parent = self._root.dir_fd(parts[:-1], entry=entry, create=True)
+        parent = self._dir(parts[:-1], entry)
         if self._remove(parent, parts[-1], entry, keep_dir=keep_dir):
-            parent = self._root.dir_fd(parts[:-1], entry=entry, create=True)
+            parent = self._dir(parts[:-1], entry)
         return parent
+
+    def _dir(self, parts: tuple[str, ...], entry: str, mode: int = 0o755) -> int:
+        """The directory ``parts``, made if missing; a lower layer's non-directory on the way is
+        replaced (the policy has refused any this layer made)."""
+        fd = self._root.dir_fd(parts, entry=entry, create=True, mode=mode, replace=True)
+        assert fd is not None                   # create=True never answers None
+        return fd
 
     def _create(self, parts: tuple[str, ...], m: Member, make) -> None:
         """Run ``make(parent_fd, name)``; if the name is taken, remove it and retry once
         (trying first saves a stat per member in the common case: nothing there)."""
-        parent = self._root.dir_fd(parts[:-1], entry=m.name, create=True)
+        parent = self._dir(parts[:-1], m.name)
         try:
             make(parent, parts[-1])
             return
@@ -154,8 +164,6 @@ class Applier:
         if m.type is EntryType.FIFO:
             self._os(m, "create fifo", os.mkfifo, name, 0o600, dir_fd=parent)
         else:
-            check_device(m, allow_devices=self._options.allow_devices,
-                         allowed_devices=self._options.allowed_devices)
             self._os(m, "create device", os.mknod, name, _DEV_TYPES[m.type] | 0o600,
                      os.makedev(m.devmajor, m.devminor), dir_fd=parent)
         fd = os.open(name, _PATH, dir_fd=parent)
@@ -171,38 +179,18 @@ class Applier:
 
     def _directory(self, parts: tuple[str, ...], m: Member) -> None:
         self._prepare(parts, m.name, keep_dir=True)
-        fd = self._root.dir_fd(parts, entry=m.name, create=True, mode=0o700)
+        fd = self._dir(parts, m.name, mode=0o700)
         if self._options.same_owner:
             self._os(m, "chown", os.fchown, fd, m.uid, m.gid)
         self._xattrs(m, fd)
         self._dirs[parts] = (m.mode, m.mtime_ns)
 
-    def _link_target(self, parts: tuple[str, ...], m: Member) -> tuple[str, ...]:
-        """The validated target of hardlink ``m``: inside the root, not a whiteout, existing
-        (in skeleton mode: a file this layer left out counts) and not a directory."""
-        target = hardlink_target(parts, m)
-        if self._skeleton and "/" + "/".join(target) in self.skipped:
-            return target
-        tparent = self._root.dir_fd(target[:-1], entry=m.name)
-        try:
-            st = None if tparent is None else os.stat(target[-1], dir_fd=tparent,
-                                                      follow_symlinks=False)
-        except FileNotFoundError:
-            st = None
-        if st is None:
-            raise LayerError(f"entry {m.name!r}: hardlink target {m.linkname!r} does not exist "
-                             f"in the root")
-        if stat.S_ISDIR(st.st_mode):
-            raise LayerError(f"entry {m.name!r}: hardlink target {m.linkname!r} is a directory")
-        return target
-
-    def _hardlink(self, parts: tuple[str, ...], m: Member) -> None:
-        target = self._link_target(parts, m)
+    def _hardlink(self, parts: tuple[str, ...], target: tuple[str, ...], m: Member) -> None:
+        """``target`` is a non-directory this layer wrote (the policy checked it)."""
         parent = self._prepare(parts, m.name)
         tparent = self._root.dir_fd(target[:-1], entry=m.name)  # _prepare may have reset fds
         if tparent is None:
-            raise LayerError(f"entry {m.name!r}: hardlink target {m.linkname!r} was removed "
-                             f"by this entry")
+            raise LayerError(f"entry {m.name!r}: hardlink target {m.linkname!r} does not exist in the root")
         self._os(m, "create hardlink", os.link, target[-1], parts[-1], src_dir_fd=tparent,
                  dst_dir_fd=parent, follow_symlinks=False)
 
@@ -218,21 +206,30 @@ class Applier:
                 raise LayerError(f"entry {entry!r}: cannot create overlay whiteout: "
                                  f"{err.strerror}", hint="overlay mode needs CAP_MKNOD") from err
             return
-        parent = self._root.dir_fd(target[:-1], entry=entry)
-        if parent is not None:
-            self._remove(parent, target[-1], entry)
+        self._remove(self._dir(target[:-1], entry), target[-1], entry)
 
     def _opaque_marker(self, directory: tuple[str, ...], entry: str) -> None:
+        fd = self._dir(directory, entry)
         if self._overlay:
-            fd = self._root.dir_fd(directory, entry=entry, create=True)
             try:
                 os.setxattr(fd, OVERLAY_OPAQUE_XATTR, b"y")
             except OSError as err:
-                raise LayerError(f"entry {entry!r}: cannot set {OVERLAY_OPAQUE_XATTR}: "
-                                 f"{err.strerror}", hint="needs CAP_SYS_ADMIN") from err
-            self._paths.ancestors.add(directory)
+                if err.errno != errno.EPERM:
+                    raise LayerError(f"entry {entry!r}: cannot set {OVERLAY_OPAQUE_XATTR}: "
+                                     f"{err.strerror}") from err
+                # Without CAP_SYS_ADMIN (host-root isolation in a container) the lower dir is
+                # never mounted, only copied onto / by hostapply, which reads this one too.
+                self._os_xattr(fd, USER_OPAQUE_XATTR, entry)
             return
         self._opaque.append((directory, entry))
+
+    @staticmethod
+    def _os_xattr(fd: int, key: str, entry: str) -> None:
+        try:
+            os.setxattr(fd, key, b"y")
+        except OSError as err:
+            raise LayerError(f"entry {entry!r}: cannot mark the opaque directory ({key}): "
+                             f"{err.strerror}") from err
 
     def _prune(self, fd: int, prefix: tuple[str, ...], entry: str) -> None:
         """Remove everything under ``fd`` this layer did not write (opaque semantics)."""
@@ -284,7 +281,6 @@ class Applier:
         if not m.xattrs or not self._options.xattrs:
             return
         for key, value in m.xattrs:
-            check_xattr_name(m, key)
             try:
                 if isinstance(where, int):
                     os.setxattr(where, key, value)

@@ -59,12 +59,14 @@ class RootDir:
         self._cache.clear()
 
     def dir_fd(self, parts: tuple[str, ...], *, entry: str, create: bool = False,
-               mode: int = 0o755) -> int | None:
+               mode: int = 0o755, replace: bool = False) -> int | None:
         """Descriptor of the directory ``parts`` (``()`` is the root itself).
 
         Missing components are created with ``mode`` when ``create`` is true, otherwise
         None is returned. A symlink or non-directory on the way raises LayerError naming
-        ``entry``. The descriptor belongs to this object: do not close it.
+        ``entry``, unless ``replace`` (with ``create``): then it is unlinked and a directory
+        made in its place, never followed (a lower layer's entry under a path this layer
+        makes a directory, as overlayfs shows it). The descriptor belongs to this object.
         """
         if not parts:
             return self.fd
@@ -96,9 +98,12 @@ class RootDir:
                     self._release(cur, i)
                     raise problem from err
             except OSError as err:
-                problem = self._explain(err, cur, parts[:i + 1], entry)
-                self._release(cur, i)
-                raise problem from err
+                swapped = self._replaced(cur, name) if create and replace else None
+                if swapped is None:
+                    problem = self._explain(err, cur, parts[:i + 1], entry)
+                    self._release(cur, i)
+                    raise problem from err
+                nxt = swapped
             self._release(cur, i)
             # Shallow directories are shared by many entries: keep them. Deep chains
             # are not cached, so a hostile depth cannot exhaust descriptors.
@@ -106,6 +111,18 @@ class RootDir:
                 self._cache[parts[:i + 1]] = nxt
             cur = nxt
         return cur
+
+    @staticmethod
+    def _replaced(parent: int, name: str) -> int | None:
+        """Swap the non-directory ``name`` for a new directory; None if it is not that case."""
+        try:
+            if stat.S_ISDIR(os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode):
+                return None
+            os.unlink(name, dir_fd=parent)
+            os.mkdir(name, 0o755, dir_fd=parent)
+            return os.open(name, _DIR_FLAGS, dir_fd=parent)
+        except OSError:
+            return None
 
     def _release(self, fd: int, depth: int) -> None:
         """Close ``fd`` (the directory at ``depth`` components) unless the cache owns it."""

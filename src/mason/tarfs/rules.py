@@ -76,7 +76,7 @@ def check_device(m: Member, *, allow_devices: bool, allowed_devices) -> None:
 
 
 def check_xattr_name(m: Member, key: str) -> None:
-    if key.startswith("trusted.overlay."):
+    if key.startswith(("trusted.overlay.", "user.overlay.")):
         raise LayerError(f"entry {m.name!r}: xattr {key} is overlayfs-internal and refused in a layer")
 
 

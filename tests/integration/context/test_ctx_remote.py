@@ -1,5 +1,6 @@
 """Remote sources with real tools: git repositories (file://) and HTTP on 127.0.0.1."""
 
+import gzip
 import hashlib
 import http.server
 import io
@@ -12,7 +13,7 @@ from email.utils import formatdate
 import pytest
 
 from mason.context import GitOptions, open_context
-from mason.errors import BuildError
+from mason.errors import BuildError, UsageError
 from mason.fsops import AddOptions, SourceTree, add
 
 pytestmark = pytest.mark.integration
@@ -119,6 +120,21 @@ def test_http_tarball_context(tmp_path, server):
     assert open(os.path.join(c.root, "Dockerfile")).read() == "FROM scratch\n"
     with pytest.raises(BuildError, match="HTTP 404"):
         open_context(base + "/missing.tar.gz", str(tmp_path / "w"))
+
+
+def test_http_context_that_is_a_dockerfile(tmp_path, server):
+    """A URL that returns no archive is the Dockerfile, in a context of its own that is empty
+    (BuildKit); a compressed file that is no tar is an error, not a Dockerfile."""
+    base, files = server
+    files["/df"] = b"FROM scratch\nCOPY x /\n"
+    c = open_context(base + "/df", str(tmp_path / "w"))
+    assert open(c.dockerfile).read() == "FROM scratch\nCOPY x /\n"
+    assert os.listdir(c.root) == [] and not c.dockerfile.startswith(c.root + "/")
+    with pytest.raises(UsageError, match="lone Dockerfile"):
+        open_context(base + "/df", str(tmp_path / "w2"), sub_path="sub")
+    files["/broken.gz"] = gzip.compress(b"not a tar archive")
+    with pytest.raises(BuildError, match="compressed file that is not a tar archive"):
+        open_context(base + "/broken.gz", str(tmp_path / "w3"))
 
 
 def test_add_url_mode_mtime_name_and_checksum(tmp_path, server):

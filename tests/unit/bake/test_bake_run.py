@@ -210,3 +210,41 @@ def test_json_log_lines_parse_and_name_the_image(tmp_path):
         r for r in records if r.get("msg") == "building app").items()
     assert any(r["image"] == "bake" and "summary" in r for r in records)
     assert "\x1b" not in err
+
+
+def test_a_context_url_that_returns_a_dockerfile_is_built_from_it(tmp_path):
+    """As ``mason build --context URL``: the URL's Dockerfile is built, whatever ``dockerfile`` says."""
+    import http.server
+
+    text = b"FROM scratch\nLABEL from=url\n"
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):   # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(text)))
+            self.end_headers()
+            self.wfile.write(text)
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    seen = {}
+
+    class Reading(FakeExecutor):
+        def __call__(self, options, *, reporter, env):
+            seen["dockerfile"] = options.dockerfile.read_bytes()
+            seen["context"] = sorted(p.name for p in options.context_dir.iterdir())
+            return super().__call__(options, reporter=reporter, env=env)
+
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/df"
+        (tmp_path / "mason.bake.yml").write_text(f"version: 1\nimages:\n  app:\n    context: {url}\n"
+                                                 "    dockerfile: other/Dockerfile\n    destinations: [r.example/app:1]\n")
+        code, err, _ = bake(tmp_path, "--work-dir", str(tmp_path / "w"), executor=Reading())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 0, err
+    assert seen == {"dockerfile": text, "context": []}

@@ -55,6 +55,14 @@ def test_cache_entry_round_trip_and_ttl(tmp_path):
     assert store(tmp_path).get(OTHER) is None
 
 
+def test_cache_entry_keeps_the_history_time_of_the_build_that_made_it(tmp_path):
+    """A hit's history entry reuses it, so a rebuild from the cache is the same image."""
+    store(tmp_path).put(NewEntry(KEY, Blob(b"a"), "RUN x", history_created="2026-01-02T03:04:05Z"))
+    assert store(tmp_path).get(KEY).history_created == "2026-01-02T03:04:05Z"
+    store(tmp_path).put(NewEntry(OTHER, None, "RUN true"))                # older entries have none
+    assert store(tmp_path).get(OTHER).history_created is None
+
+
 def test_cache_empty_entry_for_a_step_that_changed_nothing(tmp_path):
     store(tmp_path).put(NewEntry(KEY, None, "RUN true # buildkit"))
     entry = store(tmp_path).get(KEY)

@@ -294,3 +294,28 @@ def test_lowercase_dockerfile_found_in_context(ctx):
     (ctx[0] / "Dockerfile").unlink()
     (ctx[0] / "dockerfile").write_text("FROM scratch\n")
     assert mapped(["--no-push"], ctx).options.dockerfile == ctx[0] / "dockerfile"
+
+
+def test_ssh_agents(ctx, tmp_path):
+    import socket
+
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(tmp_path / "a.sock"))
+    try:
+        m = mapped(["--no-push", f"--ssh=deploy={tmp_path / 'a.sock'}", "--ssh", "default"], ctx,
+                   env={"SSH_AUTH_SOCK": str(tmp_path / "a.sock")})
+        assert {(s.id, s.socket) for s in m.options.ssh} == {("deploy", str(tmp_path / "a.sock")),
+                                                             ("default", str(tmp_path / "a.sock"))}
+    finally:
+        sock.close()
+
+
+def test_ssh_errors(ctx, tmp_path):
+    key = tmp_path / "id_rsa"
+    key.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    with pytest.raises(NotSupportedError, match="is not a socket"):
+        mapped(["--no-push", f"--ssh=default={key}"], ctx)
+    with pytest.raises(UsageError, match="SSH_AUTH_SOCK is not set"):
+        mapped(["--no-push", "--ssh=default"], ctx, env={})
+    with pytest.raises(UsageError, match="cannot reach"):
+        mapped(["--no-push", f"--ssh=x={tmp_path / 'nope'}"], ctx)

@@ -6,6 +6,7 @@ implemented without a case here fails the first test, so the docs cannot promise
 
 from __future__ import annotations
 
+import socket
 import subprocess
 from pathlib import Path
 
@@ -46,6 +47,8 @@ def tmp(tmp_path):
     (tmp_path / "cert.pem").write_text("c")
     (tmp_path / "key.pem").write_text("k")
     (tmp_path / "secret.txt").write_text("s3cret")
+    with socket.socket(socket.AF_UNIX) as agent:     # the file stays: an agent socket to name
+        agent.bind(str(tmp_path / "agent.sock"))
     return tmp_path
 
 
@@ -134,6 +137,10 @@ CASES = {
     "log-timestamp": (NP + ["--log-timestamp"], lambda r: r.s.log_timestamp is True),
     "secret": (NP + ["--secret", "id=s,src={tmp}/secret.txt"],
                lambda r: [(s.id, s.value) for s in r.o.secrets] == [("s", b"s3cret")]),
+    "no-cache-filter": (NP + ["--no-cache-filter", "build,test", "--no-cache-filter=1"],
+                        lambda r: r.o.no_cache_stages == {"build", "test", "1"}),
+    "ssh": (NP + ["--ssh", "default={tmp}/agent.sock"],
+            lambda r: [(a.id, a.socket) for a in r.o.ssh] == [("default", str(r.tmp / "agent.sock"))]),
     "metadata-file": (NP + ["--metadata-file", "m.json"], lambda r: r.s.metadata_file == r.tmp / "m.json"),
     "progress": (NP + ["--progress", "plain"], lambda r: r.s.progress == "plain"),
     "work-dir": (NP + ["--work-dir", "{tmp}/w"], lambda r: r.o.work_root == r.tmp / "w"),

@@ -160,7 +160,7 @@ HOSTILE = [
      r"'link/passwd'.*'link' is a symbolic link"),
     ([member("f", data=b"x"), member("f/g", data=b"x")], r"'f/g'.*'f' is not a directory"),
     ([member("pw", tarfile.LNKTYPE, linkname="/etc/passwd")], r"absolute name"),
-    ([member("pw", tarfile.LNKTYPE, linkname="etc/passwd")], r"does not exist in the root"),
+    ([member("pw", tarfile.LNKTYPE, linkname="etc/passwd")], r"does not exist in the layer"),
     ([member("d", tarfile.DIRTYPE), member("h", tarfile.LNKTYPE, linkname="d")], r"is a directory"),
     ([member("h", tarfile.LNKTYPE, linkname=".wh.x")], r"not a linkable"),
     ([member("h", tarfile.LNKTYPE, linkname="h")], r"hardlink to itself"),

@@ -2,7 +2,8 @@
 CMD, ENTRYPOINT, SHELL, STOPSIGNAL, HEALTHCHECK, MAINTAINER, ONBUILD.
 
 They have no layer and no cache key: they change a later step's key only through a field
-that step's record contains. Each adds an ``empty_layer`` history entry, as BuildKit does.
+that step's record contains. Each but ONBUILD adds an ``empty_layer`` history entry with
+BuildKit's text for it (``mason.dockerfile.metahistory``), as BuildKit does.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from mason.dockerfile import instructions as di
+from mason.dockerfile.metahistory import created_by
 from mason.errors import BuildError
 from mason.executor.layers import LayerRef
 from mason.executor.stageconfig import StageConfig
@@ -27,10 +29,29 @@ class MetadataStep(Step):
     def effect(self, ins: Any, config: StageConfig) -> None:
         self._effect(config, ins)
 
+    def history(self, ins: Any, ctx: StepContext) -> str:
+        """BuildKit's text for what the instruction did (``mason.dockerfile.metahistory``)."""
+        after: dict[str, Any] = {}
+        if isinstance(ins, (di.Cmd, di.Entrypoint)):
+            after[ins.name.title()] = _command(ctx.config, ins)
+        elif isinstance(ins, di.Healthcheck):
+            after["Healthcheck"] = _healthcheck(ins)
+        return created_by(ins, after) or ""
+
     def execute(self, ins: Any, ctx: StepContext) -> LayerRef | None:
+        text = self.history(ins, ctx)       # before the effect: CMD's argv uses the SHELL in force
         self.effect(ins, ctx.config)
-        ctx.config.add_empty_history(self.history(ins, ctx), ctx.settings.created())
+        if isinstance(ins, di.Onbuild):
+            return None                     # BuildKit records no history entry for ONBUILD
+        # No time of its own unless fixed: BuildKit gives a metadata entry the time of the next
+        # new layer (StageConfig.finish), so a rebuild from the cache is the same image.
+        ctx.config.add_empty_history(text, ctx.settings.created() if ctx.settings.fixed_time else None)
         return None
+
+
+def _cmd(cfg: StageConfig, ins: di.Cmd) -> None:
+    cfg.set_cmd(_command(cfg, ins))
+    cfg.config["ArgsEscaped"] = True        # BuildKit's dispatchCmd sets it, whatever the form
 
 
 def _maintainer(cfg: StageConfig, ins: di.Maintainer) -> None:
@@ -46,7 +67,7 @@ EFFECTS: dict[type[di.Instruction], Callable[[StageConfig, Any], None]] = {
     di.Expose: lambda cfg, ins: cfg.expose(_ports(ins.ports)),
     di.Volume: lambda cfg, ins: cfg.add_volumes(ins.paths),
     di.User: lambda cfg, ins: cfg.set_user(ins.user),
-    di.Cmd: lambda cfg, ins: cfg.set_cmd(_command(cfg, ins)),
+    di.Cmd: lambda cfg, ins: _cmd(cfg, ins),
     di.Entrypoint: lambda cfg, ins: cfg.set_entrypoint(_command(cfg, ins)),
     di.Shell: lambda cfg, ins: cfg.set_shell(list(ins.shell)),
     di.StopSignal: lambda cfg, ins: cfg.set_stopsignal(ins.signal),

@@ -35,7 +35,9 @@ from mason.dockerfile.mounts import Mount as MountFlag
 from mason.executor.layers import layer_refs_of
 from mason.fsops import digest_sources, resolve_inroot
 from mason.fsops.contextbind import bind_source
+from mason.sandbox.agentproxy import AgentProxy
 from mason.sandbox.entitlements import NETWORKS, SECURITIES, run_modes
+from mason.sandbox.secretfile import memory_secret
 from mason.sandbox.spec import Mount, RunSpec
 from mason.sandbox.users import resolve_user
 
@@ -103,6 +105,7 @@ def sandbox_mounts(ctx: StepContext, ins: di.Run, stack: contextlib.ExitStack, e
     options = ctx.settings.options
     workdir = ctx.config.workdir
     out = []
+    ssh_count = 0
     for m in ins.mounts:
         target = m.target
         if target and not target.startswith("/"):
@@ -121,11 +124,16 @@ def sandbox_mounts(ctx: StepContext, ins: di.Run, stack: contextlib.ExitStack, e
                 env[m.env] = value.decode("utf-8", "surrogateescape")
                 if not m.target:
                     continue
-            path = ctx.scratch("secrets") / hashlib.sha256(f"{ctx.step_id}:{secret_id}".encode()).hexdigest()
-            path.write_bytes(value)
-            os.chmod(path, m.mode if m.mode is not None else 0o400)
-            os.chown(path, m.uid or 0, m.gid or 0)
-            out.append(Mount(target or f"/run/secrets/{secret_id}", "bind", path, readonly=True))
+            # in memory, never on disk: a SIGKILLed mason leaves no copy (mason.sandbox.secretfile)
+            path = Path(memory_secret(stack, value, mode=m.mode if m.mode is not None else 0o400,
+                                      uid=m.uid or 0, gid=m.gid or 0))
+            out.append(Mount(target or f"/run/secrets/{secret_id}", "bind", path, readonly=True, in_memory=True))
+        elif m.type == "ssh":
+            mount = _ssh(ctx, m, target or f"/run/buildkit/ssh_agent.{ssh_count}", stack)
+            ssh_count += 1
+            if mount is not None:
+                out.append(mount)
+                env.setdefault("SSH_AUTH_SOCK", mount.target)    # the first ssh mount's, as BuildKit
         elif m.type == "tmpfs":
             out.append(Mount(_required(m, target), "tmpfs", size_bytes=m.size))
         elif m.type == "cache":
@@ -135,8 +143,29 @@ def sandbox_mounts(ctx: StepContext, ins: di.Run, stack: contextlib.ExitStack, e
             out.append(_bind(ctx, m, _required(m, target), stack))
         else:
             raise NotSupportedError(f"RUN --mount=type={m.type} is not supported",
-                                    hint="mason supports bind, cache, tmpfs and secret mounts")
+                                    hint="mason supports bind, cache, tmpfs, secret and ssh mounts")
     return out
+
+
+def _ssh(ctx: StepContext, m: MountFlag, target: str, stack: contextlib.ExitStack) -> Mount | None:
+    """The build's agent for ``id`` (default "default") behind a socket of the RUN's own
+    (``mason.sandbox.agentproxy``); None when it was not given and the mount is optional."""
+    if m.source:
+        raise BuildError("ssh does not support source")
+    ssh_id = m.id or "default"
+    agent = next((s.socket for s in ctx.settings.options.ssh if s.id == ssh_id), None)
+    if agent is None:
+        if m.required:
+            raise BuildError(f"ssh agent {ssh_id!r} is required but was not given",
+                             hint=f"pass --ssh {ssh_id}=SOCKET (or --ssh {ssh_id} for $SSH_AUTH_SOCK)")
+        return None
+    # a short name: a Unix socket path has room for 107 bytes only
+    name = hashlib.sha256(f"{ctx.step_id}:{target}".encode()).hexdigest()[:16]
+    path = ctx.scratch("ssh") / name
+    stack.enter_context(AgentProxy(agent, str(path), uid=m.uid or 0, gid=m.gid or 0,
+                                   mode=m.mode if m.mode is not None else 0o600))
+    # moved into place where mounts are refused: a socket cannot be copied
+    return Mount(target, "bind", path, readonly=False, move=True)
 
 
 def _cache_dir(ctx: StepContext, m: MountFlag, target: str, stack: contextlib.ExitStack) -> Path:
@@ -221,6 +250,9 @@ def mount_record(ctx: StepContext, m: MountFlag, workdir: str) -> dict[str, Any]
         return records.tmpfs_mount(target=_required(m, target), size=m.size)
     if m.type == "bind":
         return _bind_record(ctx, m, _required(m, target))
+    if m.type == "ssh":     # what the RUN is given, never the agent's path or keys
+        return {"type": "ssh", "id": m.id or "default", "target": target, "mode": m.mode, "uid": m.uid,
+                "gid": m.gid, "required": m.required}
     return {"type": m.type}     # the RUN itself refuses it, naming the line
 
 

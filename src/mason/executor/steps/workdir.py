@@ -10,6 +10,7 @@ import posixpath
 from typing import Any
 
 from mason.cache import records
+from mason.cache.store import CacheEntry
 from mason.dockerfile import instructions as di
 from mason.errors import MasonError
 from mason.executor.layers import LayerRef
@@ -35,10 +36,21 @@ class WorkdirStep(Step):
         writer = ctx.cache.writer(ctx.docker_media) if ctx.cache else {}
         return records.workdir_record(path="/" + path.lstrip("/"), user=cfg.user, writer=writer)
 
+    def history(self, ins: di.Workdir, ctx: StepContext) -> str:
+        """BuildKit's text names the resolved path (``WORKDIR w`` under /srv is ``WORKDIR /srv/w``);
+        called before the step's effect, as planning calls it."""
+        return "WORKDIR /" + posixpath.normpath(posixpath.join(ctx.config.workdir, ins.path)).lstrip("/")
+
     def effect(self, ins: di.Workdir, config: StageConfig) -> None:
         config.set_workdir(ins.path)
 
+    def replay(self, ins: di.Workdir, ctx: StepContext, entry: CacheEntry) -> LayerRef | None:
+        text = self.history(ins, ctx)
+        self.effect(ins, ctx.config)
+        return ctx.layers.add_cached(entry, text)
+
     def execute(self, ins: di.Workdir, ctx: StepContext) -> LayerRef | None:
+        text = self.history(ins, ctx)
         path = ctx.config.set_workdir(ins.path)
         with ctx.layers.step(ctx.layers.layers) as fs:
             try:
@@ -49,4 +61,4 @@ class WorkdirStep(Step):
             if not exists:
                 user = resolve_owner(fs.root, ctx.config.user) if ctx.config.user else None
                 make_dirs(str(fs.root), path, uid=user[0] if user else 0, gid=user[1] if user else 0)
-        return ctx.layers.commit(fs, self.history(ins, ctx))
+        return ctx.layers.commit(fs, text)

@@ -1,0 +1,54 @@
+"""The push-permission pre-flight, run alongside the start of the build instead of before it.
+
+Kaniko checks push access before building, so a 20-minute build does not end in DENIED;
+mason checks every destination and the cache repository. Those checks are round trips
+(token, start an upload, cancel it) that nothing read-only needs: resolving base images and
+looking up cache keys go on while they run. Nothing that changes anything waits less:
+the build waits for the checks before it chooses an isolation (before any step runs, any
+filesystem is made, any root replaced), before any cache push and before the image is
+written. A failed check cancels the build at once and is the error the build ends with,
+whatever the stages were doing; warnings (a cache registry that is down) are emitted when
+they arrive.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable
+
+
+class PushPreflight:
+    """Checks started at once on their own threads; ``wait`` raises the first failed one
+    (in the order given, as when they ran in turn) and is safe to call from any thread."""
+
+    def __init__(self, checks: list[Callable[[], object]], *, warn: Callable[[str], None],
+                 cancel: threading.Event):
+        self._warn = warn
+        self._cancel = cancel
+        self._pool = ThreadPoolExecutor(max_workers=max(1, min(4, len(checks))),
+                                        thread_name_prefix="mason-push-check")
+        self._futures: list[Future] = [self._pool.submit(self._run, check) for check in checks]
+        self._pool.shutdown(wait=False)
+
+    def _run(self, check: Callable[[], object]) -> None:
+        try:
+            warning = check()
+        except BaseException:
+            self._cancel.set()            # stop the stages now: this build ends with that error
+            raise
+        if isinstance(warning, str):
+            self._warn(warning)
+
+    def wait(self) -> None:
+        """Block until every check finished; raise the first failure."""
+        for future in self._futures:
+            future.result()
+
+    def failure(self) -> BaseException | None:
+        """After the build failed: the check failure to report instead, if one failed."""
+        for future in self._futures:
+            exc = future.exception()
+            if exc is not None:
+                return exc
+        return None
