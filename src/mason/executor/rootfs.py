@@ -206,7 +206,7 @@ class WalkStrategy:
 
     @contextlib.contextmanager
     def _skeleton_step(self, layers: list[LayerRef]) -> Iterator[StepFS]:
-        from mason.snapshot import walker
+        from mason.snapshot import walker  # each strategy loads only its own snapshotter
 
         with self._lock:
             root = self._skeletons[id(layers)][0]
