@@ -36,7 +36,8 @@ def parse(argv):
                    + ", ".join(s.name for s in scenarios.SCENARIOS))
     p.add_argument("--tools", default="mason,buildah",
                    help="comma-separated: " + ", ".join(tools.TOOL_NAMES)
-                        + " (mason-unpriv: mason in the unprivileged-container harness)")
+                        + " (mason-unpriv: mason in the unprivileged-container harness, chroot isolation;"
+                        " mason-hostroot: in a container of mason's image, host-root isolation)")
     p.add_argument("--quick", action="store_true", help="smoke check: 1 run, about 10x fewer files")
     p.add_argument("--mason-cmd", default=None, help="how to start mason (default: python -m mason from the venv)")
     p.add_argument("--mason-template", default=None,
@@ -60,7 +61,8 @@ def main(argv=None) -> int:
     runs = args.runs or (1 if args.quick else 3)
     sizes = scenarios.Sizes.quick() if args.quick else scenarios.Sizes()
     chosen = scenarios.select([s for s in args.scenarios.split(",") if s])
-    the_tools = tools.make_tools([t for t in args.tools.split(",") if t], args.mason_cmd, args.mason_template, args.mason_src)
+    the_tools = tools.make_tools([t for t in args.tools.split(",") if t], args.mason_cmd, args.mason_template, args.mason_src,
+                                 args.cache_dir.resolve())
     signal.signal(signal.SIGTERM, _sigterm)
     # even when started with SIGINT ignored (a background job of a script), Ctrl-C/kill -INT cleans up
     signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -1,7 +1,8 @@
 """The builders under test, each as one build = build + push to the benchmark registry.
 
-Buildah, mason (privileged: namespaces + overlay) and mason-unpriv (the same mason command in
-the unprivileged-container harness, see ``unpriv.py``).
+Buildah, mason (privileged: namespaces + overlay), mason-unpriv (the same mason command in
+the unprivileged-container harness, see ``unpriv.py``: chroot isolation) and mason-hostroot
+(the same command in a container of mason's image, see ``hostroot.py``: host-root isolation).
 
 Every build gets brand-new local state (storage, work and cache dirs) that is unmounted and
 deleted afterwards, as on an ephemeral CI runner; only the registry (base images and the
@@ -113,11 +114,13 @@ class Buildah:
             _cleanup(req.state)
 
 
-TOOL_NAMES = ("mason", "mason-unpriv", "buildah")
+TOOL_NAMES = ("mason", "mason-unpriv", "mason-hostroot", "buildah")
 
 
-def make_tools(names: list[str], mason_cmd: str | None, mason_template: str | None, mason_src: Path | None = None):
-    from .unpriv import MasonUnpriv  # a subclass of Mason: imported here, after Mason exists
+def make_tools(names: list[str], mason_cmd: str | None, mason_template: str | None, mason_src: Path | None = None,
+               cache_dir: Path | None = None):
+    from .hostroot import MasonHostRoot  # subclasses of Mason: imported here, after Mason exists
+    from .unpriv import MasonUnpriv
 
     tools = []
     for n in names:
@@ -125,6 +128,8 @@ def make_tools(names: list[str], mason_cmd: str | None, mason_template: str | No
             tools.append(Mason(mason_template or MASON_TEMPLATE, mason_cmd, mason_src))
         elif n == "mason-unpriv":
             tools.append(MasonUnpriv(mason_template or MASON_TEMPLATE, mason_cmd, mason_src))
+        elif n == "mason-hostroot":
+            tools.append(MasonHostRoot(mason_template or MASON_TEMPLATE, mason_src, cache_dir or REPO / "bench" / ".cache"))
         elif n == "buildah":
             tools.append(Buildah())
         else:

@@ -34,24 +34,25 @@ _ISOLATION = re.compile(r"\bisolation: (\S+) \(.*\); snapshots: (\S+)")
 _CACHE = re.compile(r"\bcache: (\d+)/(\d+) hit")
 
 
-def check_isolation(output: str, log: Path, succeeded: bool = True) -> None:
-    """Refuse a build's output if it shows any mode but chroot isolation with walk snapshots,
-    or, for a build that succeeded, shows no mode at all.
+def check_isolation(output: str, log: Path, succeeded: bool = True,
+                    expected: tuple[str, str] = ("chroot", "walk")) -> None:
+    """Refuse a build's output if it shows any mode but ``expected`` (isolation, snapshots;
+    chroot with walk snapshots by default), or, for a build that succeeded, shows no mode at all.
 
     A build whose every step was a registry cache hit never picks an isolation (no step runs),
     so it logs no isolation line; that is accepted only when its summary says every cacheable
     step hit. A failed build may have stopped before choosing: it is reported as a failure.
     """
     chosen = _ISOLATION.findall(output)
-    wrong = [f"{level}/{snap}" for level, snap in chosen if (level, snap) != ("chroot", "walk")]
+    wrong = [f"{level}/{snap}" for level, snap in chosen if (level, snap) != expected]
     if wrong:
-        raise BenchError(f"mason-unpriv: the build ran with isolation/snapshots {', '.join(wrong)}, "
-                         f"not chroot/walk, inside the unprivileged harness (see {log})")
+        raise BenchError(f"the build ran with isolation/snapshots {', '.join(wrong)}, "
+                         f"not {'/'.join(expected)}, inside the unprivileged harness (see {log})")
     if chosen or not succeeded:
         return
     hits = _CACHE.search(output)
     if not (hits and hits.group(1) == hits.group(2) and int(hits.group(2)) > 0):
-        raise BenchError("mason-unpriv: the build log has no 'isolation: chroot …' line and not every "
+        raise BenchError(f"the build log has no 'isolation: {expected[0]} …' line and not every "
                          f"step was a cache hit, so the mode it measured is unknown (see {log})")
 
 

@@ -96,7 +96,7 @@ class MemoryLayers:
         self._before[id(fs)] = before
 
     @contextlib.contextmanager
-    def view(self, layers: list[LayerRef]) -> Iterator[Path]:
+    def view(self, layers: list[LayerRef], *, only=None) -> Iterator[Path]:
         self._count += 1
         root = self.scratch / f"view-{self._count}"
         root.mkdir(parents=True)

@@ -16,9 +16,14 @@ it runs over the layer's upper dir (a *skeleton*: directories, links, the files 
 written) with the recorded paths marked hidden; if it reaches one (an overwrite, a
 directory where a file is) it stops, and runs again over the full view (``HiddenFileReached``).
 
-Only the overlay strategy records files (the walk strategy's stage root must hold every
-layer it produced), only when ``BuildOptions.direct_copy`` is on, and only when this process
-maps every uid and gid to itself: in a user namespace a ``chown`` to an unmapped id fails,
+The overlay strategy records files in every COPY; the walk strategies (chroot's stage roots,
+host-root's ``/``) only in a stage's tail, where no later step of the stage reads its root,
+and while the stage has no full root (its COPYs run over a skeleton root): the layer is then
+not marked as produced in a root, and whoever needs the stage's files later (a COPY that
+falls back to the full root, a ``COPY --from`` view) gets it applied from its blob. Over a walk strategy's *skeleton root* (directories and
+links of the stage's layers, files left out, ``mason.executor.rootfs``) the same hidden-path
+checks apply as over overlay skeletons. Only when ``BuildOptions.direct_copy`` is on, and
+only when this process maps every uid and gid to itself: in a user namespace a ``chown`` to an unmapped id fails,
 and a record would hide that failure.
 """
 
@@ -40,10 +45,14 @@ from mason.tarfs.paths import sort_key, split_relative
 _FULL_RANGE = 4294967295
 
 
-def deferred_for(direct_copy: bool, strategy: str) -> DeferredFiles | None:
+def deferred_for(direct_copy: bool, strategy: str, *, tail: bool = False) -> DeferredFiles | None:
     """A recorder for one COPY/ADD step (``direct_copy``: the option; ``strategy``: the
-    snapshot strategy's name), or None to write files as before."""
-    if not direct_copy or strategy != "overlay":
+    snapshot strategy's name), or None to write files as before.
+
+    The walk strategies (``walk``, ``host-root``) record only in a stage's ``tail`` (no later
+    step of the stage needs its filesystem, and the stage has no full root yet): a later
+    reader of the stage (a ``COPY --from`` view) gets the layer applied from its blob."""
+    if not direct_copy or not (strategy == "overlay" or (tail and strategy in ("walk", "host-root"))):
         return None
     if not (_identity_map("/proc/self/uid_map") and _identity_map("/proc/self/gid_map")):
         return None

@@ -321,9 +321,14 @@ class Build:
                 raise failed from None
             raise
         finally:
-            if self.cache is not None:
-                self.cache.close()     # no lookup or cache push outlives the build
-            self.close_fs()
+            try:
+                if self.cache is not None:
+                    self.cache.close()     # no lookup or cache push outlives the build
+                self.close_fs()
+            finally:
+                finish = getattr(self._fs, "finish", None)
+                if finish is not None:     # host-root: its trash removed (it overlapped the push), / released
+                    finish()
 
     def _build_and_write(self, plan: StagePlan) -> BuildResult:
         opts = self.options

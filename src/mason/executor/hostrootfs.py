@@ -20,13 +20,16 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterator
 
 from mason.errors import UsageError
 from mason.executor.layers import LayerRef, materialize
 from mason.executor.layerstore import LayerStore
-from mason.executor.rootfs import StepFS, WalkStrategy
+from mason.executor.rootfs import SkeletonLayers, StepFS, WalkStrategy
+from mason.executor.treeremoval import remove_tree
 from mason.executor.workdir import LOCK_NAME, PREFIX
 from mason.snapshot import walker
 from mason.snapshot.hostapply import apply_lower
@@ -43,9 +46,12 @@ class HostRootStrategy:
         self.store = store
         self.kept = kept
         self.root = HostRoot(kept)
+        self.root.discard = self._discard
+        self._removal = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mason-hostroot-rm")
         self.warn = warn
         self._views = WalkStrategy(scratch)
         self._current: list[LayerRef] | None = None   # the stage whose layers / holds
+        self._root_views = 0                           # COPYs reading that stage from / right now
         self._applied = 0
         self._open = False
 
@@ -55,18 +61,34 @@ class HostRootStrategy:
         return done
 
     def close(self) -> None:
-        """Pristine again and verified (raises BuildError naming what differs); idempotent."""
+        """Pristine again and verified (raises BuildError naming what differs); idempotent.
+        What the reset moved out of / is still being removed: ``finish`` waits for it."""
         if not self._open:
             return
         self._open = False
-        try:
-            self.root.restore()
-        finally:
-            self.root.release()
+        self.root.restore()
+
+    def finish(self) -> None:
+        """The build's very end (after its outputs): the trash is gone, then / is released,
+        so the next build in this container never meets this one's removal."""
+        self._removal.shutdown(wait=True)
+        self.root.release()
+
+    def _discard(self, path: str) -> None:
+        """What a reset moved out of /: removed in the background (the next stage does not
+        wait for the previous one's files), batched over threads (``treeremoval``)."""
+        def remove() -> None:
+            if os.path.isdir(path) and not os.path.islink(path):
+                remove_tree(path, fallback=lambda p: shutil.rmtree(p, ignore_errors=True))
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+        self._removal.submit(remove)
 
     def _root_for(self, layers: list[LayerRef]) -> Path:
         fresh = self._current is not layers
         if fresh:
+            assert not self._root_views, "a COPY reads the stage in / while another claims it"
             self.root.bare()
             self._current, self._applied = layers, 0
         # A layer a step made in this very root is there already (unless / was reset since).
@@ -82,10 +104,31 @@ class HostRootStrategy:
             self._current = child
         self._views.adopt(child, parent)
 
+    def has_root(self, layers: list[LayerRef]) -> bool:
+        """Whether / holds the stage (its steps walk /, not a skeleton)."""
+        return self._current is layers
+
+    def skeleton(self, layers: list[LayerRef]) -> frozenset[str] | None:
+        """A stage's tail of COPYs runs in a skeleton root in the work dir (``WalkStrategy``),
+        not in /, unless / holds the stage already: the stage before it stays in / (its
+        files are what those COPYs read). Kept paths are hidden there too, so a COPY that
+        reaches one (which in / is a mount, the runtime or mason's own) runs in / instead."""
+        if self._current is layers:
+            return None
+        hidden = self._views.skeleton(layers)
+        if hidden is None:
+            return None
+        # In /, the ancestors of kept paths exist whether the image has them or not: a COPY
+        # creating one (here: absent) runs in / too.
+        skeleton = self._views.skeleton_root(layers)
+        absent = {"/" + rel for rel in self.kept.ancestors if rel and not os.path.lexists(skeleton / rel)}
+        return hidden | absent | {"/" + rel for rel in self.kept.relative}
+
     @contextlib.contextmanager
     def step(self, layers: list[LayerRef], *, base_visible: bool = True) -> Iterator[StepFS]:
-        if not base_visible:                    # COPY --link: a layer of its own, off the root
-            with self._views.step(layers, base_visible=False) as fs:
+        if not base_visible or isinstance(layers, SkeletonLayers):
+            # COPY --link (a layer of its own) and skeleton steps: off the root
+            with self._views.step(layers, base_visible=base_visible) as fs:
                 yield fs
             return
         root = self._root_for(layers)
@@ -98,9 +141,34 @@ class HostRootStrategy:
         self._applied = len(layers)             # the step's own layer, if any, is marked produced_in
 
     @contextlib.contextmanager
-    def view(self, layers: list[LayerRef]) -> Iterator[Path]:
+    def view(self, layers: list[LayerRef], *, only: tuple[str, ...] | None = None) -> Iterator[Path]:
+        """A root to read ``layers`` from: / itself when it holds that stage and the reader
+        reads only ``only`` (in-root paths) clear of every kept path (``COPY --from`` the
+        stage just built: no re-extraction of it); else a plain root in the work dir."""
+        if only is not None and self._current is layers and self._clear_of_kept(only):
+            self._root_for(layers)              # its layers not in / yet (a tail's COPYs) applied
+            self._root_views += 1
+            try:
+                yield ROOT
+            finally:
+                self._root_views -= 1
+            return
         with self._views.view(layers) as root:
             yield root
+
+    def _clear_of_kept(self, paths: tuple[str, ...]) -> bool:
+        """No path, its resolution in / or anything below it is or holds a kept path."""
+        ancestors = self.kept.ancestors
+        for path in paths:
+            literal = os.path.normpath("/" + path).strip("/")
+            # a wildcard stands for anything in its directory: judge the directory
+            while any(c in literal for c in "*?["):
+                literal = literal.rpartition("/")[0]
+            resolved = os.path.realpath("/" + literal).strip("/")
+            for rel in {literal, resolved}:
+                if rel in ancestors or self.kept.kind_of(rel) is not None:
+                    return False
+        return True
 
 
 def kept_paths_for(options, work_path: Path, runtime: tuple[str, ...], env) -> KeptPaths:

@@ -58,6 +58,9 @@ class OverlayStrategy:
             number = next(self._numbers)
         return self.scratch / f"{number:04d}-{label}"
 
+    def has_root(self, layers: list[LayerRef]) -> bool:
+        return True
+
     @contextlib.contextmanager
     def step(self, layers: list[LayerRef], *, base_visible: bool = True) -> Iterator[StepFS]:
         """A writable root over ``layers``; ``base_visible=False`` starts from empty (COPY --link)."""
@@ -73,8 +76,9 @@ class OverlayStrategy:
         fs.layer_dir = Path(overlay.upper)
 
     @contextlib.contextmanager
-    def view(self, layers: list[LayerRef]) -> Iterator[Path]:
-        """A root to read from (COPY --from, bind mounts); writes are discarded."""
+    def view(self, layers: list[LayerRef], *, only: tuple[str, ...] | None = None) -> Iterator[Path]:
+        """A root to read from (COPY --from, bind mounts); writes are discarded. ``only``: the
+        in-root paths the reader needs (a hint host-root uses; every path is there)."""
         from mason.snapshot.overlay import OverlayRoot  # each strategy loads only its own snapshotter
 
         lowers = list(reversed(materialize(layers, self.store)))
@@ -84,12 +88,29 @@ class OverlayStrategy:
         shutil.rmtree(state, ignore_errors=True)
 
 
+class SkeletonLayers(list):
+    """A stage's layers, to be stepped on in the stage's skeleton root (``WalkStrategy.skeleton``)
+    rather than its full root; ``of`` is the stage's own list (the roots' identity)."""
+
+    def __init__(self, of: list[LayerRef]):
+        super().__init__(of)
+        self.of = of
+
+
 class WalkStrategy:
     """No mounts: one plain root directory per stage, layers applied in order.
 
     A stage's layer list is identified by object identity; ``applied`` counts how many of its
     layers the root reflects. A layer a step produced in a root is marked with
     ``produced_in`` and never applied to that root again.
+
+    A stage whose remaining steps are COPYs that need no file of the stage (its tail, see
+    ``mason.executor.directcopy``) gets a *skeleton root* instead, as long as it has no full
+    root: its layers' directories, links and whiteouts applied, regular files left out and
+    listed as hidden. The COPY records its files instead of writing them and stops if it
+    reaches a hidden one (then it runs again on the full root). For a final stage
+    ``FROM debian`` + ``COPY --from`` this replaces extracting the whole base into the
+    stage's root (its file contents are never read) by creating its directories and links.
     """
 
     name = "walk"
@@ -98,6 +119,7 @@ class WalkStrategy:
         self.scratch = scratch
         self.limits = limits      # ExtractLimits of the build (None: tarfs's defaults)
         self._roots: dict[int, tuple[Path, int]] = {}
+        self._skeletons: dict[int, tuple[Path, int, frozenset[str]]] = {}  # + the hidden files
         self._root_locks: dict[int, threading.Lock] = {}
         self._numbers = itertools.count(1)
         self._lock = threading.Lock()        # guards the two dicts and the counter
@@ -151,10 +173,61 @@ class WalkStrategy:
         with self._lock:
             self._roots[id(child)] = (dst, applied)
 
+    def has_root(self, layers: list[LayerRef]) -> bool:
+        """Whether the stage has a full root (a step walks that, not a skeleton)."""
+        with self._lock:
+            return id(layers) in self._roots
+
+    def skeleton(self, layers: list[LayerRef]) -> frozenset[str] | None:
+        """Bring the stage's skeleton root up to date; the in-root paths of the files it
+        leaves out, or None when the stage has a full root (a step should walk that)."""
+        with self._root_lock(layers):
+            with self._lock:
+                if id(layers) in self._roots:
+                    return None
+                root, applied, hidden = self._skeletons.get(id(layers)) or (None, 0, frozenset())
+            if root is None:
+                root = self._new_root("skeleton")
+            options = ExtractOptions(mode="apply", skeleton=True, allowed_devices=SAFE_DEVICES,
+                                     **({"limits": self.limits} if self.limits else {}))
+            # A step's own layer too: it left its files out of this root (they are in its blob).
+            for ref in layers[applied:]:
+                with ref.opener() as blob:
+                    result = extract_layer(blob, root, media_type=ref.descriptor.media_type, options=options,
+                                           expected_diff_id=ref.diff_id)
+                hidden |= result.skipped
+            with self._lock:
+                self._skeletons[id(layers)] = (root, len(layers), hidden)
+            return hidden
+
+    def skeleton_root(self, layers: list[LayerRef]) -> Path:
+        with self._lock:
+            return self._skeletons[id(layers)][0]
+
+    @contextlib.contextmanager
+    def _skeleton_step(self, layers: list[LayerRef]) -> Iterator[StepFS]:
+        from mason.snapshot import walker  # each strategy loads only its own snapshotter
+
+        with self._lock:
+            root = self._skeletons[id(layers)][0]
+        before = walker.take(root)
+        fs = StepFS(root)
+        try:
+            yield fs
+        except BaseException:
+            with self._lock:   # half a COPY is in it: the stage never uses it again
+                self._skeletons.pop(id(layers), None)
+            raise
+        fs.changes = before.diff()
+
     @contextlib.contextmanager
     def step(self, layers: list[LayerRef], *, base_visible: bool = True) -> Iterator[StepFS]:
         from mason.snapshot import walker  # each strategy loads only its own snapshotter
 
+        if isinstance(layers, SkeletonLayers) and base_visible:
+            with self._skeleton_step(layers.of) as fs:
+                yield fs
+            return
         root = self._root_for(layers) if base_visible else self._new_root("link")
         before = walker.take(root)
         fs = StepFS(root)
@@ -163,5 +236,5 @@ class WalkStrategy:
         fs.produced_in = root if base_visible else None
 
     @contextlib.contextmanager
-    def view(self, layers: list[LayerRef]) -> Iterator[Path]:
+    def view(self, layers: list[LayerRef], *, only: tuple[str, ...] | None = None) -> Iterator[Path]:
         yield self._root_for(layers)

@@ -17,7 +17,7 @@ from mason.cache.store import CacheEntry
 from mason.executor.directcopy import deferred_for, layer_entries, skeleton_lowers, write_into_upper
 from mason.executor.layers import LayerRef
 from mason.executor.layerstore import LayerStore
-from mason.executor.rootfs import OverlayStrategy, StepFS, WalkStrategy
+from mason.executor.rootfs import OverlayStrategy, SkeletonLayers, StepFS, WalkStrategy
 from mason.executor.settings import Settings
 from mason.executor.skeletons import Skeletons
 from mason.executor.stagestate import DirectLayer, StageState
@@ -53,13 +53,27 @@ class StageLayers:
     def step(self, lowers: list[LayerRef], *, base_visible: bool = True) -> contextlib.AbstractContextManager[StepFS]:
         return self._strategy().step(lowers, base_visible=base_visible)
 
-    def view(self, layers: list[LayerRef]) -> contextlib.AbstractContextManager[Path]:
-        return self._strategy().view(layers)
+    def view(self, layers: list[LayerRef], *, only: tuple[str, ...] | None = None) -> contextlib.AbstractContextManager[Path]:
+        return self._strategy().view(layers, only=only)
 
     def deferred(self) -> DeferredFiles | None:
-        return deferred_for(self._settings.options.direct_copy, self._strategy().name)
+        strategy = self._strategy()
+        # Walk strategies: only in the stage's tail, and only while it has no full root (the
+        # COPY runs over a skeleton); a full root would get the files from the blob right
+        # after, at the next step, which costs more than writing them now.
+        tail = (strategy.name != "overlay" and not self._needed_later()
+                and not strategy.has_root(self._state.layers))
+        return deferred_for(self._settings.options.direct_copy, strategy.name, tail=tail)
 
     def skeleton_lowers(self) -> tuple[list[LayerRef], frozenset[str]]:
+        strategy = self._strategy()
+        if not isinstance(strategy, OverlayStrategy):
+            # Walk and host-root: the stage's skeleton root, unless it has a full root (walk
+            # that), or / holds it (host-root).
+            hidden = strategy.skeleton(self._state.layers)
+            if hidden is None:
+                return self._state.layers, frozenset()
+            return SkeletonLayers(self._state.layers), hidden
         return skeleton_lowers(self._state.layers, self._state.direct_layers, self._store, self._skeletons,
                                hits=not self._needed_later())
 
@@ -79,10 +93,15 @@ class StageLayers:
         created = settings.created()
         extra: Sequence = ()
         directory = fs.layer_dir
+        produced_in = fs.produced_in
         if deferred:
-            assert fs.layer_dir is not None, "only the overlay strategy records files"
             extra, dropped = layer_entries(deferred, settings.snapshot_ignores)
-            if dropped or changes != fs.changes:
+            if fs.layer_dir is None:           # a walk strategy's root: it lacks the files
+                if dropped or changes != fs.changes:
+                    write_into_upper(deferred, fs.root)   # the root must show what was left out
+                else:
+                    produced_in = None         # applied from the blob where needed
+            elif dropped or changes != fs.changes:
                 write_into_upper(deferred, fs.layer_dir)  # the upper dir must show what was left out
             else:
                 directory = None
@@ -95,10 +114,10 @@ class StageLayers:
         desc = Descriptor(blob.media_type(docker=state.docker_media), blob.digest, blob.size)
         path = blob.path
         ref = LayerRef(blob.diff_id, desc, lambda: open(path, "rb"), None,
-                       directory=directory, produced_in=fs.produced_in)
+                       directory=directory, produced_in=produced_in)
         state.layers.append(ref)
         state.config.add_layer(blob.diff_id, created_by, created)
-        if deferred and directory is None:
+        if deferred and directory is None and fs.layer_dir is not None:
             assert fs.layer_dir is not None
             state.direct_layers.append(DirectLayer(ref, fs.layer_dir, frozenset(deferred.files)))
         return ref

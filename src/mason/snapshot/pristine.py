@@ -8,7 +8,8 @@ State lives in ``/.mason-hostroot`` (on the root filesystem, so entries can be r
 kept out of every walk): ``lock`` (one build at a time per container root: a second is refused,
 not queued), ``pristine.json`` (a stat walk of the root without kept paths, taken by the first
 build in this container), ``journal.json`` (what a running build has done), ``stash/`` (the
-pristine entries while a build runs).
+pristine entries while a build runs), ``trash/`` (what a reset moved out of the root, until it
+is removed: in the background, so a stage does not wait for the previous one's files to go).
 
 * :meth:`HostRoot.acquire` (build start): take the lock; a journal left by a killed build is
   replayed (the root cleared, the stash moved back); then the root must equal the record, or the
@@ -31,6 +32,7 @@ import os
 import shutil
 import stat
 from pathlib import Path
+from typing import Callable
 
 from mason.errors import BuildError
 from mason.snapshot.keptpaths import KeptPaths
@@ -70,6 +72,11 @@ class HostRoot:
         self.kept = kept
         self._lock_fd: int | None = None
         self._stashed = False
+        self.trash = os.path.join(self.state, "trash")
+        self._trashed = 0
+        # Called with each entry renamed into the trash (``_clear``): the caller removes it,
+        # in the background if it likes; by default it is removed on the spot.
+        self.discard: Callable[[str], None] = _remove_now
 
     # --- lifecycle ---------------------------------------------------------------------------
     def acquire(self, build_id: str) -> str:
@@ -89,6 +96,7 @@ class HostRoot:
         self._lock_fd = fd
         done = "root verified"
         try:
+            _remove_now(self.trash)       # left by a build killed before it removed its own
             journal = self._journal()
             if journal is not None:
                 self._replay(journal)
@@ -166,10 +174,20 @@ class HostRoot:
                 if rel in ancestors and os.path.isdir(full) and not os.path.islink(full):
                     stack.append(rel)
                     continue
-                if os.path.isdir(full) and not os.path.islink(full):
-                    shutil.rmtree(full)
-                else:
-                    os.unlink(full)
+                self._to_trash(full)
+
+    def _to_trash(self, full: str) -> None:
+        """Out of the root at once (one rename: the trash is on the root's filesystem, in the
+        state dir no walk sees); its removal is ``discard``'s, off the stage's critical path."""
+        os.makedirs(self.trash, mode=0o700, exist_ok=True)
+        self._trashed += 1
+        dest = os.path.join(self.trash, f"{self._trashed:06d}")
+        try:
+            os.rename(full, dest)
+        except OSError:                  # not renamable (another filesystem): removed in place
+            _remove_now(full)
+            return
+        self.discard(dest)
 
     def _replay(self, journal: dict) -> None:
         """Undo a build: only once every pristine entry was stashed can the rest of / be the
@@ -242,6 +260,13 @@ def _stash_entries(stash: str) -> list[str]:
         for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
             out.append(name if rel == "." else f"{rel}/{name}")
     return out
+
+
+def _remove_now(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.lexists(path):
+        os.unlink(path)
 
 
 def _write_json(path: str, data) -> None:

@@ -53,8 +53,9 @@ class LayerView(Protocol):
         """A writable root over ``lowers`` (empty when not ``base_visible``: COPY --link)."""
         ...
 
-    def view(self, layers: list[LayerRef]) -> ContextManager[Path]:
-        """A root to read ``layers`` from (COPY --from, bind mounts); writes are discarded."""
+    def view(self, layers: list[LayerRef], *, only: tuple[str, ...] | None = None) -> ContextManager[Path]:
+        """A root to read ``layers`` from (COPY --from, bind mounts); writes are discarded.
+        ``only``: the in-root paths the reader needs, when it knows them (a hint)."""
         ...
 
     def commit(self, fs: StepFS, created_by: str, deferred: DeferredFiles | None = None, *,

@@ -61,8 +61,10 @@ def _chown(spec: str | None, root_cm: Callable[[], ContextManager[Path]]) -> tup
         return resolve_owner(root, spec)
 
 
-def _source_tree(ctx: StepContext, ins: di.Copy | di.Add, stack: contextlib.ExitStack) -> tuple[fsops.SourceTree, bool]:
-    """The SourceTree a COPY reads from, plus whether it comes from a filesystem (keep owners)."""
+def _source_tree(ctx: StepContext, ins: di.Copy | di.Add, stack: contextlib.ExitStack,
+                 only: tuple[str, ...] | None = None) -> tuple[fsops.SourceTree, bool]:
+    """The SourceTree a COPY reads from, plus whether it comes from a filesystem (keep owners).
+    ``only``: the step will not claim its stage's root while reading (see ``LayerView.view``)."""
     ref = getattr(ins, "from_", None)
     if ref is None:
         return ctx.sources.context, False
@@ -73,28 +75,32 @@ def _source_tree(ctx: StepContext, ins: di.Copy | di.Add, stack: contextlib.Exit
     else:
         layers = layer_refs_of(ctx.sources.image(ref))
         label = f"image {ref}"
-    root = stack.enter_context(ctx.layers.view(layers))
+    root = stack.enter_context(ctx.layers.view(layers, only=only))
     return fsops.SourceTree(str(root), None, label), True
 
 
 def copy_step(ctx: StepContext, ins: di.Copy | di.Add, created_by: str) -> LayerRef | None:
     is_add = isinstance(ins, di.Add)
     layers = ctx.layers
+    deferred = layers.deferred() if ins.sources else None
+    if deferred is not None and not is_add and not ins.inline and not ins.link:
+        # Over the skeletons of earlier layers: only COPY checks every path it touches
+        # against the hidden ones (ADD's archives and heredocs do not).
+        lowers, hidden = layers.skeleton_lowers()
+        if hidden:
+            try:
+                # Inside the ExitStack: deferred files are read from the source tree at commit.
+                # Off the stage's root, so the source stage may be read where it lies.
+                with contextlib.ExitStack() as stack:
+                    tree, from_fs = _source_tree(ctx, ins, stack, only=tuple(ins.sources))
+                    chown = _chown(ins.chown, lambda: layers.view(layers.layers))
+                    return _write(ctx, ins, created_by, tree, from_fs, chown, lowers,
+                                  DeferredFiles(hidden=hidden))
+            except HiddenFileReached:
+                pass  # it needs files of the earlier layers: again over the full view
     with contextlib.ExitStack() as stack:
         tree, from_fs = _source_tree(ctx, ins, stack)
         chown = _chown(ins.chown, lambda: layers.view(layers.layers))
-        deferred = layers.deferred() if ins.sources else None
-        if deferred is not None and not is_add and not ins.inline and not ins.link:
-            # Over the skeletons of earlier direct layers: only COPY checks every path it
-            # touches against the hidden ones (ADD's archives and heredocs do not).
-            lowers, hidden = layers.skeleton_lowers()
-            if hidden:
-                try:
-                    # Inside the ExitStack: deferred files are read from the source tree at commit.
-                    return _write(ctx, ins, created_by, tree, from_fs, chown, lowers,
-                                  DeferredFiles(hidden=hidden))
-                except HiddenFileReached:
-                    pass  # it needs files of the earlier layers: again over the full view
         return _write(ctx, ins, created_by, tree, from_fs, chown, layers.layers, deferred)
 
 
