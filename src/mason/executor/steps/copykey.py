@@ -140,7 +140,7 @@ def stage_paths_digest(ctx: StepContext, source: StageState, sources: list[str],
         memo = found.get("content") if found else None
         if isinstance(memo, str):
             return memo
-    with ctx.layers.view(source.layers, only=tuple(ins.sources)) as root:
+    with ctx.layers.view(source.layers, only=tuple(sources)) as root:
         tree = fsops.SourceTree(str(root), None, f"stage {source.stage.id}")
         content = fsops.digest_sources(tree, list(sources), dest=dest, workdir=workdir, chmod=chmod,
                                        excludes=tuple(excludes), parents=parents,
