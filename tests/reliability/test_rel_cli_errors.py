@@ -34,8 +34,10 @@ def _case(tmp_path, name, registry_plain, registry_tls, busybox_layout):
         (ctx / "Dockerfile").write_text("FROM scratch\nFROBNICATE all\n")
         return ["--context", str(ctx), "--no-push", *work], 1, "FROBNICATE", {}
     if name == "unsupported syntax":
-        (ctx / "Dockerfile").write_text(f"FROM oci:{busybox_layout}\nRUN --mount=type=ssh true\n")
-        return ["--context", str(ctx), "--no-push", *work], 2, "type=ssh", {}
+        # a frontend other than the Dockerfile syntax mason implements is refused, never ignored
+        (ctx / "Dockerfile").write_text(f"# syntax=example.com/other/frontend:1\nFROM oci:{busybox_layout}\n"
+                                        "RUN true\n")
+        return ["--context", str(ctx), "--no-push", *work], 2, "syntax=example.com/other/frontend:1", {}
     if name == "unknown base":
         (ctx / "Dockerfile").write_text(f"FROM {registry_plain.host}/no/such-image:1\n")
         return (["--context", str(ctx), "--no-push", "--insecure-registry", registry_plain.host, *work], 3,
