@@ -94,6 +94,21 @@ def _wait_fired(proxy, kind: str, proc: subprocess.Popen, log: Path, timeout: fl
     pytest.fail(f"the {kind} never fired:\n{log.read_text()[-3000:]}")
 
 
+def _stop(proc: subprocess.Popen, signum: int, log: Path, what: str) -> tuple[int, float]:
+    """Send ``signum``; (exit status, seconds it took) or the test fails after ``STOP_WITHIN``
+    (a SIGABRT first, so the faulthandler writes every thread's stack into the log)."""
+    started = time.monotonic()
+    proc.send_signal(signum)
+    try:
+        rc = proc.wait(STOP_WITHIN)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        proc.wait()
+        pytest.fail(f"{what} did not stop within {STOP_WITHIN}s of {signal.Signals(signum).name} during a "
+                    f"{TRANSFER_SECONDS:.0f}s download:\n{log.read_text()[-3000:]}")
+    return rc, time.monotonic() - started
+
+
 @pytest.mark.parametrize("signum,expected", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_signal_during_a_slow_base_download(tmp_path, fault_proxy, slow_base, signum, expected):
     ctx = tmp_path / "ctx"
@@ -109,16 +124,7 @@ def test_signal_during_a_slow_base_download(tmp_path, fault_proxy, slow_base, si
         _wait_fired(fault_proxy, "throttle", proc, log)
         time.sleep(1.0)   # well into the body
         helpers = _children_of(proc.pid)
-        started = time.monotonic()
-        proc.send_signal(signum)
-        try:
-            rc = proc.wait(STOP_WITHIN)
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGABRT)
-            proc.wait()
-            pytest.fail(f"mason did not stop within {STOP_WITHIN}s of {signal.Signals(signum).name} during a "
-                        f"{TRANSFER_SECONDS:.0f}s download:\n{log.read_text()[-3000:]}")
-        took = time.monotonic() - started
+        rc, took = _stop(proc, signum, log, "mason")
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -148,14 +154,7 @@ def test_sigterm_during_a_slow_base_download_in_a_bake(tmp_path, fault_proxy, sl
     try:
         _wait_fired(fault_proxy, "throttle", proc, log)
         time.sleep(1.0)
-        proc.send_signal(signal.SIGTERM)
-        try:
-            rc = proc.wait(STOP_WITHIN)
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGABRT)
-            proc.wait()
-            pytest.fail(f"mason bake did not stop within {STOP_WITHIN}s of SIGTERM during a "
-                        f"{TRANSFER_SECONDS:.0f}s download:\n{log.read_text()[-3000:]}")
+        rc, _ = _stop(proc, signal.SIGTERM, log, "mason bake")
     finally:
         if proc.poll() is None:
             proc.kill()
