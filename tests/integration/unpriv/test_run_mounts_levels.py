@@ -31,6 +31,8 @@ RUN --mount=type=secret,id=tok sh -c 'test "$(stat -c %a /run/secrets/tok)" = 40
 RUN --mount=type=secret,id=tok,target=/data/tok,mode=0440 sh -c 'stat -c %a /data/tok > /secret-mode'
 RUN --mount=type=cache,id=app,target=/var/cache/app sh -c 'echo run >> /var/cache/app/log && ls /var/cache/app > /cache-ls'
 RUN --mount=type=cache,id=app,target=/var/cache/app,sharing=locked sh -c 'wc -l < /var/cache/app/log > /cache-count'
+RUN --mount=type=cache,id=app,target=/var/cache/app,ro sh -c 'cat /var/cache/app/log > /cache-ro-seen; echo ro >> /var/cache/app/log 2>/dev/null; true'
+RUN --mount=type=cache,id=app,target=/var/cache/app sh -c 'wc -l < /var/cache/app/log > /cache-count-after-ro'
 RUN --mount=type=bind,source=files,target=/data cat /data/ctx.txt > /seen-ctx
 RUN --mount=type=bind,source=files,target=/data,rw sh -c 'echo changed > /data/ctx.txt && touch /data/new'
 RUN --mount=type=bind,from=tools,source=/out,target=/mnt/out cp /mnt/out/a.txt /copied
@@ -119,6 +121,8 @@ def test_mounts_did_their_job_and_left_nothing(images):
     assert read("secret-len").strip() == str(len(SECRET))
     assert read("secret-mode") == "440\n"
     assert read("cache-ls") == "log\n" and read("cache-count").strip() == "1"    # persisted: the next RUN reads it
+    # a read-only cache mount shows the cache and keeps nothing the RUN wrote to it
+    assert read("cache-ro-seen") == "run\n" and read("cache-count-after-ro").strip() == "1"
     assert read("seen-ctx") == "from-context\n" and read("copied") == "from-stage\n"
     assert read("tmpfs-ls") == "f\n"
     # a cache inside a cache: its mount point is made in the outer cache, each keeps its files

@@ -142,7 +142,10 @@ def sandbox_mounts(ctx: StepContext, ins: di.Run, stack: contextlib.ExitStack, e
             out.append(Mount(_required(m, target), "tmpfs", size_bytes=m.size))
         elif m.type == "cache":
             target = _required(m, target)
-            out.append(Mount(target, "bind", cache_dir(ctx, m, target, stack), readonly=False, move=True))
+            # A read-only cache is bound read-only; where mounts are emulated it is copied in and
+            # the copy dropped after the RUN (as a read-only bind is), so its writes never persist.
+            out.append(Mount(target, "bind", cache_dir(ctx, m, target, stack), readonly=m.readonly,
+                             move=not m.readonly))
         elif m.type == "bind":
             out.append(_bind(ctx, m, _required(m, target), stack))
         else:
