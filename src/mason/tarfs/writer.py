@@ -112,8 +112,12 @@ class TarLayerWriter:
 
     def close(self) -> None:
         end = b"\0" * (2 * _BLOCK)
+        empty = self._offset == 0
         self._offset += len(end)
-        end += b"\0" * (-self._offset % _RECORD)
+        if not empty:
+            end += b"\0" * (-self._offset % _RECORD)
+        # An empty layer is the end marker alone, as Go's archive/tar writes it (BuildKit's empty
+        # layer, diff_id sha256:5f70bf18…); tarfile would pad it to a 10240-byte record.
         self._out.write(end)
 
 
