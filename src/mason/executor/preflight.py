@@ -17,10 +17,16 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 
+from mason.registry.interrupt import TransferCancelled
+
 
 class PushPreflight:
-    """Checks started at once on their own threads; ``wait`` raises the first failed one
-    (in the order given, as when they ran in turn) and is safe to call from any thread."""
+    """Checks started at once on their own threads; ``wait`` raises the first failed one in
+    the order given (as when they ran in turn) and is safe to call from any thread.
+
+    A failed check cancels the build, which cuts the other checks' transfers in flight: their
+    ``TransferCancelled`` errors are consequences of it, not the reason the build stopped, so
+    they are reported only when nothing else failed."""
 
     def __init__(self, checks: list[Callable[[], object]], *, warn: Callable[[str], None],
                  cancel: threading.Event):
@@ -41,14 +47,14 @@ class PushPreflight:
             self._warn(warning)
 
     def wait(self) -> None:
-        """Block until every check finished; raise the first failure."""
-        for future in self._futures:
-            future.result()
+        """Block until every check finished; raise the failure that stopped the build."""
+        first = self.failure()
+        if first is not None:
+            raise first
 
     def failure(self) -> BaseException | None:
-        """After the build failed: the check failure to report instead, if one failed."""
-        for future in self._futures:
-            exc = future.exception()
-            if exc is not None:
-                return exc
-        return None
+        """The check failure to report, if one failed (waits for every check)."""
+        failures = [exc for exc in (future.exception() for future in self._futures) if exc is not None]
+        causes = [exc for exc in failures if not isinstance(exc, TransferCancelled)]
+        found = causes or failures
+        return found[0] if found else None

@@ -192,7 +192,7 @@ class WalkStrategy:
                                      **({"limits": self.limits} if self.limits else {}))
             # A step's own layer too: it left its files out of this root (they are in its blob).
             for ref in layers[applied:]:
-                with ref.opener() as blob:
+                with base_errors(ref), ref.opener() as blob:
                     result = extract_layer(blob, root, media_type=ref.descriptor.media_type, options=options,
                                            expected_diff_id=ref.diff_id)
                 hidden |= result.skipped

@@ -54,7 +54,7 @@ def test_every_destination_is_checked(tmp_path, registry_token):
                          env={"CI": "true", "DOCKER_CONFIG": config, "TMPDIR": str(tmp_path)},
                          cwd=tmp_path, stdin=io.BytesIO(), stdout=io.StringIO(), stderr=err)
     out = err.getvalue()
-    assert code == 3 and f"push permission denied for {reg}/public/app" in out
+    assert code == 3 and f"push permission denied for {reg}/public/app" in out, out
     assert f"denied for {reg}/private/app" not in out
 
 

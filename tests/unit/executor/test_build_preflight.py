@@ -11,6 +11,7 @@ from mason.errors import AuthError, NotFoundError
 from mason.executor.executor import run_build
 from mason.executor.options import BuildOptions
 from mason.executor.preflight import PushPreflight
+from mason.registry.interrupt import TransferCancelled
 
 
 def test_a_failed_check_cancels_and_is_raised_first_in_order():
@@ -61,3 +62,21 @@ def test_the_denied_push_is_the_error_even_when_the_base_failed_first(tmp_path):
     with pytest.raises(AuthError, match="no push access to reg.example/app"):
         run_build(opts, registry=registry, env={})
     assert registry.pulled.is_set()
+
+
+def test_a_check_cut_by_the_cancel_is_not_the_reported_failure():
+    """The denied check cancels the build; the check whose transfer that cut ends with
+    TransferCancelled, which must not hide the denial, even though it comes first in order."""
+    cancel = threading.Event()
+
+    def cut_by_the_cancel():
+        cancel.wait(5)
+        raise TransferCancelled("DELETE …/blobs/uploads/x cancelled: the build is stopping")
+
+    def denied():
+        raise AuthError("push permission denied for reg/public/app")
+
+    checks = PushPreflight([cut_by_the_cancel, denied], warn=lambda _: None, cancel=cancel)
+    with pytest.raises(AuthError, match="push permission denied"):
+        checks.wait()
+    assert isinstance(checks.failure(), AuthError)
