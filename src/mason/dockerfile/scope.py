@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 from mason.dockerfile.instructions import Arg, Env, Instruction
 from mason.dockerfile.pairs import Overlay, Pairs
@@ -55,8 +56,11 @@ class StageScope:
     ``env`` is the image ENV in order (starting from the base image's), ``args`` the ARGs
     declared so far in this stage that have a value; ``declared`` every ARG name declared
     in this stage (with or without value) - the names a ``--build-arg`` may set;
-    ``declarations`` those names once per declaration, in order (RUN's history). ``env``,
-    ``args`` and ``names`` are ``Pairs``: each step's scope shares them with the one before.
+    ``declarations`` those names once per declaration, newest first, as a chain of
+    ``(name, older)`` pairs ending in ``None`` (RUN's history reads it in order). ``env``,
+    ``args`` and ``names`` are ``Pairs`` and ``declarations`` a chain so that each step's scope
+    shares them with the one before: a tuple copied per ARG made memory quadratic in the
+    number of ARG lines, every step's scope being kept.
     """
 
     build_args: tuple[tuple[str, str], ...] = ()
@@ -65,7 +69,7 @@ class StageScope:
     env: Pairs = Pairs()
     args: Pairs = Pairs()
     names: Pairs = Pairs()
-    declarations: tuple[str, ...] = ()
+    declarations: tuple[str, Any] | None = None
 
     def __post_init__(self) -> None:
         for name in ("env", "args", "names"):
@@ -118,7 +122,12 @@ class StageScope:
         twice comes twice): BuildKit's RUN history prefix. The value is the one the RUN's
         environment has (ENV, the base image's included, wins), else the ARG's, else empty."""
         values = self.expansion_env()
-        return [f"{name}={values.get(name, '')}" for name in self.declarations]
+        names: list[str] = []
+        link = self.declarations
+        while link is not None:
+            names.append(link[0])
+            link = link[1]
+        return [f"{name}={values.get(name, '')}" for name in reversed(names)]
 
     def sandbox_hostname(self) -> str | None:
         """``--build-arg BUILDKIT_SANDBOX_HOSTNAME=…`` (empty: not set), else None."""
@@ -135,7 +144,7 @@ class StageScope:
         else:
             value = dict(self.platform).get(name, dict(self.global_args).get(name))
         names = self.names if name in self.names else self.names.set(name, "")
-        declarations = (*self.declarations, name)
+        declarations = (name, self.declarations)
         if value is None:
             return replace(self, names=names, declarations=declarations, args=self.args.remove(name))
         return replace(self, names=names, declarations=declarations, args=self.args.set(name, value))
