@@ -58,6 +58,8 @@ __all__ = ["Build", "BuildResult", "StageState", "StepRecord", "format_platform"
 
 @dataclass
 class BuildResult:
+    """What a build made: the image, where it was pushed, each step's record."""
+
     image_digest: str
     config_digest: str
     manifest: bytes

@@ -26,6 +26,8 @@ _DEFAULT_VARIANT = {"arm64": "v8", "arm": "v7"}
 
 @dataclass(frozen=True)
 class Platform:
+    """An OCI platform: os, architecture, variant."""
+
     os: str
     architecture: str
     variant: str | None = None

@@ -73,6 +73,8 @@ _TYPES = {
 
 @dataclass(slots=True)
 class Member:
+    """One tar member as libarchive read it (a name that is not UTF-8 keeps its bytes)."""
+
     name: str
     type: EntryType | None  # None: a type tar can carry but mason cannot create (socket)
     mode: int
