@@ -99,7 +99,8 @@ class InFlight:
         for family, kind, proto, _, where in socket.getaddrinfo(host, port, allowed_gai_family(), socket.SOCK_STREAM):
             sock = socket.socket(family, kind, proto)
             with self._guard:
-                cut, _ = self.cut_once, self._connecting.add(sock)
+                self._connecting.add(sock)
+                cut = self.cut_once
             try:
                 if cut:
                     raise ConnectionAbortedError("the build is stopping")
