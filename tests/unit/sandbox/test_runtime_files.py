@@ -43,3 +43,34 @@ def test_lazily_loaded_libraries_are_within_the_runtime_files():
     assert not missing
     assert any("libarchive" in f for f in got["files"])
     assert any("/zstandard/" in f for f in got["files"]) and any("/isal/" in f for f in got["files"])
+
+
+_SHORTCUT = r"""
+import json, os, sys
+from types import SimpleNamespace
+import mason.sandbox.container as container
+from mason.executor.executor import _host_root_possible
+
+os.geteuid = lambda: 0                            # as root ...
+container.container_hint = lambda: "a test"      # ... in a container
+before = container.loaded_files()
+loose_before = container.runtime_roots(before)[1]
+possible = _host_root_possible(SimpleNamespace(isolation="auto"))
+loaded = "libarchive" in sys.modules
+full = container.runtime_files()
+print(json.dumps({"loose_before": list(loose_before), "possible": possible, "loaded": loaded,
+                  "subset": sorted(before - full), "full_loose": list(container.runtime_roots(full)[1])}))
+"""
+
+
+def test_host_root_ruled_out_without_loading_libarchive():
+    """What is loaded is a subset of the runtime files; when it already has a file in a system
+    directory, host-root is ruled out without loading libarchive, with the same answer."""
+    out = subprocess.run([sys.executable, "-c", _SHORTCUT], capture_output=True, text=True, check=True).stdout
+    got = json.loads(out)
+    assert got["subset"] == []
+    assert got["possible"] == (not got["full_loose"])
+    if got["loose_before"]:
+        assert not got["possible"] and not got["loaded"]
+    else:
+        assert got["loaded"]
