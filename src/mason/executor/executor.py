@@ -571,13 +571,14 @@ def _host_root_possible(opts) -> bool:
     if opts.isolation != "auto":
         return False
     # local: the sandbox loads lazily
-    from mason.sandbox.container import container_hint, loaded_files, runtime_roots
+    from mason.sandbox.container import container_hint, mapped_files, runtime_roots
 
     if os.geteuid() != 0 or container_hint() is None:
         return False
-    # A runtime file in a system directory rules host-root out, and loading more only adds
-    # files: when what is loaded now already has one, libarchive need not be loaded to know.
-    return not runtime_roots(loaded_files())[1] and not runtime_roots()[1]
+    # One runtime file in a system directory rules host-root out. The files mapped now are
+    # among the runtime files: when one of them is such a file, neither libarchive (loaded to
+    # list its files) nor the walk over every imported module is needed to know.
+    return not runtime_roots(mapped_files())[1] and not runtime_roots()[1]
 
 
 def _check_no_cache_stages(names: frozenset[str], plan) -> None:

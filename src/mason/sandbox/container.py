@@ -85,17 +85,12 @@ def _read(path: str) -> str:
 
 def runtime_files() -> set[str]:
     """Absolute paths the running mason needs: interpreter, prefixes, import roots, mapped files."""
+    import mason
+
     # Load what a build loads lazily (libarchive through ctypes, the native codecs), so the
     # files they map (theirs and the shared libraries they need) are mapped now.
     libarchive()
     load_codecs()
-    return loaded_files()
-
-
-def loaded_files() -> set[str]:
-    """``runtime_files`` without loading anything first: what is imported and mapped now, a
-    subset of it (loading more only adds files)."""
-    import mason
 
     real = _Realpaths()
     paths = {real(sys.executable)}

@@ -53,7 +53,7 @@ from mason.executor.executor import _host_root_possible
 
 os.geteuid = lambda: 0                            # as root ...
 container.container_hint = lambda: "a test"      # ... in a container
-before = container.loaded_files()
+before = container.mapped_files()
 loose_before = container.runtime_roots(before)[1]
 possible = _host_root_possible(SimpleNamespace(isolation="auto"))
 loaded = "libarchive" in sys.modules
@@ -64,8 +64,8 @@ print(json.dumps({"loose_before": list(loose_before), "possible": possible, "loa
 
 
 def test_host_root_ruled_out_without_loading_libarchive():
-    """What is loaded is a subset of the runtime files; when it already has a file in a system
-    directory, host-root is ruled out without loading libarchive, with the same answer."""
+    """The files mapped now are among the runtime files; when one is in a system directory,
+    host-root is ruled out without loading libarchive, with the same answer."""
     out = subprocess.run([sys.executable, "-c", _SHORTCUT], capture_output=True, text=True, check=True).stdout
     got = json.loads(out)
     assert got["subset"] == []
