@@ -75,8 +75,8 @@ class ChrootRunner:
             _populate_dev(dev.ensure(), dev_copies)
             with _Substituted(stubs, "/etc/resolv.conf", host_resolv()), \
                  _Substituted(stubs, "/etc/hosts", hosts_file(spec.hostname)), \
-                 EmulatedMounts(root, emulated, str(self.scratch_dir / "aside")):
-                code = _execute(root, spec, output, cancel)
+                 EmulatedMounts(root, emulated, str(self.scratch_dir / "aside")) as placed:
+                code = _execute(root, spec, output, cancel, secrets=placed.secret_files())
         if code != 0:
             # Shown in the build error's output tail: the likeliest reason a RUN that works
             # elsewhere fails here (ps, /proc/self/..., bash's <(...), hostname).
@@ -191,15 +191,17 @@ def seccomp_mode() -> int:
 
 
 def _execute(root: str, spec: RunSpec, output: OutputCallback, cancel: threading.Event | None,
-             sweep=None) -> int:
+             sweep=None, secrets: list[tuple[str, int, int]] | None = None) -> int:
     """Run the helper and the command; ``sweep(root, pgid)`` kills what is left (default: the
-    process group and every process whose root is ``root``)."""
+    process group and every process whose root is ``root``); the helper scrubs ``secrets``
+    ((host path, dev, ino) of the placed secret files) when the command ends or mason dies."""
     kill_processes_in = sweep or _sweep_root
     # The lifeline: only the helper holds the read end; the write end (not inheritable) is
     # mason's, so the kernel hangs it up when mason dies, SIGKILL included (chrootinit).
     life_r, life_w = os.pipe()
     plan = {"root": root, "argv": list(spec.argv), "env": list(spec.env), "cwd": spec.cwd,
-            "user": user_plan(spec.user), "confine": confine_plan(spec), "lifeline_fd": life_r}
+            "user": user_plan(spec.user), "confine": confine_plan(spec), "lifeline_fd": life_r,
+            "secrets": [list(s) for s in secrets or ()]}
     try:
         proc, streams, st_r = spawn(_INIT, plan, extra_fds=(life_r,))
     except BaseException:

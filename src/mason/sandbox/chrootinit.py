@@ -19,7 +19,8 @@ death kills the rest).  Mason keeps the write end of a pipe whose read end only 
 holds (``lifeline_fd``); the kernel closes it when mason dies however it dies, the helper sees
 the hang-up while it waits for the command, and kills the command's whole tree as on SIGTERM.
 So a RUN never outlives mason, and the next build's cleanup finds no process pinning the stale
-work dir (or its loop device).
+work dir (or its loop device).  Then the helper scrubs the RUN's secret files (``secrets`` in
+the plan, see ``scrub.py``): a SIGKILLed mason cannot, and they lie on a disk.
 """
 
 import ctypes
@@ -65,6 +66,7 @@ def main() -> int:
     except _Stop:  # mason's timeout/cancel, possibly racing the command's own exit
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _kill_descendants(pid)
+    _scrub_secrets(plan.get("secrets") or ())
     return code if code >= 0 else 128 - code
 
 
@@ -103,6 +105,17 @@ def _sibling(name: str):
 # Loaded before the chroot hides this file's directory.
 _LINUX = _sibling("linux")
 _PRIVILEGES = _sibling("privileges")
+_SCRUB = _sibling("scrub")
+
+
+def _scrub_secrets(secrets) -> None:
+    """Scrub the RUN's secret files once no process of it is left: when mason died mid-RUN
+    (the lifeline hung up) nobody else would, and the root is on a disk (``scrub``)."""
+    for path, dev, ino in secrets:
+        try:
+            _SCRUB.scrub_file(path, dev, ino)
+        except OSError:
+            pass   # mason's own undo (when it is alive) reports what cannot be removed
 
 
 def _report(status_fd: int, error: str) -> None:

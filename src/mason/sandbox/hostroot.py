@@ -50,8 +50,8 @@ class HostRootRunner:
                 raise NotSupportedError(f"RUN --mount at {m.target}: in host-root isolation that is the "
                                         "container's own mount", hint=_HINT)
         root = os.path.realpath(spec.root)
-        with EmulatedMounts(root, spec.mounts, os.path.join(self.scratch_dir, "aside")):
-            return _execute(root, spec, output, cancel, sweep=_sweep_group)
+        with EmulatedMounts(root, spec.mounts, os.path.join(self.scratch_dir, "aside")) as placed:
+            return _execute(root, spec, output, cancel, sweep=_sweep_group, secrets=placed.secret_files())
 
 
 def _sweep_group(root: str, pgid: int) -> None:

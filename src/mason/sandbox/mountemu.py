@@ -9,7 +9,10 @@ nothing of it reaches the layer and the image equals the privileged mode's:
   sibling) and renamed back afterwards: same inodes, so "restored byte for byte" holds by
   construction; missing parents are made as :class:`Stubs` and removed again;
 * ``bind`` (context, stage, image) and secrets: a copy (``cp -a`` semantics); a secret keeps its
-  source file's mode (0400 unless ``mode=``) and owner, and is unlinked right after the RUN;
+  source file's mode (0400 unless ``mode=``) and owner, and is scrubbed (overwritten with zeros,
+  then unlinked) right after the RUN. The RUN's supervisor (``chrootinit``) scrubs the same
+  files when the RUN ends, and when mason dies mid-RUN (its lifeline hangs up), so a SIGKILLed
+  mason does not leave a secret in the root; :meth:`EmulatedMounts.secret_files` names them;
 * ``tmpfs``: an empty directory (mode 1777 as a fresh tmpfs);
 * a target inside another mount's (a cache in a cache) is placed in the outer one once that
   is there, its parents made without following a symlink (they are the RUN's own files);
@@ -33,6 +36,7 @@ from types import TracebackType
 
 from mason.errors import BuildError
 from mason.sandbox.rootfs import resolve
+from mason.sandbox.scrub import scrub_file
 from mason.sandbox.spec import Mount
 from mason.sandbox.stubs import Stubs
 
@@ -46,6 +50,7 @@ class _Placed:
         self.cache_moved = False
         self.keep_point = False   # inside another mount: leave its mount point there, as a mount does
         self.source_was_dir = True
+        self.identity: tuple[int, int] | None = None    # (st_dev, st_ino) of a placed secret
 
 
 class EmulatedMounts:
@@ -106,7 +111,15 @@ class EmulatedMounts:
             st = os.stat(m.source)
             os.chown(host, st.st_uid, st.st_gid)
             os.chmod(host, st.st_mode & 0o7777)
+            if getattr(m, "in_memory", False):
+                placed_st = os.lstat(host)
+                placed.identity = (placed_st.st_dev, placed_st.st_ino)
         placed.parent_after = os.stat(parent).st_mtime_ns
+
+    def secret_files(self) -> list[tuple[str, int, int]]:
+        """(host path, st_dev, st_ino) of each secret placed: what the RUN's supervisor scrubs
+        when the RUN ends or mason dies (only if the path is still that file)."""
+        return [(p.host, *p.identity) for p in self._placed if p.identity is not None]
 
     def _inside_placed(self, target: str) -> tuple[str, str] | None:
         """(host path of the innermost mount placed so far that ``target`` lies in, the rest
@@ -146,6 +159,9 @@ class EmulatedMounts:
                         _remove(host)
                     if placed.source_was_dir and not os.path.isdir(m.source):
                         os.makedirs(m.source, exist_ok=True)   # the RUN removed the cache dir itself
+                elif placed.identity is not None:
+                    if not scrub_file(host, *placed.identity):
+                        _remove(host)
                 else:
                     _remove(host)
                 if placed.aside is not None:

@@ -7,7 +7,7 @@ What is checked: RUN gets the container's real ``/proc``, ``/dev/fd``, ``/sys``;
 why host-root was chosen; images hold nothing of mason's or of the container's mounts;
 builds one after another leave ``/`` exactly as it was; a file planted in ``/`` between builds
 fails the next build; a second build at once is refused; a build killed mid-RUN (SIGTERM or
-SIGKILL) never leaves the next build a dirty root.
+SIGKILL) never leaves the next build a dirty root, nor its secret in the root.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import time
 import pytest
 
 from tests.integration.executor.buildhelpers import tree, unpack
+from tests.support.diskscan import files_holding
 
 pytestmark = pytest.mark.integration
 
@@ -131,9 +132,13 @@ def _alive(tag: str) -> list[str]:
 @pytest.mark.parametrize("signum,tag", [(signal.SIGTERM, "361"), (signal.SIGKILL, "362")])
 def test_killed_mid_run_the_next_build_finds_the_root_restored(job, tmp_path, signum, tag):
     before = job.listing()
-    ctx = job.context("ctx", "FROM oci:/builds/base:latest\nRUN mkdir /half && touch /half/done /etc/x "
+    secret = f"hostroot-secret-{tag}-5f3a9c"
+    (job.builds / "tok").write_text(secret)
+    ctx = job.context("ctx", "FROM oci:/builds/base:latest\nRUN --mount=type=secret,id=tok mkdir /half "
+                             "&& touch /half/done /etc/x && test -f /run/secrets/tok "
                              f"&& echo sta''rted && sleep {tag}\n")
-    proc = job.popen("--context", ctx, "--no-push", "--oci-layout-path", "/builds/out-1")
+    proc = job.popen("--context", ctx, "--no-push", "--oci-layout-path", "/builds/out-1",
+                     "--secret", "id=tok,src=/builds/tok")
     try:
         _wait_for(proc, "started")
         time.sleep(0.3)
@@ -147,6 +152,12 @@ def test_killed_mid_run_the_next_build_finds_the_root_restored(job, tmp_path, si
         for pid in _alive(tag):       # SIGKILL: no one was left to stop the RUN
             os.kill(int(pid), signal.SIGKILL)
     assert code == (143 if signum == signal.SIGTERM else -signal.SIGKILL)
+    # The secret was a copy in / (on disk) while the RUN ran; the RUN's supervisor scrubs it
+    # when mason dies too. Bounded wait: it does so once the RUN's processes are gone.
+    deadline = time.monotonic() + 30
+    while files_holding(job.root, secret.encode()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert files_holding(job.root, secret.encode()) == []
     if signum == signal.SIGTERM:
         assert job.listing() == before    # mason restored / itself on the way out
     else:

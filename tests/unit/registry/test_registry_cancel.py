@@ -105,3 +105,42 @@ def test_a_callback_registered_after_set_runs_at_once():
     assert ran == [1]
     unregister = CancelToken().on_set(lambda: ran.append(2))
     unregister()
+
+
+@pytest.fixture
+def full_backlog():
+    """A port whose accept queue is full and never drained: Linux drops further SYNs there, so
+    a connect to it waits in SYN-SENT for the whole connect timeout (a registry that drops them)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(8):          # fill the queue (its length is the backlog + 1 on Linux)
+        filler = socket.socket()
+        filler.setblocking(False)
+        try:
+            filler.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        fillers.append(filler)
+    yield port
+    for sock in [*fillers, listener]:
+        sock.close()
+
+
+def test_a_request_still_connecting_is_cut(full_backlog):
+    token = CancelToken()
+    transport = Transport(RegistryOptions(connect_timeout=300.0, read_timeout=300.0), cancel=token)
+    thread, outcome = _in_thread(lambda: transport.request("GET", f"http://127.0.0.1:{full_backlog}/v2/",
+                                                           registry="r"))
+    deadline = time.monotonic() + 30
+    while not transport.inflight.connecting() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert transport.inflight.connecting(), outcome      # really waiting in connect
+    time.sleep(0.3)
+    assert thread.is_alive(), outcome
+    token.set()
+    thread.join(60)       # generous: the point is that it ends long before the 300 s connect timeout
+    assert not thread.is_alive()
+    assert isinstance(outcome.get("error"), TransferCancelled), outcome
