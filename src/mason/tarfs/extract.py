@@ -222,10 +222,10 @@ def apply_skeleton(members: list[Member], dest_root: Path, *, label: str,
     if not options.skeleton:
         raise LayerError("apply_skeleton makes skeletons only: file contents were not recorded")
     _prepare_dest(Path(dest_root), options.mode)
-    cancel = options.cancel
+    cancelled = getattr(options.cancel, "is_set", None)     # a threading.Event, or None
     with Applier(Path(dest_root), options, label) as applier:
         for m in members:
-            if cancel is not None and cancel.is_set():
+            if cancelled is not None and cancelled():
                 raise LayerError(f"layer {label}: extraction cancelled (the build is stopping)")
             applier.add(m, None)
         applier.finish()
