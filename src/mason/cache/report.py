@@ -24,6 +24,8 @@ REPORT_VERSION = 1
 
 @dataclass
 class StepCacheInfo:
+    """One step's entry in the --cache-report and in the build's record."""
+
     step_id: str
     stage: str
     instruction: str

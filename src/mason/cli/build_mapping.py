@@ -32,6 +32,8 @@ _GIT_KEYS = {"branch": str, "single-branch": bool, "recurse-submodules": bool, "
 
 @dataclass(frozen=True)
 class Mapped:
+    """Kaniko's flags turned into the build's options, with what to report about them."""
+
     options: BuildOptions
     notes: tuple[object, ...]          # Info/Warn events to report once the reporter exists
     platforms: tuple[str, ...] = ()    # several: one build per platform, then an index (options.platform None)

@@ -34,6 +34,8 @@ IMPLEMENTED, ACCEPTED, REFUSED = "implemented", "accepted", "refused"
 
 @dataclass(frozen=True)
 class FlagSpec:
+    """One Kaniko executor flag: how it is read, its default and whether mason honours it."""
+
     name: str                          # canonical long name, without dashes
     kind: str
     default: object

@@ -50,6 +50,8 @@ def context_directory(raw: str, **kw) -> Iterator[Path]:
 
 @dataclass(frozen=True)
 class ScopedContext:
+    """A build context ready on disk for the build's lifetime."""
+
     root: Path
     dockerfile: Path | None = None     # a URL that returned a Dockerfile, not an archive
 

@@ -21,21 +21,29 @@ from mason.errors import NotSupportedError, UsageError
 
 @dataclass(frozen=True)
 class DirSpec:
+    """``--context`` naming a local directory."""
+
     path: str
 
 
 @dataclass(frozen=True)
 class TarSpec:
+    """``--context`` naming a tar archive (a file, or ``tar://stdin``)."""
+
     path: str | None  # None: standard input
 
 
 @dataclass(frozen=True)
 class GitSpec:
+    """``--context`` naming a git repository (Kaniko's ``git://`` or BuildKit's ``….git#ref`` form)."""
+
     source: gitsrc.GitSource
 
 
 @dataclass(frozen=True)
 class HttpTarSpec:
+    """``--context`` naming a tarball (or a Dockerfile) to download over HTTP(S)."""
+
     url: str
 
 

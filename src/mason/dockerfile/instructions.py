@@ -22,6 +22,8 @@ from mason.errors import DockerfileError
 
 @dataclass(frozen=True, kw_only=True)
 class Instruction:
+    """What every instruction carries: where it is and its original text."""
+
     location: Location
     original: str = ""
     escape: str = field(default="\\", compare=False)
@@ -52,18 +54,24 @@ class Instruction:
 
 @dataclass(frozen=True)
 class ArgDecl:
+    """One ``name[=default]`` of an ARG."""
+
     name: str
     default: str | None = None
 
 
 @dataclass(frozen=True)
 class Pair:
+    """One ``key=value`` of ENV or LABEL."""
+
     key: str
     value: str
 
 
 @dataclass(frozen=True, kw_only=True)
 class From(Instruction):
+    """``FROM [--platform=…] base [AS name]``."""
+
     name = "FROM"
     base: str
     stage_name: str | None = None
@@ -75,6 +83,8 @@ class From(Instruction):
 
 @dataclass(frozen=True, kw_only=True)
 class Arg(Instruction):
+    """``ARG name[=default] …``."""
+
     name = "ARG"
     args: tuple[ArgDecl, ...]
 
@@ -103,6 +113,8 @@ class Env(Instruction):
 
 @dataclass(frozen=True, kw_only=True)
 class Label(Env):
+    """``LABEL key=value …``."""
+
     name = "LABEL"
 
 
@@ -134,16 +146,22 @@ class Run(_CommandLine):
 
 @dataclass(frozen=True, kw_only=True)
 class Cmd(_CommandLine):
+    """``CMD``: the image's default command."""
+
     name = "CMD"
 
 
 @dataclass(frozen=True, kw_only=True)
 class Entrypoint(_CommandLine):
+    """``ENTRYPOINT``: the image's entrypoint."""
+
     name = "ENTRYPOINT"
 
 
 @dataclass(frozen=True, kw_only=True)
 class Shell(Instruction):
+    """``SHELL ["executable", "params"]``: the shell for later shell-form commands."""
+
     name = "SHELL"
     shell: tuple[str, ...]
 
@@ -160,6 +178,8 @@ class InlineSource:
 
 @dataclass(frozen=True, kw_only=True)
 class Copy(Instruction):
+    """``COPY [flags] src… dest`` (heredoc sources kept inline)."""
+
     name = "COPY"
     sources: tuple[str, ...]
     dest: str
@@ -181,6 +201,8 @@ class Copy(Instruction):
 
 @dataclass(frozen=True, kw_only=True)
 class Add(Instruction):
+    """``ADD [flags] src… dest``: local paths, URLs and git repositories; local archives unpacked."""
+
     name = "ADD"
     sources: tuple[str, ...]
     dest: str
@@ -235,6 +257,8 @@ class Expose(Instruction):
 
 @dataclass(frozen=True, kw_only=True)
 class Volume(Instruction):
+    """``VOLUME path…``."""
+
     name = "VOLUME"
     paths: tuple[str, ...]
 
@@ -255,6 +279,8 @@ class User(Instruction):
 
 @dataclass(frozen=True, kw_only=True)
 class Workdir(Instruction):
+    """``WORKDIR path``."""
+
     name = "WORKDIR"
     path: str
 
@@ -264,6 +290,8 @@ class Workdir(Instruction):
 
 @dataclass(frozen=True, kw_only=True)
 class StopSignal(Instruction):
+    """``STOPSIGNAL signal`` (checked after expansion)."""
+
     name = "STOPSIGNAL"
     signal: str
 
@@ -274,6 +302,8 @@ class StopSignal(Instruction):
 
 @dataclass(frozen=True, kw_only=True)
 class Maintainer(Instruction):
+    """``MAINTAINER name`` (deprecated): the image config's ``author``."""
+
     name = "MAINTAINER"
     maintainer: str
 

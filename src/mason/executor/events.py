@@ -15,22 +15,30 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class Info:
+    """A message for the build log."""
+
     message: str
 
 
 @dataclass(frozen=True)
 class Warn:
+    """A warning for the build log (a Dockerfile check, a cache that could not be used)."""
+
     message: str
 
 
 @dataclass(frozen=True)
 class StageStarted:
+    """A stage begins."""
+
     stage: str            # name or index as text
     base: str             # what it starts FROM (resolved reference, "scratch", or a stage)
 
 
 @dataclass(frozen=True)
 class StepStarted:
+    """A step begins."""
+
     step_id: str          # unique within the build, e.g. "1/4" for stage 1 step 4
     stage: str
     instruction: str      # the original Dockerfile text, one line
@@ -39,12 +47,16 @@ class StepStarted:
 
 @dataclass(frozen=True)
 class StepOutput:
+    """One line a RUN printed."""
+
     step_id: str
     line: str             # one line of a RUN's stdout/stderr, without the newline
 
 
 @dataclass(frozen=True)
 class StepFinished:
+    """A step is done: how long it took, whether its cache hit, its layer."""
+
     step_id: str
     seconds: float
     cache: str = "none"   # "hit" | "miss" | "none" (cache off or not cacheable)
@@ -66,12 +78,16 @@ class Transfer:
 
 @dataclass(frozen=True)
 class Pushed:
+    """An image was pushed to one destination."""
+
     reference: str        # destination as given
     digest: str           # manifest digest
 
 
 @dataclass(frozen=True)
 class BuildFinished:
+    """The build is done: the image's digests and its duration."""
+
     image_digest: str
     config_digest: str
     seconds: float

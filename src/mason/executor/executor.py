@@ -58,6 +58,8 @@ __all__ = ["Build", "BuildResult", "StageState", "StepRecord", "format_platform"
 
 @dataclass
 class BuildResult:
+    """What a build made: the image, where it was pushed, each step's record."""
+
     image_digest: str
     config_digest: str
     manifest: bytes
@@ -569,9 +571,14 @@ def _host_root_possible(opts) -> bool:
     if opts.isolation != "auto":
         return False
     # local: the sandbox loads lazily
-    from mason.sandbox.container import container_hint, runtime_roots
+    from mason.sandbox.container import container_hint, mapped_files, runtime_roots
 
-    return os.geteuid() == 0 and container_hint() is not None and not runtime_roots()[1]
+    if os.geteuid() != 0 or container_hint() is None:
+        return False
+    # One runtime file in a system directory rules host-root out. The files mapped now are
+    # among the runtime files: when one of them is such a file, neither libarchive (loaded to
+    # list its files) nor the walk over every imported module is needed to know.
+    return not runtime_roots(mapped_files())[1] and not runtime_roots()[1]
 
 
 def _check_no_cache_stages(names: frozenset[str], plan) -> None:

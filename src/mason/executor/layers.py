@@ -59,6 +59,8 @@ def base_errors(ref: "LayerRef") -> Iterator[None]:
 
 @dataclass
 class LayerRef:
+    """One layer of a stage's image: its digests and how to read its blob."""
+
     diff_id: str
     descriptor: Descriptor
     opener: Callable[[], BinaryIO] = field(repr=False)   # the compressed blob as stored

@@ -57,6 +57,8 @@ class RegistryAccess:
 
 @dataclass(frozen=True)
 class BuildOptions:
+    """Everything one build is asked to do (the CLI maps Kaniko's flags to it)."""
+
     context_dir: Path
     dockerfile: Path | None = None          # None: <context>/Dockerfile
     dockerfile_text: str | None = None      # given directly (stdin, URL already fetched)

@@ -19,6 +19,8 @@ from mason.executor.stageconfig import StageConfig
 
 @dataclass
 class StepRecord:
+    """One step's outcome, for the summary and the metadata file."""
+
     step_id: str
     instruction: str
     location: str

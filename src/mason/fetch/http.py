@@ -23,6 +23,8 @@ TIMEOUT = (30, 300)  # connect, read
 
 @dataclass(frozen=True)
 class Download:
+    """A file ADD downloaded: where it is, its size and digest, the name it takes."""
+
     path: str
     size: int
     digest: str  # "<algo>:<hex>" of the algorithm asked for (sha256 by default)

@@ -105,6 +105,8 @@ def match(pattern: str, name: str) -> bool:
 
 @dataclass(frozen=True)
 class _Rule:
+    """One compiled ``.dockerignore`` line."""
+
     regex: re.Pattern[str]
     negate: bool
     text: str

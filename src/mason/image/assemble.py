@@ -34,6 +34,8 @@ class LayerBlob(Protocol):
 
 @dataclass
 class BuiltStore:
+    """The blobs of an image being assembled, by digest, and where each came from."""
+
     name: str
     origin: Origin | None = None
     _openers: dict[str, Callable[[], BinaryIO]] = field(default_factory=dict)

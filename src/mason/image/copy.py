@@ -23,6 +23,8 @@ DEFAULT_JOBS = 4
 
 @dataclass
 class CopyResult:
+    """What an image copy wrote and which blobs the target already had."""
+
     descriptor: Descriptor                     # the root written (manifest or index)
     blobs_copied: list[str] = field(default_factory=list)
     blobs_skipped: list[str] = field(default_factory=list)

@@ -17,6 +17,8 @@ from mason.oci.platform import Platform
 
 @dataclass(frozen=True)
 class Location:
+    """Where an image is: a registry, an OCI layout, a docker archive, or scratch."""
+
     kind: str                  # "oci", "docker-archive", "scratch", "registry"
     path: str | None = None
     name: str | None = None    # layout ref / archive tag

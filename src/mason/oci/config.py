@@ -17,6 +17,8 @@ from mason.oci.platform import Platform
 
 @dataclass(frozen=True)
 class ImageConfig:
+    """An image's config blob: its exact bytes and the parsed document."""
+
     raw: bytes
     data: dict[str, Any]
 

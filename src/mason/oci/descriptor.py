@@ -12,6 +12,8 @@ from mason.oci.platform import Platform
 
 @dataclass(frozen=True)
 class Descriptor:
+    """An OCI content descriptor: media type, digest and size of a blob."""
+
     media_type: str
     digest: str
     size: int

@@ -6,7 +6,7 @@ what a registry's index calls them: amd64, arm64 (variant v8 implied), arm (vari
 
 from __future__ import annotations
 
-import platform as _host
+import os
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -26,6 +26,8 @@ _DEFAULT_VARIANT = {"arm64": "v8", "arm": "v7"}
 
 @dataclass(frozen=True)
 class Platform:
+    """An OCI platform: os, architecture, variant."""
+
     os: str
     architecture: str
     variant: str | None = None
@@ -79,8 +81,9 @@ def parse_platform(text: str) -> Platform:
 
 
 def host_platform() -> Platform:
-    """The platform of this machine (Linux only: mason builds Linux images)."""
-    return Platform("linux", _host.machine() or "amd64").normalized()
+    """The platform of this machine (Linux only: mason builds Linux images). ``os.uname``, as
+    ``platform.machine()`` reads it, without importing ``platform`` (its regexes) at start-up."""
+    return Platform("linux", os.uname().machine or "amd64").normalized()
 
 
 def select_platform(candidates: Iterable[tuple[Platform | None, Any]], wanted: Platform, where: str) -> Any:

@@ -40,6 +40,8 @@ def push_scope(repository: str) -> str:
 
 @dataclass(frozen=True)
 class _Token:
+    """A bearer token and when it expires."""
+
     value: str
     expires_at: float
 

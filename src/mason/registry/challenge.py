@@ -16,6 +16,8 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 @dataclass(frozen=True)
 class Challenge:
+    """A registry's ``WWW-Authenticate`` challenge: scheme and parameters."""
+
     scheme: str                      # lower-case: "basic", "bearer"
     params: dict[str, str] = field(default_factory=dict)  # lower-case keys
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import BinaryIO
@@ -52,14 +53,23 @@ class RegistryClient:
         self._transport = Transport(self.options, session=session, logger=self.logger, sleep=sleep, clock=clock,
                                     wall_clock=wall_clock, rng=rng, cancel=cancel)
         self._auth = Authenticator(keychain, self._transport, clock=clock)
+        # One ``GET /v2/`` per registry at a time: the push pre-flight's checks (each
+        # destination, the cache repository) start together on one client and each pinged.
+        self._pinging: dict[str, threading.Lock] = {}
+        self._pinging_lock = threading.Lock()
 
     # -- plumbing -----------------------------------------------------------------------------
     def _url(self, registry: str, path: str) -> str:
         return f"{self._transport.base_url(registry_api_host(registry))}/v2/{path}"
 
     def _ensure_challenge(self, registry: str) -> None:
-        if not self._auth.knows(registry):
-            self.ping(registry)
+        if self._auth.knows(registry):
+            return
+        with self._pinging_lock:
+            gate = self._pinging.setdefault(registry, threading.Lock())
+        with gate:                        # whoever waited here finds the challenge just learned
+            if not self._auth.knows(registry):
+                self.ping(registry)
 
     def _request(self, method: str, registry: str, url: str, scopes: Sequence[str], **kwargs) -> requests.Response:
         self._ensure_challenge(registry)

@@ -36,6 +36,8 @@ def _frozen(mapping: Mapping | None) -> Mapping:
 
 @dataclass(frozen=True, eq=False)
 class RegistryOptions:
+    """How the registry clients connect: plain HTTP, TLS checks, CAs, retries, per host."""
+
     insecure: bool = False                              # plain HTTP for every registry
     insecure_registries: frozenset[str] = frozenset()   # plain HTTP for these hosts
     skip_tls_verify: bool = False                       # no TLS verification anywhere

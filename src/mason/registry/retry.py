@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """When and how long a registry request is retried."""
+
     max_attempts: int = 5          # including the first try
     initial_delay: float = 0.5     # seconds before the first retry
     multiplier: float = 2.0

@@ -60,7 +60,7 @@ class Transport:
             session = requests.Session()
             # Any other HTTPS host (a blob redirect to storage, a token realm) trusts the build's
             # CAs too; registry hosts get adapters of their own in _prepare_host.
-            session.mount("https://", TrustAdapter(self.trust.context(), pool_connections=options.pool_size,
+            session.mount("https://", TrustAdapter(self.trust.context, pool_connections=options.pool_size,
                                                    pool_maxsize=options.pool_size))
             session.mount("http://", HTTPAdapter(pool_connections=options.pool_size,
                                                  pool_maxsize=options.pool_size))

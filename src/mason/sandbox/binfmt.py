@@ -16,7 +16,7 @@ platform and what to install, never a RUN failing with ``exec format error`` hal
 
 from __future__ import annotations
 
-import platform as _host
+import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,7 +118,7 @@ def require_emulation(platforms: list[Platform], directory: Path = DEFAULT_DIR) 
         if problem:
             qemu = _QEMU.get(platform.normalized().architecture, platform.normalized().architecture)
             raise NotSupportedError(
-                f"RUN for {platform} on this {_host.machine()} host needs a qemu-user interpreter "
+                f"RUN for {platform} on this {os.uname().machine} host needs a qemu-user interpreter "
                 f"registered in binfmt_misc, and {problem}",
                 hint=f"install Debian's qemu-user-static and binfmt-support (they register "
                      f"qemu-{qemu} with the F flag); binfmt_misc must be mounted at {directory} "

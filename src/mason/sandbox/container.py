@@ -28,6 +28,9 @@ import os
 import sys
 from typing import Mapping
 
+from mason.tarfs.compress import load_codecs
+from mason.tarfs.reader import libarchive
+
 _RUNTIMES = ("docker", "lxc", "kubepods", "containerd", "libpod", "podman", "garden", "crio",
              "rkt", "nspawn", "buildkit", "actions_job")
 
@@ -83,8 +86,11 @@ def _read(path: str) -> str:
 def runtime_files() -> set[str]:
     """Absolute paths the running mason needs: interpreter, prefixes, import roots, mapped files."""
     import mason
-    # Load what a build loads lazily (libarchive through ctypes), so its files are mapped now.
-    import mason.tarfs.reader  # noqa: F401
+
+    # Load what a build loads lazily (libarchive through ctypes, the native codecs), so the
+    # files they map (theirs and the shared libraries they need) are mapped now.
+    libarchive()
+    load_codecs()
 
     real = _Realpaths()
     paths = {real(sys.executable)}

@@ -30,6 +30,8 @@ from mason.sandbox.rootfs import resolve
 
 @dataclass(frozen=True)
 class ExecUser:
+    """Who a RUN runs as: uid, gid, supplementary groups, home."""
+
     uid: int
     gid: int
     groups: tuple[int, ...]  # supplementary gids

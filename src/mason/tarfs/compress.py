@@ -21,9 +21,6 @@ import enum
 import io
 from typing import BinaryIO
 
-import zstandard
-from isal import igzip, igzip_threaded
-
 from mason.errors import LayerError
 
 _GZIP_BLOCK = 1024 * 1024  # part of the output format: never derive it from the input
@@ -91,6 +88,17 @@ def detect_compression(head: bytes) -> Compression:
     return Compression.NONE
 
 
+def load_codecs():
+    """(isal.igzip, isal.igzip_threaded, zstandard), imported at the first (de)compression: a
+    build whose steps are all cached compresses nothing. ``sandbox.container.runtime_files``
+    calls it, so the files they map are mapped before a host-root build chooses its root."""
+    # deferred for start-up cost: native codecs an all-cached build never uses
+    import zstandard
+    from isal import igzip, igzip_threaded
+
+    return igzip, igzip_threaded, zstandard
+
+
 def open_compressor(raw: BinaryIO, compression: Compression, *, level: int | None = None,
                     threads: int = 1) -> BinaryIO:
     """A writable stream compressing into ``raw``; closing it finishes the stream but
@@ -99,6 +107,7 @@ def open_compressor(raw: BinaryIO, compression: Compression, *, level: int | Non
         level = DEFAULT_LEVEL[compression]
     if compression is Compression.NONE:
         return _NonClosing(raw)
+    igzip, igzip_threaded, zstandard = load_codecs()
     if compression is Compression.GZIP:
         if not 0 <= level <= 3:
             raise LayerError(f"gzip level {level} is out of range: isal supports 0-3")
@@ -118,6 +127,7 @@ def open_decompressor(raw: BinaryIO, compression: Compression) -> BinaryIO:
     """A readable (``read``/``readinto``) stream of the decompressed bytes of ``raw``."""
     if compression is Compression.NONE:
         return raw
+    igzip, _, zstandard = load_codecs()
     if compression is Compression.GZIP:
         # igzip reads concatenated members too (pigz-style layers are valid gzip).
         return igzip.open(raw, "rb")

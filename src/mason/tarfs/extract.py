@@ -84,6 +84,8 @@ class ExtractOptions:
 
 @dataclass(frozen=True)
 class ExtractResult:
+    """What extracting a layer found: its compression, diff_id, size and entries."""
+
     compression: Compression
     diff_id: str
     tar_size: int

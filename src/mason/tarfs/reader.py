@@ -18,11 +18,8 @@ import os
 from contextlib import contextmanager
 from ctypes import POINTER, byref, c_char_p, c_int, c_size_t, c_void_p
 from dataclasses import dataclass
+from functools import cache
 from typing import BinaryIO, Iterator
-
-from libarchive import ffi as _ffi
-from libarchive.exception import ArchiveError
-from libarchive.read import new_archive_read
 
 from mason.errors import LayerError
 from mason.tarfs.entries import EntryType
@@ -32,22 +29,41 @@ _ARCHIVE_OK = 0
 _ARCHIVE_FATAL = -30
 
 
-def _bind(name, argtypes, restype):
-    fn = _ffi.libarchive[name]
-    fn.argtypes = argtypes
-    fn.restype = restype
-    return fn
+class _Libarchive:
+    """libarchive-c's ffi module, its error class and ``new_archive_read``, with the calls it
+    does not expose bound here."""
+
+    def __init__(self) -> None:
+        # deferred for start-up cost: loading libarchive (ctypes) is not needed until a tar is read
+        from libarchive import ffi
+        from libarchive.exception import ArchiveError
+        from libarchive.read import new_archive_read
+
+        self.ffi, self.ArchiveError, self.new_archive_read = ffi, ArchiveError, new_archive_read
+        bind = self._bind
+        self.xattr_reset = bind("archive_entry_xattr_reset", [c_void_p], c_int)
+        self.xattr_next = bind("archive_entry_xattr_next",
+                               [c_void_p, POINTER(c_char_p), POINTER(c_void_p), POINTER(c_size_t)], c_int)
+        self.pathname_utf8 = bind("archive_entry_pathname_utf8", [c_void_p], c_char_p)
+        self.pathname = bind("archive_entry_pathname", [c_void_p], c_char_p)
+        self.symlink_utf8 = bind("archive_entry_symlink_utf8", [c_void_p], c_char_p)
+        self.hardlink_utf8 = bind("archive_entry_hardlink_utf8", [c_void_p], c_char_p)
+        self.symlink = bind("archive_entry_symlink", [c_void_p], c_char_p)
+        self.hardlink = bind("archive_entry_hardlink", [c_void_p], c_char_p)
+
+    def _bind(self, name, argtypes, restype):
+        fn = self.ffi.libarchive[name]
+        fn.argtypes = argtypes
+        fn.restype = restype
+        return fn
 
 
-_xattr_reset = _bind("archive_entry_xattr_reset", [c_void_p], c_int)
-_xattr_next = _bind("archive_entry_xattr_next",
-                    [c_void_p, POINTER(c_char_p), POINTER(c_void_p), POINTER(c_size_t)], c_int)
-_pathname_utf8 = _bind("archive_entry_pathname_utf8", [c_void_p], c_char_p)
-_pathname = _bind("archive_entry_pathname", [c_void_p], c_char_p)
-_symlink_utf8 = _bind("archive_entry_symlink_utf8", [c_void_p], c_char_p)
-_hardlink_utf8 = _bind("archive_entry_hardlink_utf8", [c_void_p], c_char_p)
-_symlink = _bind("archive_entry_symlink", [c_void_p], c_char_p)
-_hardlink = _bind("archive_entry_hardlink", [c_void_p], c_char_p)
+@cache
+def libarchive() -> _Libarchive:
+    """The library, loaded at the first tar read (``sandbox.container.runtime_files`` calls it
+    so the shared library is mapped before a host-root build decides what it needs)."""
+    return _Libarchive()
+
 
 _TYPES = {
     0o100000: EntryType.FILE, 0o040000: EntryType.DIR, 0o120000: EntryType.SYMLINK,
@@ -57,6 +73,8 @@ _TYPES = {
 
 @dataclass(slots=True)
 class Member:
+    """One tar member as libarchive read it (a name that is not UTF-8 keeps its bytes)."""
+
     name: str
     type: EntryType | None  # None: a type tar can carry but mason cannot create (socket)
     mode: int
@@ -87,15 +105,17 @@ class TarStream:
         self._label = label
         self._failures = failures
         self._buf = ctypes.create_string_buffer(_BLOCK)
+        self._lib = libarchive()
         self.last = None
 
     def members(self) -> Iterator[Member]:
-        entry_p = _ffi.entry_new()
+        ffi, archive_error = self._lib.ffi, self._lib.ArchiveError
+        entry_p = ffi.entry_new()
         try:
             while True:
                 try:
-                    r = _ffi.read_next_header2(self._archive, entry_p)
-                except ArchiveError as err:
+                    r = ffi.read_next_header2(self._archive, entry_p)
+                except archive_error as err:
                     raise self.error(err) from err
                 if r == 1:  # ARCHIVE_EOF
                     return
@@ -103,14 +123,15 @@ class TarStream:
                 self.last = member.name
                 yield member
         finally:
-            _ffi.entry_free(entry_p)
+            ffi.entry_free(entry_p)
 
     def read_data(self) -> Iterator[memoryview]:
         buf, view = self._buf, memoryview(self._buf)
+        read_data, archive_error = self._lib.ffi.read_data, self._lib.ArchiveError
         while True:
             try:
-                n = _ffi.read_data(self._archive, buf, _BLOCK)
-            except ArchiveError as err:
+                n = read_data(self._archive, buf, _BLOCK)
+            except archive_error as err:
                 raise self.error(err) from err
             if n == 0:
                 return
@@ -127,29 +148,30 @@ class TarStream:
         msg = getattr(err, "msg", None) or str(err)
         return LayerError(f"layer {self._label}: malformed tar{where}: {msg}")
 
-    @staticmethod
-    def _member(entry_p) -> Member:
-        ftype = _ffi.entry_filetype(entry_p)
-        hard = _hardlink_utf8(entry_p) or None
-        hard_raw = _hardlink(entry_p) if hard is None else None
+    def _member(self, entry_p) -> Member:
+        lib = self._lib
+        ffi = lib.ffi
+        ftype = ffi.entry_filetype(entry_p)
+        hard = lib.hardlink_utf8(entry_p) or None
+        hard_raw = lib.hardlink(entry_p) if hard is None else None
         if hard is not None or hard_raw is not None:
             kind, link = EntryType.HARDLINK, _text(hard, hard_raw)
         else:
             kind = _TYPES.get(ftype)
-            link = _text(_symlink_utf8(entry_p), _symlink(entry_p)) if kind is EntryType.SYMLINK else ""
+            link = _text(lib.symlink_utf8(entry_p), lib.symlink(entry_p)) if kind is EntryType.SYMLINK else ""
         xattrs = []
-        if _xattr_reset(entry_p) > 0:
+        if lib.xattr_reset(entry_p) > 0:
             name, value, size = c_char_p(), c_void_p(), c_size_t()
-            while _xattr_next(entry_p, byref(name), byref(value), byref(size)) == _ARCHIVE_OK:
+            while lib.xattr_next(entry_p, byref(name), byref(value), byref(size)) == _ARCHIVE_OK:
                 data = ctypes.string_at(value, size.value) if value.value else b""
                 xattrs.append((name.value.decode("utf-8", "surrogateescape"), data))
         return Member(
-            name=_text(_pathname_utf8(entry_p), _pathname(entry_p)),
-            type=kind, mode=_ffi.entry_perm(entry_p), uid=_ffi.entry_uid(entry_p),
-            gid=_ffi.entry_gid(entry_p),
-            mtime_ns=_ffi.entry_mtime(entry_p) * 1_000_000_000 + _ffi.entry_mtime_nsec(entry_p),
-            size=_ffi.entry_size(entry_p), linkname=link,
-            devmajor=_ffi.entry_rdevmajor(entry_p), devminor=_ffi.entry_rdevminor(entry_p),
+            name=_text(lib.pathname_utf8(entry_p), lib.pathname(entry_p)),
+            type=kind, mode=ffi.entry_perm(entry_p), uid=ffi.entry_uid(entry_p),
+            gid=ffi.entry_gid(entry_p),
+            mtime_ns=ffi.entry_mtime(entry_p) * 1_000_000_000 + ffi.entry_mtime_nsec(entry_p),
+            size=ffi.entry_size(entry_p), linkname=link,
+            devmajor=ffi.entry_rdevmajor(entry_p), devminor=ffi.entry_rdevminor(entry_p),
             xattrs=xattrs)
 
 
@@ -170,10 +192,12 @@ def open_tar_stream(stream: BinaryIO, label: str) -> Iterator[TarStream]:
         ctypes.cast(ptrptr, POINTER(c_void_p))[0] = buf_p
         return n or 0
 
-    callback = _ffi.READ_CALLBACK(read_cb)
-    with new_archive_read("tar", "none") as archive_p:
+    lib = libarchive()
+    ffi = lib.ffi
+    callback = ffi.READ_CALLBACK(read_cb)
+    with lib.new_archive_read("tar", "none") as archive_p:
         try:
-            _ffi.read_open(archive_p, None, _ffi.NO_OPEN_CB, callback, _ffi.NO_CLOSE_CB)
-        except ArchiveError as err:
+            ffi.read_open(archive_p, None, ffi.NO_OPEN_CB, callback, ffi.NO_CLOSE_CB)
+        except lib.ArchiveError as err:
             raise TarStream(archive_p, label, failures).error(err) from err
         yield TarStream(archive_p, label, failures)

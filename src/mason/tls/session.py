@@ -8,6 +8,7 @@ trust's ``SSLContext`` and keeps requests from loading any other bundle into it.
 from __future__ import annotations
 
 import ssl
+from typing import Callable
 from urllib.parse import urlsplit
 
 import requests
@@ -17,16 +18,19 @@ from mason.tls.trust import TlsTrust
 
 
 class TrustAdapter(HTTPAdapter):
-    """An adapter whose every HTTPS connection uses ``ssl_context`` and nothing else."""
+    """An adapter whose every HTTPS connection uses ``ssl_context`` and nothing else. It may be
+    a function returning the context, called at the first HTTPS connection (a session mounted
+    for every host need not load the CA roots unless something speaks HTTPS)."""
 
-    def __init__(self, ssl_context: ssl.SSLContext, **kwargs):
+    def __init__(self, ssl_context: ssl.SSLContext | Callable[[], ssl.SSLContext], **kwargs):
         self._ssl_context = ssl_context
         super().__init__(**kwargs)
 
     def build_connection_pool_key_attributes(self, request, verify, cert=None):
         host_params, _ = super().build_connection_pool_key_attributes(request, verify, cert)
-        verifying = self._ssl_context.verify_mode != ssl.CERT_NONE
-        return host_params, {"ssl_context": self._ssl_context,
+        context = self._ssl_context if isinstance(self._ssl_context, ssl.SSLContext) else self._ssl_context()
+        verifying = context.verify_mode != ssl.CERT_NONE
+        return host_params, {"ssl_context": context,
                              "cert_reqs": "CERT_REQUIRED" if verifying else "CERT_NONE"}
 
     def cert_verify(self, conn, url, verify, cert):
@@ -38,7 +42,7 @@ class TrustAdapter(HTTPAdapter):
 def trusted_session(trust: TlsTrust, *, pool_size: int = 10) -> requests.Session:
     """A session whose HTTPS connections trust exactly ``trust`` (system roots + extra CAs)."""
     session = requests.Session()
-    session.mount("https://", TrustAdapter(trust.context(), pool_connections=pool_size, pool_maxsize=pool_size))
+    session.mount("https://", TrustAdapter(trust.context, pool_connections=pool_size, pool_maxsize=pool_size))
     return session
 
 

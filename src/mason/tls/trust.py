@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 import ssl
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,6 +131,7 @@ class TlsTrust:
     system_file: str | None = None
     system_dir: str | None = None
     _base: ssl.SSLContext | None = field(default=None, repr=False)
+    _base_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, kaniko_certs_dir: str | None = None) -> "TlsTrust":
@@ -143,7 +145,8 @@ class TlsTrust:
         """The system roots plus ``extra`` (nothing else: no environment is read)."""
         system_file, system_dir = system if system is not None else _system_paths()
         trust = cls(extra=tuple(extra), system_file=system_file, system_dir=system_dir)
-        object.__setattr__(trust, "_base", trust._new_context())
+        if trust.extra:
+            trust._shared()     # a bad extra CA is refused now, before anything runs
         return trust
 
     # -- contexts ---------------------------------------------------------------------------------
@@ -161,8 +164,8 @@ class TlsTrust:
                 client_key: str | None = None, verify: bool = True) -> ssl.SSLContext:
         """The shared context, or a new one when a host adds its own CA, a client certificate,
         or skips verification (those must not leak into other hosts' connections)."""
-        if not ca_files and not client_cert and verify and self._base is not None:
-            return self._base
+        if not ca_files and not client_cert and verify:
+            return self._shared()
         context = self._new_context(tuple(ca_files))
         if client_cert:
             context.load_cert_chain(client_cert, client_key)
@@ -170,6 +173,15 @@ class TlsTrust:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         return context
+
+    def _shared(self) -> ssl.SSLContext:
+        """The shared context, made at its first use: loading the system roots is ~0.05 s of
+        CPU, which a build that speaks only plain HTTP (a loopback registry) never needs."""
+        with self._base_lock:
+            if self._base is None:
+                object.__setattr__(self, "_base", self._new_context())
+            assert self._base is not None
+            return self._base
 
     # -- what was trusted -------------------------------------------------------------------------
     def tried(self, ca_files: tuple[str, ...] = ()) -> str:

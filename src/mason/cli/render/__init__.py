@@ -14,6 +14,8 @@ from typing import IO, Mapping
 
 @dataclass(frozen=True)
 class OutputSettings:
+    """How the build reports: verbosity, log format, progress style, metadata file."""
+
     verbosity: str = "info"
     log_format: str = "color"        # color | text | json (as given)
     log_timestamp: bool = False
