@@ -3,11 +3,15 @@
 
     python3 bench/ab.py --src before=/work/main/src --src after=src --scenario one-file --runs 5
     python3 bench/ab.py --src now=src --scenario cold --runs 1 --profile /tmp/prof   # py-spy
+    python3 bench/ab.py --src before=/tmp/src-before --src after=src --tools mason,mason-unpriv --scenario cold
 
 On a shared machine absolute times drift with other people's load, so a before/after
 comparison must alternate the variants run by run (ABAB..., the first variant changing
 each run) and compare medians; this does that, with the benchmark's own registry, bases,
-scenario contexts and fresh local state per build (``bench/lib``). ``--profile DIR`` runs
+scenario contexts and fresh local state per build (``bench/lib``). ``--tools`` runs each
+variant with several of the benchmark's mason tools (``mason``, ``mason-unpriv``,
+``mason-hostroot``) back to back, and prints each tool's ratio to the first one, pairwise per
+run and variant: on a loaded machine that ratio is steadier than either time. ``--profile DIR`` runs
 each measured build under ``py-spy record --idle --threads --format raw`` (py-spy is not a
 mason dependency: point ``--py-spy`` at any install of it) and prints the top entries.
 """
@@ -42,6 +46,7 @@ def parse(argv):
     p.add_argument("--py-spy", default="py-spy")
     p.add_argument("--cache-dir", type=Path, default=BENCH / ".cache")
     p.add_argument("--extra", default="", help="extra mason flags appended to the template")
+    p.add_argument("--tools", default="mason", help="mason tools to run per variant, e.g. mason,mason-unpriv")
     return p.parse_args(argv)
 
 
@@ -78,7 +83,10 @@ def main(argv=None) -> int:
     work = BENCH / ".work" / f"ab-{uuid.uuid4().hex[:6]}"
     logs = BENCH / "results" / "logs" / work.name
     logs.mkdir(parents=True, exist_ok=True)
-    times: dict[str, list[float]] = {name: [] for name, _ in variants}
+    names = args.tools.split(",")
+    times: dict[tuple[str, str], list[float]] = {(v, t): [] for v, _ in variants for t in names}
+    cpus: dict[tuple[str, str], list[float]] = {(v, t): [] for v, _ in variants for t in names}
+    ratios: dict[tuple[str, str], list[float]] = {(v, t): [] for v, _ in variants for t in names[1:]}
     try:
         with Registry(work / "registry") as reg:
             refs = bases.push_bases(layouts, reg.host)
@@ -89,49 +97,63 @@ def main(argv=None) -> int:
                 order = variants if i % 2 == 0 else list(reversed(variants))
                 for name, src in order:
                     template = tools.MASON_TEMPLATE + (" " + args.extra if args.extra else "")
-                    tag = f"{name}-{i}-{uuid.uuid4().hex[:6]}"
-                    prof = None
-                    if args.profile:
-                        args.profile.mkdir(parents=True, exist_ok=True)
-                        prof = args.profile / f"{args.scenario}-{tag}.txt"
-                    mason = tools.Mason(template, src=Path(src).resolve())
-                    if prof is not None:
-                        mason.mason = (f"{args.py_spy} record --idle --threads --format raw -r 100 "
-                                       f"-o {prof} -- {mason.mason}")
-                    log = logs / f"{tag}.log"
+                    made = tools.make_tools(names, None, template, Path(src).resolve(), args.cache_dir.resolve())
+                    seconds: dict[str, float] = {}
+                    for mason in (made if i % 2 == 0 else list(reversed(made))):
+                        tag = f"{name}-{mason.name}-{i}-{uuid.uuid4().hex[:6]}"
+                        prof = None
+                        if args.profile and mason.name != "mason-hostroot":
+                            args.profile.mkdir(parents=True, exist_ok=True)
+                            prof = args.profile / f"{args.scenario}-{tag}.txt"
+                        plain = tools.make_tools([mason.name], None, template, Path(src).resolve(),
+                                                 args.cache_dir.resolve())[0]
+                        if prof is not None:
+                            mason.mason = (f"{args.py_spy} record --idle --threads --format raw -r 100 "
+                                           f"-o {prof} -- {mason.mason}")
+                        log = logs / f"{tag}.log"
 
-                    def req(phase):
-                        return tools.BuildRequest(context=context, dockerfile=dockerfile,
-                                                  destination=f"{reg.host}/out/{tag}:{phase}",
-                                                  cache_repo=f"{reg.host}/cache/{tag}", registry=reg.host,
-                                                  state=work / "state" / f"{tag}-{phase}", log=log)
+                        def req(phase, tag=tag, log=log):
+                            return tools.BuildRequest(context=context, dockerfile=dockerfile,
+                                                      destination=f"{reg.host}/out/{tag}:{phase}",
+                                                      cache_repo=f"{reg.host}/cache/{tag}", registry=reg.host,
+                                                      state=work / "state" / f"{tag}-{phase}", log=log)
 
-                    if sc.reset:
-                        sc.reset(context)
-                    if sc.prime:
-                        plain = tools.Mason(template, src=Path(src).resolve())
-                        primed = plain.build(req("prime"))
-                        if primed.returncode:
-                            print(f"{name}: priming failed, see {log}")
-                            return 1
-                    if sc.mutate:
-                        sc.mutate(context, tag)
-                    load = os.getloadavg()[0]
-                    m = mason.executor(req("measured"))
-                    status = "" if m.returncode == 0 else f" FAILED (see {log})"
-                    print(f"ab: {args.scenario} run {i + 1} {name:10} {m.seconds:7.2f} s  load {load:4.1f}"
-                          f"  rss {m.peak_rss_mb:5.0f} MB{status}", flush=True)
-                    if m.returncode == 0:
-                        times[name].append(m.seconds)
-                    if prof is not None and prof.exists():
-                        (prof.with_suffix(".top")).write_text(top(prof))
+                        if sc.reset:
+                            sc.reset(context)
+                        if sc.prime:
+                            primed = plain.build(req("prime"))
+                            if primed.returncode:
+                                print(f"{name}/{mason.name}: priming failed, see {log}")
+                                return 1
+                        if sc.mutate:
+                            sc.mutate(context, tag)
+                        load = os.getloadavg()[0]
+                        m = mason.build(req("measured"))
+                        status = "" if m.returncode == 0 else f" FAILED (see {log})"
+                        print(f"ab: {args.scenario} run {i + 1} {name:10} {mason.name:14} {m.seconds:7.2f} s "
+                              f"cpu {m.cpu_seconds:6.2f} s  load {load:4.1f}  rss {m.peak_rss_mb:5.0f} MB{status}",
+                              flush=True)
+                        if m.returncode == 0:
+                            times[(name, mason.name)].append(m.seconds)
+                            cpus[(name, mason.name)].append(m.cpu_seconds)
+                            seconds[mason.name] = m.seconds
+                        if prof is not None and prof.exists():
+                            (prof.with_suffix(".top")).write_text(top(prof))
+                    for other in names[1:]:
+                        if names[0] in seconds and other in seconds:
+                            ratios[(name, other)].append(seconds[other] / seconds[names[0]])
     finally:
         unmount_under(work)
         shutil.rmtree(work, ignore_errors=True)
     print(f"ab: {args.scenario}, {args.runs} runs, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    for name, ts in times.items():
+    for (name, tool), ts in times.items():
         if ts:
-            print(f"ab: {name:10} median {statistics.median(ts):7.2f} s  runs {', '.join(f'{t:.2f}' for t in ts)}")
+            cs = cpus[(name, tool)]
+            print(f"ab: {name:10} {tool:14} median {statistics.median(ts):7.2f} s (runs {', '.join(f'{t:.2f}' for t in ts)})"
+                  f"  cpu median {statistics.median(cs):6.2f} s (runs {', '.join(f'{c:.2f}' for c in cs)})")
+    for (name, tool), rs in ratios.items():
+        if rs:
+            print(f"ab: {name:10} {tool}/{names[0]} median {statistics.median(rs):5.2f} (runs {', '.join(f'{r:.2f}' for r in rs)})")
     return 0
 
 

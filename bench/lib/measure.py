@@ -28,6 +28,7 @@ class Measurement:
     tree_rss_mb: float
     max_proc_rss_mb: float
     returncode: int
+    cpu_seconds: float = 0.0   # user + system of the tree (wait4: the process and its reaped descendants)
 
     @property
     def peak_rss_mb(self) -> float:
@@ -121,7 +122,8 @@ def run_measured(argv: list[str], log: Path, env: dict | None = None, cwd: Path 
     elapsed = time.monotonic() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     return Measurement(seconds=elapsed, tree_rss_mb=sampler.peak / 2**20,
-                       max_proc_rss_mb=usage.ru_maxrss / 1024, returncode=proc.returncode)
+                       max_proc_rss_mb=usage.ru_maxrss / 1024, returncode=proc.returncode,
+                       cpu_seconds=usage.ru_utime + usage.ru_stime)
 
 
 def combine(parts: list[Measurement]) -> Measurement:
@@ -129,4 +131,5 @@ def combine(parts: list[Measurement]) -> Measurement:
     return Measurement(seconds=sum(p.seconds for p in parts),
                        tree_rss_mb=max(p.tree_rss_mb for p in parts),
                        max_proc_rss_mb=max(p.max_proc_rss_mb for p in parts),
-                       returncode=next((p.returncode for p in parts if p.returncode), 0))
+                       returncode=next((p.returncode for p in parts if p.returncode), 0),
+                       cpu_seconds=sum(p.cpu_seconds for p in parts))

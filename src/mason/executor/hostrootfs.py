@@ -27,6 +27,7 @@ from typing import Callable, Iterator
 
 from mason.errors import UsageError
 from mason.executor.layers import LayerRef, materialize
+from mason.executor.layershapes import LayerShapes
 from mason.executor.layerstore import LayerStore
 from mason.executor.rootfs import SkeletonLayers, StepFS, WalkStrategy
 from mason.executor.treeremoval import remove_tree
@@ -49,7 +50,10 @@ class HostRootStrategy:
         self.root.discard = self._discard
         self._removal = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mason-hostroot-rm")
         self.warn = warn
-        self._views = WalkStrategy(scratch)
+        # The headers of every layer extracted into the store: the skeleton roots of a
+        # stage's COPY tail (``_views``) are made from them, not from the blobs again.
+        self.shapes = LayerShapes()
+        self._views = WalkStrategy(scratch, shapes=self.shapes)
         self._current: list[LayerRef] | None = None   # the stage whose layers / holds
         self._root_views = 0                           # COPYs reading that stage from / right now
         self._applied = 0
@@ -93,7 +97,7 @@ class HostRootStrategy:
             self._current, self._applied = layers, 0
         # A layer a step made in this very root is there already (unless / was reset since).
         pending = [ref for ref in layers[self._applied:] if fresh or ref.produced_in != ROOT]
-        for lower in materialize(pending, self.store):
+        for lower in materialize(pending, self.store, shapes=self.shapes):
             apply_lower(str(lower), "/", self.kept, warn=self.warn)
         self._applied = len(layers)
         return ROOT

@@ -15,13 +15,16 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator
 
 from mason.executor.layerstore import LayerStore
 # at module level: imported lazily from stage threads it raced (a partially initialised module)
 from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, extract_layer
 from mason.errors import BuildError, DigestMismatchError, LayerError, SourceRange
 from mason.oci.descriptor import Descriptor
+
+if TYPE_CHECKING:   # layershapes imports nothing from here; only its type is named
+    from mason.executor.layershapes import LayerShapes
 
 
 @dataclass(frozen=True)
@@ -74,11 +77,13 @@ def layer_refs_of(image, base: BaseOrigin | None = None) -> list[LayerRef]:
             for layer in image.layers]
 
 
-def materialize(layers: list[LayerRef], store: LayerStore, *, jobs: int = 2) -> list[Path]:
+def materialize(layers: list[LayerRef], store: LayerStore, *, jobs: int = 2,
+                shapes: "LayerShapes | None" = None) -> list[Path]:
     """Make sure every layer has an extracted directory; return them bottom-most first.
 
     Distinct layers extract in parallel (each into its own directory, so order does not
-    matter); a layer already in the store costs one ``stat``.
+    matter); a layer already in the store costs one ``stat``. ``shapes``: where the headers
+    of the layers extracted here are kept (host-root's skeletons are made from them).
     """
 
     cancel = threading.Event()
@@ -89,9 +94,12 @@ def materialize(layers: list[LayerRef], store: LayerStore, *, jobs: int = 2) -> 
             return
 
         def extract(dest: Path) -> None:
+            log = shapes.recorder(ref.diff_id) if shapes is not None else None
             with ref.opener() as blob:
                 extract_layer(CancellableStream(blob, cancel), dest, media_type=ref.descriptor.media_type, options=options,
-                              expected_diff_id=ref.diff_id)
+                              expected_diff_id=ref.diff_id, record=log)
+            if shapes is not None:
+                shapes.keep(ref.diff_id, log)
 
         def write_image(image: Path) -> None:
             from mason.erofs.image import build_image  # only where EROFS layer images are in use

@@ -27,11 +27,12 @@ from pathlib import Path
 from typing import Iterator
 
 from mason.executor.layers import LayerRef, base_errors, materialize
+from mason.executor.layershapes import LayerShapes
 from mason.executor.layerstore import LayerStore
 from mason.errors import BuildError
 from mason.snapshot.changeset import ChangeSet
 # at module level: imported lazily from stage threads it raced (a partially initialised module)
-from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, extract_layer
+from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, apply_skeleton, extract_layer
 
 
 @dataclass
@@ -115,9 +116,11 @@ class WalkStrategy:
 
     name = "walk"
 
-    def __init__(self, scratch: Path, *, limits=None):
+    def __init__(self, scratch: Path, *, limits=None, shapes: LayerShapes | None = None):
         self.scratch = scratch
         self.limits = limits      # ExtractLimits of the build (None: tarfs's defaults)
+        # headers of the layers extracted so far: skeletons of them need no blob
+        self.shapes = shapes if shapes is not None else LayerShapes()
         self._roots: dict[int, tuple[Path, int]] = {}
         self._skeletons: dict[int, tuple[Path, int, frozenset[str]]] = {}  # + the hidden files
         self._root_locks: dict[int, threading.Lock] = {}
@@ -148,11 +151,13 @@ class WalkStrategy:
             for ref in layers[applied:]:
                 if ref.produced_in == root:
                     continue
+                log = self.shapes.recorder(ref.diff_id)
                 with base_errors(ref), ref.opener() as blob:
                     extract_layer(blob, root, media_type=ref.descriptor.media_type,
                                   options=ExtractOptions(mode="apply", allowed_devices=SAFE_DEVICES,
                                                          **({"limits": self.limits} if self.limits else {})),
-                                  expected_diff_id=ref.diff_id)
+                                  expected_diff_id=ref.diff_id, record=log)
+                self.shapes.keep(ref.diff_id, log)
             with self._lock:
                 self._roots[id(layers)] = (root, len(layers))
             return root
@@ -192,13 +197,24 @@ class WalkStrategy:
                                      **({"limits": self.limits} if self.limits else {}))
             # A step's own layer too: it left its files out of this root (they are in its blob).
             for ref in layers[applied:]:
-                with base_errors(ref), ref.opener() as blob:
-                    result = extract_layer(blob, root, media_type=ref.descriptor.media_type, options=options,
-                                           expected_diff_id=ref.diff_id)
-                hidden |= result.skipped
+                hidden |= self._skeleton_of(ref, root, options)
             with self._lock:
                 self._skeletons[id(layers)] = (root, len(layers), hidden)
             return hidden
+
+    def _skeleton_of(self, ref: LayerRef, root: Path, options: ExtractOptions) -> frozenset[str]:
+        """Apply one layer's skeleton: from the headers of its extraction earlier in this build
+        (``LayerShapes``) where there was one, else from its blob (keeping its headers)."""
+        members = self.shapes.get(ref.diff_id)
+        with base_errors(ref):
+            if members is not None:
+                return apply_skeleton(members, root, label=ref.diff_id, options=options)
+            log = self.shapes.recorder(ref.diff_id)
+            with ref.opener() as blob:
+                result = extract_layer(blob, root, media_type=ref.descriptor.media_type, options=options,
+                                       expected_diff_id=ref.diff_id, record=log)
+        self.shapes.keep(ref.diff_id, log)
+        return result.skipped
 
     def skeleton_root(self, layers: list[LayerRef]) -> Path:
         with self._lock:

@@ -6,7 +6,8 @@ mason promises it is gone when the build returns, so its removal is on the criti
 the kernel (inode and block bitmaps; with the ``discard`` mount option, a synchronous trim),
 with the GIL released. Unlinking batches of names in parallel threads measured ~3x faster
 than ``shutil.rmtree`` here (16 000 1 KiB files: 2.2–2.9 s sequential, 0.7–0.9 s with 8
-threads on 2 cores), because much of each unlink is waiting, not computing.
+threads on 2 cores), because much of each unlink is waiting, not computing. The same holds
+for ``rmdir``: the directories go level by level, deepest first, each level in parallel.
 
 Safety is that of ``shutil.rmtree``'s fd-based walk: symlinks are unlinked, never followed;
 a directory on another device (a mount left behind) is refused rather than emptied. Anything
@@ -21,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 _BATCH = 256
+_DIR_BATCH = 16
 
 
 def remove_tree(path: str | os.PathLike, *, jobs: int = 8,
@@ -39,31 +41,50 @@ def remove_tree(path: str | os.PathLike, *, jobs: int = 8,
 
 def _remove_parallel(top: str, jobs: int) -> None:
     device = os.lstat(top).st_dev
-    dirs: list[str] = []                      # parents before children
+    levels: list[list[str]] = []              # directories by depth below ``top``
     batches: list[tuple[str, list[str]]] = []
-    pending = [top]
+    pending = [(top, 0)]
     while pending:
-        current = pending.pop()
-        dirs.append(current)
+        current, depth = pending.pop()
+        if depth == len(levels):
+            levels.append([])
+        levels[depth].append(current)
         names: list[str] = []
         with os.scandir(current) as entries:
             for entry in entries:
                 if entry.is_dir(follow_symlinks=False):
                     if entry.stat(follow_symlinks=False).st_dev != device:
                         raise OSError(f"{entry.path} is a mount point: not removing below it")
-                    pending.append(entry.path)
+                    pending.append((entry.path, depth + 1))
                 else:
                     names.append(entry.name)
         for start in range(0, len(names), _BATCH):
             batches.append((current, names[start:start + _BATCH]))
-    if len(batches) <= 1 or jobs <= 1:
+    if jobs <= 1 or (len(batches) <= 1 and sum(map(len, levels)) <= _DIR_BATCH):
         for directory, names in batches:
             _unlink_batch(directory, names)
-    else:
-        with ThreadPoolExecutor(max_workers=min(jobs, len(batches)), thread_name_prefix="mason-rm") as pool:
-            for future in [pool.submit(_unlink_batch, d, n) for d, n in batches]:
-                future.result()
-    for directory in reversed(dirs):
+        for level in reversed(levels):
+            _rmdir_batch(level)
+        return
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="mason-rm") as pool:
+        _all(pool, _unlink_batch, batches)
+        # An rmdir frees the directory's blocks as an unlink does (a synchronous trim with
+        # ``discard``): one at a time they took longer than all the unlinks. A level's
+        # directories are empty once every deeper level is gone, so each level goes in parallel.
+        for level in reversed(levels):
+            _all(pool, lambda _d, chunk: _rmdir_batch(chunk),
+                 [("", level[i:i + _DIR_BATCH]) for i in range(0, len(level), _DIR_BATCH)])
+
+
+def _all(pool: ThreadPoolExecutor, work: Callable[[str, list[str]], None], batches: list[tuple[str, list[str]]]) -> None:
+    """Run ``work`` on every batch and wait for all of them; the first error is raised."""
+    futures = [pool.submit(work, d, n) for d, n in batches]
+    for future in futures:
+        future.result()
+
+
+def _rmdir_batch(directories: list[str]) -> None:
+    for directory in directories:
         os.rmdir(directory)
 
 

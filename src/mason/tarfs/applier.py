@@ -63,7 +63,8 @@ class Applier:
     def entries(self) -> int:
         return self._policy.entries
 
-    def add(self, m: Member, tar: TarStream) -> None:
+    def add(self, m: Member, tar: TarStream | None) -> None:
+        """``tar`` None: headers only (a skeleton from recorded members), no file data to read."""
         decision = self._policy.decide(m)
         parts = decision.parts
         if decision.action is SKIP:
@@ -86,7 +87,9 @@ class Applier:
             assert decision.link is not None        # the policy names every hardlink's target
             self._hardlink(parts, decision.link, m)
         elif kind is EntryType.FILE:
-            self._create(parts, m, lambda parent, name: self._file(parent, name, m, tar))
+            assert tar is not None, "a file's data is read from the stream"
+            stream = tar
+            self._create(parts, m, lambda parent, name: self._file(parent, name, m, stream))
         elif kind is EntryType.SYMLINK:
             self._create(parts, m, lambda parent, name: self._symlink(parent, name, m))
         else:

@@ -41,7 +41,7 @@ from mason.errors import DigestMismatchError, LayerError
 from mason.tarfs.applier import Applier
 from mason.tarfs.compress import Compression, compression_from_media_type, detect_compression, \
     open_decompressor
-from mason.tarfs.reader import open_tar_stream
+from mason.tarfs.reader import Member, open_tar_stream
 from mason.tarfs.devices import SAFE_DEVICES  # noqa: F401  (re-exported: the extraction callers pass it)
 
 
@@ -122,12 +122,15 @@ class _HashingReader:
 
 def extract_layer(source: Path | BinaryIO, dest_root: Path, *,
                   media_type: str | None = None, options: ExtractOptions = ExtractOptions(),
-                  expected_diff_id: str | None = None) -> ExtractResult:
+                  expected_diff_id: str | None = None, record: list[Member] | None = None) -> ExtractResult:
     """Extract one layer blob (a path or a readable binary stream) into ``dest_root``.
 
     The compression is detected from magic bytes (as containerd does); ``media_type``,
     when given, must be a known layer type. ``expected_diff_id`` is checked against the
     sha256 of the uncompressed tar (DigestMismatchError) after the whole stream is read.
+    ``record``: every member's header is appended to it as it is applied (no file data), for
+    ``apply_skeleton``; the caller keeps it only if the extraction (and its diff_id check)
+    succeeded.
     """
     if media_type is not None:
         compression_from_media_type(media_type)
@@ -146,7 +149,7 @@ def extract_layer(source: Path | BinaryIO, dest_root: Path, *,
             raw = owned
         else:
             raw = source
-        return _extract(raw, dest_root, label, options, expected_diff_id)
+        return _extract(raw, dest_root, label, options, expected_diff_id, record)
     finally:
         if owned is not None:
             owned.close()
@@ -182,10 +185,53 @@ class _RawAdapter:
 
 
 def _extract(raw: BinaryIO, dest_root: Path, label: str, options: ExtractOptions,
-             expected_diff_id: str | None) -> ExtractResult:
+             expected_diff_id: str | None, record: list[Member] | None = None) -> ExtractResult:
     with Applier(dest_root, options, label) as applier:
-        result = read_layer(raw, label, applier, options, expected_diff_id)
+        sink = applier if record is None else _Recording(applier, record)
+        result = read_layer(raw, label, sink, options, expected_diff_id)
     return result
+
+
+class _Recording:
+    """An ``Applier`` that also keeps each member's header (``extract_layer``'s ``record``)."""
+
+    def __init__(self, applier: Applier, record: list[Member]):
+        self._applier = applier
+        self._record = record
+
+    def add(self, m: Member, tar) -> None:
+        self._applier.add(m, tar)
+        self._record.append(m)
+
+    def finish(self) -> None:
+        self._applier.finish()
+
+    @property
+    def entries(self) -> int:
+        return self._applier.entries
+
+    @property
+    def skipped(self) -> set[str]:
+        return self._applier.skipped
+
+
+def apply_skeleton(members: list[Member], dest_root: Path, *, label: str,
+                   options: ExtractOptions) -> frozenset[str]:
+    """The skeleton (``options.skeleton``) of a layer whose members an earlier, verified
+    extraction recorded, made from those headers: the same ``Applier`` and policy as
+    ``extract_layer`` on the blob, without decompressing or parsing it again. A skeleton
+    reads no file data, so headers are all it needs. Returns the in-root paths left out."""
+    if not options.skeleton:
+        raise LayerError("apply_skeleton makes skeletons only: file contents were not recorded")
+    _prepare_dest(Path(dest_root), options.mode)
+    cancelled = getattr(options.cancel, "is_set", None)     # a threading.Event, or None
+    with Applier(Path(dest_root), options, label) as applier:
+        for m in members:
+            if cancelled is not None and cancelled():
+                raise LayerError(f"layer {label}: extraction cancelled (the build is stopping)")
+            applier.add(m, None)
+        applier.finish()
+        return frozenset(applier.skipped)
 
 
 def read_layer(raw: BinaryIO, label: str, sink, options: ExtractOptions,

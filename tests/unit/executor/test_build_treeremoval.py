@@ -88,3 +88,17 @@ def test_a_mount_below_is_refused_not_emptied(tmp_path):
         subprocess.run(["umount", str(mnt)], check=True)
     remove_tree(top)
     assert not top.exists()
+
+
+def test_many_directories_at_many_depths_go_level_by_level(tmp_path):
+    # more directories per level than one rmdir batch, nested, some holding files: a level
+    # removed before the one below it would fail with ENOTEMPTY
+    top = tmp_path / "top"
+    for i in range(40):
+        for j in range(5):
+            leaf = top / f"d{i}" / f"e{j}" / "f"
+            leaf.mkdir(parents=True)
+            (leaf / "x").write_text("x")
+    (top / "d0" / "e0" / "f" / "g" / "h").mkdir(parents=True)
+    remove_tree(top, jobs=8)
+    assert not top.exists()

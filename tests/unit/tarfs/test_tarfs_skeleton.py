@@ -54,3 +54,32 @@ def test_skeleton_still_verifies_the_diff_id(tmp_path):
     with pytest.raises(DigestMismatchError):
         extract_layer(blob, tmp_path / "skel", options=ExtractOptions(mode="overlay", skeleton=True),
                       expected_diff_id="sha256:" + "0" * 64)
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("mode", ["overlay", "apply"])
+def test_skeleton_from_recorded_headers_equals_the_one_from_the_blob(tmp_path, mode):
+    from mason.tarfs.extract import apply_skeleton
+
+    blob = tmp_path / "l.tar"
+    blob.write_bytes(LAYER)
+    record: list = []
+    extract_layer(blob, tmp_path / "full", options=ExtractOptions(mode="apply"), record=record)
+    assert [m.name for m in record][:2] == ["a/", "a/f"]
+    assert all(not hasattr(m, "data") for m in record)            # headers only
+    options = ExtractOptions(mode=mode, skeleton=True)
+    from_blob = extract_layer(blob, tmp_path / "skel-blob", options=options)
+    skipped = apply_skeleton(record, tmp_path / "skel-headers", label="l", options=options)
+    assert skipped == from_blob.skipped == {"/a/f", "/a/h", "/b/c/deep", "/d"}
+    blob_tree, header_tree = tree(tmp_path / "skel-blob"), tree(tmp_path / "skel-headers")
+    for t in (blob_tree, header_tree):
+        t.pop("b"), t.pop("b/c")                       # implicit parents: "now" mtimes differ
+    assert header_tree == blob_tree
+
+
+def test_recorded_headers_make_skeletons_only(tmp_path):
+    from mason.errors import LayerError
+    from mason.tarfs.extract import apply_skeleton
+
+    with pytest.raises(LayerError, match="skeletons only"):
+        apply_skeleton([], tmp_path / "x", label="l", options=ExtractOptions(mode="apply"))
