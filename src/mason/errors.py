@@ -42,6 +42,9 @@ class MasonError(Exception):
     """Base class of every error mason raises deliberately."""
 
     exit_code = 1
+    # An error of the whole build (a flag, a push permission), raised inside whichever step
+    # happened to wait for it: no Dockerfile line is attached to it.
+    of_the_build = False
 
     def __init__(self, message: str, *, hint: str | None = None, source: SourceRange | None = None):
         super().__init__(message)

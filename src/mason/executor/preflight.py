@@ -17,6 +17,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 
+from mason.errors import MasonError
 from mason.registry.interrupt import TransferCancelled
 
 
@@ -40,7 +41,9 @@ class PushPreflight:
     def _run(self, check: Callable[[], object]) -> None:
         try:
             warning = check()
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, MasonError):
+                exc.of_the_build = True   # a step that waits for it meets it, but it is not the step's
             self._cancel.set()            # stop the stages now: this build ends with that error
             raise
         if isinstance(warning, str):

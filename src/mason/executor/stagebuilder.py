@@ -330,6 +330,8 @@ def _stoppable(refs: list[LayerRef], cancel: threading.Event) -> list[LayerRef]:
 def locate(exc: MasonError, instruction: Instruction) -> None:
     """Attach the Dockerfile location to an error that does not have one yet: as a
     ``SourceRange`` (the instruction's lines) and, for people reading the text, as a prefix."""
+    if exc.of_the_build:
+        return  # not this instruction's (the push pre-flight's, met where a step waited for it)
     if exc.source is not None and f"{exc.source.file}:{exc.source.start_line}:" in exc.message:
         return  # located already, elsewhere (a base layer's error at its FROM line)
     loc = instruction.location
