@@ -92,25 +92,49 @@ def test_each_level_is_the_one_claimed(images):
     assert out["chroot"][2].startswith("chroot (no new namespaces (")
 
 
-def _layers(layout) -> list[list[str]]:
-    """Each layer's members as ``tar -tv`` lists them (a readable diff when digests differ)."""
+def _manifest(layout) -> dict:
     import json
 
     index = json.loads((layout / "index.json").read_text())
     digest = index["manifests"][0]["digest"].split(":", 1)[1]
-    manifest = json.loads((layout / "blobs" / "sha256" / digest).read_text())
+    return json.loads((layout / "blobs" / "sha256" / digest).read_text())
+
+
+def _layers(layout) -> list[list[str]]:
+    """Each layer's members as ``tar -tv`` lists them, with full times, numeric owners and
+    xattrs, then each regular file's sha256 (a readable diff when digests differ)."""
+    import hashlib
+    import tarfile
+
     out = []
-    for layer in manifest["layers"]:
+    for layer in _manifest(layout)["layers"]:
         blob = layout / "blobs" / "sha256" / layer["digest"].split(":", 1)[1]
-        listing = subprocess.run(["tar", "-tvzf", str(blob)], capture_output=True, text=True).stdout
-        out.append(listing.splitlines())
+        listing = subprocess.run(["tar", "--full-time", "--numeric-owner", "--xattrs", "-tvzf", str(blob)],
+                                 capture_output=True, text=True).stdout.splitlines()
+        with tarfile.open(blob) as tar:
+            for member in tar:
+                if member.isfile():
+                    data = tar.extractfile(member).read()  # type: ignore[union-attr]
+                    listing.append(f"{member.name} {hashlib.sha256(data).hexdigest()} pax={member.pax_headers}")
+        out.append(listing)
     return out
+
+
+def _config(layout) -> dict:
+    import json
+
+    digest = _manifest(layout)["config"]["digest"].split(":", 1)[1]
+    config = json.loads((layout / "blobs" / "sha256" / digest).read_text())
+    config["rootfs"].pop("diff_ids", None)      # follow from the layers, compared above
+    return config
 
 
 def test_same_digest_in_every_level(images):
     _, out = images
     assert _layers(out["host-root"][0]) == _layers(out["privileged"][0])
     assert _layers(out["chroot"][0]) == _layers(out["privileged"][0])
+    assert _config(out["host-root"][0]) == _config(out["privileged"][0])
+    assert _config(out["chroot"][0]) == _config(out["privileged"][0])
     assert out["privileged"][1] == out["host-root"][1] == out["chroot"][1]
 
 
