@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
+from typing import Callable, Sequence
 
 _BATCH = 256
 _DIR_BATCH = 16
@@ -72,13 +72,13 @@ def _remove_parallel(top: str, jobs: int) -> None:
         # ``discard``): one at a time they took longer than all the unlinks. A level's
         # directories are empty once every deeper level is gone, so each level goes in parallel.
         for level in reversed(levels):
-            _all(pool, lambda _d, chunk: _rmdir_batch(chunk),
-                 [("", level[i:i + _DIR_BATCH]) for i in range(0, len(level), _DIR_BATCH)])
+            _all(pool, _rmdir_batch, [(level[i:i + _DIR_BATCH],) for i in range(0, len(level), _DIR_BATCH)])
 
 
-def _all(pool: ThreadPoolExecutor, work: Callable[[str, list[str]], None], batches: list[tuple[str, list[str]]]) -> None:
-    """Run ``work`` on every batch and wait for all of them; the first error is raised."""
-    futures = [pool.submit(work, d, n) for d, n in batches]
+def _all(pool: ThreadPoolExecutor, work: Callable[..., None], calls: Sequence[tuple]) -> None:
+    """Run ``work(*args)`` for every ``args`` in ``calls`` and wait for all of them; the first
+    error is raised."""
+    futures = [pool.submit(work, *args) for args in calls]
     for future in futures:
         future.result()
 

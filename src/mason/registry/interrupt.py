@@ -20,7 +20,7 @@ import socket
 import threading
 import weakref
 
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.exceptions import ConnectTimeoutError, LocationParseError, NameResolutionError, NewConnectionError
 from urllib3.util.connection import allowed_gai_family
 
 from mason.errors import BuildError
@@ -95,6 +95,10 @@ class InFlight:
         connects. Raises what the stdlib raises (``socket.gaierror``, ``TimeoutError``, ``OSError``)."""
         host, port = address
         host = host.strip("[]")
+        try:
+            host.encode("idna")
+        except UnicodeError:
+            raise LocationParseError(f"'{host}', label empty or too long") from None
         error: OSError | None = None
         for family, kind, proto, _, where in socket.getaddrinfo(host, port, allowed_gai_family(), socket.SOCK_STREAM):
             sock = socket.socket(family, kind, proto)

@@ -224,14 +224,19 @@ def apply_skeleton(members: list[Member], dest_root: Path, *, label: str,
     if not options.skeleton:
         raise LayerError("apply_skeleton makes skeletons only: file contents were not recorded")
     _prepare_dest(Path(dest_root), options.mode)
-    cancelled = getattr(options.cancel, "is_set", None)     # a threading.Event, or None
     with Applier(Path(dest_root), options, label) as applier:
         for m in members:
-            if cancelled is not None and cancelled():
-                raise LayerError(f"layer {label}: extraction cancelled (the build is stopping)")
+            _check_cancelled(options, label)
             applier.add(m, None)
         applier.finish()
         return frozenset(applier.skipped)
+
+
+def _check_cancelled(options: ExtractOptions, label: str) -> None:
+    """Checked before each member: an extraction stops promptly when the build is interrupted."""
+    cancel = options.cancel
+    if cancel is not None and cancel.is_set():
+        raise LayerError(f"layer {label}: extraction cancelled (the build is stopping)")
 
 
 def read_layer(raw: BinaryIO, label: str, sink, options: ExtractOptions,
@@ -250,10 +255,8 @@ def read_layer(raw: BinaryIO, label: str, sink, options: ExtractOptions,
         raise LayerError(f"layer {label}: cannot start {compression.value} decoding: {err}") from err
     hashing = _HashingReader(decompressed, options.limits.max_bytes, label)
     with open_tar_stream(hashing, label) as tar:
-        cancel = options.cancel
         for member in tar.members():
-            if cancel is not None and cancel.is_set():
-                raise LayerError(f"layer {label}: extraction cancelled (the build is stopping)")
+            _check_cancelled(options, label)
             sink.add(member, tar)
         sink.finish()
         try:
