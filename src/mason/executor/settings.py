@@ -64,10 +64,13 @@ class Settings:
             raise NotSupportedError("zstd layers need OCI media types, but the base image uses Docker's",
                                     hint="use --compression=gzip, or an OCI base image")
         level, epoch = self.options.compression_level, self.source_date_epoch
+        # A build with fixed times promises digests that depend on its inputs only, so its
+        # gzip encodings are checked (tarfs.gzipblocks).
         if self.options.reproducible:
-            return LayerOptions(compression=self.compression, level=level,
+            return LayerOptions(compression=self.compression, level=level, verify_compression=True,
                                 fixed_mtime=0 if epoch is None else epoch)
-        return LayerOptions(compression=self.compression, level=level, mtime_clamp=epoch)
+        return LayerOptions(compression=self.compression, level=level, mtime_clamp=epoch,
+                            verify_compression=epoch is not None)
 
 
 def parse_settings(options: BuildOptions, env: Mapping[str, str]) -> Settings:

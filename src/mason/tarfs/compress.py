@@ -2,12 +2,12 @@
 
 Choices (measured on a 2-core machine):
 
-* gzip is written with ``isal.igzip_threaded`` at every size. Its output bytes do not
-  depend on the thread count (checked: 1 and 2 threads give identical streams for a
-  78 MB tar), its header carries ``mtime=0`` and no file name, and it is a single gzip
-  member, so reproducible builds get identical digests. The block size is fixed
-  (``_GZIP_BLOCK``) because it *does* shape the output. Start-up costs ~1 ms, so small
-  layers do not need a separate code path.
+* gzip is written by ``gzipblocks.BlockGzipWriter``: ISA-L deflating fixed blocks in
+  worker threads, pigz's scheme (the layout ``isal.igzip_threaded`` writes). Its output bytes do not depend on the thread count, its header carries ``mtime=0`` and no
+  file name, and it is a single gzip member, so reproducible builds get identical digests.
+  The block size is fixed (``_GZIP_BLOCK``) because it *does* shape the output. With
+  ``verify`` (reproducible builds) every block is deflated twice and the encodings compared
+  (see gzipblocks.py for why).
 * The default gzip level is 1: isal L1 compresses ~455 MB/s (single thread) against
   zlib L6's 33 MB/s, for an output ~6% larger than zlib L6.
 * zstd uses ``zstandard`` (level 3 default) always in its multi-threaded mode: that
@@ -89,30 +89,33 @@ def detect_compression(head: bytes) -> Compression:
 
 
 def load_codecs():
-    """(isal.igzip, isal.igzip_threaded, zstandard), imported at the first (de)compression: a
+    """(isal.igzip, isal.isal_zlib, zstandard), imported at the first (de)compression: a
     build whose steps are all cached compresses nothing. ``sandbox.container.runtime_files``
     calls it, so the files they map are mapped before a host-root build chooses its root."""
     # deferred for start-up cost: native codecs an all-cached build never uses
     import zstandard
-    from isal import igzip, igzip_threaded
+    from isal import igzip, isal_zlib
 
-    return igzip, igzip_threaded, zstandard
+    return igzip, isal_zlib, zstandard
 
 
 def open_compressor(raw: BinaryIO, compression: Compression, *, level: int | None = None,
-                    threads: int = 1) -> BinaryIO:
+                    threads: int = 1, verify: bool = False) -> BinaryIO:
     """A writable stream compressing into ``raw``; closing it finishes the stream but
-    leaves ``raw`` open (the caller owns it)."""
+    leaves ``raw`` open (the caller owns it). ``verify``: gzip blocks are deflated twice and
+    compared (reproducible builds); zstd and uncompressed layers have nothing to verify."""
     if level is None:
         level = DEFAULT_LEVEL[compression]
     if compression is Compression.NONE:
         return _NonClosing(raw)
-    igzip, igzip_threaded, zstandard = load_codecs()
     if compression is Compression.GZIP:
         if not 0 <= level <= 3:
             raise LayerError(f"gzip level {level} is out of range: isal supports 0-3")
-        return igzip_threaded.open(raw, "wb", compresslevel=level, threads=max(1, threads),
-                                   block_size=_GZIP_BLOCK)
+        from mason.tarfs.gzipblocks import BlockGzipWriter
+
+        return BlockGzipWriter(raw, level=level, threads=threads, block_size=_GZIP_BLOCK,  # type: ignore[return-value]
+                               verify=verify)
+    _, _, zstandard = load_codecs()
     if compression is Compression.ZSTD:
         if not 1 <= level <= 22:
             raise LayerError(f"zstd level {level} is out of range: 1-22")

@@ -69,7 +69,8 @@ class LayerOptions:
     * ``uid``/``gid``: force every entry's owner; ``chown`` maps ``(uid, gid)`` to a new
       pair and runs after the forced values (for id remapping).
     * ``compression``/``level``/``threads``: see compress.py; ``threads`` never changes
-      the output bytes.
+      the output bytes. ``verify_compression``: every gzip block is deflated twice and the
+      encodings compared (reproducible builds; see gzipblocks.py).
     * ``exclude_xattrs``: name prefixes never copied from a filesystem into a layer:
       overlayfs bookkeeping and SELinux labels describe the build host, not the image.
     * ``include_parents`` (``write_layer`` only): add every parent directory of the
@@ -79,6 +80,7 @@ class LayerOptions:
     compression: Compression = Compression.GZIP
     level: int | None = None
     threads: int = 2
+    verify_compression: bool = False
     fixed_mtime: int | None = None
     mtime_clamp: int | None = None
     uid: int | None = None

@@ -65,11 +65,12 @@ class BlobSink:
     """
 
     def __init__(self, directory: Path, compression: Compression = Compression.GZIP, *,
-                 level: int | None = None, threads: int = 2):
+                 level: int | None = None, threads: int = 2, verify: bool = False):
         self.directory = Path(directory)
         self.compression = compression
         self._level = level
         self._threads = threads
+        self._verify = verify
         self._tar_sha = hashlib.sha256()
         self._tar_size = 0
         self._batch = bytearray()
@@ -84,15 +85,14 @@ class BlobSink:
         self._file = os.fdopen(fd, "wb", buffering=1024 * 1024)
         self._hashed = _HashingFile(self._file)
         self._compressor = open_compressor(self._hashed, self.compression, level=self._level,
-                                           threads=self._threads)
+                                           threads=self._threads, verify=self._verify)
         return self
 
     # -- the file-like interface tarfile needs ------------------------------------------
     def write(self, data) -> int:
-        # The compressor is fed exactly _CHUNK bytes at a time, so the compressed bytes
-        # depend only on the tar bytes, never on how tarfile happened to split its
-        # writes (igzip_threaded compresses each write as its own block). It also
-        # batches tarfile's 512-byte header writes into one hash/compress call.
+        # The compressor is fed exactly _CHUNK bytes at a time (its block size), so each
+        # block reaches it in one write, with no copy to assemble it. It also batches
+        # tarfile's 512-byte header writes into one hash/compress call.
         n = len(data)
         self._tar_size += n
         self._batch += data

@@ -197,7 +197,8 @@ def write_entries(entries: Iterable[LayerEntry], out_dir: Path,
                 raise LayerError(f"layer entry {entry.path!r} is given twice")
             keyed[parts] = entry
         entries = [keyed[k] for k in sorted(keyed, key=sort_key)]
-    with BlobSink(out_dir, options.compression, level=options.level, threads=options.threads) as sink:
+    with BlobSink(out_dir, options.compression, level=options.level, threads=options.threads,
+                  verify=options.verify_compression) as sink:
         writer = TarLayerWriter(sink, options)
         for entry in entries:
             writer.add(entry)
@@ -275,8 +276,8 @@ def write_layer(source_root: Path, paths: Iterable[str], *, whiteouts: Iterable[
     order = sorted(((k if v != "deleted" else k[:-1] + (WHITEOUT_PREFIX + k[-1],)), v)
                    for k, v in items.items())
     order.sort(key=lambda kv: sort_key(kv[0]))
-    with BlobSink(out_dir, options.compression, level=options.level,
-                  threads=options.threads) as sink, RootDir(source_root) as root:
+    with BlobSink(out_dir, options.compression, level=options.level, threads=options.threads,
+                  verify=options.verify_compression) as sink, RootDir(source_root) as root:
         writer = TarLayerWriter(sink, options)
         reader = FsEntryReader(root, options)
         for parts, kind in order:
