@@ -73,7 +73,7 @@ class Applier:
             self._opaque_marker(parts, m.name)
             return
         if decision.action is WHITEOUT:
-            self._whiteout(parts, m.name)
+            self._whiteout(parts, m)
             return
         kind = m.type
         assert kind is not None                 # the policy refused sockets and unknown types
@@ -198,7 +198,8 @@ class Applier:
                  dst_dir_fd=parent, follow_symlinks=False)
 
     # -- whiteouts ------------------------------------------------------------------------
-    def _whiteout(self, target: tuple[str, ...], entry: str) -> None:
+    def _whiteout(self, target: tuple[str, ...], m: Member) -> None:
+        entry = m.name
         if target in self._paths.written:
             return  # a layer's own content is never hidden by its own whiteout
         if self._overlay:
@@ -208,6 +209,9 @@ class Applier:
             except OSError as err:
                 raise LayerError(f"entry {entry!r}: cannot create overlay whiteout: "
                                  f"{err.strerror}", hint="overlay mode needs CAP_MKNOD") from err
+            # The marker's own time, not the clock's: two extractions of a layer are equal trees.
+            self._os(m, "set mtime", os.utime, target[-1], ns=(m.mtime_ns, m.mtime_ns), dir_fd=parent,
+                     follow_symlinks=False)
             return
         self._remove(self._dir(target[:-1], entry), target[-1], entry)
 

@@ -83,3 +83,14 @@ def test_recorded_headers_make_skeletons_only(tmp_path):
 
     with pytest.raises(LayerError, match="skeletons only"):
         apply_skeleton([], tmp_path / "x", label="l", options=ExtractOptions(mode="apply"))
+
+
+@pytest.mark.root
+def test_an_overlay_whiteout_has_its_markers_time(tmp_path):
+    """Not the clock's: two extractions a second apart must give equal trees."""
+    blob = tmp_path / "w.tar"
+    blob.write_bytes(make_tar([member("x/", tarfile.DIRTYPE), member("x/.wh.old", mtime=1_400_000_000)]))
+    extract_layer(blob, tmp_path / "out", options=ExtractOptions(mode="overlay"))
+    st = os.lstat(tmp_path / "out" / "x" / "old")
+    assert stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+    assert st.st_mtime_ns == 1_400_000_000 * 10**9
