@@ -32,14 +32,18 @@ def _available_commands() -> dict[str, tuple[str, str]]:
     return {name: spec for name, spec in COMMANDS.items() if importlib.util.find_spec(spec[0]) is not None}
 
 
-def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+def build_parser(only: str | None = None, *, commands: bool = True) -> argparse.ArgumentParser:
+    """The whole parser, or (``only``) one subcommand's flags with the others named only.
+    Without ``commands`` (no subcommand on the line: ``--version``, ``--help``, a bare
+    ``mason``) no subcommand module is imported: each is named with its help line, which is
+    all the top-level usage and help show."""
     from mason import __version__
 
     parser = argparse.ArgumentParser(prog="mason", description="mason: daemonless container image builder")
     parser.add_argument("--version", action="version", version=f"mason {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in _available_commands().items():
-        if only is not None and name != only:
+        if not commands or (only is not None and name != only):
             sub.add_parser(name, help=help_text, add_help=False)
             continue
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -50,12 +54,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mason.errors import MasonError
-
     as_program = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
-    parser = build_parser(only=command if command in COMMANDS else None)
+    parser = build_parser(only=command if command in COMMANDS else None, commands=command is not None)
     if not argv:
         # A bare ``mason`` is a mistake (a missing command), not a request for help: usage on
         # stderr and exit 2, as for any other usage error; ``mason --help`` exits 0.
@@ -67,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     from mason.cancel import CancelToken
+    from mason.errors import MasonError  # after parsing: --version and --help need no dataclasses
 
     # Set from the signal handler: a build started by this invocation cuts its registry
     # transfers in flight at once (worker threads blocked in recv never see the signal).
