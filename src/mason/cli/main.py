@@ -53,8 +53,44 @@ def build_parser(only: str | None = None, *, commands: bool = True) -> argparse.
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def _pause_collection():
+    """Start-up makes some 55 000 objects that live as long as the process (modules, classes,
+    functions) and next to no garbage; the cyclic collector would traverse each of them in about
+    ninety passes, ~0.03 CPU s of an all-cached build's 0.6. As a program, mason turns the
+    collector off until its imports are done; then it freezes what exists (those objects are
+    never traversed again, in any later collection of the build either) and turns it back on.
+    Returns the function that does that (idempotent). Reference counting frees everything as
+    usual meanwhile; only cycles made during start-up wait, and start-up makes few."""
+    import gc
+
+    if not gc.isenabled():
+        return lambda: None
+    gc.disable()
+    done = False
+
+    def resume() -> None:
+        nonlocal done
+        if not done:
+            done = True
+            gc.freeze()
+            gc.enable()
+
+    return resume
+
+
+def main(argv: list[str] | None = None, *, owns_process: bool | None = None) -> int:
+    """``owns_process``: this call is the program (its entry points): only then is the cyclic
+    collector paused during start-up (see ``_pause_collection``); default: ``argv is None``."""
     as_program = argv is None
+    resume_collection = _pause_collection() if (as_program if owns_process is None else owns_process) \
+        else (lambda: None)
+    try:
+        return _main(argv, as_program, resume_collection)
+    finally:
+        resume_collection()
+
+
+def _main(argv: list[str] | None, as_program: bool, resume_collection) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(only=command if command in COMMANDS else None, commands=command is not None)
@@ -74,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     # Set from the signal handler: a build started by this invocation cuts its registry
     # transfers in flight at once (worker threads blocked in recv never see the signal).
     args._cancel = CancelToken()
+    # a subcommand that imports its machinery in ``run`` (build) resumes the collector itself
+    args._imports_done = resume_collection
+    if not getattr(module, "IMPORTS_IN_RUN", False):
+        resume_collection()
     restore = _install_signal_handlers(args._cancel)
     try:
         return int(module.run(args) or 0)
@@ -168,5 +208,5 @@ def executor_main() -> int:
     """Entry point named ``executor``: behaves as ``mason build`` (Kaniko's executor)."""
     argv = sys.argv[1:]
     if argv[:1] == ["version"]:
-        return main(["version"])
-    return main(["build", *argv])
+        return main(["version"], owns_process=True)
+    return main(["build", *argv], owns_process=True)
