@@ -36,6 +36,14 @@ def registry_options(access: RegistryAccess | None, *, push: bool, trust=None):
         hosts=hosts, trust=trust)
 
 
+def same_both_ways(access: RegistryAccess | None) -> bool:
+    """Whether pulls and pushes get equal client options: no push-side switch differs from its
+    ``-pull`` twin (everything else applies to both). Then one client serves both directions,
+    so a registry used for both is pinged once, and its tokens and connections are shared."""
+    return access is None or (access.insecure == access.insecure_pull
+                              and access.skip_tls_verify == access.skip_tls_verify_pull)
+
+
 def pull_routes(access: RegistryAccess | None):
     """The build's ``PullRoutes`` (a UsageError names a malformed mirror or map entry)."""
     from mason.registry.mirrors import NO_ROUTES, PullRoutes  # loaded with the registry client
