@@ -24,7 +24,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from lib import bases, deps, report, scenarios, tools  # noqa: E402
+from lib import bases, deps, report, scenarios, tools, workfs  # noqa: E402
 from lib.mounts import unmount_under  # noqa: E402
 from lib.registry import Registry  # noqa: E402
 
@@ -48,6 +48,10 @@ def parse(argv):
     p.add_argument("--cache-dir", type=Path, default=BENCH / ".cache",
                    help="where the debootstrap root and base image layouts are kept between runs")
     p.add_argument("--results-dir", type=Path, default=BENCH / "results")
+    p.add_argument("--work-fs", choices=("host", "ext4-journal"), default="host",
+                   help="where the work tree lives: this machine's disk (default), or a fresh journaled "
+                        "ext4 image loop-mounted for the run (bench/lib/workfs.py says why)")
+    p.add_argument("--work-fs-gb", type=int, default=40, help="size of the --work-fs ext4-journal image (sparse)")
     p.add_argument("--keep-going", action="store_true", default=True, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -72,7 +76,12 @@ def main(argv=None) -> int:
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     work = BENCH / ".work" / f"{started.replace(':', '')}-{uuid.uuid4().hex[:6]}"
     logs = args.results_dir / "logs" / work.name  # kept (git-ignored): the tools' own output
+    image = work.with_name(work.name + ".ext4")
+    if args.work_fs == "ext4-journal":
+        work.mkdir(parents=True)
+        workfs.mount_journaled_ext4(image, work, args.work_fs_gb)
     results = {"started": started, "runs": runs, "quick": args.quick, "sizes": dataclasses.asdict(sizes),
+               "work_fs": args.work_fs,
                "mason_template": args.mason_template or tools.MASON_TEMPLATE, "measurements": {}}
     try:
         with Registry(work / "registry") as reg:
@@ -101,6 +110,7 @@ def main(argv=None) -> int:
     finally:
         unmount_under(work)
         shutil.rmtree(work, ignore_errors=True)
+        image.unlink(missing_ok=True)
 
     results["summary"] = report.summarize(chosen, results["measurements"])
     j, md = report.write(results, args.results_dir)

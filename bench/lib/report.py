@@ -115,7 +115,9 @@ def markdown(result: dict) -> str:
         f" (load average at start: {m.get('load_average_at_start', 'n/a')}).",
         "Tools: " + "; ".join(f"{k}: {v}" for k, v in m["tools"].items()) + ".",
         f"Runs per scenario: {result['runs']}{' (quick sizes)' if result['quick'] else ''}. Sizes: "
-        + ", ".join(f"{k}={v}" for k, v in result["sizes"].items()) + ".",
+        + ", ".join(f"{k}={v}" for k, v in result["sizes"].items()) + "."
+        + (" Work tree on a fresh journaled ext4 image (`--work-fs ext4-journal`)."
+           if result.get("work_fs") == "ext4-journal" else ""),
         "",
         "| " + " | ".join(head) + " |",
         "|---|" + "---:|" * (len(head) - 1),
