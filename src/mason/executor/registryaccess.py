@@ -1,9 +1,10 @@
 """Kaniko's registry flags (``RegistryAccess``) as registry-client options, per direction.
 
 Kaniko keeps pull-side and push-side switches apart (``--insecure`` vs ``--insecure-pull``,
-``--skip-tls-verify`` vs ``--skip-tls-verify-pull``), so a build has two clients: one for
-base images and one for destinations. Per-registry lists, CA files and client certificates
-apply to both.
+``--skip-tls-verify`` vs ``--skip-tls-verify-pull``), so a build whose switches differ has two
+clients: one for base images and one for destinations. Per-registry lists, CA files and client
+certificates apply to both; when the switches agree (``same_both_ways``: the usual case) one
+client serves both directions.
 
 Mirrors and registry maps are not client options: they redirect pulls only, so they become
 a ``PullRoutes`` value (``pull_routes``) that the image source layer applies. ``--push-retry``
