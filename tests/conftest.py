@@ -8,6 +8,7 @@ Registry fixtures yield :class:`tests.support.registry.RegistryServer` objects w
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,17 @@ import pytest
 from tests.support.faultproxy import FaultProxy
 from tests.support.images import build_busybox_layout, build_multiplatform_layout, build_whiteout_layout
 from tests.support.registry import RegistryServer, start_registry
+
+
+def pytest_configure(config):
+    """A suite started in the background of a non-interactive shell (``cmd &``, nohup, some CI
+    runners) inherits SIGINT (and SIGHUP) ignored, and so would every mason the tests start:
+    mason keeps an ignored signal ignored, as nohup asks. The tests that interrupt a build need
+    the signal delivered, so the suite runs with the defaults whatever started it."""
+    for signum, handler in ((signal.SIGINT, signal.default_int_handler), (signal.SIGTERM, signal.SIG_DFL),
+                            (signal.SIGHUP, signal.SIG_DFL)):
+        if signal.getsignal(signum) is signal.SIG_IGN:
+            signal.signal(signum, handler)
 
 
 def _session_registry(tmp_path_factory, variant: str):
