@@ -274,12 +274,14 @@ def main(argv=None) -> int:
         unmount_under(work)
         shutil.rmtree(work, ignore_errors=True)
     print(f"\nbench: load average {os.getloadavg()} at the end")
-    print("| mode | what | tree | median wall s | runs (wall s) | median CPU s |\n|---|---|---|---:|---|---:|")
+    print("| mode | what | tree | median wall s | runs (wall s) | median CPU s | runs (CPU s) |\n"
+          "|---|---|---|---:|---|---:|---|")
     for key, ts in results.items():
         mode, what, name = key
         cpu = f"{statistics.median(CPU[key]):.3f}" if CPU.get(key) else "—"
+        cpu_runs = ", ".join(f"{c:.2f}" for c in CPU.get(key, ()))
         print(f"| {mode} | {what} | {name} | {statistics.median(ts):.3f} | {', '.join(f'{t:.3f}' for t in ts)} "
-              f"| {cpu} |")
+              f"| {cpu} | {cpu_runs} |")
     return 0
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 
 EXIT_INTERNAL = 4
+IMPORTS_IN_RUN = True   # mason.cli.main: ``args._imports_done()`` is called once the executor is imported
 _FULL = (28, 122)   # ENOSPC, EDQUOT
 
 
@@ -96,7 +97,7 @@ def run(args, *, executor=None, env=None, cwd=None, stdin=None, stdout=None, std
     try:
         # SIGTERM/SIGINT are handled by mason.cli.main (exit 143/130 after this unwinds)
         return _build(parsed, settings, reporter, executor, env=env, cwd=cwd, stdin=stdin,
-                      cancel=getattr(args, "_cancel", None))
+                      cancel=getattr(args, "_cancel", None), imports_done=getattr(args, "_imports_done", None))
     finally:
         detach()
         reporter.close()
@@ -150,7 +151,7 @@ def _attach_registry_log(reporter, verbosity: str):
     return detach
 
 
-def _build(parsed, settings, reporter, executor, *, env, cwd, stdin, cancel=None) -> int:
+def _build(parsed, settings, reporter, executor, *, env, cwd, stdin, cancel=None, imports_done=None) -> int:
     from mason.executor.events import Info
     from mason.cli.build_mapping import build_options, open_scoped_context
     from mason.cli.digest_files import write_digest_files
@@ -167,6 +168,8 @@ def _build(parsed, settings, reporter, executor, *, env, cwd, stdin, cancel=None
             for note in mapped.notes:
                 reporter.emit(note)
             run_build = executor or _default_executor()
+            if imports_done is not None:
+                imports_done()
             if cancel is not None and executor is None:   # set by the CLI's signal handler
                 import functools
 

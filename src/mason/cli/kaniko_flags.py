@@ -16,7 +16,6 @@ Each flag has a ``status`` in mason:
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -289,6 +288,8 @@ class ParsedFlags:
 
 def suggest(unknown: str) -> str | None:
     """The closest known flag, for 'did you mean'."""
+    import difflib   # only for a mistyped flag: a build's command line never needs it
+
     names = [f"--{n}" for n in BY_NAME] + [f"--{a}" for a in _BY_ALIAS] + ["--help"]
     close = difflib.get_close_matches(unknown, names, n=1, cutoff=0.6)
     if not close and not unknown.startswith("--"):

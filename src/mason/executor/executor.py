@@ -36,7 +36,7 @@ from mason.executor.options import BuildOptions
 from mason.executor.outputs import Output, write_outputs
 from mason.executor.preflight import PushPreflight
 from mason.executor.pushcheck import check_cache_repo
-from mason.executor.registryaccess import pull_routes, registry_options
+from mason.executor.registryaccess import pull_routes, registry_options, same_both_ways
 from mason.executor.rootfs import OverlayStrategy, WalkStrategy
 from mason.executor.settings import Settings, SnapshotMode, parse_settings
 from mason.executor.skeletons import Skeletons
@@ -154,11 +154,13 @@ class Build:
 
     @property
     def push_registry(self):
-        """The client for destinations (Kaniko's push-side TLS/HTTP switches)."""
+        """The client for destinations (Kaniko's push-side TLS/HTTP switches); the pull client
+        when those agree with the pull side's (``registryaccess.same_both_ways``)."""
         if self._push_registry is None:
             with self._lazy:
                 if self._push_registry is None:
-                    self._push_registry = self._injected or self._client(push=True)
+                    self._push_registry = self._injected or (
+                        self.registry if same_both_ways(self.options.registry) else self._client(push=True))
         return self._push_registry
 
     def _client(self, *, push: bool) -> Any:

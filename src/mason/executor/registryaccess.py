@@ -1,9 +1,10 @@
 """Kaniko's registry flags (``RegistryAccess``) as registry-client options, per direction.
 
 Kaniko keeps pull-side and push-side switches apart (``--insecure`` vs ``--insecure-pull``,
-``--skip-tls-verify`` vs ``--skip-tls-verify-pull``), so a build has two clients: one for
-base images and one for destinations. Per-registry lists, CA files and client certificates
-apply to both.
+``--skip-tls-verify`` vs ``--skip-tls-verify-pull``), so a build whose switches differ has two
+clients: one for base images and one for destinations. Per-registry lists, CA files and client
+certificates apply to both; when the switches agree (``same_both_ways``: the usual case) one
+client serves both directions.
 
 Mirrors and registry maps are not client options: they redirect pulls only, so they become
 a ``PullRoutes`` value (``pull_routes``) that the image source layer applies. ``--push-retry``
@@ -34,6 +35,14 @@ def registry_options(access: RegistryAccess | None, *, push: bool, trust=None):
         skip_tls_verify=access.skip_tls_verify if push else access.skip_tls_verify_pull,
         skip_tls_verify_registries=frozenset(access.skip_tls_verify_registries),
         hosts=hosts, trust=trust)
+
+
+def same_both_ways(access: RegistryAccess | None) -> bool:
+    """Whether pulls and pushes get equal client options: no push-side switch differs from its
+    ``-pull`` twin (everything else applies to both). Then one client serves both directions,
+    so a registry used for both is pinged once, and its tokens and connections are shared."""
+    return access is None or (access.insecure == access.insecure_pull
+                              and access.skip_tls_verify == access.skip_tls_verify_pull)
 
 
 def pull_routes(access: RegistryAccess | None):

@@ -24,15 +24,17 @@ import subprocess
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from mason.executor.layers import LayerRef, base_errors, materialize
 from mason.executor.layershapes import LayerShapes
 from mason.executor.layerstore import LayerStore
 from mason.errors import BuildError
-from mason.snapshot.changeset import ChangeSet
 # at module level: imported lazily from stage threads it raced (a partially initialised module)
 from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, apply_skeleton, extract_layer
+
+if TYPE_CHECKING:   # named only: the snapshot that makes one is imported by whoever takes it
+    from mason.snapshot.changeset import ChangeSet
 
 
 @dataclass

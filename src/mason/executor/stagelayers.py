@@ -14,20 +14,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence, Union
 
 from mason.cache.store import CacheEntry
-from mason.executor.directcopy import deferred_for, layer_entries, skeleton_lowers, write_into_upper
 from mason.executor.layers import LayerRef
 from mason.executor.layerstore import LayerStore
 from mason.executor.rootfs import OverlayStrategy, SkeletonLayers, StepFS, WalkStrategy
 from mason.executor.settings import Settings
 from mason.executor.skeletons import Skeletons
 from mason.executor.stagestate import DirectLayer, StageState
-from mason.fsops.deferred import DeferredFiles
 from mason.oci.descriptor import Descriptor
-from mason.snapshot.changeset import ChangeSet
-from mason.tarfs.writer import write_layer
 
 if TYPE_CHECKING:   # host-root's module is imported only by host-root builds
     from mason.executor.hostrootfs import HostRootStrategy
+    from mason.fsops.deferred import DeferredFiles
+    from mason.snapshot.changeset import ChangeSet
+
+# The layer writer and the direct-COPY helpers are imported where a step first needs them: a
+# cached step only adds its layer (``add_cached``), so an all-cached build loads neither.
 
 Strategy = Union[OverlayStrategy, WalkStrategy, "HostRootStrategy"]
 
@@ -57,6 +58,8 @@ class StageLayers:
         return self._strategy().view(layers, only=only)
 
     def deferred(self) -> DeferredFiles | None:
+        from mason.executor.directcopy import deferred_for   # at first use (see above)
+
         strategy = self._strategy()
         # Walk strategies: only in the stage's tail, and only while it has no full root (the
         # COPY runs over a skeleton); a full root would get the files from the blob right
@@ -66,6 +69,8 @@ class StageLayers:
         return deferred_for(self._settings.options.direct_copy, strategy.name, tail=tail)
 
     def skeleton_lowers(self) -> tuple[list[LayerRef], frozenset[str]]:
+        from mason.executor.directcopy import skeleton_lowers   # at first use (see above)
+
         strategy = self._strategy()
         if not isinstance(strategy, OverlayStrategy):
             # Walk and host-root: the stage's skeleton root, unless it has a full root (walk
@@ -87,6 +92,10 @@ class StageLayers:
 
         ``deferred``: a COPY's files recorded instead of written (``mason.executor.directcopy``);
         they join the layer, and the layer then has no directory (extracted when needed)."""
+        # at first use: a cached step writes no layer (see above)
+        from mason.executor.directcopy import layer_entries, write_into_upper
+        from mason.tarfs.writer import write_layer
+
         state, settings = self._state, self._settings
         assert fs.changes is not None, "a step is committed after its root is closed"
         changes = without_ignored(fs.changes, settings.snapshot_ignores)

@@ -20,7 +20,6 @@ import posixpath
 import stat
 from pathlib import Path
 
-from mason.snapshot.lowerview import is_opaque
 
 _GLOB = set("*?[\\")
 
@@ -37,6 +36,8 @@ def source_prefix(source: str) -> list[str]:
 def touches(layer: Path, parts: list[str]) -> bool | None:
     """Whether the layer dir ``layer`` (overlay lower-dir format) has anything that shows at,
     below or instead of the path ``parts``; None if a symlink is on the way."""
+    from mason.snapshot.lowerview import is_opaque   # at first use: a cached COPY looks at no layer
+
     current = layer
     for i, name in enumerate(parts):
         current = current / name

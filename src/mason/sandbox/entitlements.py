@@ -9,10 +9,12 @@ running the build allowed it with ``--allow network.host`` / ``--allow security.
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from mason.errors import UsageError
-from mason.sandbox.spec import Network, Security
+
+if TYPE_CHECKING:   # names only: the CLI reads these before any RUN, and needs no RunSpec
+    from mason.sandbox.spec import Network, Security
 
 NETWORK_HOST = "network.host"
 SECURITY_INSECURE = "security.insecure"

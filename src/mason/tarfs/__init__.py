@@ -12,13 +12,35 @@ Public API (import from here):
 No module holds mutable state; every behaviour is chosen by frozen option values.
 """
 
-from mason.tarfs.compress import (Compression, compression_from_media_type, detect_compression,
-                                  media_type_for, open_auto, open_compressor, open_decompressor)
-from mason.tarfs.entries import EntryType, LayerEntry, LayerOptions
-from mason.tarfs.extract import ExtractLimits, ExtractOptions, ExtractResult, extract_layer
-from mason.tarfs.sink import BlobSink, LayerBlob
-from mason.tarfs.writer import (TarLayerWriter, opaque_entry, whiteout_entry, write_entries,
-                                write_layer)
+# Each name is imported from its module at first use (PEP 562), and the package imports no
+# submodule itself: a build that writes no layer (all steps cached) does not load the writers,
+# and no submodule is in an import cycle with its package (a thread importing one never meets
+# a package still running its ``__init__`` in another thread).
+_EXPORTS = {
+    "mason.tarfs.compress": ("Compression", "compression_from_media_type", "detect_compression",
+                             "media_type_for", "open_auto", "open_compressor", "open_decompressor"),
+    "mason.tarfs.entries": ("EntryType", "LayerEntry", "LayerOptions"),
+    "mason.tarfs.extract": ("ExtractLimits", "ExtractOptions", "ExtractResult", "extract_layer"),
+    "mason.tarfs.sink": ("BlobSink", "LayerBlob"),
+    "mason.tarfs.writer": ("TarLayerWriter", "opaque_entry", "whiteout_entry", "write_entries", "write_layer"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str):
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_MODULE_OF))
+
 
 __all__ = [
     "Compression", "compression_from_media_type", "detect_compression", "media_type_for",

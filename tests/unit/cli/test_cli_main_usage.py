@@ -29,3 +29,32 @@ def test_version_flag_and_command_agree():
 def test_help_is_not_an_error():
     proc = _mason("--help")
     assert proc.returncode == 0 and proc.stdout.startswith("usage: mason")
+
+
+_IMPORTED = """
+import sys
+from mason.cli.main import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print(" ".join(sorted(m for m in sys.modules if m.startswith("mason"))))
+"""
+
+
+def test_version_and_help_import_no_subcommand():
+    # start-up: with no subcommand on the line, no subcommand module (and none of the
+    # dataclasses behind mason.errors) is imported just to print the version or the command list
+    for flag in ("--version", "--help"):
+        proc = subprocess.run([sys.executable, "-c", _IMPORTED, flag], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        imported = proc.stdout.strip().splitlines()[-1].split()
+        assert imported == ["mason", "mason.cli", "mason.cli.main"], (flag, imported)
+
+
+def test_help_lists_every_command_with_its_help_line():
+    from mason.cli.main import COMMANDS
+
+    out = " ".join(_mason("--help").stdout.split())
+    for name, (_module, help_text) in COMMANDS.items():
+        assert f"{name} {help_text}" in out, name

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Protocol
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Protocol
 
 from mason.cache.store import CacheEntry
 from mason.dockerfile.instructions import Instruction
@@ -29,7 +29,9 @@ from mason.executor.stagestate import StageState
 from mason.fsops.deferred import DeferredFiles
 from mason.fsops.sources import SourceTree
 from mason.image.view import Image
-from mason.sandbox.spec import RunSpec
+
+if TYPE_CHECKING:   # named only: the RUN step makes it (mason.executor.steps.run)
+    from mason.sandbox.spec import RunSpec
 
 
 class Runner(Protocol):

@@ -24,7 +24,6 @@ from mason.executor.settings import Settings
 from mason.executor.steps.context import Step, StepContext
 from mason.executor.steps.copykey import copy_record
 from mason.fsops.deferred import DeferredFiles, HiddenFileReached
-from mason.sandbox.users import resolve_owner
 
 
 class CopyStep(Step):
@@ -57,6 +56,8 @@ def _chown(spec: str | None, root_cm: Callable[[], ContextManager[Path]]) -> tup
     user, _, group = spec.partition(":")
     if user.isdigit() and (not group or group.isdigit()):
         return int(user), int(group or user)
+    from mason.sandbox.users import resolve_owner   # names to look up: few builds have any
+
     with root_cm() as root:
         return resolve_owner(root, spec)
 

@@ -20,7 +20,7 @@ import os
 import posixpath
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mason.cache import records
 from mason.dockerfile import instructions as di
@@ -39,8 +39,11 @@ from mason.fsops.contextbind import bind_source
 from mason.sandbox.agentproxy import AgentProxy
 from mason.sandbox.entitlements import NETWORKS, SECURITIES, run_modes
 from mason.sandbox.secretfile import memory_secret
-from mason.sandbox.spec import Mount, RunSpec
-from mason.sandbox.users import resolve_user
+
+# The sandbox's spec and the user lookup are imported where a RUN is run: a cached RUN only
+# computes its key (an all-cached build loads neither).
+if TYPE_CHECKING:
+    from mason.sandbox.spec import Mount
 
 
 class RunStep(Step):
@@ -106,6 +109,8 @@ def _is_lone_heredoc(text: str, name: str) -> bool:
 
 def sandbox_mounts(ctx: StepContext, ins: di.Run, stack: contextlib.ExitStack, env: dict[str, str]) -> list[Mount]:
     """``RUN --mount`` entries as sandbox mounts (BuildKit's defaults applied)."""
+    from mason.sandbox.spec import Mount   # when the RUN runs (see the imports)
+
     options = ctx.settings.options
     workdir = ctx.config.workdir
     out = []
@@ -157,6 +162,8 @@ def sandbox_mounts(ctx: StepContext, ins: di.Run, stack: contextlib.ExitStack, e
 def _ssh(ctx: StepContext, m: MountFlag, target: str, stack: contextlib.ExitStack) -> Mount | None:
     """The build's agent for ``id`` (default "default") behind a socket of the RUN's own
     (``mason.sandbox.agentproxy``); None when it was not given and the mount is optional."""
+    from mason.sandbox.spec import Mount   # when the RUN runs (see the imports)
+
     if m.source:
         raise BuildError("ssh does not support source")
     ssh_id = m.id or "default"
@@ -177,6 +184,8 @@ def _ssh(ctx: StepContext, m: MountFlag, target: str, stack: contextlib.ExitStac
 
 def _bind(ctx: StepContext, m: MountFlag, target: str, stack: contextlib.ExitStack) -> Mount:
     """A bind mount of the context, a stage or an image; ``rw`` writes go to a throw-away copy."""
+    from mason.sandbox.spec import Mount   # when the RUN runs (see the imports)
+
     if m.from_:
         stage = ctx.sources.stage(m.from_)
         layers = stage.layers if stage is not None else layer_refs_of(ctx.sources.image(m.from_))
@@ -268,6 +277,10 @@ def network_mode(ins: di.Run) -> str:
 
 
 def run_step(ctx: StepContext, ins: di.Run, created_by: str) -> LayerRef | None:
+    # when the RUN runs (see the imports)
+    from mason.sandbox.spec import Mount, RunSpec
+    from mason.sandbox.users import resolve_user
+
     options = ctx.settings.options
     network, security = run_modes(ins.network, ins.security, options.allow, ctx.location)
     config, step_id = ctx.config, ctx.step_id

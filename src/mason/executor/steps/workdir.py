@@ -19,7 +19,6 @@ from mason.executor.settings import Settings
 from mason.executor.stageconfig import StageConfig
 from mason.executor.steps.context import Step, StepContext
 from mason.fsops import make_dirs, resolve_inroot
-from mason.sandbox.users import resolve_owner
 
 
 class WorkdirStep(Step):
@@ -51,6 +50,8 @@ class WorkdirStep(Step):
         return ctx.layers.add_cached(entry, text)
 
     def execute(self, ins: di.Workdir, ctx: StepContext) -> LayerRef | None:
+        from mason.sandbox.users import resolve_owner   # when the step runs: a cached one does not
+
         text = self.history(ins, ctx)
         path = ctx.config.set_workdir(ins.path)
         with ctx.layers.step(ctx.layers.layers) as fs:

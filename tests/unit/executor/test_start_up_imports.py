@@ -1,0 +1,34 @@
+"""What importing the executor loads: an all-cached build runs no RUN, takes no snapshot and
+writes no layer, so the modules only those need are imported where they are first used."""
+
+import subprocess
+import sys
+
+# each is imported by the code that runs a step, not by the executor's import
+NOT_AT_START = ("mason.sandbox.spec", "mason.sandbox.users", "mason.snapshot.changeset",
+                "mason.snapshot.lowerview", "mason.tarfs.writer", "mason.tarfs.sink",
+                "mason.executor.directcopy")
+
+
+def _loaded_by(module: str) -> set[str]:
+    code = f"import sys, {module}; print(' '.join(sorted(sys.modules)))"
+    return set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True).stdout.split())
+
+
+def test_executor_import_leaves_step_machinery_for_later():
+    loaded = _loaded_by("mason.executor.executor")
+    assert "mason.executor.steps.run" in loaded          # the steps themselves are there
+    assert sorted(m for m in NOT_AT_START if m in loaded) == []
+
+
+def test_the_step_code_still_finds_them():
+    # the names each step imports at first use exist where it looks for them
+    from mason.executor.directcopy import deferred_for, layer_entries, skeleton_lowers, write_into_upper
+    from mason.sandbox.spec import Mount, RunSpec
+    from mason.sandbox.users import resolve_owner, resolve_user
+    from mason.snapshot.lowerview import is_opaque
+    from mason.tarfs.writer import write_layer
+
+    assert all(callable(f) for f in (deferred_for, layer_entries, skeleton_lowers, write_into_upper, Mount,
+                                     RunSpec, resolve_owner, resolve_user, is_opaque, write_layer))
