@@ -31,7 +31,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from lib import bases, deps, scenarios, tools  # noqa: E402
+from lib import bases, deps, scenarios, tools, workfs  # noqa: E402
 from lib.mounts import unmount_under  # noqa: E402
 from lib.registry import Registry  # noqa: E402
 
@@ -47,6 +47,9 @@ def parse(argv):
     p.add_argument("--cache-dir", type=Path, default=BENCH / ".cache")
     p.add_argument("--extra", default="", help="extra mason flags appended to the template")
     p.add_argument("--tools", default="mason", help="mason tools to run per variant, e.g. mason,mason-unpriv")
+    p.add_argument("--work-fs", choices=("host", "ext4-journal"), default="host",
+                   help="where the work tree lives, as in run.py (bench/lib/workfs.py says why)")
+    p.add_argument("--work-fs-gb", type=int, default=40)
     return p.parse_args(argv)
 
 
@@ -82,6 +85,10 @@ def main(argv=None) -> int:
     layouts = bases.make_bases(args.cache_dir.resolve(), sizes.bigroot_files)
     work = BENCH / ".work" / f"ab-{uuid.uuid4().hex[:6]}"
     logs = BENCH / "results" / "logs" / work.name
+    image = work.with_name(work.name + ".ext4")
+    if args.work_fs == "ext4-journal":
+        work.mkdir(parents=True)
+        workfs.mount_journaled_ext4(image, work, args.work_fs_gb)
     logs.mkdir(parents=True, exist_ok=True)
     names = args.tools.split(",")
     times: dict[tuple[str, str], list[float]] = {(v, t): [] for v, _ in variants for t in names}
@@ -145,6 +152,7 @@ def main(argv=None) -> int:
     finally:
         unmount_under(work)
         shutil.rmtree(work, ignore_errors=True)
+        image.unlink(missing_ok=True)
     print(f"ab: {args.scenario}, {args.runs} runs, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     for (name, tool), ts in times.items():
         if ts:
