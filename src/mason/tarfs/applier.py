@@ -51,6 +51,7 @@ class Applier:
         self._opaque: list[tuple[tuple[str, ...], str]] = []
         self._skeleton = options.skeleton
         self.skipped: set[str] = set()     # skeleton mode: files and hardlinks not created
+        self._entered: set[tuple[str, ...]] = set()   # skeleton mode: paths this layer created
 
     def __enter__(self) -> "Applier":
         return self
@@ -77,12 +78,20 @@ class Applier:
             return
         kind = m.type
         assert kind is not None                 # the policy refused sockets and unknown types
+        if self._skeleton and kind in (EntryType.FILE, EntryType.HARDLINK):
+            # The end state has no directory or link here either: remove what is there. In a
+            # directory this layer made, only this layer can have put something there.
+            made = self._root.made
+            if parts[:-1] in made and parts not in made and parts not in self._entered:
+                self._dir(parts[:-1], m.name)
+            else:
+                self._prepare(parts, m.name)
+            self.skipped.add("/" + "/".join(parts))
+            return
+        if self._skeleton:
+            self._entered.add(parts)
         if kind is EntryType.DIR:
             self._directory(parts, m)
-        elif self._skeleton and kind in (EntryType.FILE, EntryType.HARDLINK):
-            # The end state has no directory or link here either: remove what is there.
-            self._prepare(parts, m.name)
-            self.skipped.add("/" + "/".join(parts))
         elif kind is EntryType.HARDLINK:
             assert decision.link is not None        # the policy names every hardlink's target
             self._hardlink(parts, decision.link, m)

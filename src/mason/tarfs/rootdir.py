@@ -39,6 +39,9 @@ class RootDir:
         except OSError as err:
             raise LayerError(f"cannot open root directory {self.root}: {err.strerror}") from err
         self._cache: dict[tuple[str, ...], int] = {}
+        # Directories this object created: what is in one was put there through this object
+        # (a skeleton skips the look for a lower layer's entry at each left-out file's path).
+        self.made: set[tuple[str, ...]] = set()
 
     def __enter__(self) -> "RootDir":
         return self
@@ -89,6 +92,7 @@ class RootDir:
                     return None
                 try:
                     os.mkdir(name, mode, dir_fd=cur)
+                    self.made.add(parts[:i + 1])
                 except FileExistsError:
                     pass  # only a concurrent writer could get here; re-open checks it
                 try:
@@ -104,6 +108,7 @@ class RootDir:
                     self._release(cur, i)
                     raise problem from err
                 nxt = swapped
+                self.made.add(parts[:i + 1])
             self._release(cur, i)
             # Shallow directories are shared by many entries: keep them. Deep chains
             # are not cached, so a hostile depth cannot exhaust descriptors.

@@ -94,3 +94,51 @@ def test_an_overlay_whiteout_has_its_markers_time(tmp_path):
     st = os.lstat(tmp_path / "out" / "x" / "old")
     assert stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
     assert st.st_mtime_ns == 1_400_000_000 * 10**9
+
+
+UPPER = [
+    member("x/y/f", data=b"makes x and x/y implicitly"),
+    member("x/y", data=b"a file over the directory this layer made"),
+    member("n/", tarfile.DIRTYPE),
+    member("n/l", tarfile.SYMTYPE, linkname="t"),
+    member("n/l", data=b"a file over this layer's own link"),
+    member("n/m/", tarfile.DIRTYPE),
+    member("n/m", data=b"a file over this layer's own directory"),
+    member("n/plain", data=b"nothing was there"),
+]
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("mode", ["overlay", "apply"])
+def test_a_left_out_file_replaces_what_its_own_layer_put_at_its_path(tmp_path, mode):
+    """A skeleton skips looking for an entry at a left-out file's path in a directory the layer
+    made itself; what the layer itself put at that path still goes."""
+    upper = tmp_path / "upper.tar"
+    upper.write_bytes(make_tar(UPPER))
+    skel = tmp_path / "skel"
+    result = extract_layer(upper, skel, options=ExtractOptions(mode=mode, skeleton=True))
+    assert result.skipped == {"/x/y/f", "/x/y", "/n/l", "/n/m", "/n/plain"}
+    for rel in ("x/y", "n/l", "n/m", "n/plain"):
+        assert not os.path.lexists(skel / rel), rel
+    assert (skel / "x").is_dir() and (skel / "n").is_dir()
+
+
+@pytest.mark.root
+def test_a_left_out_file_replaces_a_lower_layers_entry(tmp_path):
+    lower = tmp_path / "lower.tar"
+    lower.write_bytes(make_tar([
+        member("p/", tarfile.DIRTYPE),
+        member("p/q", tarfile.SYMTYPE, linkname="elsewhere"),
+        member("p/r/", tarfile.DIRTYPE),
+    ]))
+    upper = tmp_path / "upper.tar"
+    upper.write_bytes(make_tar([member("p/q", data=b"over a link"), member("p/r", data=b"over a directory"),
+                                *UPPER]))
+    skel = tmp_path / "skel"
+    options = ExtractOptions(mode="apply", skeleton=True)
+    extract_layer(lower, skel, options=options)
+    result = extract_layer(upper, skel, options=options)
+    assert {"/p/q", "/p/r", "/n/plain"} <= result.skipped
+    for rel in ("p/q", "p/r", "x/y", "n/l", "n/m", "n/plain"):
+        assert not os.path.lexists(skel / rel), rel
+    assert (skel / "p").is_dir()
