@@ -83,18 +83,41 @@ How the executor walks a stage
 
 from __future__ import annotations
 
-from mason.dockerfile.check import check_dockerfile
+from typing import TYPE_CHECKING, Any
+
 from mason.dockerfile.document import Dockerfile, parse_dockerfile
 from mason.dockerfile.expand import expand_heredoc, expand_word, expand_words
 from mason.dockerfile.instructions import (Add, Arg, ArgDecl, Cmd, Copy, Entrypoint, Env, Expose, From,
                                            Healthcheck, InlineSource, Instruction, Label, Maintainer, Onbuild,
                                            Pair, Run, Shell, StopSignal, User, Volume, Workdir)
-from mason.dockerfile.mounts import Mount
 from mason.dockerfile.onbuild import onbuild_instructions
 from mason.dockerfile.parser import parse
 from mason.dockerfile.scope import PLATFORM_ARG_NAMES, PROXY_ARGS, StageScope, platform_args
 from mason.dockerfile.stages import Stage, StagePlan, plan_stages
 from mason.dockerfile.syntax import Diagnostic, Heredoc, KeyValue, Location, Node, ParseTree
+
+# Imported at first use (PEP 562): a build loads neither the checker (``mason dockerfile
+# check``) nor the --mount parser (and csv) unless a RUN has a --mount.
+_LAZY = {"check_dockerfile": "mason.dockerfile.check", "Mount": "mason.dockerfile.mounts"}
+
+if TYPE_CHECKING:
+    from mason.dockerfile.check import check_dockerfile
+    from mason.dockerfile.mounts import Mount
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 __all__ = [
     "Add", "Arg", "ArgDecl", "Cmd", "Copy", "Diagnostic", "Dockerfile", "Entrypoint", "Env",

@@ -7,16 +7,20 @@ and always carry the file and line.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from mason.dockerfile import instructions as ins
 from mason.dockerfile.flags import parse_flags
 from mason.dockerfile.suggest import closest
-from mason.dockerfile.mounts import parse_mount
 from mason.dockerfile.parser import KNOWN_COMMANDS, parse_heredoc_word
 from mason.dockerfile.syntax import Node, chomp_heredoc
 from mason.dockerfile.values import check_chmod, parse_go_duration
 from mason.errors import DockerfileError
+
+if TYPE_CHECKING:
+    from mason.dockerfile.mounts import Mount
 
 _STAGE_NAME = re.compile(r"^[a-z][a-z0-9-_.]*$")
 _ONBUILD_PREFIX = re.compile(r"(?i)^\s*ONBUILD\s*")
@@ -80,6 +84,14 @@ def _env(cls, what):
     return build
 
 
+def _parse_mounts(raw: Sequence[str]) -> tuple[Mount, ...]:
+    if not raw:
+        return ()
+    from mason.dockerfile.mounts import parse_mount  # Local: mounts (and csv) load only for a RUN --mount
+
+    return tuple(parse_mount(m) for m in raw)
+
+
 def _command(cls, what, allow_empty):
     def build(node, flags, base, fail):
         if not node.args and not allow_empty:
@@ -87,7 +99,7 @@ def _command(cls, what, allow_empty):
         extra = {}
         if cls is ins.Run:
             try:
-                mounts = tuple(parse_mount(m) for m in flags.get("mount", ()))
+                mounts = _parse_mounts(flags.get("mount", ()))
             except ValueError as exc:
                 raise fail(f"RUN --mount: {exc}") from None
             network = flags.get("network")

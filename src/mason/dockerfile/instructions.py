@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from mason.dockerfile.expand import expand_heredoc, expand_word, expand_words
-from mason.dockerfile.mounts import Mount, parse_mount
 from mason.dockerfile.syntax import Heredoc, Location, Node
 from mason.dockerfile.values import check_signal, is_digest
 from mason.errors import DockerfileError
+
+if TYPE_CHECKING:   # RUN --mount is parsed where a RUN has one (mounts loads csv)
+    from mason.dockerfile.mounts import Mount
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -138,6 +141,10 @@ class Run(_CommandLine):
     security: str | None = None
 
     def _expand(self, env):
+        if not self.mounts:   # as below, with nothing to parse
+            return replace(self, mounts=())
+        from mason.dockerfile.mounts import parse_mount  # Local: only a RUN with --mount needs it
+
         def ex(word: str) -> str:
             return expand_word(word, env, self.escape)
 

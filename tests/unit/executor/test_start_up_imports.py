@@ -7,7 +7,7 @@ import sys
 # each is imported by the code that runs a step, not by the executor's import
 NOT_AT_START = ("mason.sandbox.spec", "mason.sandbox.users", "mason.snapshot.changeset",
                 "mason.snapshot.lowerview", "mason.tarfs.writer", "mason.tarfs.sink",
-                "mason.executor.directcopy")
+                "mason.executor.directcopy", "mason.dockerfile.mounts", "mason.dockerfile.check")
 
 
 def _loaded_by(module: str) -> set[str]:
@@ -24,11 +24,14 @@ def test_executor_import_leaves_step_machinery_for_later():
 
 def test_the_step_code_still_finds_them():
     # the names each step imports at first use exist where it looks for them
+    from mason.dockerfile import Mount, check_dockerfile
+    from mason.dockerfile.mounts import parse_mount
     from mason.executor.directcopy import deferred_for, layer_entries, skeleton_lowers, write_into_upper
-    from mason.sandbox.spec import Mount, RunSpec
+    from mason.sandbox.spec import Mount as SandboxMount, RunSpec
     from mason.sandbox.users import resolve_owner, resolve_user
     from mason.snapshot.lowerview import is_opaque
     from mason.tarfs.writer import write_layer
 
-    assert all(callable(f) for f in (deferred_for, layer_entries, skeleton_lowers, write_into_upper, Mount,
-                                     RunSpec, resolve_owner, resolve_user, is_opaque, write_layer))
+    assert all(callable(f) for f in (deferred_for, layer_entries, skeleton_lowers, write_into_upper, SandboxMount,
+                                     RunSpec, resolve_owner, resolve_user, is_opaque, write_layer, Mount,
+                                     check_dockerfile, parse_mount))

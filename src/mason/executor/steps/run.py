@@ -32,7 +32,6 @@ from mason.executor.stageconfig import DEFAULT_PATH
 from mason.executor.steps.context import Step, StepContext
 from mason.executor.steps.copykey import stage_paths_digest
 from mason.executor.steps.runcache import cache_dir, cache_origin, whole_cache
-from mason.dockerfile.mounts import Mount as MountFlag
 from mason.executor.layers import layer_refs_of
 from mason.fsops import digest_sources, resolve_inroot
 from mason.fsops.contextbind import bind_source
@@ -43,6 +42,7 @@ from mason.sandbox.secretfile import memory_secret
 # The sandbox's spec and the user lookup are imported where a RUN is run: a cached RUN only
 # computes its key (an all-cached build loads neither).
 if TYPE_CHECKING:
+    from mason.dockerfile.mounts import Mount as MountFlag
     from mason.sandbox.spec import Mount
 
 

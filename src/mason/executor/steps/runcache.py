@@ -19,12 +19,15 @@ import shutil
 import stat
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mason.dockerfile.mounts import Mount as MountFlag
 from mason.errors import BuildError
 from mason.executor.layers import layer_refs_of
 from mason.executor.steps.context import StepContext
 from mason.fsops import resolve_inroot
+
+if TYPE_CHECKING:   # a --mount names this type; a Dockerfile without one never loads mounts
+    from mason.dockerfile.mounts import Mount as MountFlag
 
 
 def cache_dir(ctx: StepContext, m: MountFlag, target: str, stack: contextlib.ExitStack) -> Path:
