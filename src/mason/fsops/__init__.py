@@ -17,13 +17,35 @@ Public API (pinned by tests/unit/fsops/test_fsops_api.py)::
     is_tar_archive(path), extract_tar(path, root, dest_inroot, *, chown=None, written=None)
 """
 
+from typing import TYPE_CHECKING
+
 from mason.fsops.add import AddOptions, add
-from mason.fsops.archive import extract_tar, is_tar_archive
 from mason.fsops.chmod import Chmod, parse_chmod
 from mason.fsops.copy import CopyResult, copy, write_content
 from mason.fsops.digest import SourceDigest, digest_content, digest_sources
 from mason.fsops.rootpath import make_dirs, resolve, resolve_inroot
 from mason.fsops.sources import IgnoreMatcher, SourceTree
+
+# Imported at first use (PEP 562): archive loads tarfile, which only ADD of a tar needs.
+_LAZY = {"extract_tar": "mason.fsops.archive", "is_tar_archive": "mason.fsops.archive"}
+
+if TYPE_CHECKING:
+    from mason.fsops.archive import extract_tar, is_tar_archive
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 __all__ = ["AddOptions", "add", "extract_tar", "is_tar_archive", "Chmod", "parse_chmod",
            "CopyResult", "copy", "write_content", "SourceDigest", "digest_content",

@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from mason.fetch import git as gitsrc
-from mason.fetch.http import download
 from mason.errors import BuildError
-from mason.fsops import archive, writer
+from mason.fsops import writer
 from mason.fsops.chmod import Chmod
 from mason.fsops.copy import CopyResult, as_chmod, copy_selected, destination, place_file
 from mason.fsops.deferred import DeferredFiles
@@ -63,6 +62,10 @@ def add(tree: SourceTree, sources: Sequence[str], root: str, dest: str, *, work_
     file or directory that is not unpacked: archives and downloads are written by code that
     does not know about deferred files, so with any of those everything is written for real.
     """
+    # Local: archive (tarfile) and the HTTP fetcher are an ADD's alone, and mason.fsops (which
+    # a COPY's cache key needs) imports this module, so a build without ADD never loads them
+    from mason.fsops import archive
+
     if not sources:
         raise BuildError("ADD needs at least one source")
     opts = options
@@ -108,6 +111,9 @@ def add(tree: SourceTree, sources: Sequence[str], root: str, dest: str, *, work_
 
 def _add_url(url: str, root: str, dest: str, work_dir: str, workdir: str, opts: AddOptions,
              chm: Chmod | None, session, result: CopyResult, tls=None) -> None:
+    from mason.fetch.http import download  # Local: see add()
+    from mason.fsops import archive
+
     algo, expected = _split_checksum(opts.checksum) if opts.checksum else ("sha256", None)
     with tempfile.TemporaryDirectory(prefix="add-url-", dir=work_dir) as tmp:
         got = download(url, os.path.join(tmp, "download"), session=session, algorithm=algo, tls=tls)

@@ -26,6 +26,8 @@ def test_the_step_code_still_finds_them():
     # the names each step imports at first use exist where it looks for them
     from mason.dockerfile import Mount, check_dockerfile
     from mason.dockerfile.mounts import parse_mount
+    from mason.fetch.http import download
+    from mason.fsops import archive, extract_tar, is_tar_archive
     from mason.executor.directcopy import deferred_for, layer_entries, skeleton_lowers, write_into_upper
     from mason.sandbox.spec import Mount as SandboxMount, RunSpec
     from mason.sandbox.users import resolve_owner, resolve_user
@@ -34,4 +36,5 @@ def test_the_step_code_still_finds_them():
 
     assert all(callable(f) for f in (deferred_for, layer_entries, skeleton_lowers, write_into_upper, SandboxMount,
                                      RunSpec, resolve_owner, resolve_user, is_opaque, write_layer, Mount,
-                                     check_dockerfile, parse_mount))
+                                     check_dockerfile, parse_mount, download, archive.extract_tar,
+                                     archive.is_tar_archive, extract_tar, is_tar_archive))
