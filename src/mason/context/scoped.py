@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator, Mapping
 
-from mason.context.build_context import open_context
 from mason.fetch.git import GitOptions
 from mason.context.spec import DirSpec, TarSpec, parse_context
 from mason.errors import BuildError, UsageError
@@ -74,6 +73,8 @@ def scoped_context(raw: str, *, cwd: Path, env: Mapping[str, str], scratch_paren
         spec = TarSpec(os.path.normpath(cwd / spec.path))   # relative to where mason was started
     if isinstance(spec, TarSpec) and spec.path is None and stdin is None:
         raise UsageError(f"--context {raw!r}: no standard input to read the context from")
+    from mason.context.build_context import open_context  # Local: a directory context never fetches
+
     parent = scratch_parent if scratch_parent is not None else Path(env.get("TMPDIR") or "/tmp")
     parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=parent))

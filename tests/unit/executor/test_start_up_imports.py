@@ -7,7 +7,8 @@ import sys
 # each is imported by the code that runs a step, not by the executor's import
 NOT_AT_START = ("mason.sandbox.spec", "mason.sandbox.users", "mason.snapshot.changeset",
                 "mason.snapshot.lowerview", "mason.tarfs.writer", "mason.tarfs.sink",
-                "mason.executor.directcopy", "mason.dockerfile.mounts", "mason.dockerfile.check")
+                "mason.executor.directcopy", "mason.dockerfile.mounts", "mason.dockerfile.check",
+                "mason.context.build_context", "mason.fsops.archive", "mason.fetch.http")
 
 
 def _loaded_by(module: str) -> set[str]:
@@ -24,6 +25,8 @@ def test_executor_import_leaves_step_machinery_for_later():
 
 def test_the_step_code_still_finds_them():
     # the names each step imports at first use exist where it looks for them
+    from mason.context import BuildContext, open_context
+    from mason.context.build_context import open_context as open_context_there
     from mason.dockerfile import Mount, check_dockerfile
     from mason.dockerfile.mounts import parse_mount
     from mason.fetch.http import download
@@ -37,4 +40,6 @@ def test_the_step_code_still_finds_them():
     assert all(callable(f) for f in (deferred_for, layer_entries, skeleton_lowers, write_into_upper, SandboxMount,
                                      RunSpec, resolve_owner, resolve_user, is_opaque, write_layer, Mount,
                                      check_dockerfile, parse_mount, download, archive.extract_tar,
-                                     archive.is_tar_archive, extract_tar, is_tar_archive))
+                                     archive.is_tar_archive, extract_tar, is_tar_archive, BuildContext,
+                                     open_context))
+    assert open_context is open_context_there
