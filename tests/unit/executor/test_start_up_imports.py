@@ -8,7 +8,8 @@ import sys
 NOT_AT_START = ("mason.sandbox.spec", "mason.sandbox.users", "mason.snapshot.changeset",
                 "mason.snapshot.lowerview", "mason.tarfs.writer", "mason.tarfs.sink",
                 "mason.executor.directcopy", "mason.dockerfile.mounts", "mason.dockerfile.check",
-                "mason.context.build_context", "mason.fsops.archive", "mason.fetch.http")
+                "mason.context.build_context", "mason.fsops.archive", "mason.fetch.http",
+                "tarfile", "mason.image.docker_archive", "mason.image.layout", "mason.image.memory")
 
 
 def _loaded_by(module: str) -> set[str]:
@@ -31,6 +32,8 @@ def test_the_step_code_still_finds_them():
     from mason.dockerfile.mounts import parse_mount
     from mason.fetch.http import download
     from mason.fsops import archive, extract_tar, is_tar_archive
+    from mason.image import DockerArchiveSink, LayoutSink, MemoryStore, memory_image, open_docker_archive, open_layout
+    from mason.image import scratch_image
     from mason.executor.directcopy import deferred_for, layer_entries, skeleton_lowers, write_into_upper
     from mason.sandbox.spec import Mount as SandboxMount, RunSpec
     from mason.sandbox.users import resolve_owner, resolve_user
@@ -41,5 +44,6 @@ def test_the_step_code_still_finds_them():
                                      RunSpec, resolve_owner, resolve_user, is_opaque, write_layer, Mount,
                                      check_dockerfile, parse_mount, download, archive.extract_tar,
                                      archive.is_tar_archive, extract_tar, is_tar_archive, BuildContext,
-                                     open_context))
+                                     open_context, DockerArchiveSink, LayoutSink, MemoryStore, memory_image,
+                                     open_docker_archive, open_layout, scratch_image))
     assert open_context is open_context_there
