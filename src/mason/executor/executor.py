@@ -454,8 +454,6 @@ class Build:
 
     def _outputs(self) -> list[Output]:
         # Local: each sink loads only for the outputs this build writes (remote: requests).
-        from mason.image.docker_archive import DockerArchiveSink
-        from mason.image.layout import LayoutSink
         from mason.image.remote import RemoteSink
 
         opts = self.options
@@ -472,10 +470,14 @@ class Build:
                                                               warn=self._warn),
                                    retries=retries))
         if opts.oci_layout_path:
+            from mason.image.layout import LayoutSink  # only for --oci-layout-path
+
             path = str(opts.oci_layout_path)
             tag = parse_reference(opts.destinations[0]).tag if opts.destinations else "latest"
             outs.append(Output("oci", path, lambda: LayoutSink(path, tag)))
         if opts.tar_path:
+            from mason.image.docker_archive import DockerArchiveSink  # tarfile: only for --tar-path
+
             path = str(opts.tar_path)
             name = opts.destinations[0] if opts.destinations else None
             outs.append(Output("docker-archive", path, lambda: DockerArchiveSink(path, name)))
