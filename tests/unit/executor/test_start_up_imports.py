@@ -4,12 +4,15 @@ writes no layer, so the modules only those need are imported where they are firs
 import subprocess
 import sys
 
-# each is imported by the code that runs a step, not by the executor's import
+# each is imported where it is first used (a step that runs, or an input or option that needs it:
+# a --mount, an ADD, a fetched context, a non-registry image), not by the executor's import
 NOT_AT_START = ("mason.sandbox.spec", "mason.sandbox.users", "mason.snapshot.changeset",
                 "mason.snapshot.lowerview", "mason.tarfs.writer", "mason.tarfs.sink",
                 "mason.executor.directcopy", "mason.dockerfile.mounts", "mason.dockerfile.check",
                 "mason.context.build_context", "mason.fsops.archive", "mason.fetch.http",
-                "tarfile", "mason.image.docker_archive", "mason.image.layout", "mason.image.memory")
+                "tarfile", "mason.image.docker_archive", "mason.image.layout", "mason.image.memory",
+                "mason.executor.steps.runcache", "mason.fsops.contextbind", "mason.sandbox.agentproxy",
+                "mason.sandbox.secretfile")
 
 
 def _loaded_by(module: str) -> set[str]:
@@ -34,6 +37,10 @@ def test_the_step_code_still_finds_them():
     from mason.fsops import archive, extract_tar, is_tar_archive
     from mason.image import DockerArchiveSink, LayoutSink, MemoryStore, memory_image, open_docker_archive, open_layout
     from mason.image import scratch_image
+    from mason.executor.steps.runcache import cache_dir, cache_origin, whole_cache
+    from mason.fsops.contextbind import bind_source
+    from mason.sandbox.agentproxy import AgentProxy
+    from mason.sandbox.secretfile import memory_secret
     from mason.executor.directcopy import deferred_for, layer_entries, skeleton_lowers, write_into_upper
     from mason.sandbox.spec import Mount as SandboxMount, RunSpec
     from mason.sandbox.users import resolve_owner, resolve_user
@@ -45,5 +52,6 @@ def test_the_step_code_still_finds_them():
                                      check_dockerfile, parse_mount, download, archive.extract_tar,
                                      archive.is_tar_archive, extract_tar, is_tar_archive, BuildContext,
                                      open_context, DockerArchiveSink, LayoutSink, MemoryStore, memory_image,
-                                     open_docker_archive, open_layout, scratch_image))
+                                     open_docker_archive, open_layout, scratch_image, cache_dir, cache_origin,
+                                     whole_cache, bind_source, AgentProxy, memory_secret))
     assert open_context is open_context_there

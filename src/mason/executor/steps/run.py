@@ -31,16 +31,13 @@ from mason.executor.settings import Settings
 from mason.executor.stageconfig import DEFAULT_PATH
 from mason.executor.steps.context import Step, StepContext
 from mason.executor.steps.copykey import stage_paths_digest
-from mason.executor.steps.runcache import cache_dir, cache_origin, whole_cache
 from mason.executor.layers import layer_refs_of
 from mason.fsops import digest_sources, resolve_inroot
-from mason.fsops.contextbind import bind_source
-from mason.sandbox.agentproxy import AgentProxy
 from mason.sandbox.entitlements import NETWORKS, SECURITIES, run_modes
-from mason.sandbox.secretfile import memory_secret
 
 # The sandbox's spec and the user lookup are imported where a RUN is run: a cached RUN only
-# computes its key (an all-cached build loads neither).
+# computes its key (an all-cached build loads neither). So are the helpers of each --mount
+# type (cache directories, context binds, the ssh agent proxy, in-memory secrets).
 if TYPE_CHECKING:
     from mason.dockerfile.mounts import Mount as MountFlag
     from mason.sandbox.spec import Mount
@@ -110,6 +107,8 @@ def _is_lone_heredoc(text: str, name: str) -> bool:
 def sandbox_mounts(ctx: StepContext, ins: di.Run, stack: contextlib.ExitStack, env: dict[str, str]) -> list[Mount]:
     """``RUN --mount`` entries as sandbox mounts (BuildKit's defaults applied)."""
     from mason.sandbox.spec import Mount   # when the RUN runs (see the imports)
+    from mason.sandbox.secretfile import memory_secret
+    from mason.executor.steps.runcache import cache_dir
 
     options = ctx.settings.options
     workdir = ctx.config.workdir
@@ -162,7 +161,8 @@ def sandbox_mounts(ctx: StepContext, ins: di.Run, stack: contextlib.ExitStack, e
 def _ssh(ctx: StepContext, m: MountFlag, target: str, stack: contextlib.ExitStack) -> Mount | None:
     """The build's agent for ``id`` (default "default") behind a socket of the RUN's own
     (``mason.sandbox.agentproxy``); None when it was not given and the mount is optional."""
-    from mason.sandbox.spec import Mount   # when the RUN runs (see the imports)
+    from mason.sandbox.agentproxy import AgentProxy  # when the RUN runs (see the imports)
+    from mason.sandbox.spec import Mount
 
     if m.source:
         raise BuildError("ssh does not support source")
@@ -184,7 +184,8 @@ def _ssh(ctx: StepContext, m: MountFlag, target: str, stack: contextlib.ExitStac
 
 def _bind(ctx: StepContext, m: MountFlag, target: str, stack: contextlib.ExitStack) -> Mount:
     """A bind mount of the context, a stage or an image; ``rw`` writes go to a throw-away copy."""
-    from mason.sandbox.spec import Mount   # when the RUN runs (see the imports)
+    from mason.fsops.contextbind import bind_source  # when the RUN runs (see the imports)
+    from mason.sandbox.spec import Mount
 
     if m.from_:
         stage = ctx.sources.stage(m.from_)
@@ -217,6 +218,8 @@ def mount_record(ctx: StepContext, m: MountFlag, workdir: str) -> dict[str, Any]
         return records.secret_mount(target=target, secret_id=secret_id, mode=m.mode, uid=m.uid, gid=m.gid,
                                     required=m.required, env=m.env)
     if m.type == "cache":
+        from mason.executor.steps.runcache import cache_origin, whole_cache  # a cache mount's key only
+
         target = _required(m, target)
         return records.cache_mount(target=target, cache_id=m.id or target, sharing=m.sharing, mode=m.mode,
                                    uid=m.uid, gid=m.gid, source=None if whole_cache(m) else m.source,
