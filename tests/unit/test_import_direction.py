@@ -28,7 +28,7 @@ LEVELS: dict[str, int] = {
     "image": 4, "registry": 4, "tarfs": 4, "erofs": 4, "fetch": 4,
     "oci": 5, "dockerfile": 5,
     "yamlio": 6, "tls": 6,
-    "errors": 7, "cancel": 7, "mason": 7,  # "mason": the package itself (its version)
+    "errors": 7, "cancel": 7, "lazyexports": 7, "mason": 7,  # "mason": the package itself (its version)
 }
 
 # Imports against the levels (or across one level) that have a reason; each one-way.

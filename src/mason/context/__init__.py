@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from mason.fetch.git import GitOptions, GitSource, is_git_url, redact_url
 from mason.context.spec import DirSpec, GitSpec, HttpTarSpec, TarSpec, parse_context
+from mason.lazyexports import lazy_exports
 
 # Imported at first use (PEP 562): a local directory context (``mason.context.scoped``) is
 # used in place, so a build from one never loads the fetching and unpacking code (nor
@@ -25,19 +26,7 @@ if TYPE_CHECKING:
     from mason.context.build_context import BuildContext, open_context
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)
 
 
 __all__ = ["BuildContext", "open_context", "GitOptions", "GitSource", "is_git_url", "redact_url",

@@ -83,7 +83,7 @@ How the executor walks a stage
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mason.dockerfile.document import Dockerfile, parse_dockerfile
 from mason.dockerfile.expand import expand_heredoc, expand_word, expand_words
@@ -95,6 +95,7 @@ from mason.dockerfile.parser import parse
 from mason.dockerfile.scope import PLATFORM_ARG_NAMES, PROXY_ARGS, StageScope, platform_args
 from mason.dockerfile.stages import Stage, StagePlan, plan_stages
 from mason.dockerfile.syntax import Diagnostic, Heredoc, KeyValue, Location, Node, ParseTree
+from mason.lazyexports import lazy_exports
 
 # Imported at first use (PEP 562): a build loads neither the checker (``mason dockerfile
 # check``) nor the --mount parser (and csv) unless a RUN has a --mount.
@@ -105,19 +106,7 @@ if TYPE_CHECKING:
     from mason.dockerfile.mounts import Mount
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)
 
 __all__ = [
     "Add", "Arg", "ArgDecl", "Cmd", "Copy", "Diagnostic", "Dockerfile", "Entrypoint", "Env",

@@ -25,6 +25,7 @@ from mason.fsops.copy import CopyResult, copy, write_content
 from mason.fsops.digest import SourceDigest, digest_content, digest_sources
 from mason.fsops.rootpath import make_dirs, resolve, resolve_inroot
 from mason.fsops.sources import IgnoreMatcher, SourceTree
+from mason.lazyexports import lazy_exports
 
 # Imported at first use (PEP 562): archive loads tarfile, which only ADD of a tar needs.
 _LAZY = {"extract_tar": "mason.fsops.archive", "is_tar_archive": "mason.fsops.archive"}
@@ -33,19 +34,7 @@ if TYPE_CHECKING:
     from mason.fsops.archive import extract_tar, is_tar_archive
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)
 
 __all__ = ["AddOptions", "add", "extract_tar", "is_tar_archive", "Chmod", "parse_chmod",
            "CopyResult", "copy", "write_content", "SourceDigest", "digest_content",

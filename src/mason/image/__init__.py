@@ -12,6 +12,7 @@ from mason.image.location import Location, open_sink, open_source, parse_locatio
 from mason.image.remote import RemoteSink, open_remote
 from mason.image.validate import validate
 from mason.image.view import BlobStore, Image, ImageIndex, Layer, Origin
+from mason.lazyexports import lazy_exports
 
 # Imported at first use (PEP 562), as mason.image.location and the caches already import
 # them: a build that reads and pushes only registry images never loads the docker-archive
@@ -27,19 +28,7 @@ if TYPE_CHECKING:
     from mason.image.memory import MemoryStore, memory_image, scratch_image
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)
 
 __all__ = ["BlobStore", "CopyResult", "DockerArchiveSink", "Image", "ImageIndex", "LayoutSink", "Layer",
            "Location", "MemoryStore", "Origin", "RemoteSink", "copy", "memory_image", "open_docker_archive",

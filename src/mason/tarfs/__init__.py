@@ -12,6 +12,8 @@ Public API (import from here):
 No module holds mutable state; every behaviour is chosen by frozen option values.
 """
 
+from mason.lazyexports import lazy_exports
+
 # Each name is imported from its module at first use (PEP 562), and the package imports no
 # submodule itself: a build that writes no layer (all steps cached) does not load the writers,
 # and no submodule is in an import cycle with its package (a thread importing one never meets
@@ -25,21 +27,7 @@ _EXPORTS = {
     "mason.tarfs.writer": ("TarLayerWriter", "opaque_entry", "whiteout_entry", "write_entries", "write_layer"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-
-
-def __getattr__(name: str):
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_MODULE_OF))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _MODULE_OF)
 
 
 __all__ = [
