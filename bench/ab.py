@@ -49,7 +49,7 @@ def parse(argv):
     p.add_argument("--tools", default="mason", help="mason tools to run per variant, e.g. mason,mason-unpriv")
     p.add_argument("--work-fs", choices=("host", "ext4-journal"), default="host",
                    help="where the work tree lives, as in run.py (bench/lib/workfs.py says why)")
-    p.add_argument("--work-fs-gb", type=int, default=40)
+    p.add_argument("--work-fs-gb", type=int, default=40, help="size of the --work-fs ext4-journal image (sparse)")
     return p.parse_args(argv)
 
 
