@@ -9,6 +9,8 @@ isolation level, exactly as the build uses it:
   stacked with overlayfs (privileged builds elsewhere);
 * ``host-root``: the same lower directories copied onto a root by
   ``mason.snapshot.hostapply.apply_lower`` (what host-root isolation does to ``/``);
+* ``host-root-direct``: a layer the store does not hold, extracted from its blob straight onto
+  the root under the kept-path rule (``KeptPaths.rule``; here none is kept);
 * ``chroot``: every layer applied to one directory (``extract_layer`` apply mode).
 
 Every mode must reach the case's expected decision (refused, with its words, or accepted), and
@@ -32,7 +34,7 @@ from tests.reliability.hostilecases import CASES, MAX_ENTRIES, layer_tar
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: mounts and device nodes")
 
-MODES = ("namespaces-erofs", "namespaces-dirs", "host-root", "chroot")
+MODES = ("namespaces-erofs", "namespaces-dirs", "host-root", "host-root-direct", "chroot")
 LIMITS = ExtractLimits(max_entries=MAX_ENTRIES, max_bytes=1 << 30)
 
 
@@ -108,11 +110,14 @@ def _listing(root: Path) -> dict[str, tuple]:
 def apply_in_mode(mode: str, tars: list[bytes], work: Path) -> dict[str, tuple]:
     """The image's root as ``mode`` builds it (LayerError if refused)."""
     work.mkdir()
-    if mode == "chroot":
+    if mode in ("chroot", "host-root-direct"):
+        from mason.snapshot.keptpaths import KeptPaths
+
+        kept = KeptPaths().rule(lambda _msg: None) if mode == "host-root-direct" else None
         root = work / "root"
         for tar in tars:
-            extract_layer(io.BytesIO(tar), root,
-                          options=ExtractOptions(mode="apply", allowed_devices=SAFE_DEVICES, limits=LIMITS))
+            extract_layer(io.BytesIO(tar), root, options=ExtractOptions(
+                mode="apply", allowed_devices=SAFE_DEVICES, limits=LIMITS, kept=kept))
         return _listing(root)
     try:
         lowers = _lowers(tars, work, mode)

@@ -2,9 +2,12 @@
 
 One root for the whole build, so stages run one after another (the executor sets one stage
 job). A stage's root is made by :meth:`HostRoot.bare` (the container's own entries stashed,
-everything else removed, checked) and then its layers copied on from the layer store
-(:func:`mason.snapshot.hostapply.apply_lower`: each layer extracted once per store, not once
-per stage). A ``FROM <stage>`` that follows its parent directly continues in the same root.
+everything else removed, checked) and then its layers put on: a layer the layer store holds
+(extracted there by an earlier build with the same ``--cache-dir``, or by the privileged
+mode) is copied from it (:func:`mason.snapshot.hostapply.apply_lower`), any other is
+extracted from its blob straight onto ``/`` under the same kept-path rules
+(``KeptPaths.rule``): one pass over its files instead of an extraction and a copy. A ``FROM
+<stage>`` that follows its parent directly continues in the same root.
 A step's changes are found by two stat walks of ``/`` without the kept paths, exactly as the
 walk strategy does in its stage roots.
 
@@ -26,7 +29,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from mason.errors import UsageError
-from mason.executor.layers import LayerRef, materialize
+from mason.executor.layers import LayerRef, base_errors, materialize
 from mason.executor.layershapes import LayerShapes
 from mason.executor.layerstore import LayerStore
 from mason.executor.rootfs import SkeletonLayers, StepFS, WalkStrategy
@@ -36,6 +39,7 @@ from mason.snapshot import walker
 from mason.snapshot.hostapply import apply_lower
 from mason.snapshot.keptpaths import KeptPaths
 from mason.snapshot.pristine import STATE_NAME, HostRoot
+from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, extract_layer
 
 ROOT = Path("/")
 
@@ -54,6 +58,7 @@ class HostRootStrategy:
         # stage's COPY tail (``_views``) are made from them, not from the blobs again.
         self.shapes = LayerShapes()
         self._views = WalkStrategy(scratch, shapes=self.shapes)
+        self._kept_rule = kept.rule(warn)
         self._current: list[LayerRef] | None = None   # the stage whose layers / holds
         self._root_views = 0                           # COPYs reading that stage from / right now
         self._applied = 0
@@ -97,10 +102,26 @@ class HostRootStrategy:
             self._current, self._applied = layers, 0
         # A layer a step made in this very root is there already (unless / was reset since).
         pending = [ref for ref in layers[self._applied:] if fresh or ref.produced_in != ROOT]
-        for lower in materialize(pending, self.store, shapes=self.shapes):
-            apply_lower(str(lower), "/", self.kept, warn=self.warn)
+        for ref in pending:
+            if ref.directory is None and not self.store.has(ref.diff_id):
+                self._extract_onto_root(ref)
+            else:
+                for lower in materialize([ref], self.store, shapes=self.shapes):
+                    apply_lower(str(lower), "/", self.kept, warn=self.warn)
         self._applied = len(layers)
         return ROOT
+
+    def _extract_onto_root(self, ref: LayerRef) -> None:
+        """A layer the store does not hold goes from its blob straight onto / (one pass: an
+        extraction into the store and a copy from it wrote every file twice), under the
+        same kept-path rules as a copy from the store."""
+        log = self.shapes.recorder(ref.diff_id)
+        options = ExtractOptions(mode="apply", allowed_devices=SAFE_DEVICES, limits=self.store.limits,
+                                 kept=self._kept_rule)
+        with base_errors(ref), ref.opener() as blob:
+            extract_layer(blob, ROOT, media_type=ref.descriptor.media_type, options=options,
+                          expected_diff_id=ref.diff_id, record=log)
+        self.shapes.keep(ref.diff_id, log)
 
     def adopt(self, child: list[LayerRef], parent: list[LayerRef]) -> None:
         """``FROM <stage>``: right after its parent, the child continues in the same root."""

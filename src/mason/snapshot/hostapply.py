@@ -21,7 +21,7 @@ import stat
 from typing import Callable
 
 from mason.errors import BuildError
-from mason.snapshot.keptpaths import KeptPaths
+from mason.snapshot.keptpaths import REFUSED_HINT, KeptPaths, refused
 
 _OPAQUE = ("trusted.overlay.opaque", "user.overlay.opaque")   # the second: extracted without CAP_SYS_ADMIN
 
@@ -50,16 +50,13 @@ def apply_lower(lower: str, root: str, kept: KeptPaths, *, warn: Callable[[str],
                 if kind == "mount":
                     continue
                 if not (rel in ancestors and stat.S_ISDIR(st.st_mode)):
-                    raise BuildError(f"the image has /{rel}, which is mason's own {kind} path {path} in "
-                                     "host-root isolation", hint="build with --isolation=chroot, or keep "
-                                     "mason's runtime and work files under a path the image does not use")
+                    raise BuildError(refused(rel, kind, path), hint=REFUSED_HINT)
             if rel in ancestors:
                 if stat.S_ISDIR(st.st_mode) and not _whiteout(st):
                     dirs.append((dst, st, de.path))
                     stack.append(rel)
                 else:
-                    warn(f"host-root: the image's /{rel} is not applied: that directory holds "
-                         f"{_kept_below(kept, rel)}, which the container provides")
+                    warn(kept.not_applied(rel))
                 continue
             if _whiteout(st):
                 _remove(dst)
@@ -101,11 +98,6 @@ def _is_opaque(path: str) -> bool:
         except OSError:
             pass
     return False
-
-
-def _kept_below(kept: KeptPaths, rel: str) -> str:
-    below = sorted(p for p in (*kept.mounts, *kept.runtime, *kept.own) if p.startswith("/" + rel + "/"))
-    return ", ".join(below[:3])
 
 
 def _drop_children(dst_dir: str, rel_dir: str, keep: set[str], kept: KeptPaths, ancestors) -> None:

@@ -23,6 +23,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Callable
+
+from mason.errors import LayerError
 
 
 @dataclass(frozen=True)
@@ -74,3 +77,71 @@ class KeptPaths:
     def describe(self) -> str:
         return (f"runtime {', '.join(self.runtime) or '-'}; mounts {len(self.mounts)}; "
                 f"own {', '.join(self.own) or '-'}")
+
+    def rule(self, warn: Callable[[str], None]) -> "KeptPathRule":
+        """These paths as the rule a layer extracted straight into ``/`` obeys (``ExtractOptions.kept``)."""
+        return KeptPathRule(self, warn)
+
+    def not_applied(self, rel: str) -> str:
+        """The warning for an image's non-directory at ``rel``, an ancestor of kept paths."""
+        below = sorted(p for p in (*self.mounts, *self.runtime, *self.own) if p.startswith("/" + rel + "/"))
+        return (f"host-root: the image's /{rel} is not applied: that directory holds "
+                f"{', '.join(below[:3])}, which the container provides")
+
+
+def refused(rel: str, kind: str, path: str) -> str:
+    """Why an image entry at kept path ``path`` (of ``kind``) cannot be applied to ``/``."""
+    return f"the image has /{rel}, which is mason's own {kind} path {path} in host-root isolation"
+
+
+REFUSED_HINT = ("build with --isolation=chroot, or keep mason's runtime and work files under a path "
+                "the image does not use")
+
+
+class KeptPathRule:
+    """``KeptPaths``' rules for a layer's members, as ``mason.tarfs.keptrule`` asks for them:
+    an entry at or below a mount is skipped; at or below a runtime or own path it refuses the
+    layer; an ancestor of a kept path stays a directory (a non-directory there is not applied,
+    with a warning). The same rules as ``mason.snapshot.hostapply.apply_lower``'s, by path
+    components (looked up per member, so a member outside every kept tree costs one lookup)."""
+
+    def __init__(self, kept: KeptPaths, warn: Callable[[str], None]):
+        self._kept = kept
+        self._warn = warn
+        self._kinds: dict[tuple[str, ...], tuple[str, str]] = {}
+        for kind, group in (("mount", kept.mounts), ("runtime", kept.runtime), ("own", kept.own)):
+            for path in group:
+                parts = tuple(p for p in path.split("/") if p)
+                if parts:
+                    self._kinds.setdefault(parts, (kind, path))   # one path of two kinds: as kind_of
+        self._ancestors = {tuple(a.split("/")) for a in kept.ancestors if a}
+        self._tops = {parts[0] for parts in self._kinds}
+
+    def _hit(self, parts: tuple[str, ...]) -> tuple[str, str] | None:
+        if not parts or parts[0] not in self._tops:
+            return None
+        for end in range(len(parts), 0, -1):      # the deepest kept path wins, as in kind_of
+            hit = self._kinds.get(parts[:end])
+            if hit is not None:
+                return hit
+        return None
+
+    def applies(self, parts: tuple[str, ...], *, directory: bool, entry: str) -> bool:
+        hit = self._hit(parts)
+        rel = "/".join(parts)
+        if hit is not None:
+            kind, path = hit
+            if kind == "mount":
+                return False
+            if not (parts in self._ancestors and directory):
+                raise LayerError(f"entry {entry!r}: {refused(rel, kind, path)}", hint=REFUSED_HINT)
+        if parts in self._ancestors and not directory:
+            self._warn(self._kept.not_applied(rel))
+            return False
+        return True
+
+    def is_kept(self, parts: tuple[str, ...]) -> bool:
+        return self._hit(parts) is not None
+
+    def holds_kept(self, parts: tuple[str, ...]) -> bool:
+        return parts in self._ancestors

@@ -4,7 +4,9 @@ What is accepted or refused is ``mason.tarfs.policy``'s decision, taken before a
 written; this module only writes. In apply mode (one directory for all layers) a lower layer's
 symlink or file where this layer has a directory is replaced by the directory (never followed),
 and a whiteout's or opaque marker's missing parents are created, so the flattened root is the
-one overlayfs shows for the same layers in overlay mode.
+one overlayfs shows for the same layers in overlay mode. With a kept rule
+(``ExtractOptions.kept``: host-root isolation's ``/``), a member the rule leaves out is not
+written, and an opaque directory's pruning spares the kept paths.
 
 Every filesystem call is relative to a directory descriptor obtained from ``RootDir``
 (no symlink followed on the way); the final component is never followed either
@@ -27,7 +29,7 @@ from pathlib import Path
 
 from mason.errors import LayerError
 from mason.tarfs.entries import EntryType
-from mason.tarfs.policy import OPAQUE, SKIP, WHITEOUT, LayerPolicy
+from mason.tarfs.policy import OPAQUE, SKIP, WHITEOUT, WRITE, LayerPolicy
 from mason.tarfs.reader import Member, TarStream
 from mason.tarfs.rootdir import RootDir
 
@@ -52,6 +54,8 @@ class Applier:
         self._skeleton = options.skeleton
         self.skipped: set[str] = set()     # skeleton mode: files and hardlinks not created
         self._entered: set[tuple[str, ...]] = set()   # skeleton mode: paths this layer created
+        self._kept = options.kept
+        self._left: set[tuple[str, ...]] = set()      # members the kept rule left out
 
     def __enter__(self) -> "Applier":
         return self
@@ -69,6 +73,8 @@ class Applier:
         decision = self._policy.decide(m)
         parts = decision.parts
         if decision.action is SKIP:
+            return
+        if self._kept is not None and not self._kept_applies(decision, m):
             return
         if decision.action is OPAQUE:
             self._opaque_marker(parts, m.name)
@@ -103,6 +109,20 @@ class Applier:
             self._create(parts, m, lambda parent, name: self._symlink(parent, name, m))
         else:
             self._create(parts, m, lambda parent, name: self._node(parent, name, m))
+
+    def _kept_applies(self, decision, m: Member) -> bool:
+        """The kept rule's verdict on a member (``ExtractOptions.kept``)."""
+        assert self._kept is not None
+        if decision.action is not WRITE:      # an opaque marker's directory, a whiteout's target
+            return self._kept.applies(decision.parts, directory=decision.action is OPAQUE, entry=m.name)
+        if decision.link is not None and decision.link in self._left:
+            raise LayerError(f"entry {m.name!r}: hardlink to {m.linkname!r}, which this root keeps "
+                             f"out of the layer (the container provides it)",
+                             hint="build with --isolation=chroot")
+        if self._kept.applies(decision.parts, directory=m.type is EntryType.DIR, entry=m.name):
+            return True
+        self._left.add(decision.parts)
+        return False
 
     def _prepare(self, parts: tuple[str, ...], entry: str, keep_dir: bool = False) -> int:
         """Parent descriptor of ``parts`` with whatever was at ``parts`` removed (a
@@ -249,10 +269,16 @@ class Applier:
 
     def _prune(self, fd: int, prefix: tuple[str, ...], entry: str) -> None:
         """Remove everything under ``fd`` this layer did not write (opaque semantics)."""
+        kept = self._kept
         for name in sorted(os.listdir(fd)):
             parts = prefix + (name,)
+            if kept is not None and kept.is_kept(parts):
+                continue
             is_dir = stat.S_ISDIR(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode)
-            if parts in self._paths.ancestors or (parts in self._paths.written and is_dir):
+            holds_kept = kept is not None and kept.holds_kept(parts)
+            if holds_kept and not is_dir:
+                continue
+            if parts in self._paths.ancestors or (parts in self._paths.written and is_dir) or holds_kept:
                 sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
                 try:
                     self._prune(sub, parts, entry)

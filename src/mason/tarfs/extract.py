@@ -39,6 +39,7 @@ from typing import BinaryIO, Literal
 
 from mason.errors import DigestMismatchError, LayerError
 from mason.tarfs.applier import Applier
+from mason.tarfs.keptrule import KeptRule
 from mason.tarfs.compress import Compression, compression_from_media_type, detect_compression, \
     open_decompressor
 from mason.tarfs.reader import Member, open_tar_stream
@@ -68,7 +69,8 @@ class ExtractOptions:
     thread stops promptly when the build is interrupted (LayerError "cancelled"). ``skeleton``: regular files and hardlinks are not created
     (whatever was at their path is still removed); their in-root paths ("/a/b") are returned in
     ``ExtractResult.skipped``: directories, links and whiteouts only, for a COPY that needs to
-    know the shape of a lower layer but none of its file contents."""
+    know the shape of a lower layer but none of its file contents. ``kept``: paths of the root
+    this layer is not applied to (``mason.tarfs.keptrule``; apply mode only)."""
 
     mode: Literal["apply", "overlay"] = "apply"
     allow_devices: bool = True
@@ -78,6 +80,7 @@ class ExtractOptions:
     cancel: object | None = field(default=None, compare=False)
     allowed_devices: frozenset[tuple[int, int]] | None = None
     skeleton: bool = False
+    kept: KeptRule | None = field(default=None, compare=False)
 
 
 
