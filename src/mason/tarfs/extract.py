@@ -40,6 +40,7 @@ from typing import BinaryIO, Literal
 from mason.errors import DigestMismatchError, LayerError
 from mason.tarfs.applier import Applier
 from mason.tarfs.keptrule import KeptRule
+from mason.tarfs.readahead import ReadAhead
 from mason.tarfs.compress import Compression, compression_from_media_type, detect_compression, \
     open_decompressor
 from mason.tarfs.reader import Member, open_tar_stream
@@ -117,10 +118,12 @@ class _HashingReader:
                                  "the layer is genuine")
         return n or 0
 
-    def drain(self) -> None:
-        buf = bytearray(1024 * 1024)
-        while self.readinto(buf):
-            pass
+
+
+def _drain(stream) -> None:
+    buf = bytearray(1024 * 1024)
+    while stream.readinto(buf):
+        pass
 
 
 def extract_layer(source: Path | BinaryIO, dest_root: Path, *,
@@ -257,13 +260,13 @@ def read_layer(raw: BinaryIO, label: str, sink, options: ExtractOptions,
     except Exception as err:  # noqa: BLE001 - any failure to start decoding is the blob's
         raise LayerError(f"layer {label}: cannot start {compression.value} decoding: {err}") from err
     hashing = _HashingReader(decompressed, options.limits.max_bytes, label)
-    with open_tar_stream(hashing, label) as tar:
+    with ReadAhead(hashing) as ahead, open_tar_stream(ahead, label) as tar:
         for member in tar.members():
             _check_cancelled(options, label)
             sink.add(member, tar)
         sink.finish()
         try:
-            hashing.drain()  # the rest (end blocks, padding) is part of the diff_id
+            _drain(ahead)  # the rest (end blocks, padding) is part of the diff_id
         except LayerError:
             raise
         except Exception as err:  # noqa: BLE001 - decoder errors (bad CRC, truncation)
