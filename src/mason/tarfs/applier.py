@@ -55,6 +55,7 @@ class Applier:
         self.skipped: set[str] = set()     # skeleton mode: files and hardlinks not created
         self._entered: set[tuple[str, ...]] = set()   # skeleton mode: paths this layer created
         self._kept = options.kept
+        self._ids = (os.geteuid(), os.getegid()) if options.same_owner else None   # what a new file gets
         self._left: set[tuple[str, ...]] = set()      # members the kept rule left out
 
     def __enter__(self) -> "Applier":
@@ -104,7 +105,10 @@ class Applier:
         elif kind is EntryType.FILE:
             assert tar is not None, "a file's data is read from the stream"
             stream = tar
-            self._create(parts, m, lambda parent, name: self._file(parent, name, m, stream))
+            # A file this process creates in a directory it made itself (mode 0700 until the
+            # layer's end, so no setgid to inherit a group from) already has its owner.
+            owned = (m.uid, m.gid) == self._ids and parts[:-1] in self._root.made
+            self._create(parts, m, lambda parent, name: self._file(parent, name, m, stream, owned))
         elif kind is EntryType.SYMLINK:
             self._create(parts, m, lambda parent, name: self._symlink(parent, name, m))
         else:
@@ -170,7 +174,7 @@ class Applier:
         self._root.forget()
         return True
 
-    def _file(self, parent: int, name: str, m: Member, tar: TarStream) -> None:
+    def _file(self, parent: int, name: str, m: Member, tar: TarStream, owned: bool) -> None:
         fd = self._os(m, "create", os.open, name, _CREATE, 0o600, dir_fd=parent)
         try:
             written = 0
@@ -178,7 +182,9 @@ class Applier:
                 written += os.write(fd, block)
             if written != m.size:
                 raise LayerError(f"entry {m.name!r}: {written} bytes of content, header says {m.size}")
-            self._owner_mode(m, fd)
+            if not owned:
+                self._owner(m, fd)
+            self._os(m, "chmod", os.fchmod, fd, m.mode)
             self._xattrs(m, fd)
             self._os(m, "set mtime", os.utime, fd, ns=(m.mtime_ns, m.mtime_ns))
         finally:
@@ -314,10 +320,9 @@ class Applier:
                                  f"{err.strerror}") from err
 
     # -- helpers ---------------------------------------------------------------------------
-    def _owner_mode(self, m: Member, fd: int) -> None:
+    def _owner(self, m: Member, fd: int) -> None:
         if self._options.same_owner:
             self._os(m, "chown", os.fchown, fd, m.uid, m.gid)
-        self._os(m, "chmod", os.fchmod, fd, m.mode)
 
     def _xattrs(self, m: Member, where, follow: bool = True) -> None:
         if not m.xattrs or not self._options.xattrs:

@@ -138,3 +138,19 @@ def test_gnu_long_names_read(tmp_path):
     data = make_tar([member("long/" + "n" * 200, data=b"gnu")], fmt=tarfile.GNU_FORMAT)
     extract(data, tmp_path / "r")
     assert (tmp_path / "r/long" / ("n" * 200)).read_bytes() == b"gnu"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: ownership")
+def test_a_file_in_a_lower_layers_setgid_directory_gets_its_members_group(tmp_path):
+    """A new file takes a setgid directory's group: the member's own group must win (the
+    owner is set unless the layer made the directory itself)."""
+    root = tmp_path / "root"
+    lower = make_tar([member("shared", tarfile.DIRTYPE, mode=0o2775, gid=50)])
+    upper = make_tar([member("shared/mine", data=b"x", uid=0, gid=0),
+                      member("fresh", tarfile.DIRTYPE, mode=0o2775, gid=50),
+                      member("fresh/also", data=b"y", uid=0, gid=0)])
+    for layer in (lower, upper):
+        extract_layer(io.BytesIO(layer), root, options=ExtractOptions(mode="apply"))
+    assert os.stat(root / "shared").st_mode & 0o7777 == 0o2775
+    assert (os.stat(root / "shared/mine").st_gid, os.stat(root / "fresh/also").st_gid) == (0, 0)
+    assert os.stat(root / "fresh").st_gid == 50
