@@ -68,6 +68,7 @@ class LayerRef:
     directory: Path | None = None
     produced_in: Path | None = None                       # walk mode: root already holding it
     base: BaseOrigin | None = None                        # a base image's layer: the FROM it came by
+    blob_path: Path | None = None                         # a step's own layer: its blob, written here
 
 
 def layer_refs_of(image, base: BaseOrigin | None = None) -> list[LayerRef]:

@@ -19,6 +19,10 @@ from __future__ import annotations
 
 import threading
 
+from pathlib import Path
+
+# at module level: imported lazily from stage threads it raced (a partially initialised module)
+from mason.tarfs.extract import read_headers
 from mason.tarfs.reader import Member
 
 MAX_ENTRIES = 20_000
@@ -65,3 +69,18 @@ class LayerShapes:
     def get(self, diff_id: str) -> list[Member] | None:
         with self._lock:
             return self._kept.get(diff_id)
+
+    def headers(self, diff_id: str, blob_path: Path | None) -> list[Member] | None:
+        """The headers of layer ``diff_id``: recorded by its extraction in this build, or read
+        from ``blob_path`` where this build wrote its blob (a step's own layer; kept for the
+        next ask); else None (a blob elsewhere is not fetched for this)."""
+        kept = self.get(diff_id)
+        if kept is not None or blob_path is None:
+            return kept
+        log = self.recorder(diff_id)
+        if log is None:
+            return self.get(diff_id)
+        for member in read_headers(blob_path, label=diff_id, expected_diff_id=diff_id):
+            log.append(member)       # past the cap the log gives up: None, the files are hashed
+        self.keep(diff_id, log)
+        return self.get(diff_id)

@@ -57,6 +57,17 @@ class StageLayers:
     def view(self, layers: list[LayerRef], *, only: tuple[str, ...] | None = None) -> contextlib.AbstractContextManager[Path]:
         return self._strategy().view(layers, only=only)
 
+    def touching(self, layers: list[LayerRef], sources: list[str]) -> list[str] | None:
+        """``mason.executor.touching.layers_touching`` of ``layers``, those without a directory
+        judged from their headers where the walk strategies know them (this build extracted
+        the layer, or wrote its blob)."""
+        from mason.executor.touching import layers_touching   # at first use: only a COPY --from key asks
+
+        shapes = getattr(self._strategy(), "shapes", None)
+        if shapes is None:
+            return layers_touching(layers, sources)
+        return layers_touching(layers, sources, headers=lambda ref: shapes.headers(ref.diff_id, ref.blob_path))
+
     def deferred(self) -> DeferredFiles | None:
         from mason.executor.directcopy import deferred_for   # at first use (see above)
 
@@ -123,7 +134,7 @@ class StageLayers:
         desc = Descriptor(blob.media_type(docker=state.docker_media), blob.digest, blob.size)
         path = blob.path
         ref = LayerRef(blob.diff_id, desc, lambda: open(path, "rb"), None,
-                       directory=directory, produced_in=produced_in)
+                       directory=directory, produced_in=produced_in, blob_path=path)
         state.layers.append(ref)
         state.config.add_layer(blob.diff_id, created_by, created)
         if deferred and directory is None and fs.layer_dir is not None:

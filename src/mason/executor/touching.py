@@ -8,9 +8,12 @@ function of the ordered diff_ids of the layers that do: mason's cache uses that 
 name a memo of the content digest, and a rebuild in which only other layers changed (one-file
 change: the context COPY and what follows it) finds the digest without reading a file.
 
-Answers None (no memo: the caller hashes the files) where that reasoning does not hold:
-a symlink on the way to a source in any layer (the copy follows it to a place this check
-does not look at), or a layer not on disk as an overlay lower dir.
+A layer is looked at as its overlay lower dir where it has one, else as its tar headers
+(``HeaderIndex``: the walk strategies extract layers into stage roots, not into lower dirs,
+and keep the headers of what they extracted or wrote). Answers None (no memo: the caller
+hashes the files) where that reasoning does not hold: a symlink on the way to a source in
+any layer (the copy follows it to a place this check does not look at), or a layer known
+neither way.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ import os
 import posixpath
 import stat
 from pathlib import Path
+
+from mason.tarfs.entries import EntryType
+from mason.tarfs.paths import OPAQUE_MARKER, WHITEOUT_PREFIX, split_member
 
 
 _GLOB = set("*?[\\")
@@ -54,16 +60,59 @@ def touches(layer: Path, parts: list[str]) -> bool | None:
     return True                # the root itself: every layer counts
 
 
-def layers_touching(layers, sources: list[str]) -> list[str] | None:
-    """diff_ids (in order) of the ``layers`` (LayerRefs) that can change what ``sources`` copy."""
+class HeaderIndex:
+    """A layer's tar headers as the paths it has, for the same question ``touches`` answers
+    of a lower dir: a whiteout member stands where its target is, an opaque marker marks its
+    directory, and a member's parents are directories even where the tar has no entry."""
+
+    def __init__(self, members):
+        kinds: dict[tuple[str, ...], str] = {}
+        self._opaque: set[tuple[str, ...]] = set()
+        for m in members:
+            parts = split_member(m.name)
+            if not parts:
+                continue
+            name, parent = parts[-1], parts[:-1]
+            if name == OPAQUE_MARKER:
+                self._opaque.add(parent)
+                parts, kind = parent, "dir"
+            elif name.startswith(WHITEOUT_PREFIX):
+                parts, kind = parent + (name[len(WHITEOUT_PREFIX):],), "gone"
+            else:
+                kind = {EntryType.DIR: "dir", EntryType.SYMLINK: "link"}.get(m.type, "other")
+            if parts:
+                kinds[parts] = kind if kind != "dir" else kinds.get(parts, "dir")
+            for end in range(1, len(parts)):
+                kinds.setdefault(parts[:end], "dir")
+        self._kinds = kinds
+
+    def touches(self, parts: list[str]) -> bool | None:
+        for i in range(len(parts)):
+            kind = self._kinds.get(tuple(parts[:i + 1]))
+            if kind is None:
+                return False
+            if kind == "link":
+                return None
+            if kind != "dir" or i == len(parts) - 1 or tuple(parts[:i + 1]) in self._opaque:
+                return True
+        return True                # the root itself: every layer counts
+
+
+def layers_touching(layers, sources: list[str], *, headers=None) -> list[str] | None:
+    """diff_ids (in order) of the ``layers`` (LayerRefs) that can change what ``sources`` copy.
+    ``headers(ref)``: a layer's tar headers (or None) where it has no directory."""
     prefixes = [source_prefix(s) for s in sources]
     found = []
     for ref in layers:
+        index = None
         if ref.directory is None:
-            return None
+            members = headers(ref) if headers is not None else None
+            if members is None:
+                return None
+            index = HeaderIndex(members)
         hit = False
         for parts in prefixes:
-            answer = touches(Path(ref.directory), parts)
+            answer = index.touches(parts) if index is not None else touches(Path(ref.directory), parts)
             if answer is None:
                 return None
             hit = hit or answer

@@ -238,6 +238,33 @@ def apply_skeleton(members: list[Member], dest_root: Path, *, label: str,
         return frozenset(applier.skipped)
 
 
+def read_headers(source: Path, *, label: str, limits: ExtractLimits = ExtractLimits(),
+                 expected_diff_id: str | None = None) -> list[Member]:
+    """Every member's header of the layer blob at ``source`` (no file data kept, nothing
+    written), read under the same limits and diff_id check as an extraction."""
+    headers: list[Member] = []
+    with open(source, "rb", buffering=1024 * 1024) as raw:
+        read_layer(raw, label, _Headers(headers), ExtractOptions(limits=limits), expected_diff_id)
+    return headers
+
+
+class _Headers:
+    """A ``read_layer`` sink keeping headers only."""
+
+    entries = 0
+    skipped: frozenset[str] = frozenset()
+
+    def __init__(self, out: list[Member]):
+        self._out = out
+
+    def add(self, member: Member, tar) -> None:
+        self._out.append(member)
+        self.entries += 1
+
+    def finish(self) -> None:
+        pass
+
+
 def _check_cancelled(options: ExtractOptions, label: str) -> None:
     """Checked before each member: an extraction stops promptly when the build is interrupted."""
     cancel = options.cancel

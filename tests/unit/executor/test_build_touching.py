@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mason.executor.touching import layers_touching, source_prefix, touches
+from mason.executor.touching import HeaderIndex, layers_touching, source_prefix, touches
 
 
 @dataclass
@@ -59,3 +59,63 @@ def test_layers_touching_keeps_order_and_gives_up_on_what_it_cannot_see(tmp_path
     assert layers_touching(refs, ["/gen", "src/b"]) == ["sha256:0", "sha256:1", "sha256:2"]
     assert layers_touching(refs, ["/other"]) == []
     assert layers_touching(refs + [Ref("sha256:3", None)], ["/gen"]) is None
+
+
+QUERIES = [["gen"], ["gen", "sub", "f"], ["gen", "sub", "other"], ["file", "below"], ["gone", "x"],
+           ["gone"], ["opq", "x"], ["plain", "other"], ["plain"], ["absent", "x"], ["lib", "x"],
+           ["implicit", "deep"], ["implicit", "elsewhere"], []]
+
+
+def _layer_tar() -> bytes:
+    import tarfile
+
+    from tests.unit.tarfs.tarfs_helpers import make_tar, member
+
+    return make_tar([member("gen/", tarfile.DIRTYPE), member("gen/sub/", tarfile.DIRTYPE),
+                     member("gen/sub/f", data=b"x"), member("file", data=b"x"),
+                     member("plain/", tarfile.DIRTYPE), member("plain/inner/", tarfile.DIRTYPE),
+                     member("opq/", tarfile.DIRTYPE), member("opq/.wh..wh..opq"), member(".wh.gone"),
+                     member("lib", tarfile.SYMTYPE, linkname="usr/lib"),
+                     member("implicit/deep/f", data=b"no parent entries")])
+
+
+def _headers(tar: bytes):
+    import io
+
+    from mason.tarfs.reader import open_tar_stream
+
+    with open_tar_stream(io.BytesIO(tar), "test") as stream:
+        return list(stream.members())
+
+
+def test_a_layers_headers_answer_as_its_lower_dir_would():
+    index = HeaderIndex(_headers(_layer_tar()))
+    answers = {tuple(q): index.touches(q) for q in QUERIES}
+    assert answers == {("gen",): True, ("gen", "sub", "f"): True, ("gen", "sub", "other"): False,
+                       ("file", "below"): True, ("gone", "x"): True, ("gone",): True, ("opq", "x"): True,
+                       ("plain", "other"): False, ("plain",): True, ("absent", "x"): False,
+                       ("lib", "x"): None, ("implicit", "deep"): True, ("implicit", "elsewhere"): False,
+                       (): True}
+
+
+@pytest.mark.root
+def test_headers_and_the_extracted_lower_dir_agree(tmp_path):
+    import io
+
+    from mason.tarfs.extract import ExtractOptions, extract_layer
+
+    tar = _layer_tar()
+    lower = tmp_path / "lower"
+    extract_layer(io.BytesIO(tar), lower, options=ExtractOptions(mode="overlay"))
+    index = HeaderIndex(_headers(tar))
+    for query in QUERIES:
+        assert index.touches(query) == touches(lower, query), query
+
+
+def test_a_layer_without_a_directory_is_judged_by_its_headers_or_not_at_all():
+    headers = {"sha256:0": _headers(_layer_tar())}
+    refs = [Ref("sha256:0", None), Ref("sha256:1", None)]
+    assert layers_touching(refs[:1], ["/gen"], headers=lambda ref: headers.get(ref.diff_id)) == ["sha256:0"]
+    assert layers_touching(refs[:1], ["/plain/x"], headers=lambda ref: headers.get(ref.diff_id)) == []
+    assert layers_touching(refs, ["/gen"], headers=lambda ref: headers.get(ref.diff_id)) is None
+    assert layers_touching(refs[:1], ["/gen"]) is None

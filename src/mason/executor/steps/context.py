@@ -74,6 +74,11 @@ class LayerView(Protocol):
         """A recorder for a COPY's files (layer streamed from the sources), or None."""
         ...
 
+    def touching(self, layers: list[LayerRef], sources: list[str]) -> list[str] | None:
+        """diff_ids of the ``layers`` that can change what ``sources`` copy, or None when that
+        cannot be told without reading the files (``mason.executor.touching``)."""
+        ...
+
     def skeleton_lowers(self) -> tuple[list[LayerRef], frozenset[str]]:
         """The stage's layers with unextracted ones replaced by skeletons, and the paths
         those hide (``mason.executor.directcopy``)."""

@@ -21,7 +21,6 @@ from mason.fetch.git import is_git_url, parse_buildkit, resolve_commit
 from mason.dockerfile import instructions as di
 from mason.executor.stagestate import StageState
 from mason.executor.steps.context import StepContext
-from mason.executor.touching import layers_touching
 from mason.fsops.add import is_url
 
 MEMO_PREFIX = "mason-memo-"
@@ -130,15 +129,22 @@ def stage_paths_digest(ctx: StepContext, source: StageState, sources: list[str],
         return MEMO_PREFIX + key_hex(digest_of(memo))
 
     tags = [tag_for(source.cache_key)]
-    lookups = [] if source.built_locally else list(tags)
-    touching = layers_touching(source.layers, list(sources))
-    if touching is not None:
-        tags.append(tag_for("layers:" + digest_of(touching)))
-        lookups.append(tags[-1])
-    for tag in lookups:
+
+    def memo_at(tag: str) -> str | None:
         found = cache.get_document(tag)
         memo = found.get("content") if found else None
-        if isinstance(memo, str):
+        return memo if isinstance(memo, str) else None
+
+    if not source.built_locally:
+        memo = memo_at(tags[0])
+        if memo is not None:
+            return memo
+    # after the stage-key memo: an all-hits stage with a memo never reads a layer's headers
+    touching = ctx.layers.touching(source.layers, list(sources))
+    if touching is not None:
+        tags.append(tag_for("layers:" + digest_of(touching)))
+        memo = memo_at(tags[-1])
+        if memo is not None:
             return memo
     with ctx.layers.view(source.layers, only=tuple(sources)) as root:
         tree = fsops.SourceTree(str(root), None, f"stage {source.stage.id}")
