@@ -22,6 +22,7 @@ import threading
 from pathlib import Path
 
 # at module level: imported lazily from stage threads it raced (a partially initialised module)
+from mason.executor.touching import HeaderIndex
 from mason.tarfs.extract import read_headers
 from mason.tarfs.reader import Member
 
@@ -53,6 +54,7 @@ class LayerShapes:
         self._cap = cap
         self._lock = threading.Lock()
         self._kept: dict[str, list[Member]] = {}
+        self._indexes: dict[str, HeaderIndex] = {}
 
     def recorder(self, diff_id: str) -> MemberLog | None:
         """A list for ``extract_layer(record=…)``, or None when this layer's headers are kept."""
@@ -69,6 +71,19 @@ class LayerShapes:
     def get(self, diff_id: str) -> list[Member] | None:
         with self._lock:
             return self._kept.get(diff_id)
+
+    def index(self, diff_id: str, blob_path: Path | None) -> HeaderIndex | None:
+        """The ``HeaderIndex`` of ``headers(diff_id, blob_path)``, made once per layer."""
+        with self._lock:
+            made = self._indexes.get(diff_id)
+        if made is not None:
+            return made
+        members = self.headers(diff_id, blob_path)
+        if members is None:
+            return None
+        made = HeaderIndex(members)
+        with self._lock:
+            return self._indexes.setdefault(diff_id, made)
 
     def headers(self, diff_id: str, blob_path: Path | None) -> list[Member] | None:
         """The headers of layer ``diff_id``: recorded by its extraction in this build, or read

@@ -66,7 +66,7 @@ class StageLayers:
         shapes = getattr(self._strategy(), "shapes", None)
         if shapes is None:
             return layers_touching(layers, sources)
-        return layers_touching(layers, sources, headers=lambda ref: shapes.headers(ref.diff_id, ref.blob_path))
+        return layers_touching(layers, sources, index=lambda ref: shapes.index(ref.diff_id, ref.blob_path))
 
     def deferred(self) -> DeferredFiles | None:
         from mason.executor.directcopy import deferred_for   # at first use (see above)

@@ -98,21 +98,20 @@ class HeaderIndex:
         return True                # the root itself: every layer counts
 
 
-def layers_touching(layers, sources: list[str], *, headers=None) -> list[str] | None:
+def layers_touching(layers, sources: list[str], *, index=None) -> list[str] | None:
     """diff_ids (in order) of the ``layers`` (LayerRefs) that can change what ``sources`` copy.
-    ``headers(ref)``: a layer's tar headers (or None) where it has no directory."""
+    ``index(ref)``: a layer's ``HeaderIndex`` (or None) where it has no directory."""
     prefixes = [source_prefix(s) for s in sources]
     found = []
     for ref in layers:
-        index = None
+        header_index = None
         if ref.directory is None:
-            members = headers(ref) if headers is not None else None
-            if members is None:
+            header_index = index(ref) if index is not None else None
+            if header_index is None:
                 return None
-            index = HeaderIndex(members)
         hit = False
         for parts in prefixes:
-            answer = index.touches(parts) if index is not None else touches(Path(ref.directory), parts)
+            answer = header_index.touches(parts) if header_index is not None else touches(Path(ref.directory), parts)
             if answer is None:
                 return None
             hit = hit or answer

@@ -113,9 +113,9 @@ def test_headers_and_the_extracted_lower_dir_agree(tmp_path):
 
 
 def test_a_layer_without_a_directory_is_judged_by_its_headers_or_not_at_all():
-    headers = {"sha256:0": _headers(_layer_tar())}
+    indexes = {"sha256:0": HeaderIndex(_headers(_layer_tar()))}
     refs = [Ref("sha256:0", None), Ref("sha256:1", None)]
-    assert layers_touching(refs[:1], ["/gen"], headers=lambda ref: headers.get(ref.diff_id)) == ["sha256:0"]
-    assert layers_touching(refs[:1], ["/plain/x"], headers=lambda ref: headers.get(ref.diff_id)) == []
-    assert layers_touching(refs, ["/gen"], headers=lambda ref: headers.get(ref.diff_id)) is None
+    assert layers_touching(refs[:1], ["/gen"], index=lambda ref: indexes.get(ref.diff_id)) == ["sha256:0"]
+    assert layers_touching(refs[:1], ["/plain/x"], index=lambda ref: indexes.get(ref.diff_id)) == []
+    assert layers_touching(refs, ["/gen"], index=lambda ref: indexes.get(ref.diff_id)) is None
     assert layers_touching(refs[:1], ["/gen"]) is None
