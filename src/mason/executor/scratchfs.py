@@ -28,7 +28,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from mason.sandbox.capabilities import capability_set
 from mason.sandbox.linux import mount_table
+
+_CAP_SYS_ADMIN = 21
 
 MIN_BYTES = 2 << 30                  # below this, a plain directory: ENOSPC is reported either way
 MAX_BYTES = 16 << 40                 # ext4 with 4 KiB blocks and default features
@@ -54,6 +57,9 @@ def unavailable(host_dir: Path) -> str | None:
     """Why a scratch filesystem cannot or should not be made under ``host_dir`` (None: it can)."""
     if os.geteuid() != 0:
         return "not root"
+    if not capability_set() & (1 << _CAP_SYS_ADMIN):
+        # e.g. a CI job container: mkfs and a mount that fails would only cost time
+        return "no CAP_SYS_ADMIN to mount it"
     if not os.path.exists("/dev/loop-control"):
         return "no loop devices (/dev/loop-control)"
     if shutil.which("mkfs.ext4") is None:

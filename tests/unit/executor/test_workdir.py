@@ -154,3 +154,20 @@ def test_scratch_errors_are_read_from_ext4s_counter(tmp_path):
                 wd.check()
         finally:
             scratchfs.errors = original
+
+
+@pytest.mark.root
+def test_no_scratch_filesystem_is_tried_without_the_right_to_mount_it(tmp_path, monkeypatch):
+    """Without CAP_SYS_ADMIN (a CI job container) neither mkfs nor mount is run: the work dir is
+    a plain directory at once, and says why."""
+    import subprocess
+
+    from mason.executor import scratchfs
+
+    monkeypatch.setattr(scratchfs, "capability_set", lambda: 0)
+    ran = []
+    monkeypatch.setattr(subprocess, "run", lambda argv, **kw: ran.append(argv))
+    with WorkDir(tmp_path) as wd:
+        assert wd.data == wd.path and wd.scratch_refused == "no CAP_SYS_ADMIN to mount it"
+        (wd.sub("steps", "a") / "f").write_text("x")
+    assert ran == []
