@@ -105,9 +105,9 @@ class Applier:
         elif kind is EntryType.FILE:
             assert tar is not None, "a file's data is read from the stream"
             stream = tar
-            # A file this process creates in a directory it made itself (mode 0700 until the
-            # layer's end, so no setgid to inherit a group from) already has its owner.
-            owned = (m.uid, m.gid) == self._ids and parts[:-1] in self._root.made
+            # A file this process creates in a directory without setgid already has the
+            # owner it wants when that is this process's own (``RootDir.is_plain``).
+            owned = (m.uid, m.gid) == self._ids and self._root.is_plain(parts[:-1])
             self._create(parts, m, lambda parent, name: self._file(parent, name, m, stream, owned))
         elif kind is EntryType.SYMLINK:
             self._create(parts, m, lambda parent, name: self._symlink(parent, name, m))

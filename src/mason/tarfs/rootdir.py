@@ -42,6 +42,10 @@ class RootDir:
         # Directories this object created: what is in one was put there through this object
         # (a skeleton skips the look for a lower layer's entry at each left-out file's path).
         self.made: set[tuple[str, ...]] = set()
+        # Of those, the ones without setgid (mkdir gives a directory the setgid bit and group
+        # of a setgid parent): a file made in one gets this process's group, as made.
+        self._plain: set[tuple[str, ...]] = set()
+        self._root_plain = not os.fstat(self.fd).st_mode & stat.S_ISGID
 
     def __enter__(self) -> "RootDir":
         return self
@@ -92,7 +96,7 @@ class RootDir:
                     return None
                 try:
                     os.mkdir(name, mode, dir_fd=cur)
-                    self.made.add(parts[:i + 1])
+                    self._made(parts[:i + 1])
                 except FileExistsError:
                     pass  # only a concurrent writer could get here; re-open checks it
                 try:
@@ -108,7 +112,7 @@ class RootDir:
                     self._release(cur, i)
                     raise problem from err
                 nxt = swapped
-                self.made.add(parts[:i + 1])
+                self._made(parts[:i + 1])
             self._release(cur, i)
             # Shallow directories are shared by many entries: keep them. Deep chains
             # are not cached, so a hostile depth cannot exhaust descriptors.
@@ -116,6 +120,16 @@ class RootDir:
                 self._cache[parts[:i + 1]] = nxt
             cur = nxt
         return cur
+
+    def _made(self, parts: tuple[str, ...]) -> None:
+        self.made.add(parts)
+        if self.is_plain(parts[:-1]):
+            self._plain.add(parts)
+
+    def is_plain(self, parts: tuple[str, ...]) -> bool:
+        """Whether ``parts`` is the root or a directory made here, and has no setgid bit now
+        (its mode is set after the layer: while it is written, only inheritance sets it)."""
+        return self._root_plain if not parts else parts in self._plain
 
     @staticmethod
     def _replaced(parent: int, name: str) -> int | None:

@@ -148,9 +148,14 @@ def test_a_file_in_a_lower_layers_setgid_directory_gets_its_members_group(tmp_pa
     lower = make_tar([member("shared", tarfile.DIRTYPE, mode=0o2775, gid=50)])
     upper = make_tar([member("shared/mine", data=b"x", uid=0, gid=0),
                       member("fresh", tarfile.DIRTYPE, mode=0o2775, gid=50),
-                      member("fresh/also", data=b"y", uid=0, gid=0)])
+                      member("fresh/also", data=b"y", uid=0, gid=0),
+                      # made by this layer inside a setgid one: setgid and group 50 from mkdir
+                      member("shared/sub", tarfile.DIRTYPE, mode=0o755, gid=50),
+                      member("shared/sub/f", data=b"z", uid=0, gid=0),
+                      member("shared/implicit/g", data=b"w", uid=0, gid=0)])
     for layer in (lower, upper):
         extract_layer(io.BytesIO(layer), root, options=ExtractOptions(mode="apply"))
     assert os.stat(root / "shared").st_mode & 0o7777 == 0o2775
-    assert (os.stat(root / "shared/mine").st_gid, os.stat(root / "fresh/also").st_gid) == (0, 0)
+    gids = {p: os.stat(root / p).st_gid for p in ("shared/mine", "fresh/also", "shared/sub/f", "shared/implicit/g")}
+    assert gids == dict.fromkeys(gids, 0)
     assert os.stat(root / "fresh").st_gid == 50
