@@ -30,15 +30,18 @@ def apply_lower(lower: str, root: str, kept: KeptPaths, *, warn: Callable[[str],
     ancestors = kept.ancestors
     links: dict[tuple[int, int], str] = {}
     dirs: list[tuple[str, os.stat_result, str]] = []
-    stack = [""]
+    # (directory, below an opaque one): under an opaque directory the lower layers show
+    # nothing, in its subdirectories either (overlayfs does not merge below one)
+    stack: list[tuple[str, bool]] = [("", False)]
     while stack:
-        rel_dir = stack.pop()
+        rel_dir, hidden = stack.pop()
         src_dir = os.path.join(lower, rel_dir) if rel_dir else lower
         dst_dir = os.path.join(root, rel_dir) if rel_dir else root
         names = []
         with os.scandir(src_dir) as it:
             entries = list(it)
-        if rel_dir and _is_opaque(src_dir):
+        if rel_dir and (hidden or _is_opaque(src_dir)):
+            hidden = True
             _drop_children(dst_dir, rel_dir, {e.name for e in entries}, kept, ancestors)
         for de in entries:
             rel = f"{rel_dir}/{de.name}" if rel_dir else de.name
@@ -54,7 +57,7 @@ def apply_lower(lower: str, root: str, kept: KeptPaths, *, warn: Callable[[str],
             if rel in ancestors:
                 if stat.S_ISDIR(st.st_mode) and not _whiteout(st):
                     dirs.append((dst, st, de.path))
-                    stack.append(rel)
+                    stack.append((rel, hidden))
                 else:
                     warn(kept.not_applied(rel))
                 continue
@@ -72,7 +75,7 @@ def apply_lower(lower: str, root: str, kept: KeptPaths, *, warn: Callable[[str],
                         _remove(dst)
                     os.mkdir(dst, 0o700)
                 dirs.append((dst, st, de.path))
-                stack.append(rel)
+                stack.append((rel, hidden))
                 continue
             _remove(dst)
             if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
@@ -101,14 +104,18 @@ def _is_opaque(path: str) -> bool:
 
 
 def _drop_children(dst_dir: str, rel_dir: str, keep: set[str], kept: KeptPaths, ancestors) -> None:
-    """An opaque directory: what lower layers put there goes (except kept entries)."""
+    """An opaque directory: what lower layers put there goes (except kept entries; an ancestor
+    of one the layer does not have is emptied around it, as the walk does those it has)."""
     try:
         names = os.listdir(dst_dir)
     except (FileNotFoundError, NotADirectoryError):
         return
     for name in names:
         rel = f"{rel_dir}/{name}"
-        if name in keep or rel in ancestors or kept.kind_of(rel) is not None:
+        if name in keep or kept.kind_of(rel) is not None:
+            continue
+        if rel in ancestors:
+            _drop_children(os.path.join(dst_dir, name), rel, set(), kept, ancestors)
             continue
         _remove(os.path.join(dst_dir, name))
 

@@ -142,3 +142,41 @@ def test_a_rule_lookup_names_the_deepest_kept_path():
     assert not rule.applies(("builds", "project", ".cache"), directory=True, entry="d")   # in the mount
     assert not rule.applies(("builds", "project", "README"), directory=False, entry="r")
     assert rule.applies(("builds",), directory=True, entry="b")
+
+
+def test_an_opaque_directory_hides_the_lower_content_of_its_subdirectories_too(tmp_path):
+    """As overlayfs shows it: below an opaque directory nothing of the lower layers is left,
+    also in a subdirectory the upper layer has as well."""
+    lower = make_tar([member("d", DIR), member("d/keep", data=b"lower\n"), member("d/sub", DIR),
+                      member("d/sub/old", data=b"lower\n"), member("d/sub/deeper", DIR),
+                      member("d/sub/deeper/x", data=b"lower\n")])
+    upper = make_tar([member("d", DIR), member("d/.wh..wh..opq"), member("d/sub", DIR),
+                      member("d/sub/new", data=b"upper\n"), member("d/sub/deeper", DIR)])
+    copied, direct, _, _ = _both(tmp_path, [lower, upper])
+    assert copied == direct
+    have = {str(p.relative_to(tmp_path / "copied")) for p in (tmp_path / "copied").rglob("*")}
+    assert {"d/sub/new", "d/sub/deeper"} <= have
+    assert not {"d/keep", "d/sub/old", "d/sub/deeper/x"} & have
+
+
+def test_an_opaque_directory_empties_an_ancestor_of_a_kept_path_around_it(tmp_path):
+    """An ancestor of a kept path below an opaque directory keeps only what leads to the kept
+    path, whether the layer has that ancestor or not."""
+    kept = KeptPaths(own=("/data/deep/state",))
+    layer = make_tar([member("data", DIR), member("data/.wh..wh..opq"), member("data/new", data=b"n\n")])
+    roots = {}
+    for how in ("copied", "direct"):
+        root = tmp_path / how
+        (root / "data/deep/state").mkdir(parents=True)
+        (root / "data/deep/state/f").write_text("the build's\n")
+        (root / "data/deep/other").write_text("a lower layer's\n")
+        (root / "data/gone").write_text("a lower layer's\n")
+        if how == "copied":
+            lower = tmp_path / "lower"
+            extract_layer(io.BytesIO(layer), lower, options=ExtractOptions(mode="overlay"))
+            apply_lower(str(lower), str(root), kept, warn=print)
+        else:
+            extract_layer(io.BytesIO(layer), root, options=ExtractOptions(mode="apply", kept=kept.rule(print)))
+        roots[how] = {str(p.relative_to(root)) for p in root.rglob("*")}
+    assert roots["copied"] == roots["direct"] == {"data", "data/new", "data/deep", "data/deep/state",
+                                                  "data/deep/state/f"}
