@@ -55,6 +55,7 @@ class LayerShapes:
         self._lock = threading.Lock()
         self._kept: dict[str, list[Member]] = {}
         self._indexes: dict[str, HeaderIndex] = {}
+        self._too_many: set[str] = set()       # blobs read once and found past the cap
 
     def recorder(self, diff_id: str) -> MemberLog | None:
         """A list for ``extract_layer(record=…)``, or None when this layer's headers are kept."""
@@ -90,12 +91,18 @@ class LayerShapes:
         from ``blob_path`` where this build wrote its blob (a step's own layer; kept for the
         next ask); else None (a blob elsewhere is not fetched for this)."""
         kept = self.get(diff_id)
-        if kept is not None or blob_path is None:
+        with self._lock:
+            too_many = diff_id in self._too_many
+        if kept is not None or blob_path is None or too_many:
             return kept
         log = self.recorder(diff_id)
         if log is None:
             return self.get(diff_id)
         for member in read_headers(blob_path, label=diff_id, expected_diff_id=diff_id):
             log.append(member)       # past the cap the log gives up: None, the files are hashed
+        if log.overflowed:
+            with self._lock:         # the blob is not read again for the next ask
+                self._too_many.add(diff_id)
+            return None
         self.keep(diff_id, log)
         return self.get(diff_id)
