@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from mason.errors import UsageError
-from mason.executor.layers import LayerRef, base_errors, materialize
+from mason.executor.layers import LayerRef, apply_onto, materialize
 from mason.executor.layershapes import LayerShapes
 from mason.executor.layerstore import LayerStore
 from mason.executor.rootfs import SkeletonLayers, StepFS, WalkStrategy
@@ -39,7 +39,6 @@ from mason.snapshot import walker
 from mason.snapshot.hostapply import apply_lower
 from mason.snapshot.keptpaths import KeptPaths
 from mason.snapshot.pristine import STATE_NAME, HostRoot
-from mason.tarfs.extract import SAFE_DEVICES, ExtractOptions, extract_layer
 
 ROOT = Path("/")
 
@@ -115,13 +114,7 @@ class HostRootStrategy:
         """A layer the store does not hold goes from its blob straight onto / (one pass: an
         extraction into the store and a copy from it wrote every file twice), under the
         same kept-path rules as a copy from the store."""
-        log = self.shapes.recorder(ref.diff_id)
-        options = ExtractOptions(mode="apply", allowed_devices=SAFE_DEVICES, limits=self.store.limits,
-                                 kept=self._kept_rule)
-        with base_errors(ref), ref.opener() as blob:
-            extract_layer(blob, ROOT, media_type=ref.descriptor.media_type, options=options,
-                          expected_diff_id=ref.diff_id, record=log)
-        self.shapes.keep(ref.diff_id, log)
+        apply_onto(ref, ROOT, shapes=self.shapes, limits=self.store.limits, kept=self._kept_rule)
 
     def adopt(self, child: list[LayerRef], parent: list[LayerRef]) -> None:
         """``FROM <stage>``: right after its parent, the child continues in the same root."""

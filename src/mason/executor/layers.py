@@ -71,6 +71,19 @@ class LayerRef:
     blob_path: Path | None = None                         # a step's own layer: its blob, written here
 
 
+def apply_onto(ref: LayerRef, root: Path, *, shapes: "LayerShapes", limits=None, kept=None) -> None:
+    """Extract ``ref``'s blob onto ``root`` in apply mode (the walk strategies' stage roots,
+    host-root's ``/`` with its ``kept`` rule), its headers kept in ``shapes``; its errors are its
+    FROM line's (``base_errors``). ``limits``: the build's ExtractLimits (None: tarfs's)."""
+    log = shapes.recorder(ref.diff_id)
+    options = ExtractOptions(mode="apply", allowed_devices=SAFE_DEVICES, kept=kept,
+                             **({"limits": limits} if limits else {}))
+    with base_errors(ref), ref.opener() as blob:
+        extract_layer(blob, root, media_type=ref.descriptor.media_type, options=options,
+                      expected_diff_id=ref.diff_id, record=log)
+    shapes.keep(ref.diff_id, log)
+
+
 def layer_refs_of(image, base: BaseOrigin | None = None) -> list[LayerRef]:
     """LayerRefs for every layer of an ``mason.image.Image`` view (nothing is read yet);
     ``base``: the FROM that brought them, where their errors are reported."""

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from mason.executor.layers import LayerRef, base_errors, materialize
+from mason.executor.layers import LayerRef, apply_onto, base_errors, materialize
 from mason.executor.layershapes import LayerShapes
 from mason.executor.layerstore import LayerStore
 from mason.errors import BuildError
@@ -153,13 +153,7 @@ class WalkStrategy:
             for ref in layers[applied:]:
                 if ref.produced_in == root:
                     continue
-                log = self.shapes.recorder(ref.diff_id)
-                with base_errors(ref), ref.opener() as blob:
-                    extract_layer(blob, root, media_type=ref.descriptor.media_type,
-                                  options=ExtractOptions(mode="apply", allowed_devices=SAFE_DEVICES,
-                                                         **({"limits": self.limits} if self.limits else {})),
-                                  expected_diff_id=ref.diff_id, record=log)
-                self.shapes.keep(ref.diff_id, log)
+                apply_onto(ref, root, shapes=self.shapes, limits=self.limits)
             with self._lock:
                 self._roots[id(layers)] = (root, len(layers))
             return root

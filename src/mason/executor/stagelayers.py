@@ -20,6 +20,7 @@ from mason.executor.rootfs import OverlayStrategy, SkeletonLayers, StepFS, WalkS
 from mason.executor.settings import Settings
 from mason.executor.skeletons import Skeletons
 from mason.executor.stagestate import DirectLayer, StageState
+from mason.executor.touching import layers_touching
 from mason.oci.descriptor import Descriptor
 
 if TYPE_CHECKING:   # host-root's module is imported only by host-root builds
@@ -61,8 +62,6 @@ class StageLayers:
         """``mason.executor.touching.layers_touching`` of ``layers``, those without a directory
         judged from their headers where the walk strategies know them (this build extracted
         the layer, or wrote its blob)."""
-        from mason.executor.touching import layers_touching   # at first use: only a COPY --from key asks
-
         shapes = getattr(self._strategy(), "shapes", None)
         if shapes is None:
             return layers_touching(layers, sources)

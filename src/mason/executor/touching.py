@@ -24,7 +24,7 @@ import stat
 from pathlib import Path
 
 from mason.tarfs.entries import EntryType
-from mason.tarfs.paths import OPAQUE_MARKER, WHITEOUT_PREFIX, split_member
+from mason.tarfs.paths import is_opaque, split_member, whiteout_target
 
 
 _GLOB = set("*?[\\")
@@ -72,12 +72,12 @@ class HeaderIndex:
             parts = split_member(m.name)
             if not parts:
                 continue
-            name, parent = parts[-1], parts[:-1]
-            if name == OPAQUE_MARKER:
-                self._opaque.add(parent)
-                parts, kind = parent, "dir"
-            elif name.startswith(WHITEOUT_PREFIX):
-                parts, kind = parent + (name[len(WHITEOUT_PREFIX):],), "gone"
+            target = whiteout_target(parts, entry=m.name)
+            if is_opaque(parts):
+                parts, kind = parts[:-1], "dir"
+                self._opaque.add(parts)
+            elif target is not None:
+                parts, kind = target, "gone"
             else:
                 kind = {EntryType.DIR: "dir", EntryType.SYMLINK: "link"}.get(m.type, "other")
             if parts:

@@ -119,8 +119,8 @@ class _HashingReader:
         return n or 0
 
 
-
 def _drain(stream) -> None:
+    """Read ``stream`` to its end (the bytes after a tar's last member count for its diff_id)."""
     buf = bytearray(1024 * 1024)
     while stream.readinto(buf):
         pass
