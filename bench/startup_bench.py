@@ -109,12 +109,15 @@ class HostRoot:
 
     def __init__(self, work: Path, name: str, src: Path):
         from tests.support.masonimage import build, build_context
+        from tests.support.wheels import mason_wheel
 
         print(f"bench: building mason's image from {src} for host-root…", flush=True)
         t = time.monotonic()
         img_dir = work / f"img-{name}"
         context = build_context(img_dir / "context")
-        # the image's mason is the tree under test (build_context copies this checkout's src/)
+        # The image's mason is the tree under test: the image installs mason's wheel from dist/
+        # (build_context makes it of this checkout's src/), so the wheel is made again of ``src``.
+        mason_wheel(context / "dist", src=src)
         shutil.rmtree(context / "src")
         shutil.copytree(src, context / "src", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         img = build(img_dir, target=None, cache=img_dir / "cache", context=context)

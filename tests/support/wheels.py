@@ -92,15 +92,16 @@ def repack(dist: importlib.metadata.Distribution, dest: Path) -> Path:
     return _write(dest, filename, files, info)
 
 
-def mason_wheel(dest: Path) -> Path:
-    """A py3-none-any wheel of this checkout's mason (from src/ and pyproject.toml)."""
+def mason_wheel(dest: Path, src: Path = REPO / "src") -> Path:
+    """A py3-none-any wheel of this checkout's mason (from ``src``, by default its src/, and
+    pyproject.toml)."""
     meta = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     name, version = meta["name"], meta["version"]
     info = f"{name}-{version}.dist-info"
     files: dict[str, bytes] = {}
-    for path in sorted((REPO / "src" / "mason").rglob("*")):
+    for path in sorted((src / "mason").rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-            files[str(path.relative_to(REPO / "src"))] = path.read_bytes()
+            files[str(path.relative_to(src))] = path.read_bytes()
     files[f"{info}/METADATA"] = ("Metadata-Version: 2.1\n" f"Name: {name}\nVersion: {version}\n"
                                  + "".join(f"Requires-Dist: {d}\n" for d in meta["dependencies"])).encode()
     files[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: mason-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"

@@ -569,7 +569,12 @@ class _CancellingRunner:
 
 
 def _host_root_possible(opts) -> bool:
-    """Whether this build may end up in host-root isolation (then the probe cannot wait)."""
+    """Whether this build may end up in host-root isolation (then the probe cannot wait).
+
+    Only the files mapped now are judged: one of them in a system directory rules host-root
+    out. The full answer (every imported module, the libraries a build loads lazily) is
+    ``detect``'s, worked out while its probe runs; when only that finds a loose file, an
+    all-cached build has probed for nothing, which costs one short child process."""
     if opts.isolation == "host-root":
         return True
     if opts.isolation != "auto":
@@ -579,10 +584,7 @@ def _host_root_possible(opts) -> bool:
 
     if os.geteuid() != 0 or container_hint() is None:
         return False
-    # One runtime file in a system directory rules host-root out. The files mapped now are
-    # among the runtime files: when one of them is such a file, neither libarchive (loaded to
-    # list its files) nor the walk over every imported module is needed to know.
-    return not runtime_roots(mapped_files())[1] and not runtime_roots()[1]
+    return not runtime_roots(mapped_files())[1]
 
 
 def _check_no_cache_stages(names: frozenset[str], plan) -> None:

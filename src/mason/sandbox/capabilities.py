@@ -91,25 +91,41 @@ def detect(work_dir: str | os.PathLike) -> Isolation:
     with tempfile.TemporaryDirectory(dir=work_dir, prefix="probe-") as tmp:
         linux_py = str(Path(__file__).with_name("linux.py"))
         try:
-            res = subprocess.run([sys.executable, "-I", "-S", "-c", _PROBE, linux_py, tmp],
-                                 capture_output=True, text=True, timeout=30, env={})
-            probe = json.loads(res.stdout.strip().splitlines()[-1])
-        except (OSError, ValueError, IndexError, subprocess.TimeoutExpired) as e:
-            probe = {"namespaces": False, "overlay": False, "reason": f"probe failed: {e}"}
+            child: subprocess.Popen[str] | None = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", _PROBE, linux_py, tmp],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={})
+        except OSError as e:
+            child, probe = None, {"namespaces": False, "overlay": False, "reason": f"probe failed: {e}"}
+        try:
+            # Worked out while the probe's interpreter starts: it runs on another CPU.
+            container, blocker, roots = _host_root_facts()
+            if child is not None:
+                probe = _probe_result(child)
+        finally:
+            if child is not None and child.poll() is None:
+                child.kill()
+                child.communicate()
     from dataclasses import replace
 
     found = _classify(probe)
-    container, blocker, runtime = _host_root_facts()
-    found = replace(found, container=container, host_root=blocker, runtime=runtime)
+    found = replace(found, container=container, host_root=blocker, runtime=roots)
     if found.level in ("chroot", "none") and blocker is None and container is not None:
         return replace(found, level="host-root",
                        reason=f"{found.reason.split(';')[0]}; inside a container ({container}), as root, "
-                              f"runtime self-contained in {', '.join(runtime)}: building in / as Kaniko does; "
+                              f"runtime self-contained in {', '.join(roots)}: building in / as Kaniko does; "
                               f"{HOST_ROOT_LIMITS}")
     if found.level == "chroot":
         why = blocker or "not inside a container"
         return replace(found, reason=f"{found.reason}; host-root isolation not chosen: {why}")
     return found
+
+
+def _probe_result(child: subprocess.Popen[str]) -> dict:
+    try:
+        out, _ = child.communicate(timeout=30)
+        return json.loads(out.strip().splitlines()[-1])
+    except (ValueError, IndexError, subprocess.TimeoutExpired) as e:
+        return {"namespaces": False, "overlay": False, "reason": f"probe failed: {e}"}
 
 
 def _classify(probe: dict) -> Isolation:

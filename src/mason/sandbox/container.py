@@ -28,8 +28,8 @@ import os
 import sys
 from typing import Mapping
 
-from mason.tarfs.compress import load_codecs
-from mason.tarfs.reader import libarchive
+from mason.tarfs.compress import CODEC_PACKAGES
+from mason.tarfs.reader import libarchive_file
 
 _RUNTIMES = ("docker", "lxc", "kubepods", "containerd", "libpod", "podman", "garden", "crio",
              "rkt", "nspawn", "buildkit", "actions_job")
@@ -87,10 +87,7 @@ def runtime_files() -> set[str]:
     """Absolute paths the running mason needs: interpreter, prefixes, import roots, mapped files."""
     import mason
 
-    # Load what a build loads lazily (libarchive through ctypes, the native codecs), so the
-    # files they map (theirs and the shared libraries they need) are mapped now.
-    libarchive()
-    load_codecs()
+    map_lazy_libraries()
 
     real = _Realpaths()
     paths = {real(sys.executable)}
@@ -106,6 +103,28 @@ def runtime_files() -> set[str]:
     paths |= used
     paths |= mapped_files(real=real)
     return paths
+
+
+def map_lazy_libraries() -> None:
+    """Map the shared objects a build loads lazily (libarchive through ctypes, the native
+    codecs' extension modules), and so every library they need, without importing their
+    Python side: the imports cost ~0.04 s of a start (``ctypes.util``, ``platform``, the
+    wrappers), which a build whose steps are all cached never needs. The later import opens
+    the same files, which the dynamic linker finds already loaded."""
+    import ctypes
+    import importlib.util
+    from importlib.machinery import EXTENSION_SUFFIXES
+
+    objects = [libarchive_file()]
+    for package in CODEC_PACKAGES:
+        spec = importlib.util.find_spec(package)
+        for where in (spec.submodule_search_locations or []) if spec else []:
+            objects += [os.path.join(where, n) for n in sorted(os.listdir(where)) if n.endswith(tuple(EXTENSION_SUFFIXES))]
+    for path in filter(None, objects):
+        try:
+            ctypes.CDLL(path)
+        except OSError:
+            pass    # the real load fails the same way, later, with libarchive-c's or the import's error
 
 
 class _Realpaths:

@@ -88,6 +88,10 @@ def detect_compression(head: bytes) -> Compression:
     return Compression.NONE
 
 
+# The packages ``load_codecs`` imports, for ``sandbox.container.runtime_files``.
+CODEC_PACKAGES = ("zstandard", "isal")
+
+
 def load_codecs():
     """(isal.igzip, isal.isal_zlib, zstandard), imported at the first (de)compression: a
     build whose steps are all cached compresses nothing. ``sandbox.container.runtime_files``

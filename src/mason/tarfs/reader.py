@@ -58,6 +58,16 @@ class _Libarchive:
         return fn
 
 
+def libarchive_file() -> str | None:
+    """The shared library libarchive-c loads, by its own rule ($LIBARCHIVE, else the dynamic
+    linker's search), found without importing it."""
+    if os.environ.get("LIBARCHIVE"):
+        return os.environ["LIBARCHIVE"]
+    from ctypes.util import find_library   # what libarchive-c asks; only when $LIBARCHIVE is unset
+
+    return find_library("archive")
+
+
 @cache
 def libarchive() -> _Libarchive:
     """The library, loaded at the first tar read (``sandbox.container.runtime_files`` calls it

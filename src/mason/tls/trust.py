@@ -18,6 +18,7 @@ roots come from OpenSSL's compiled-in locations, not from its own reading of
 
 from __future__ import annotations
 
+import binascii
 import os
 import re
 import ssl
@@ -145,8 +146,12 @@ class TlsTrust:
         """The system roots plus ``extra`` (nothing else: no environment is read)."""
         system_file, system_dir = system if system is not None else _system_paths()
         trust = cls(extra=tuple(extra), system_file=system_file, system_dir=system_dir)
-        if trust.extra:
-            trust._shared()     # a bad extra CA is refused now, before anything runs
+        # A malformed extra CA is refused now, before anything runs, by a structural check:
+        # loading it into OpenSSL would load the system roots too (~0.05 s of CPU at every
+        # start, in an image whose /kaniko/ssl/certs bundle makes ``extra`` non-empty), and
+        # a block that passes the check but not OpenSSL still fails, naming it, at first use.
+        for source in trust.extra:
+            _check_der(source.pem, f"{source.origin}: {source.path}")
         return trust
 
     # -- contexts ---------------------------------------------------------------------------------
@@ -209,6 +214,38 @@ class TlsTrust:
             chunks += [s.pem for s in _directory(Path(self.system_dir), "system CA directory")]
         chunks += [s.pem for s in self.extra]
         return b"".join(chunks)
+
+
+_PEM_BODY = re.compile(rb"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", re.S)
+
+
+def _check_der(pem: bytes, label: str) -> None:
+    """Each PEM block of ``pem`` decodes to one whole DER SEQUENCE (what a certificate is),
+    else the error ``_load`` gives for it."""
+    for body in _PEM_BODY.findall(pem):
+        try:
+            der = binascii.a2b_base64(b"".join(body.split()), strict_mode=True)
+        except binascii.Error as exc:
+            raise UsageError(f"{label}: not a valid PEM certificate (base64: {exc})") from None
+        problem = _der_sequence_problem(der)
+        if problem:
+            raise UsageError(f"{label}: not a valid PEM certificate ({problem})")
+
+
+def _der_sequence_problem(der: bytes) -> str | None:
+    if len(der) < 2 or der[0] != 0x30:
+        return "not a DER sequence"
+    first = der[1]
+    if first < 0x80:
+        header, length = 2, first
+    else:
+        count = first & 0x7F
+        if count == 0 or count > 4 or len(der) < 2 + count:
+            return "bad DER length"
+        header, length = 2 + count, int.from_bytes(der[2:2 + count], "big")
+    if header + length != len(der):
+        return f"DER length {length} but {len(der) - header} bytes"
+    return None
 
 
 def _load(context: ssl.SSLContext, pem: bytes, label: str) -> None:

@@ -52,6 +52,29 @@ def test_a_broken_certificate_names_its_file(tmp_path):
         TlsTrust.from_env({"SSL_CERT_FILE": str(bad)})
 
 
+@pytest.mark.parametrize("body, why", [
+    ("MIIB!!!!", "base64"),                                  # not base64
+    ("AgEF", "not a DER sequence"),                          # an INTEGER, not a SEQUENCE
+    ("MAMCAQUC", "DER length 3 but 4 bytes"),                # a SEQUENCE with a byte after it
+])
+def test_a_malformed_certificate_is_refused_at_start(tmp_path, body, why):
+    bad = tmp_path / "bad.crt"
+    good = open(_ca(tmp_path / "ok", "OK"), "rb").read()
+    bad.write_bytes(good + f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n".encode())
+    with pytest.raises(UsageError, match=rf"SSL_CERT_FILE: .*bad\.crt: not a valid PEM certificate \({why}"):
+        TlsTrust.from_env({"SSL_CERT_FILE": str(bad)})
+
+
+def test_well_formed_extra_cas_load_at_first_use(tmp_path):
+    """The start-up check is structural: OpenSSL (and the system roots) load at the first
+    HTTPS context, and that context trusts the extra CA."""
+    ca_file = _ca(tmp_path / "a", "extra CA")
+    trust = TlsTrust.from_env({"SSL_CERT_FILE": ca_file})
+    assert trust._base is None
+    subjects = {dict(x[0] for x in c["subject"]).get("commonName") for c in trust.context().get_ca_certs()}
+    assert "extra CA" in subjects
+
+
 def test_registry_clients_take_the_builds_trust():
     trust = TlsTrust.of()
     access = RegistryAccess(ca_certificates={"r.example": "/own.crt"})
