@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from mason.errors import UsageError
 from mason.executor.options import RegistryAccess
 from mason.executor.registryaccess import registry_options
 from mason.tls import TlsTrust, env_ca_sources
+from mason.tls.trust import pem_blocks
 from tests.support.certs import make_ca
 
 
@@ -82,3 +87,21 @@ def test_registry_clients_take_the_builds_trust():
     assert options.trust is trust
     assert options.for_host("r.example").ca_files == ("/own.crt",)
     assert options.for_host("other.example").ca_files == ()
+
+
+_REGEX = re.compile(rb"-----BEGIN CERTIFICATE-----\r?\n.+?\r?\n-----END CERTIFICATE-----", re.S)
+_PIECES = [b"-----BEGIN CERTIFICATE-----", b"-----END CERTIFICATE-----", b"\n", b"\r\n", b"\r", b"MIIB",
+           b"x", b"-----", b"BEGIN CERTIFICATE-----", b" "]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=14))
+@example([_PIECES[0], _PIECES[8], b"\n", b"x", b"\n", _PIECES[1]])     # a BEGIN inside a BEGIN line
+def test_pem_blocks_finds_what_the_pem_regex_finds(pieces):
+    data = b"".join(pieces)
+    assert pem_blocks(data) == _REGEX.findall(data)
+
+
+def test_pem_blocks_of_a_real_bundle(tmp_path):
+    bundle = b"".join(open(_ca(tmp_path / str(i), f"CA {i}"), "rb").read() for i in range(3))
+    assert len(pem_blocks(b"junk\n" + bundle + b"trailer")) == 3
