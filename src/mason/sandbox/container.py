@@ -28,8 +28,8 @@ import os
 import sys
 from typing import Mapping
 
-from mason.tarfs.compress import CODEC_PACKAGES
-from mason.tarfs.reader import libarchive_file
+from mason.tarfs.compress import CODEC_PACKAGES, load_codecs
+from mason.tarfs.reader import libarchive, libarchive_file
 
 _RUNTIMES = ("docker", "lxc", "kubepods", "containerd", "libpod", "podman", "garden", "crio",
              "rkt", "nspawn", "buildkit", "actions_job")
@@ -111,20 +111,38 @@ def map_lazy_libraries() -> None:
     Python side: the imports cost ~0.04 s of a start (``ctypes.util``, ``platform``, the
     wrappers), which a build whose steps are all cached never needs. The later import opens
     the same files, which the dynamic linker finds already loaded."""
-    import ctypes
+    if not _dlopen_all(_lazy_objects()):
+        # dlopen refused one (a library missing, a symbol only the import resolves): the real
+        # loads instead, so their files are mapped, or their error is this build's.
+        libarchive()
+        load_codecs()
+
+
+def _lazy_objects() -> list[str | None]:
     import importlib.util
     from importlib.machinery import EXTENSION_SUFFIXES
 
     objects = [libarchive_file()]
     for package in CODEC_PACKAGES:
         spec = importlib.util.find_spec(package)
-        for where in (spec.submodule_search_locations or []) if spec else []:
-            objects += [os.path.join(where, n) for n in sorted(os.listdir(where)) if n.endswith(tuple(EXTENSION_SUFFIXES))]
-    for path in filter(None, objects):
+        places = (spec.submodule_search_locations or []) if spec else []
+        found = [os.path.join(where, name) for where in places for name in sorted(os.listdir(where))
+                 if name.endswith(tuple(EXTENSION_SUFFIXES))]
+        objects += found or [None]
+    return objects
+
+
+def _dlopen_all(objects: list[str | None]) -> bool:
+    import ctypes
+
+    for path in objects:
+        if path is None:
+            return False
         try:
             ctypes.CDLL(path)
         except OSError:
-            pass    # the real load fails the same way, later, with libarchive-c's or the import's error
+            return False
+    return True
 
 
 class _Realpaths:

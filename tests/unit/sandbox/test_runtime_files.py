@@ -76,3 +76,27 @@ def test_host_root_ruled_out_without_loading_libarchive():
         assert got["full_loose"] and not got["loaded"]
     assert got["imported"] == []
 
+
+
+_REFUSED = r"""
+import json, sys
+import mason.sandbox.container as container
+
+container._dlopen_all = lambda objects: False       # as if dlopen refused one of them
+files = container.runtime_files()
+print(json.dumps({"imported": [m for m in ("libarchive", "zstandard", "isal") if m in sys.modules],
+                  "libarchive_mapped": any("libarchive" in f for f in files)}))
+"""
+
+
+def test_what_dlopen_refuses_is_loaded_by_its_real_import():
+    out = subprocess.run([sys.executable, "-c", _REFUSED], capture_output=True, text=True, check=True).stdout
+    got = json.loads(out)
+    assert got == {"imported": ["libarchive", "zstandard", "isal"], "libarchive_mapped": True}
+
+
+def test_a_missing_libarchive_fails_as_libarchive_c_does():
+    env = dict(os.environ, LIBARCHIVE="/nonexistent/libarchive.so.13")
+    proc = subprocess.run([sys.executable, "-c", "import mason.sandbox.container as c; c.runtime_files()"],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode != 0 and "/nonexistent/libarchive.so.13" in proc.stderr
