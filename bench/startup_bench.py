@@ -109,17 +109,12 @@ class HostRoot:
 
     def __init__(self, work: Path, name: str, src: Path):
         from tests.support.masonimage import build, build_context
-        from tests.support.wheels import mason_wheel
 
         print(f"bench: building mason's image from {src} for host-root…", flush=True)
         t = time.monotonic()
         img_dir = work / f"img-{name}"
-        context = build_context(img_dir / "context")
-        # The image's mason is the tree under test: the image installs mason's wheel from dist/
-        # (build_context makes it of this checkout's src/), so the wheel is made again of ``src``.
-        mason_wheel(context / "dist", src=src)
-        shutil.rmtree(context / "src")
-        shutil.copytree(src, context / "src", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        # the image's mason (its src/ and the wheel it installs) is the tree under test
+        context = build_context(img_dir / "context", src=src)
         img = build(img_dir, target=None, cache=img_dir / "cache", context=context)
         bundle = img.unpack(img_dir / "bundle")
         print(f"bench: image built in {time.monotonic() - t:.0f} s", flush=True)

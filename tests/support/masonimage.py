@@ -74,16 +74,17 @@ def debian_base() -> Path:
     return DEBIAN_LAYOUT
 
 
-def build_context(dest: Path) -> Path:
+def build_context(dest: Path, src: Path = REPO / "src") -> Path:
     """A copy of the repository's files the image needs, plus wheels in dist/ (and tests/support,
-    which .dockerignore must keep out of the image)."""
+    which .dockerignore must keep out of the image). ``src``: the mason tree the image gets
+    (its src/ and the wheel the image installs), by default this checkout's."""
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     dest.mkdir(parents=True)
     for name in CONTEXT_FILES:
         shutil.copy2(REPO / name, dest / name)
     for name in CONTEXT_DIRS:
-        shutil.copytree(REPO / name, dest / name, ignore=ignore)
-    mason_wheels(dest / "dist")
+        shutil.copytree(src if name == "src" else REPO / name, dest / name, ignore=ignore)
+    mason_wheels(dest / "dist", src=src)
     return dest
 
 

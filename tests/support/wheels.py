@@ -110,9 +110,9 @@ def mason_wheel(dest: Path, src: Path = REPO / "src") -> Path:
     return _write(dest, f"{name}-{version}-py3-none-any.whl", files, info)
 
 
-def mason_wheels(dest: Path) -> list[Path]:
-    """mason's wheel and one for each installed dependency, in ``dest`` (made if missing)."""
+def mason_wheels(dest: Path, src: Path = REPO / "src") -> list[Path]:
+    """mason's wheel (of ``src``) and one for each installed dependency, in ``dest`` (made if missing)."""
     dest.mkdir(parents=True, exist_ok=True)
     meta = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     deps = closure([n for n in map(_requirement_name, meta["dependencies"]) if n])
-    return [mason_wheel(dest), *(repack(d, dest) for d in deps)]
+    return [mason_wheel(dest, src), *(repack(d, dest) for d in deps)]

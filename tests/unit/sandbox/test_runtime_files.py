@@ -59,8 +59,8 @@ possible = _host_root_possible(SimpleNamespace(isolation="auto"))
 loaded = any("libarchive" in f for f in container.mapped_files())
 full = container.runtime_files()
 imported = [m for m in ("libarchive", "zstandard", "isal") if m in sys.modules]
-print(json.dumps({"loose_before": list(loose_before), "possible": possible, "loaded": loaded, "imported": imported,
-                  "subset": sorted(before - full), "full_loose": list(container.runtime_roots(full)[1])}))
+print(json.dumps({"loose_before": list(loose_before), "possible": possible, "loaded": loaded,
+                  "imported": imported, "subset": sorted(before - full), "full_loose": list(container.runtime_roots(full)[1])}))
 """
 
 
@@ -75,7 +75,6 @@ def test_host_root_ruled_out_without_loading_libarchive():
     if got["loose_before"]:
         assert got["full_loose"] and not got["loaded"]
     assert got["imported"] == []
-
 
 
 _REFUSED = r"""
